@@ -1,0 +1,48 @@
+# The README's two commands: `make demo` and `make test`. Everything else is a helper for them.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+export DJANGO_DEBUG ?= 1
+DEMO_PORT ?= 8000
+
+.PHONY: install demo seed serve test lint format bench clean-var
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "finops needs Python >= 3.11 (set PYTHON=python3.11)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Install, migrate, seed the demo organizations, then run web + Celery worker + beat (Ctrl-C stops all).
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "finops demo: http://127.0.0.1:$(DEMO_PORT)/  (logins printed above; Ctrl-C stops web, worker and beat)"
+	@echo ""
+	DEMO_PORT=$(DEMO_PORT) $(VENV)/bin/honcho -f Procfile start
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/ingest.py
+
+clean-var:
+	rm -rf var/

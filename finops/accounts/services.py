@@ -1,0 +1,62 @@
+"""Writes for organizations, teams and memberships."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils.text import slugify
+
+from finops.accounts.models import Membership, Organization, Role, Team
+
+
+def organization_get_or_create(*, slug: str, name: str | None = None) -> tuple[Organization, bool]:
+    if slugify(slug) != slug:
+        raise ValueError(f"organization slug {slug!r} is not a valid slug (try {slugify(slug)!r})")
+    return Organization.objects.get_or_create(slug=slug, defaults={"name": name or slug})
+
+
+def team_get_or_create(*, organization: Organization, tag_value: str, name: str | None = None) -> Team:
+    """The team a tag value assigns cost to, created on first sight (slug derived from the value)."""
+    team = Team.objects.filter(organization=organization, tag_value=tag_value).first()
+    if team:
+        return team
+    base = slugify(tag_value)[:90] or "team"
+    slug, n = base, 1
+    while Team.objects.filter(organization=organization, slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return Team.objects.create(organization=organization, slug=slug, name=name or tag_value, tag_value=tag_value)
+
+
+@transaction.atomic
+def membership_set(
+    *,
+    username: str,
+    organization: Organization,
+    role: str,
+    password: str | None = None,
+    email: str = "",
+    team_slugs: list[str] | None = None,
+) -> tuple[Membership, bool]:
+    """Create the user if needed and give them ``role`` in ``organization``. Returns (membership, user_created)."""
+    if role not in Role.values:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(Role.values)}")
+    teams = []
+    for slug in team_slugs or []:
+        team = Team.objects.filter(organization=organization, slug=slug).first()
+        if team is None:
+            raise ValueError(f"no team {slug!r} in organization {organization.slug}")
+        teams.append(team)
+    user_model = get_user_model()
+    user: AbstractBaseUser
+    user, created = user_model.objects.get_or_create(username=username, defaults={"email": email})
+    if password is not None:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    membership, _ = Membership.objects.update_or_create(
+        user=user, organization=organization, defaults={"role": role}
+    )
+    if teams:
+        membership.teams.add(*teams)
+    return membership, created

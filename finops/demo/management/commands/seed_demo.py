@@ -1,0 +1,82 @@
+"""python manage.py seed_demo [--end YYYY-MM-DD]: the demo organizations, users and 13 months of usage.
+
+Deterministic for a given --end (default: today, UTC). Safe to run again: an unchanged delivery is a
+duplicate and nothing changes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from finops.accounts.models import Role, Team
+from finops.accounts.services import membership_set, organization_get_or_create
+from finops.demo.generator import generate_demo_billing
+from finops.usage.formats.errors import IngestError
+from finops.usage.services import ingest_job_create, ingest_job_run
+
+FOCUS_SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "focus_sample.csv"
+ENGINEER_TEAMS = ("checkout", "search")
+
+
+class Command(BaseCommand):
+    help = "Create the demo organizations (demo, focus-sample), their users and 13 months of usage."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--end", help="last day (exclusive) of the demo data, YYYY-MM-DD; default today")
+        parser.add_argument("--months", type=int, default=13)
+
+    def handle(self, *args, **options) -> None:
+        started = time.monotonic()
+        end = date.fromisoformat(options["end"]) if options["end"] else timezone.now().date()
+        password = os.environ.get("DEMO_PASSWORD", "demo")
+
+        demo, _ = organization_get_or_create(slug="demo", name="Demo Corp")
+        out_dir = Path(settings.VAR_DIR) / "demo" / f"{end.isoformat()}-{options['months']}m"
+        paths = generate_demo_billing(out_dir, end=end, months=options["months"])
+        self._ingest(demo, paths)
+
+        teams = {t.slug: t for t in Team.objects.filter(organization=demo)}
+        missing = [slug for slug in ENGINEER_TEAMS if slug not in teams]
+        if missing:
+            raise CommandError(f"demo data has no team(s) {', '.join(missing)}: the generator changed?")
+        membership_set(username="admin", organization=demo, role=Role.ADMIN, password=password)
+        get_user_model().objects.filter(username="admin").update(is_staff=True, is_superuser=True)
+        membership_set(username="finance", organization=demo, role=Role.FINANCE, password=password)
+        membership_set(
+            username="engineer",
+            organization=demo,
+            role=Role.ENGINEER,
+            password=password,
+            team_slugs=list(ENGINEER_TEAMS),
+        )
+        membership_set(username="viewer", organization=demo, role=Role.VIEWER, password=password)
+
+        sample, _ = organization_get_or_create(slug="focus-sample", name="FOCUS sample (FinOps Foundation)")
+        self._ingest(sample, [FOCUS_SAMPLE])
+        membership_set(username="analyst", organization=sample, role=Role.ADMIN, password=password)
+
+        self.stdout.write(f"Seeded in {time.monotonic() - started:.1f} s.")
+        self.stdout.write(
+            "Logins (password: %s):" % ("$DEMO_PASSWORD" if "DEMO_PASSWORD" in os.environ else password)
+        )
+        self.stdout.write("  finance   demo organization, finance role (sees everything)")
+        self.stdout.write(f"  engineer  demo organization, engineer role, teams {', '.join(ENGINEER_TEAMS)}")
+        self.stdout.write("  viewer    demo organization, read-only")
+        self.stdout.write("  admin     demo organization admin and Django admin (/admin/)")
+        self.stdout.write("  analyst   focus-sample organization (the FinOps Foundation FOCUS sample)")
+
+    def _ingest(self, organization, paths: list[Path]) -> None:
+        try:
+            job = ingest_job_run(ingest_job_create(organization=organization, paths=paths, source="demo"))
+        except IngestError as error:
+            raise CommandError(f"demo ingest failed: {error.describe()}") from error
+        what = "unchanged (already ingested)" if job.status == "duplicate" else f"{job.rows_read:,} rows"
+        self.stdout.write(f"{organization.slug}: {len(paths)} file(s), {what}.")

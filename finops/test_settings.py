@@ -1,0 +1,8 @@
+"""Settings for the test suite: the real settings, with development defaults for a bare `pytest`."""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "1")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
+
+from finops.settings import *  # noqa: E402, F403

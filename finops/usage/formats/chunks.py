@@ -1,0 +1,152 @@
+"""``read_chunks``: a billing export as a stream of canonical chunks.
+
+Pure module: no Django imports. Memory stays bounded by the chunk size: the file is read block by
+block, converted in groups of ``CONVERT_ROWS`` rows, and re-cut into chunks of exactly ``chunk_rows``
+rows (the last one shorter).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pyarrow as pa
+
+from finops.usage.formats.aws_cur import CurMapper
+from finops.usage.formats.convert import Where
+from finops.usage.formats.detect import FORMATS, detect_columns
+from finops.usage.formats.errors import IngestError
+from finops.usage.formats.focus import FocusMapper
+from finops.usage.formats.readers import CONVERT_ROWS, Source
+
+_MAPPERS = {"focus": FocusMapper, "aws-cur": CurMapper}
+# Raw groups read ahead by the reader thread (each CONVERT_ROWS rows, a few MB).
+_READ_AHEAD = 2
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ParsedChunk:
+    table: pa.Table  # exactly schema.CANONICAL_SCHEMA (a column may hold several Arrow chunks)
+    first_row: int  # 1-based data-row number of the chunk's first row in the file
+    bytes_read: int  # bytes of the file on disk consumed so far (for a progress bar)
+    bytes_total: int  # on-disk size of the file
+    fmt: str  # "focus" | "aws-cur"
+
+
+def read_chunks(path: Path, fmt: str = "auto", chunk_rows: int = 100_000) -> Iterator[ParsedChunk]:
+    """Parse a FOCUS or AWS CUR export (CSV, .gz, .zip or Parquet) into canonical chunks.
+
+    Raises IngestError (naming file, row and column) on bad input. Being a stream, it can raise after
+    earlier chunks were yielded: the caller writes inside one transaction.
+    """
+    if fmt != "auto" and fmt not in FORMATS:
+        raise IngestError(
+            f"unknown format {fmt!r}; choose auto or one of {', '.join(FORMATS)}", file=str(path)
+        )
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    source = Source.open(Path(path))
+    names = source.header()
+    if fmt == "auto":
+        fmt = detect_columns(names, source.label)
+    mapper = _MAPPERS[fmt](names, source.label)
+    group_rows = min(CONVERT_ROWS, chunk_rows)
+
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    next_row = 1  # first data row of the next chunk to yield
+    converted_rows = 0  # rows converted so far (the next group's first row is converted_rows + 1)
+    # Reading (decompression, CSV parsing) runs in a thread while this one converts: both spend their
+    # time in pyarrow/numpy code that releases the GIL, so they use two cores.
+    progress = 0
+    for group, position in _read_ahead(_groups(source.batches(names), group_rows), _READ_AHEAD):
+        progress = max(progress, position)  # never backwards, whatever the estimate does
+        where = Where(source.label, converted_rows + 1)
+        table = mapper.convert(group, where)
+        converted_rows += group.num_rows
+        pending.append(table)
+        pending_rows += table.num_rows
+        while pending_rows >= chunk_rows:
+            combined = pa.concat_tables(pending)
+            yield ParsedChunk(combined.slice(0, chunk_rows), next_row, progress, source.size, fmt)
+            next_row += chunk_rows
+            pending_rows -= chunk_rows
+            pending = [combined.slice(chunk_rows)] if pending_rows else []
+    if pending_rows:
+        yield ParsedChunk(pa.concat_tables(pending), next_row, source.size, source.size, fmt)
+    if converted_rows == 0:
+        raise IngestError("no data rows (the file has only a header)", file=source.label)
+
+
+def _groups(batches: Iterator[tuple[pa.RecordBatch, int]], rows: int) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Raw batches merged into groups of at least ``rows`` rows (the last may be smaller), each with
+    the bytes consumed once its last batch was read."""
+    held: list[pa.RecordBatch] = []
+    held_rows = 0
+    position = 0
+    for batch, position in batches:
+        if batch.num_rows == 0:
+            continue
+        held.append(batch)
+        held_rows += batch.num_rows
+        if held_rows >= rows:
+            yield _merge(held), position
+            held, held_rows = [], 0
+    if held:
+        yield _merge(held), position
+
+
+def _merge(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
+def _read_ahead(items: Iterator[T], depth: int) -> Iterator[T]:
+    """``items`` produced by a background thread, at most ``depth`` ahead of the consumer.
+
+    An exception in the thread is raised here; closing this generator stops the thread."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put((end, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="finops-formats-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = slots.get()
+            if item is end:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

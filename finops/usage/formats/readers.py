@@ -1,0 +1,350 @@
+"""Opening billing exports: plain/gzip/zip CSV and Parquet, streamed in batches of raw columns.
+
+Pure module: no Django imports. The container is recognised by its magic bytes (a ``.csv`` that is
+really gzip works), the extension deciding only when the magic bytes say nothing. CSV columns are read
+as binary, with ``""`` and ``NULL`` as null; the parsers check UTF-8 column by column so a bad byte is
+reported with its row and column. Nothing is ever loaded whole: CSV goes through
+``pyarrow.csv.open_csv`` block by block, Parquet through ``ParquetFile.iter_batches``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from finops.usage.formats.convert import Where, blank_to_null, is_text, to_text
+from finops.usage.formats.errors import IngestError
+
+PLAIN, GZIP, ZIP, PARQUET = "csv", "gzip", "zip", "parquet"
+_MAGIC = ((b"\x1f\x8b", GZIP), (b"PK\x03\x04", ZIP), (b"PAR1", PARQUET))
+_EXTENSIONS = {".gz": GZIP, ".gzip": GZIP, ".zip": ZIP, ".parquet": PARQUET, ".pq": PARQUET}
+# pyarrow's CSV block: one block is parsed at a time (in parallel with our conversion of the previous
+# ones); a single row must fit in it. 1 MiB measured as fast as larger blocks and keeps memory flat.
+CSV_BLOCK_BYTES = 1 << 20
+# Rows converted at once: large enough to amortise the per-call cost of the vectorised steps,
+# small enough to stay in cache and keep peak memory low.
+CONVERT_ROWS = 16_384
+_HEADER_LIMIT = 16 << 20
+_NULL_TEXTS = ["", "NULL"]
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
+
+
+@dataclass
+class Source:
+    """One export file: where it is, how it is packed, and its header."""
+
+    path: Path
+    label: str
+    size: int
+    container: str
+    member: str | None = None
+
+    @classmethod
+    def open(cls, path: Path) -> Source:
+        path = Path(path)
+        label = str(path)
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as handle:
+                magic = handle.read(4)
+        except OSError as exc:
+            raise IngestError(f"cannot read the file: {exc.strerror or exc}", file=label) from None
+        if size == 0:
+            raise IngestError("empty file (0 bytes)", file=label)
+        container = next((kind for prefix, kind in _MAGIC if magic.startswith(prefix)), None)
+        if container is None:
+            suffix = path.suffix.lower()
+            container = _EXTENSIONS.get(suffix, PLAIN)
+            if container == GZIP:
+                raise IngestError("truncated or corrupt gzip file (no gzip header)", file=label)
+            if container == ZIP:
+                raise IngestError("not a valid zip file (no zip header)", file=label)
+            if container == PARQUET:
+                raise IngestError("not a valid Parquet file (no PAR1 header)", file=label)
+        source = cls(path=path, label=label, size=size, container=container)
+        if container == ZIP:
+            source.member = source._zip_member()
+        return source
+
+    # ----------------------------------------------------------------------------- zip
+
+    def _zip_member(self) -> str:
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                members = [
+                    info.filename
+                    for info in archive.infolist()
+                    if not info.is_dir()
+                    and not info.filename.startswith("__MACOSX/")
+                    and not Path(info.filename).name.startswith("._")
+                ]
+        except _ZIP_ERRORS as exc:
+            raise IngestError(f"truncated or corrupt zip file ({exc})", file=self.label) from None
+        if len(members) != 1:
+            found = ", ".join(members[:10]) or "nothing"
+            raise IngestError(
+                f"a zip export must contain exactly one CSV file; found {len(members)}: {found}",
+                file=self.label,
+            )
+        if members[0].lower().endswith((".parquet", ".gz", ".zip")):
+            raise IngestError(f"the zip holds {members[0]}, not a CSV file", file=self.label)
+        return members[0]
+
+    # -------------------------------------------------------------------------- streams
+
+    def open_binary(self) -> BinaryIO:
+        """The decompressed bytes as a Python stream (header sniffing and error scans only)."""
+        if self.container == GZIP:
+            import gzip
+
+            return gzip.open(self.path, "rb")  # type: ignore[return-value]
+        if self.container == ZIP:
+            archive = zipfile.ZipFile(self.path)
+            return archive.open(self.member or "")  # type: ignore[return-value]
+        return open(self.path, "rb")
+
+    def _arrow_stream(self) -> tuple[pa.NativeFile, Callable[[], int], Callable[[], None]]:
+        """The decompressed bytes as an Arrow stream, a function telling how many bytes of the file
+        on disk were consumed so far, and a closer."""
+        if self.container == ZIP:
+            # Closed by the returned closer, not a with block: the stream outlives this call.
+            raw = open(self.path, "rb")  # noqa: SIM115
+            member = zipfile.ZipFile(raw).open(self.member or "")  # noqa: SIM115
+            stream = pa.PythonFile(member, mode="r")
+
+            def close_zip() -> None:
+                stream.close()
+                raw.close()
+
+            return stream, raw.tell, close_zip
+        raw_file = pa.OSFile(str(self.path), "r")
+        native = pa.CompressedInputStream(raw_file, "gzip") if self.container == GZIP else raw_file
+
+        def close() -> None:
+            native.close()
+            raw_file.close()
+
+        return native, raw_file.tell, close
+
+    # --------------------------------------------------------------------------- header
+
+    def header(self) -> list[str]:
+        if self.container == PARQUET:
+            return list(self._parquet().schema_arrow.names)
+        return self._csv_header()
+
+    def _read_first_line(self) -> bytes:
+        head = b""
+        try:
+            with self.open_binary() as stream:
+                while b"\n" not in head and len(head) < _HEADER_LIMIT:
+                    block = stream.read(64 * 1024)
+                    if not block:
+                        break
+                    head += block
+        except (OSError, EOFError, zlib.error) as exc:
+            raise self._decompress_error(exc) from None
+        except _ZIP_ERRORS as exc:  # pragma: no cover - zip errors are OSError/EOFError subclasses too
+            raise self._decompress_error(exc) from None
+        return head
+
+    def _csv_header(self) -> list[str]:
+        head = self._read_first_line()
+        if not head:
+            raise IngestError("empty file (no header)", file=self.label)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head[:4096]:
+            raise IngestError(
+                "the file is UTF-16 (or binary), not UTF-8 text: export it as UTF-8 CSV", file=self.label
+            )
+        line = head.split(b"\n", 1)[0].rstrip(b"\r")
+        if line.startswith(codecs.BOM_UTF8):
+            line = line[len(codecs.BOM_UTF8) :]
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = line[exc.start : exc.start + 1]
+            raise IngestError(
+                f"the header is not UTF-8 (byte {bad!r} at offset {exc.start}): save the file as UTF-8",
+                file=self.label,
+            ) from None
+        names = [name.strip() for name in next(csv.reader([text]))]
+        if not any(names):
+            raise IngestError("empty header line", file=self.label)
+        seen: set[str] = set()
+        duplicates = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+        if duplicates:
+            raise IngestError(
+                f"duplicate column names in the header: {', '.join(duplicates)}", file=self.label
+            )
+        return names
+
+    def _decompress_error(self, exc: BaseException) -> IngestError:
+        if self.container == GZIP:
+            return IngestError(f"truncated or corrupt gzip file ({exc})", file=self.label)
+        if self.container == ZIP:
+            return IngestError(f"truncated or corrupt zip file ({exc})", file=self.label)
+        return IngestError(f"cannot read the file ({exc})", file=self.label)
+
+    # -------------------------------------------------------------------------- batches
+
+    def batches(self, names: list[str]) -> Iterator[tuple[pa.RecordBatch, int]]:
+        """Raw batches in file order, each with the on-disk bytes consumed once it was read."""
+        if self.container == PARQUET:
+            yield from self._parquet_batches()
+        else:
+            yield from self._csv_batches(names)
+
+    def _csv_batches(self, names: list[str]) -> Iterator[tuple[pa.RecordBatch, int]]:
+        invalid: list[pacsv.InvalidRow] = []
+
+        def on_invalid_row(row: pacsv.InvalidRow) -> str:
+            invalid.append(row)
+            return "error"
+
+        stream, position, close = self._arrow_stream()
+        rows = 0
+        text_bytes = 0  # CSV text of the batches handed out so far (estimated)
+        try:
+            try:
+                reader = pacsv.open_csv(
+                    stream,
+                    read_options=pacsv.ReadOptions(
+                        column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES
+                    ),
+                    parse_options=pacsv.ParseOptions(
+                        newlines_in_values=True, invalid_row_handler=on_invalid_row
+                    ),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types={name: pa.binary() for name in names},
+                        null_values=_NULL_TEXTS,
+                        strings_can_be_null=True,
+                        quoted_strings_can_be_null=True,
+                    ),
+                )
+            except (pa.ArrowInvalid, OSError, *_ZIP_ERRORS) as exc:
+                raise self._csv_error(exc, invalid, rows, len(names)) from None
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                except (pa.ArrowInvalid, OSError, *_ZIP_ERRORS) as exc:
+                    raise self._csv_error(exc, invalid, rows, len(names)) from None
+                rows += batch.num_rows
+                text_bytes += _text_size(batch)
+                yield batch, self._consumed(text_bytes, stream, position())
+        finally:
+            close()
+
+    def _consumed(self, text_bytes: int, stream: pa.NativeFile, raw_position: int) -> int:
+        """On-disk bytes behind the batches handed out so far. pyarrow reads some 30+ MB ahead of
+        what it has parsed, so the file position alone would make a progress bar jump to the end;
+        scale it by the share of the text read so far that was actually handed out."""
+        if self.container == PLAIN:
+            return min(text_bytes, self.size)
+        try:
+            decompressed = stream.tell()
+        except (OSError, pa.ArrowNotImplementedError):  # pragma: no cover - all our streams tell()
+            return min(raw_position, self.size)
+        share = min(text_bytes / decompressed, 1.0) if decompressed else 1.0
+        return min(int(raw_position * share), self.size)
+
+    def _csv_error(
+        self, exc: BaseException, invalid: list[pacsv.InvalidRow], rows_read: int, expected: int
+    ) -> IngestError:
+        if invalid:
+            row, found = self._find_bad_row(expected)
+            if found is None:
+                return IngestError("unterminated quoted value", file=self.label, row=row)
+            return IngestError(f"expected {expected} fields, found {found}", file=self.label, row=row)
+        message = str(exc)
+        if self.container in (GZIP, ZIP) and (
+            isinstance(exc, (*_ZIP_ERRORS, OSError)) and not isinstance(exc, pa.ArrowInvalid)
+        ):
+            return self._decompress_error(exc)
+        if "straddling" in message or "straddle" in message:
+            row, found = self._find_bad_row(expected)
+            detail = (
+                "unterminated quoted value" if found is None else f"row longer than {CSV_BLOCK_BYTES} bytes"
+            )
+            return IngestError(detail, file=self.label, row=row)
+        return IngestError(f"unreadable CSV after data row {rows_read}: {message}", file=self.label)
+
+    def _find_bad_row(self, expected: int) -> tuple[int | None, int | None]:
+        """(data row number, field count) of the first record without ``expected`` fields, read again
+        with Python's csv module (error path only). Field count None: an unterminated quote."""
+        row = 0
+        try:
+            with self.open_binary() as binary:
+                text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
+                reader = csv.reader(text, strict=True)
+                next(reader, None)
+                for record in reader:
+                    if not record:
+                        continue  # pyarrow skips empty lines too
+                    row += 1
+                    if len(record) != expected:
+                        return row, len(record)
+        except csv.Error:
+            return row + 1, None
+        except (OSError, EOFError, zlib.error):
+            return None, None
+        return None, None
+
+    def _parquet(self) -> pq.ParquetFile:
+        try:
+            return pq.ParquetFile(self.path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise IngestError(
+                f"not a readable Parquet file (truncated or corrupt?): {exc}", file=self.label
+            ) from None
+
+    def _parquet_batches(self) -> Iterator[tuple[pa.RecordBatch, int]]:
+        parquet = self._parquet()
+        total = max(parquet.metadata.num_rows, 1)
+        rows = 0
+        iterator = parquet.iter_batches(batch_size=CONVERT_ROWS)
+        while True:
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise IngestError(
+                    f"corrupt Parquet data after data row {rows}: {exc}", file=self.label
+                ) from None
+            where = Where(self.label, rows + 1)
+            rows += batch.num_rows
+            # Parquet has no CSV reader to turn "" and NULL into nulls: do it here, once per column.
+            columns = [
+                blank_to_null(to_text(col, where, name)) if _is_text_like(col.type) else col
+                for name, col in zip(batch.schema.names, batch.columns, strict=True)
+            ]
+            # Parquet has no incremental byte position: report the share of rows read.
+            yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names), int(self.size * rows / total)
+
+
+def _is_text_like(dtype: pa.DataType) -> bool:
+    return is_text(dtype) or (pa.types.is_dictionary(dtype) and is_text(dtype.value_type))
+
+
+def _text_size(batch: pa.RecordBatch) -> int:
+    """Approximate CSV text size of a batch of binary columns: the values plus one delimiter each
+    (quotes are not counted, so this errs low)."""
+    size = batch.num_rows * batch.num_columns
+    for column in batch.columns:
+        buffers = column.buffers()
+        if len(buffers) > 2 and buffers[2] is not None:
+            size += buffers[2].size
+    return size

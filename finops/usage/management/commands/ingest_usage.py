@@ -1,0 +1,94 @@
+"""python manage.py ingest_usage PATH [PATH ...] --org SLUG [--format auto|focus|aws-cur] [--json]"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from finops.accounts.services import organization_get_or_create
+from finops.usage import formats
+from finops.usage.formats.errors import IngestError
+from finops.usage.models import IngestJob
+from finops.usage.services import ingest_job_create, ingest_job_run
+
+BAD_INPUT_EXIT = 2
+
+
+class TerminalProgress:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def __call__(self, state: dict) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(state["fraction"] * width)
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(f"\r[{bar}] {state['fraction']:6.1%}  {state['rows']:,} rows")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+class Command(BaseCommand):
+    help = "Ingest billing exports (FOCUS, AWS CUR) as one delivery replacing the billing slices they cover."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("paths", nargs="+", type=Path)
+        parser.add_argument("--org", required=True, help="organization slug (created if missing)")
+        parser.add_argument("--format", default="auto", choices=["auto", *formats.FORMATS])
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            organization, created = organization_get_or_create(slug=options["org"])
+        except ValueError as error:
+            raise CommandError(str(error), returncode=BAD_INPUT_EXIT) from error
+        if created and not options["json"]:
+            self.stdout.write(f"Created organization {organization.slug}.")
+        progress = TerminalProgress()
+        try:
+            job = ingest_job_create(organization=organization, paths=options["paths"], fmt=options["format"])
+            job = ingest_job_run(job, progress=progress)
+        except IngestError as error:
+            progress.close()
+            raise CommandError(error.describe(), returncode=BAD_INPUT_EXIT) from error
+        progress.close()
+        result = {
+            "rows": job.rows_read,
+            "billing_periods": job.billing_periods,
+            "totals": job.totals,
+            "status": job.status,
+            "job": job.pk,
+            "organization": organization.slug,
+            "organization_created": created,
+            "format": job.format,
+            "rows_replaced": job.rows_replaced,
+            "duplicate_of": job.duplicate_of_id,
+            "duration_seconds": round(job.duration_seconds or 0.0, 3),
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        if job.status == IngestJob.Status.DUPLICATE:
+            self.stdout.write(
+                f"Duplicate: this delivery was already ingested as job {job.duplicate_of_id}; nothing changed."
+            )
+            return
+        self.stdout.write(
+            f"Ingested {job.rows_read:,} rows ({job.format}) into {organization.slug} as job {job.pk}, "
+            f"billing periods {', '.join(job.billing_periods)}; replaced {job.rows_replaced:,} earlier rows."
+        )
+        for currency, totals in job.totals.items():
+            self.stdout.write(
+                f"  {currency}: billed {totals['billed_cost']}, effective {totals['effective_cost']}, "
+                f"list {totals['list_cost']}"
+            )

@@ -1,0 +1,196 @@
+"""Usage data: FOCUS line items, their daily rollups, billing slices and the ingest jobs that wrote them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import models
+
+from finops.accounts.models import Organization, Team
+from finops.core.money import MoneyField
+
+
+class IngestJob(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        DUPLICATE = "duplicate"
+        FAILED = "failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="ingest_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=16, default="cli")  # cli, upload, api, demo
+    requested_format = models.CharField(max_length=16, default="auto")
+    format = models.CharField(max_length=16, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    delivery_sha256 = models.CharField(max_length=64, db_index=True)
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rows_read = models.BigIntegerField(default=0)
+    rows_written = models.BigIntegerField(default=0)
+    rows_replaced = models.BigIntegerField(default=0)
+    billing_periods = models.JSONField(default=list)
+    slice_count = models.IntegerField(default=0)
+    totals = models.JSONField(default=dict)  # {currency: {billed_cost, effective_cost, list_cost}} as strings
+    bytes_total = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"ingest #{self.pk} {self.status}"
+
+    @property
+    def progress_cache_key(self) -> str:
+        return f"finops:ingest-progress:{self.pk}"
+
+    def progress(self) -> dict:
+        """Live progress while running (from the cache, shared by web and workers), final numbers after."""
+        if self.status in (self.Status.PENDING, self.Status.RUNNING):
+            live = cache.get(self.progress_cache_key)
+            if live:
+                return live
+            return {"rows": 0, "bytes_done": 0, "bytes_total": self.bytes_total, "fraction": 0.0}
+        return {
+            "rows": self.rows_read,
+            "bytes_done": self.bytes_total,
+            "bytes_total": self.bytes_total,
+            "fraction": 1.0,
+        }
+
+
+class IngestFile(models.Model):
+    job = models.ForeignKey(IngestJob, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=500)
+    path = models.CharField(max_length=1000)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    format = models.CharField(max_length=16, blank=True)
+    rows = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["job", "name"]
+
+
+class BillingSlice(models.Model):
+    """The unit an ingest replaces: (organization, provider, billing account, billing period)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="billing_slices")
+    provider_name = models.TextField()
+    billing_account_id = models.TextField()
+    billing_period_start = models.DateTimeField()
+    job = models.ForeignKey(IngestJob, on_delete=models.PROTECT, related_name="slices")
+    rows = models.BigIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization", "billing_period_start", "provider_name", "billing_account_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "provider_name", "billing_account_id", "billing_period_start"],
+                name="billing_slice_unique",
+            )
+        ]
+
+
+class LineItem(models.Model):
+    """One FOCUS cost row. Written in bulk by the ingest service (COPY / executemany), never one by one."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    ingest_job = models.ForeignKey(IngestJob, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    provider_name = models.TextField()
+    publisher_name = models.TextField(null=True)
+    invoice_issuer_name = models.TextField(null=True)
+    billing_account_id = models.TextField()
+    billing_account_name = models.TextField(null=True)
+    sub_account_id = models.TextField(null=True)
+    sub_account_name = models.TextField(null=True)
+    billing_currency = models.TextField()
+    billing_period_start = models.DateTimeField()
+    billing_period_end = models.DateTimeField()
+    charge_period_start = models.DateTimeField()
+    charge_period_end = models.DateTimeField()
+    charge_category = models.TextField()
+    charge_class = models.TextField(null=True)
+    charge_description = models.TextField(null=True)
+    charge_frequency = models.TextField(null=True)
+    billed_cost = MoneyField()
+    effective_cost = MoneyField()
+    list_cost = MoneyField(null=True)
+    contracted_cost = MoneyField(null=True)
+    list_unit_price = MoneyField(null=True)
+    contracted_unit_price = MoneyField(null=True)
+    pricing_quantity = MoneyField(null=True)
+    pricing_unit = models.TextField(null=True)
+    pricing_category = models.TextField(null=True)
+    consumed_quantity = MoneyField(null=True)
+    consumed_unit = models.TextField(null=True)
+    service_name = models.TextField(null=True)
+    service_category = models.TextField(null=True)
+    region_id = models.TextField(null=True)
+    region_name = models.TextField(null=True)
+    availability_zone = models.TextField(null=True)
+    resource_id = models.TextField(null=True)
+    resource_name = models.TextField(null=True)
+    resource_type = models.TextField(null=True)
+    sku_id = models.TextField(null=True)
+    sku_price_id = models.TextField(null=True)
+    commitment_discount_id = models.TextField(null=True)
+    commitment_discount_name = models.TextField(null=True)
+    commitment_discount_type = models.TextField(null=True)
+    commitment_discount_category = models.TextField(null=True)
+    commitment_discount_status = models.TextField(null=True)
+    tags = models.JSONField(null=True)
+    instance_type = models.TextField(null=True)
+    extras = models.JSONField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization", "provider_name", "billing_account_id", "billing_period_start"],
+                name="lineitem_slice_idx",
+            ),
+            models.Index(fields=["organization", "charge_period_start"], name="lineitem_org_time_idx"),
+        ]
+
+
+class DailyCost(models.Model):
+    """Daily rollup of line items, maintained by ingest, so reports and dashboards never scan line items."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    ingest_job = models.ForeignKey(IngestJob, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    billing_period_start = models.DateTimeField()
+    provider_name = models.TextField()
+    billing_account_id = models.TextField()
+    sub_account_id = models.TextField(blank=True)
+    service_name = models.TextField(blank=True)
+    service_category = models.TextField(blank=True)
+    region_id = models.TextField(blank=True)
+    charge_category = models.TextField(blank=True)
+    pricing_category = models.TextField(blank=True)
+    billing_currency = models.TextField()
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    billed_cost = MoneyField()
+    effective_cost = MoneyField()
+    list_cost = MoneyField()
+    pricing_quantity = MoneyField()
+    row_count = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "day"], name="dailycost_org_day_idx"),
+            models.Index(
+                fields=["organization", "provider_name", "billing_account_id", "billing_period_start"],
+                name="dailycost_slice_idx",
+            ),
+        ]

@@ -1,0 +1,144 @@
+"""Pure aggregation of canonical chunks: daily rollups, per-currency totals, billing slices, team tags.
+
+No Django imports: takes and returns pyarrow tables and plain values. Sums stay decimal128 (exact).
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from finops.usage.formats.schema import DECIMAL, MONEY_TOTAL_COLUMNS
+
+# Dimensions of the daily rollup (besides the team, resolved by the caller). Nulls become "" so that
+# group-bys and the report's filters treat "not set" as one value.
+ROLLUP_DIMENSIONS: tuple[str, ...] = (
+    "day",
+    "billing_period_start",
+    "provider_name",
+    "billing_account_id",
+    "sub_account_id",
+    "service_name",
+    "service_category",
+    "region_id",
+    "charge_category",
+    "pricing_category",
+    "billing_currency",
+    "team_value",
+)
+ROLLUP_MEASURES: tuple[str, ...] = ("billed_cost", "effective_cost", "list_cost", "pricing_quantity")
+
+# Totals of a large delivery exceed the default 28-digit context; decimal128(38, 16) values need 38.
+_EXACT = decimal.Context(prec=38)
+
+SliceKey = tuple[str, str, datetime]  # (provider_name, billing_account_id, billing_period_start)
+
+
+def team_values(tags: pa.ChunkedArray | pa.Array, keys: Sequence[str]) -> pa.Array:
+    """Per row, the value of the first tag in ``keys`` present in the row's Tags JSON ("" when none).
+
+    Tags repeat heavily across rows, so each distinct JSON text is parsed once.
+    """
+    encoded = pc.dictionary_encode(tags.combine_chunks() if isinstance(tags, pa.ChunkedArray) else tags)
+    resolved = []
+    for text in encoded.dictionary.to_pylist():
+        value = ""
+        if text:
+            parsed = json.loads(text)
+            for key in keys:
+                candidate = parsed.get(key)
+                if candidate not in (None, ""):
+                    value = str(candidate)
+                    break
+        resolved.append(value)
+    lookup = pa.array(resolved, pa.string())
+    indices = encoded.indices
+    values = pc.take(lookup, pc.fill_null(indices, 0)) if len(lookup) else pa.nulls(len(indices), pa.string())
+    # Null tags -> "".
+    return pc.if_else(pc.is_null(indices), "", values)
+
+
+def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.fill_null(column, "")
+
+
+def rollup_chunk(table: pa.Table, team_value: pa.Array) -> pa.Table:
+    """Daily sums of one canonical chunk, keyed by ROLLUP_DIMENSIONS, with a row count.
+
+    A charge is attributed to the UTC day its charge period starts.
+    """
+    region = pc.coalesce(table["region_id"], table["region_name"])
+    keyed = pa.table(
+        {
+            "day": pc.cast(table["charge_period_start"], pa.date32()),
+            "billing_period_start": table["billing_period_start"],
+            "provider_name": _text(table["provider_name"]),
+            "billing_account_id": _text(table["billing_account_id"]),
+            "sub_account_id": _text(table["sub_account_id"]),
+            "service_name": _text(table["service_name"]),
+            "service_category": _text(table["service_category"]),
+            "region_id": _text(region),
+            "charge_category": _text(table["charge_category"]),
+            "pricing_category": _text(table["pricing_category"]),
+            "billing_currency": _text(table["billing_currency"]),
+            "team_value": team_value,
+            **{m: pc.fill_null(table[m], pa.scalar(Decimal(0), DECIMAL)) for m in ROLLUP_MEASURES},
+            "row_count": pa.array([1] * table.num_rows, pa.int64()) if table.num_rows else pa.array([], pa.int64()),
+        }
+    )
+    return _group(keyed)
+
+
+def _group(keyed: pa.Table) -> pa.Table:
+    grouped = keyed.group_by(list(ROLLUP_DIMENSIONS), use_threads=False).aggregate(
+        [(m, "sum") for m in (*ROLLUP_MEASURES, "row_count")]
+    )
+    return grouped.rename_columns(
+        [name.removesuffix("_sum") if name.endswith("_sum") else name for name in grouped.column_names]
+    )
+
+
+def merge_rollups(parts: Iterable[pa.Table]) -> pa.Table | None:
+    """Re-aggregate the rollups of several chunks into one (exact decimal sums)."""
+    tables = [t for t in parts if t.num_rows]
+    if not tables:
+        return None
+    return _group(pa.concat_tables(tables))
+
+
+@dataclass
+class DeliverySummary:
+    """What a delivery (the files of one ingest) contains, accumulated chunk by chunk."""
+
+    rows: int = 0
+    totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    slices: dict[SliceKey, int] = field(default_factory=dict)
+
+    def add(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        by_currency = table.group_by("billing_currency", use_threads=False).aggregate(
+            [(m, "sum") for m in MONEY_TOTAL_COLUMNS]
+        )
+        for row in by_currency.to_pylist():
+            currency = row["billing_currency"]
+            bucket = self.totals.setdefault(currency, {m: Decimal(0) for m in MONEY_TOTAL_COLUMNS})
+            for m in MONEY_TOTAL_COLUMNS:
+                if row[f"{m}_sum"] is not None:
+                    bucket[m] = _EXACT.add(bucket[m], row[f"{m}_sum"])
+        counts = table.group_by(
+            ["provider_name", "billing_account_id", "billing_period_start"], use_threads=False
+        ).aggregate([([], "count_all")])
+        for row in counts.to_pylist():
+            key = (row["provider_name"], row["billing_account_id"], row["billing_period_start"])
+            self.slices[key] = self.slices.get(key, 0) + row["count_all"]
+
+    @property
+    def billing_periods(self) -> list[str]:
+        return sorted({period.date().isoformat() for _, _, period in self.slices})

@@ -1,0 +1,262 @@
+"""Ingest of billing exports: one delivery (the files of one call) replaces the billing slices it covers.
+
+A slice is (organization, provider, billing account, billing period). Everything a delivery writes
+(line items, daily rollups, slice records) happens in one transaction: a failure leaves the database
+exactly as before. The same delivery ingested again while its slices are current is a ``duplicate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from finops.accounts.models import Organization, Team
+from finops.accounts.services import team_get_or_create
+from finops.core.money import money_str
+from finops.usage import formats
+from finops.usage.formats.errors import IngestError
+from finops.usage.models import BillingSlice, DailyCost, IngestFile, IngestJob, LineItem
+from finops.usage.rollup import DeliverySummary, merge_rollups, rollup_chunk, team_values
+from finops.usage.writers import bulk_insert
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[dict], None]
+_HASH_BLOCK = 4 * 1024 * 1024
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest_job_create(
+    *,
+    organization: Organization,
+    paths: Sequence[Path],
+    fmt: str = "auto",
+    source: str = "cli",
+    user: AbstractBaseUser | None = None,
+) -> IngestJob:
+    """Record a delivery (hashing its files) as a pending job. Missing files are refused here."""
+    if fmt != "auto" and fmt not in formats.FORMATS:
+        raise IngestError(f"unknown format {fmt!r}; choose auto or one of {', '.join(formats.FORMATS)}")
+    if not paths:
+        raise IngestError("no files given")
+    described = []
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise IngestError("no such file", file=str(path))
+        described.append((path, file_sha256(path), path.stat().st_size))
+    delivery = hashlib.sha256("\n".join(sorted(h for _, h, _ in described)).encode()).hexdigest()
+    with transaction.atomic():
+        job = IngestJob.objects.create(
+            organization=organization,
+            created_by=user if user is not None and user.is_authenticated else None,
+            source=source,
+            requested_format=fmt,
+            delivery_sha256=delivery,
+            bytes_total=sum(size for _, _, size in described),
+        )
+        IngestFile.objects.bulk_create(
+            IngestFile(job=job, name=path.name, path=str(path.resolve()), sha256=digest, size_bytes=size)
+            for path, digest, size in described
+        )
+    return job
+
+
+@dataclass
+class _Progress:
+    job: IngestJob
+    callback: ProgressCallback | None
+    bytes_before: int = 0  # bytes of the files already finished
+    rows: int = 0
+
+    def report(self, bytes_done: int) -> None:
+        total = max(self.job.bytes_total, 1)
+        state = {
+            "rows": self.rows,
+            "bytes_done": bytes_done,
+            "bytes_total": self.job.bytes_total,
+            "fraction": min(bytes_done / total, 1.0),
+        }
+        cache.set(self.job.progress_cache_key, state, timeout=24 * 3600)
+        if self.callback:
+            self.callback(state)
+
+
+def _find_duplicate(job: IngestJob) -> IngestJob | None:
+    """An earlier successful job with the same delivery whose slices are all still its own
+    (re-sending it would change nothing). Once a later delivery replaced any of its slices,
+    re-sending it is a real restatement and is ingested again."""
+    earlier = (
+        IngestJob.objects.filter(
+            organization=job.organization,
+            delivery_sha256=job.delivery_sha256,
+            status=IngestJob.Status.SUCCEEDED,
+        )
+        .exclude(pk=job.pk)
+        .order_by("-pk")
+        .first()
+    )
+    if earlier is None or earlier.slice_count == 0:
+        return None
+    return earlier if BillingSlice.objects.filter(job=earlier).count() == earlier.slice_count else None
+
+
+def _slice_filter(slices: dict) -> Q:
+    condition = Q(pk__in=[])
+    for provider, account, period in slices:
+        condition |= Q(provider_name=provider, billing_account_id=account, billing_period_start=period)
+    return condition
+
+
+def _team_ids(
+    organization: Organization, values: pa.Array | pa.ChunkedArray, known: dict[str, int | None]
+) -> pa.Array:
+    """Team id per row from its team tag value; new values create their team."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    ids = []
+    for value in encoded.dictionary.to_pylist():
+        if value not in known:
+            known[value] = team_get_or_create(organization=organization, tag_value=value).pk if value else None
+        ids.append(known[value])
+    return pc.take(pa.array(ids, pa.int64()), encoded.indices)
+
+
+def _line_item_table(chunk: pa.Table, organization_id: int, job_id: int, team_ids: pa.Array) -> pa.Table:
+    n = chunk.num_rows
+    return chunk.append_column("organization_id", pa.array([organization_id] * n, pa.int64())).append_column(
+        "ingest_job_id", pa.array([job_id] * n, pa.int64())
+    ).append_column("team_id", team_ids)
+
+
+def _rollup_table(rollup: pa.Table, organization_id: int, job_id: int, team_ids: pa.Array) -> pa.Table:
+    n = rollup.num_rows
+    table = rollup.drop_columns(["team_value"])
+    table = table.append_column("team_id", team_ids)
+    table = table.append_column("organization_id", pa.array([organization_id] * n, pa.int64()))
+    return table.append_column("ingest_job_id", pa.array([job_id] * n, pa.int64()))
+
+
+def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None) -> IngestJob:
+    """Parse, validate and write a pending job's delivery. Bad input marks the job failed and re-raises
+    IngestError; the database is left exactly as it was."""
+    if job.status not in (IngestJob.Status.PENDING, IngestJob.Status.RUNNING):
+        return job  # already finished: a retried task must not ingest twice
+    started = time.monotonic()
+    job.status = IngestJob.Status.RUNNING
+    job.started_at = timezone.now()
+    job.save(update_fields=["status", "started_at"])
+    tracker = _Progress(job=job, callback=progress)
+    tracker.report(0)
+    try:
+        with transaction.atomic():
+            # Serialise deliveries of one organization: slice replacement is read-modify-write.
+            organization = Organization.objects.select_for_update().get(pk=job.organization_id)
+            duplicate = _find_duplicate(job)
+            if duplicate is not None:
+                job.status = IngestJob.Status.DUPLICATE
+                job.duplicate_of = duplicate
+                job.billing_periods = duplicate.billing_periods
+                job.totals = duplicate.totals
+                job.rows_read = duplicate.rows_read
+            else:
+                _write_delivery(job, organization, tracker)
+                job.status = IngestJob.Status.SUCCEEDED
+            job.finished_at = timezone.now()
+            job.duration_seconds = time.monotonic() - started
+            job.save()
+    except IngestError as error:
+        _mark_failed(job, error.describe(), started)
+        raise
+    except Exception as error:
+        _mark_failed(job, f"internal error: {type(error).__name__}: {error}", started)
+        raise
+    tracker.rows = job.rows_read
+    tracker.report(job.bytes_total)
+    return job
+
+
+def _mark_failed(job: IngestJob, message: str, started: float) -> None:
+    IngestJob.objects.filter(pk=job.pk).update(
+        status=IngestJob.Status.FAILED,
+        error=message,
+        finished_at=timezone.now(),
+        duration_seconds=time.monotonic() - started,
+        rows_written=0,
+    )
+    job.refresh_from_db()
+
+
+def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progress) -> None:
+    summary = DeliverySummary()
+    rollups: list[pa.Table] = []
+    team_cache: dict[str, int | None] = {
+        t.tag_value: t.pk for t in Team.objects.filter(organization=organization)
+    }
+    team_keys = settings.FINOPS_TEAM_TAG_KEYS
+    detected: set[str] = set()
+    for ingest_file in job.files.all():
+        path = Path(ingest_file.path)
+        file_rows = 0
+        for parsed in formats.read_chunks(path, job.requested_format, settings.FINOPS_INGEST_CHUNK_ROWS):
+            chunk = parsed.table
+            values = team_values(chunk["tags"], team_keys)
+            bulk_insert(LineItem, _line_item_table(chunk, organization.pk, job.pk, _team_ids(organization, values, team_cache)))
+            rollups.append(rollup_chunk(chunk, values))
+            summary.add(chunk)
+            file_rows += chunk.num_rows
+            tracker.rows = summary.rows
+            tracker.report(tracker.bytes_before + parsed.bytes_read)
+            detected.add(parsed.fmt)
+            ingest_file.format = parsed.fmt
+        if file_rows == 0:
+            raise IngestError("no data rows", file=str(path))
+        ingest_file.rows = file_rows
+        ingest_file.save(update_fields=["rows", "format"])
+        tracker.bytes_before += ingest_file.size_bytes
+
+    slices = _slice_filter(summary.slices)
+    replaced = LineItem.objects.filter(organization=organization).filter(slices).exclude(ingest_job=job).delete()
+    DailyCost.objects.filter(organization=organization).filter(slices).delete()
+    merged = merge_rollups(rollups)
+    if merged is not None:
+        bulk_insert(DailyCost, _rollup_table(merged, organization.pk, job.pk, _team_ids(organization, merged["team_value"], team_cache)))
+    for (provider, account, period), rows in summary.slices.items():
+        BillingSlice.objects.update_or_create(
+            organization=organization,
+            provider_name=provider,
+            billing_account_id=account,
+            billing_period_start=period,
+            defaults={"job": job, "rows": rows},
+        )
+    job.format = ",".join(sorted(detected))
+    job.rows_read = summary.rows
+    job.rows_written = summary.rows
+    job.rows_replaced = replaced[1].get(LineItem._meta.label, 0)
+    job.billing_periods = summary.billing_periods
+    job.slice_count = len(summary.slices)
+    job.totals = {
+        currency: {metric: money_str(amount) for metric, amount in metrics.items()}
+        for currency, metrics in sorted(summary.totals.items())
+    }

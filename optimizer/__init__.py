@@ -1,0 +1,1 @@
+"""Commitment-mix and rightsizing optimizer: built by the optimizer issue."""

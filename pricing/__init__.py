@@ -1,0 +1,1 @@
+"""Price catalogs (on-demand, reserved, savings plans, spot): built by the price-catalog issue."""

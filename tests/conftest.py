@@ -1,0 +1,67 @@
+"""Shared fixtures. Services (PostgreSQL, Redis) are checked once: a test marked ``services`` skips with a
+loud reason on a laptop that lacks them, and FINOPS_REQUIRE_SERVICES=1 (set by .ci/run) turns a missing
+service into a failed run instead of a skip."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+FOCUS_SAMPLE = SHARED_DATA / "focus" / "focus_sample.csv"
+CUR_SAMPLE = SHARED_DATA / "aws_cur" / "sample-anonymous-aws-export-dataset.csv"
+
+
+def _reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def redis_url() -> str | None:
+    url = os.environ.get("REDIS_URL")
+    return url if url and _reachable(url) else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("FINOPS_REQUIRE_SERVICES") == "1":
+        if not os.environ.get("REDIS_URL"):
+            raise pytest.UsageError("FINOPS_REQUIRE_SERVICES=1 but REDIS_URL is not set.")
+        if redis_url() is None:
+            raise pytest.UsageError(f"FINOPS_REQUIRE_SERVICES=1 but Redis at {os.environ['REDIS_URL']} is unreachable.")
+        if not SHARED_DATA.is_dir():
+            raise pytest.UsageError(f"FINOPS_REQUIRE_SERVICES=1 but the shared data folder {SHARED_DATA} is missing.")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing_redis = redis_url() is None
+    for item in items:
+        if "services" in item.keywords and missing_redis:
+            item.add_marker(
+                pytest.mark.skipif(True, reason="SERVICE MISSING: needs a reachable Redis at REDIS_URL")
+            )
+        if "shared_data" in item.fixturenames and not SHARED_DATA.is_dir():
+            item.add_marker(pytest.mark.skipif(True, reason=f"DATA MISSING: {SHARED_DATA} not found"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return SHARED_DATA
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """.ci/run says which database a run must use; a run that silently fell back to SQLite fails."""
+    expected = os.environ.get("FINOPS_EXPECT_DB")
+    if expected:
+        from django.db import connection
+
+        if connection.vendor != expected:
+            raise pytest.UsageError(f"FINOPS_EXPECT_DB={expected} but the suite runs on {connection.vendor}")

@@ -1,0 +1,324 @@
+"""Bad input: every case raises IngestError (never a raw pyarrow/pandas error) naming the file and, where
+it applies, the data row (1-based, header not counted) and the column."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import zipfile
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from formats_helpers import read_all, write_csv
+
+from finops.usage.formats import IngestError, UnknownFormatError, detect_format, read_chunks
+from finops.usage.formats.focus import MANDATORY_COLUMNS
+
+HEADER = [*MANDATORY_COLUMNS, "Tags"]
+
+
+def focus_row(i: int = 1, **values: str) -> list[str]:
+    row = {
+        "BilledCost": "1.25",
+        "BillingAccountId": "acct-1",
+        "BillingAccountName": "Main",
+        "BillingCurrency": "USD",
+        "BillingPeriodStart": "2024-09-01T00:00:00Z",
+        "BillingPeriodEnd": "2024-10-01T00:00:00Z",
+        "ChargePeriodStart": "2024-09-02T00:00:00Z",
+        "ChargePeriodEnd": "2024-09-03T00:00:00Z",
+        "ChargeCategory": "Usage",
+        "ChargeClass": "",
+        "ChargeDescription": f"line {i}",
+        "ContractedCost": "1.25",
+        "EffectiveCost": "1.25",
+        "ListCost": "1.50",
+        "InvoiceIssuerName": "Cloud Inc.",
+        "ProviderName": "Cloud",
+        "PublisherName": "Cloud",
+        "PricingQuantity": "1",
+        "PricingUnit": "Hours",
+        "ServiceCategory": "Compute",
+        "ServiceName": "VMs",
+        "Tags": '{"team": "web"}',
+    }
+    row.update(values)
+    return [row[c] for c in HEADER]
+
+
+def focus_file(tmp_path: Path, rows: list[list[str]], name: str = "focus.csv", header=HEADER) -> Path:
+    return write_csv(tmp_path / name, list(header), rows)
+
+
+def refused(path: Path, **kwargs) -> IngestError:
+    with pytest.raises(IngestError) as caught:
+        read_all(path, **kwargs)
+    error = caught.value
+    assert error.file == str(path)
+    assert str(path) in str(error)
+    return error
+
+
+def test_valid_minimal_file_parses(tmp_path):
+    table = read_all(focus_file(tmp_path, [focus_row(1), focus_row(2)]))
+    assert table.num_rows == 2
+    assert table["tags"].to_pylist() == ['{"team":"web"}'] * 2
+
+
+def test_missing_mandatory_columns_are_all_named(tmp_path):
+    keep = [i for i, c in enumerate(HEADER) if c not in ("BillingCurrency", "ServiceName")]
+    path = focus_file(tmp_path, [[focus_row()[i] for i in keep]], header=[HEADER[i] for i in keep])
+    error = refused(path)
+    assert "missing mandatory FOCUS columns: BillingCurrency, ServiceName" in str(error)
+    assert error.row is None
+
+
+def test_header_only_file(tmp_path):
+    error = refused(focus_file(tmp_path, []))
+    assert "no data rows" in str(error)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    assert "empty file" in str(refused(path))
+    with pytest.raises(IngestError, match="empty file"):
+        detect_format(path)
+
+
+def test_gzip_of_nothing(tmp_path):
+    path = tmp_path / "nothing.csv.gz"
+    path.write_bytes(gzip.compress(b""))
+    assert "empty file" in str(refused(path))
+
+
+def _big_focus_gz(tmp_path: Path) -> bytes:
+    plain = focus_file(tmp_path, [focus_row(i) for i in range(1, 20_001)], name="big.csv")
+    return gzip.compress(plain.read_bytes())
+
+
+def test_truncated_gzip(tmp_path):
+    data = _big_focus_gz(tmp_path)
+    path = tmp_path / "truncated.csv.gz"
+    path.write_bytes(data[: len(data) // 2])
+    assert "truncated or corrupt gzip" in str(refused(path))
+
+
+def test_gzip_cut_inside_its_header(tmp_path):
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(_big_focus_gz(tmp_path)[:12])
+    assert "truncated or corrupt gzip" in str(refused(path))
+
+
+def test_corrupt_gzip(tmp_path):
+    data = bytearray(_big_focus_gz(tmp_path))
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)
+    path = tmp_path / "corrupt.csv.gz"
+    path.write_bytes(bytes(data))
+    assert "truncated or corrupt gzip" in str(refused(path))
+
+
+def test_gz_name_on_a_file_that_is_not_gzip(tmp_path):
+    path = tmp_path / "plain.csv.gz"
+    path.write_bytes(focus_file(tmp_path, [focus_row()]).read_bytes())
+    assert "truncated or corrupt gzip" in str(refused(path))
+
+
+def test_latin1_byte_names_row_and_column(tmp_path):
+    path = focus_file(tmp_path, [focus_row(1), focus_row(2), focus_row(3)])
+    path.write_bytes(path.read_bytes().replace(b"line 3", b"caf\xe9 3"))
+    error = refused(path)
+    assert (error.row, error.column) == (3, "ChargeDescription")
+    assert "UTF-8" in error.message
+
+
+def test_latin1_byte_in_the_header(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_bytes(focus_file(tmp_path, [focus_row()]).read_bytes().replace(b"Tags", b"T\xe4gs", 1))
+    assert "header is not UTF-8" in str(refused(path))
+
+
+def test_utf16_file(tmp_path):
+    plain = focus_file(tmp_path, [focus_row()]).read_text(encoding="utf-8")
+    path = tmp_path / "utf16.csv"
+    path.write_bytes(plain.encode("utf-16"))
+    assert "UTF-16" in str(refused(path))
+    with pytest.raises(IngestError, match="UTF-16"):
+        detect_format(path)
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    path = focus_file(tmp_path, [focus_row()])
+    path.write_bytes(codecs.BOM_UTF8 + path.read_bytes())
+    assert read_all(path)["billed_cost"].to_pylist() == [Decimal("1.25")]
+
+
+@pytest.mark.parametrize("value", ["2024-13-45 00:00:00", "yesterday", "5/1/25", "2023-02-01T30:00:00Z"])
+def test_unparseable_date(tmp_path, value):
+    path = focus_file(tmp_path, [focus_row(1), focus_row(2, ChargePeriodStart=value)])
+    error = refused(path)
+    assert (error.row, error.column) == (2, "ChargePeriodStart")
+    assert repr(value) in error.message
+
+
+@pytest.mark.parametrize("value", ["12,50", "$1.00", "1.2.3", "NaN", "1e5x"])
+def test_unparseable_number(tmp_path, value):
+    rows = [focus_row(i) for i in range(1, 4)] + [focus_row(4, BilledCost=value)]
+    error = refused(focus_file(tmp_path, rows))
+    assert (error.row, error.column) == (4, "BilledCost")
+    assert repr(value) in error.message
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("BillingCurrency", ""), ("EffectiveCost", "NULL"), ("ProviderName", "")]
+)
+def test_null_in_a_required_column(tmp_path, column, value):
+    error = refused(focus_file(tmp_path, [focus_row(1), focus_row(2, **{column: value})]))
+    assert (error.row, error.column) == (2, column)
+    assert "missing value" in error.message
+
+
+def test_null_allowed_in_optional_columns(tmp_path):
+    table = read_all(
+        focus_file(tmp_path, [focus_row(1, ContractedCost="NULL", ChargeDescription="", Tags="")])
+    )
+    row = table.to_pylist()[0]
+    assert (row["contracted_cost"], row["charge_description"], row["tags"]) == (None, None, None)
+
+
+@pytest.mark.parametrize("found", [len(HEADER) + 1, len(HEADER) - 1])
+def test_row_with_the_wrong_number_of_fields(tmp_path, found):
+    bad = [*focus_row(3), "surplus"][:found]
+    rows = [focus_row(1), focus_row(2), bad, focus_row(4)]
+    error = refused(focus_file(tmp_path, rows))
+    assert error.row == 3
+    assert f"expected {len(HEADER)} fields, found {found}" in error.message
+
+
+def test_unterminated_quote(tmp_path):
+    path = focus_file(tmp_path, [focus_row(1), focus_row(2)])
+    path.write_bytes(path.read_bytes() + b'3.5,"acct-1,Main\n')
+    error = refused(path)
+    assert error.row == 3
+
+
+def test_unknown_header(tmp_path):
+    path = write_csv(tmp_path / "sales.csv", ["date", "region", "amount"], [["2024-01-01", "EU", "3"]])
+    with pytest.raises(UnknownFormatError) as caught:
+        read_all(path)
+    assert caught.value.file == str(path)
+    assert "tried: focus, aws-cur" in str(caught.value)
+    assert "date, region, amount" in str(caught.value)
+    with pytest.raises(UnknownFormatError):
+        detect_format(path)
+
+
+def test_duplicate_column_names(tmp_path):
+    path = focus_file(tmp_path, [[*focus_row(), "x"]], header=[*HEADER, "BilledCost"])
+    assert "duplicate column names in the header: BilledCost" in str(refused(path))
+
+
+def test_unknown_requested_format(tmp_path):
+    with pytest.raises(IngestError, match="unknown format 'gcp'"):
+        list(read_chunks(focus_file(tmp_path, [focus_row()]), "gcp"))
+
+
+def test_numbers_negative_scientific_and_rounded(tmp_path):
+    rows = [
+        focus_row(1, BilledCost="-1.5"),
+        focus_row(2, BilledCost="9.984E-7"),
+        focus_row(3, BilledCost="0.12345678901234565"),  # 17 places: half-even to ...56
+        focus_row(4, BilledCost="0.12345678901234575"),  # ... to ...58
+        focus_row(5, BilledCost="1.99999999999999999"),
+        focus_row(6, BilledCost=" 2.5 "),
+        focus_row(7, BilledCost="-0.000000000000000049"),
+    ]
+    table = read_all(focus_file(tmp_path, rows))
+    assert table["billed_cost"].to_pylist() == [
+        Decimal("-1.5"),
+        Decimal("0.0000009984"),
+        Decimal("0.1234567890123456"),
+        Decimal("0.1234567890123458"),
+        Decimal("2"),
+        Decimal("2.5"),
+        Decimal("0"),
+    ]
+
+
+def test_timestamps_with_offsets_are_converted_to_utc(tmp_path):
+    rows = [
+        focus_row(1, ChargePeriodStart="2024-09-18T22:00:00+02:00"),
+        focus_row(2, ChargePeriodStart="2024-09-18 22:00:00"),
+        focus_row(3, ChargePeriodStart="2024-09-18T22:00:00.1234567Z"),
+        focus_row(4, ChargePeriodStart="2024-09-18"),
+    ]
+    table = read_all(focus_file(tmp_path, rows))
+    assert table["charge_period_start"].to_pylist() == [
+        datetime(2024, 9, 18, 20, tzinfo=UTC),
+        datetime(2024, 9, 18, 22, tzinfo=UTC),
+        datetime(2024, 9, 18, 22, 0, 0, 123456, tzinfo=UTC),
+        datetime(2024, 9, 18, tzinfo=UTC),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("tags", "problem"), [("{not json", "invalid JSON"), ("[1, 2]", "not a JSON object")]
+)
+def test_bad_tags(tmp_path, tags, problem):
+    error = refused(focus_file(tmp_path, [focus_row(1), focus_row(2), focus_row(3, Tags=tags)]))
+    assert (error.row, error.column) == (3, "Tags")
+    assert problem in error.message
+
+
+def test_zip_must_hold_exactly_one_csv(tmp_path):
+    member = focus_file(tmp_path, [focus_row()])
+    two = tmp_path / "two.zip"
+    with zipfile.ZipFile(two, "w") as archive:
+        archive.write(member, "a.csv")
+        archive.write(member, "b.csv")
+    assert "exactly one CSV file; found 2: a.csv, b.csv" in str(refused(two))
+    empty = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty, "w"):
+        pass
+    assert "not a valid zip" in str(refused(empty)) or "exactly one CSV" in str(refused(empty))
+
+
+def test_corrupt_zip(tmp_path):
+    member = focus_file(tmp_path, [focus_row(i) for i in range(1, 5000)])
+    path = tmp_path / "cut.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(member, "a.csv")
+    path.write_bytes(path.read_bytes()[:-200])  # central directory gone
+    assert "zip" in str(refused(path))
+
+
+def test_corrupt_parquet(tmp_path):
+    path = tmp_path / "broken.parquet"
+    buffer = pa.BufferOutputStream()
+    pq.write_table(pa.table({"BilledCost": ["1"]}), buffer)
+    path.write_bytes(buffer.getvalue().to_pybytes()[:-30])
+    assert "Parquet" in str(refused(path))
+
+
+def test_error_deep_in_a_file_names_the_absolute_row(tmp_path):
+    rows = [focus_row(i) for i in range(1, 50_001)]
+    rows[39_999] = focus_row(40_000, EffectiveCost="oops")
+    path = focus_file(tmp_path, rows)
+    chunks = read_chunks(path, chunk_rows=10_000)
+    first_rows = []
+    with pytest.raises(IngestError) as caught:
+        for chunk in chunks:
+            first_rows.append(chunk.first_row)
+    assert (caught.value.row, caught.value.column) == (40_000, "EffectiveCost")
+    assert first_rows == [1, 10_001, 20_001]  # streamed: earlier chunks came out before the error
+
+
+def test_tags_json_text_round_trip(tmp_path):
+    table = read_all(focus_file(tmp_path, [focus_row(1, Tags='{"b": "2", "a": {"x": [1, 2]}, "c": null}')]))
+    assert json.loads(table["tags"][0].as_py()) == {"a": {"x": [1, 2]}, "b": "2", "c": None}
