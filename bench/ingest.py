@@ -49,9 +49,11 @@ def generate(kind: str, rows: int, out: Path) -> Path:
     if path.exists():
         return path
     source = FOCUS_SOURCE if kind == "focus" else CUR_SOURCE
-    names = next(csv.reader(open(source, encoding="utf-8-sig")))
+    with open(source, encoding="utf-8-sig") as handle:
+        names = next(csv.reader(handle))
     table = pacsv.read_csv(
-        source, convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False)
+        source,
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
     )
     if kind == "focus":  # one billing period, like a real monthly file
         table = table.filter(pc.equal(table["BillingPeriodStart"], "2024-09-01 00:00:00"))
@@ -59,7 +61,11 @@ def generate(kind: str, rows: int, out: Path) -> Path:
     start_col, end_col, cost_cols = (
         ("ChargePeriodStart", "ChargePeriodEnd", ["BilledCost", "EffectiveCost", "ListCost"])
         if kind == "focus"
-        else ("lineItem/UsageStartDate", "lineItem/UsageEndDate", ["lineItem/UnblendedCost", "lineItem/BlendedCost"])
+        else (
+            "lineItem/UsageStartDate",
+            "lineItem/UsageEndDate",
+            ["lineItem/UnblendedCost", "lineItem/BlendedCost"],
+        )
     )
     fmt = "%Y-%m-%d %H:%M:%S" if kind == "focus" else "%Y-%m-%dT%H:%M:%S.000Z"
     month = np.datetime64("2024-09-01T00:00:00" if kind == "focus" else "2023-11-01T00:00:00", "s")
@@ -106,14 +112,18 @@ def child_raw(path: str) -> None:
     django.setup()
     from django.db import connection, transaction
 
-    header = next(csv.reader(open(path, encoding="utf-8")))
-    columns = ", ".join(f'c{i} text' for i in range(len(header)))
+    with open(path, encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    columns = ", ".join(f"c{i} text" for i in range(len(header)))
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_raw")
         cursor.execute(f"CREATE TABLE bench_raw ({columns})")
         if connection.vendor == "postgresql":
-            with open(path, "rb") as handle, cursor.cursor.copy("COPY bench_raw FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+            with (
+                open(path, "rb") as handle,
+                cursor.cursor.copy("COPY bench_raw FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+            ):
                 while block := handle.read(1 << 20):
                     copy.write(block)
         else:
@@ -156,7 +166,7 @@ def main() -> None:
 
     env = dict(os.environ, DATABASE_URL=bench_database_url())
     if env["DATABASE_URL"].startswith("sqlite:///"):
-        Path(env["DATABASE_URL"][len("sqlite:///"):]).unlink(missing_ok=True)
+        Path(env["DATABASE_URL"][len("sqlite:///") :]).unlink(missing_ok=True)
     else:
         import psycopg
 
@@ -174,19 +184,23 @@ def main() -> None:
         started = time.perf_counter()
         path = generate(kind, args.rows, out)
         print(f"  generated {path.name} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s")
-        raw_rows, raw_s, raw_rss = run_child(["--child-raw", str(path)], env)
+        raw_rows, raw_s, _raw_rss = run_child(["--child-raw", str(path)], env)
         rows, seconds, rss = run_child(["--child-ingest", str(path), kind], env)
         assert rows == raw_rows == args.rows, (rows, raw_rows)
         results.append((kind, rows, seconds, rss, raw_s))
     print()
-    print(f"| file | rows | ingest s | ingest rows/s | peak RSS MB | raw load s ({'COPY' if vendor == 'PostgreSQL' else 'executemany'}) | raw rows/s | ingest / raw |")
+    print(
+        f"| file | rows | ingest s | ingest rows/s | peak RSS MB | raw load s ({'COPY' if vendor == 'PostgreSQL' else 'executemany'}) | raw rows/s | ingest / raw |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for kind, rows, seconds, rss, raw_s in results:
         print(
             f"| {kind} | {rows:,} | {seconds:.1f} | {rows / seconds:,.0f} | {rss:,.0f} | {raw_s:.1f} | "
             f"{rows / raw_s:,.0f} | {seconds / raw_s:.2f}x |"
         )
-    print(f"\ntargets (PostgreSQL): >= {TARGET_ROWS_PER_S:,} rows/s, within 3x of the raw load, peak RSS < {TARGET_RSS_MB} MB at 5,000,000 rows")
+    print(
+        f"\ntargets (PostgreSQL): >= {TARGET_ROWS_PER_S:,} rows/s, within 3x of the raw load, peak RSS < {TARGET_RSS_MB} MB at 5,000,000 rows"
+    )
 
 
 if __name__ == "__main__":

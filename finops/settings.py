@@ -23,7 +23,7 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
-    SECRET_KEY = "insecure-development-key-only-with-DJANGO_DEBUG-on"  # noqa: S105
+    SECRET_KEY = "insecure-development-key-only-with-DJANGO_DEBUG-on"
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -193,7 +193,7 @@ LOGGING = {
 
 # Ingest: where uploads and deliveries are kept while jobs run; rows per chunk.
 FINOPS_INGEST_DIR = VAR_DIR / "ingest"
-FINOPS_INGEST_CHUNK_ROWS = env.int("FINOPS_INGEST_CHUNK_ROWS", default=100_000)
+FINOPS_INGEST_CHUNK_ROWS = env.int("FINOPS_INGEST_CHUNK_ROWS", default=50_000)
 # Tag keys that name a line item's team, first match wins (case-sensitive, as providers keep tags).
 FINOPS_TEAM_TAG_KEYS = env.list(
     "FINOPS_TEAM_TAG_KEYS", default=["team", "Team", "cost_center", "CostCenter", "business_unit"]

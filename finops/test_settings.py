@@ -5,4 +5,4 @@ import os
 os.environ.setdefault("DJANGO_DEBUG", "1")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 
-from finops.settings import *  # noqa: E402, F403
+from finops.settings import *  # noqa: F403

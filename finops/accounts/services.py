@@ -16,17 +16,27 @@ def organization_get_or_create(*, slug: str, name: str | None = None) -> tuple[O
     return Organization.objects.get_or_create(slug=slug, defaults={"name": name or slug})
 
 
-def team_get_or_create(*, organization: Organization, tag_value: str, name: str | None = None) -> Team:
-    """The team a tag value assigns cost to, created on first sight (slug derived from the value)."""
-    team = Team.objects.filter(organization=organization, tag_value=tag_value).first()
-    if team:
-        return team
-    base = slugify(tag_value)[:90] or "team"
-    slug, n = base, 1
-    while Team.objects.filter(organization=organization, slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
-    return Team.objects.create(organization=organization, slug=slug, name=name or tag_value, tag_value=tag_value)
+def teams_for_tag_values(*, organization: Organization, tag_values: list[str]) -> dict[str, Team]:
+    """The team each tag value assigns cost to, creating the missing ones in one query.
+
+    A new team's slug is derived from its value (``-2``, ``-3``... on a clash)."""
+    wanted = {v for v in tag_values if v}
+    found = {t.tag_value: t for t in Team.objects.filter(organization=organization, tag_value__in=wanted)}
+    missing = sorted(wanted - set(found))
+    if missing:
+        taken = set(Team.objects.filter(organization=organization).values_list("slug", flat=True))
+        new_teams = []
+        for value in missing:
+            base = slugify(value)[:90] or "team"
+            slug, n = base, 1
+            while slug in taken:
+                n += 1
+                slug = f"{base}-{n}"
+            taken.add(slug)
+            new_teams.append(Team(organization=organization, slug=slug, name=value, tag_value=value))
+        Team.objects.bulk_create(new_teams)
+        found.update({t.tag_value: t for t in Team.objects.filter(organization=organization, tag_value__in=missing)})
+    return found
 
 
 @transaction.atomic
@@ -54,9 +64,7 @@ def membership_set(
     if password is not None:
         user.set_password(password)
         user.save(update_fields=["password"])
-    membership, _ = Membership.objects.update_or_create(
-        user=user, organization=organization, defaults={"role": role}
-    )
+    membership, _ = Membership.objects.update_or_create(user=user, organization=organization, defaults={"role": role})
     if teams:
         membership.teams.add(*teams)
     return membership, created

@@ -78,6 +78,9 @@ class IngestFile(models.Model):
     class Meta:
         ordering = ["job", "name"]
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class BillingSlice(models.Model):
     """The unit an ingest replaces: (organization, provider, billing account, billing period)."""
@@ -99,13 +102,25 @@ class BillingSlice(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.provider_name}/{self.billing_account_id}/{self.billing_period_start:%Y-%m}"
+
 
 class LineItem(models.Model):
     """One FOCUS cost row. Written in bulk by the ingest service (COPY / executemany), never one by one."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    ingest_job = models.ForeignKey(IngestJob, on_delete=models.CASCADE, related_name="+")
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No database FK constraints or single-column indexes on this fact table: deferred FK checks and
+    # extra indexes more than doubled COPY time. Only the ingest service writes these rows, inside the
+    # transaction that creates their job.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    ingest_job = models.ForeignKey(
+        IngestJob, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    # The team tag value resolved from Tags at ingest ("" when untagged); Team.tag_value names the team.
+    # A value, not a foreign key, so rows are encoded without a database round trip.
+    team_tag_value = models.TextField(blank=True, default="")
 
     provider_name = models.TextField()
     publisher_name = models.TextField(null=True)
@@ -155,12 +170,14 @@ class LineItem(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(
-                fields=["organization", "provider_name", "billing_account_id", "billing_period_start"],
-                name="lineitem_slice_idx",
-            ),
+            # Replacing a slice deletes the rows of the job that owns it (BillingSlice.job): an integer
+            # index costs COPY far less than one on the slice's text columns.
+            models.Index(fields=["ingest_job"], name="lineitem_job_idx"),
             models.Index(fields=["organization", "charge_period_start"], name="lineitem_org_time_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.service_name} {self.charge_period_start:%Y-%m-%d %H:%M} {self.billed_cost}"
 
 
 class DailyCost(models.Model):
@@ -194,3 +211,6 @@ class DailyCost(models.Model):
                 name="dailycost_slice_idx",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.service_name} {self.billed_cost}"

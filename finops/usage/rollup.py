@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -90,7 +91,7 @@ def rollup_chunk(table: pa.Table, team_value: pa.Array) -> pa.Table:
             "billing_currency": _text(table["billing_currency"]),
             "team_value": team_value,
             **{m: pc.fill_null(table[m], pa.scalar(Decimal(0), DECIMAL)) for m in ROLLUP_MEASURES},
-            "row_count": pa.array([1] * table.num_rows, pa.int64()) if table.num_rows else pa.array([], pa.int64()),
+            "row_count": pa.array(np.ones(table.num_rows, dtype=np.int64)),
         }
     )
     return _group(keyed)

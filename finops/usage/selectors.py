@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import F, TextField, Value
@@ -45,9 +44,7 @@ class CostRow:
 def parse_group_by(group_by: str) -> str:
     if group_by in GROUP_FIELDS or (group_by.startswith("tag:") and len(group_by) > 4):
         return group_by
-    raise ReportError(
-        f"unknown group-by {group_by!r}; choose one of {', '.join(GROUP_FIELDS)} or tag:KEY"
-    )
+    raise ReportError(f"unknown group-by {group_by!r}; choose one of {', '.join(GROUP_FIELDS)} or tag:KEY")
 
 
 def parse_metric(metric: str) -> str:
@@ -76,11 +73,9 @@ def cost_summary(
         key = group_by[4:]
         queryset = LineItem.objects.filter(organization=organization)
         if start:
-            queryset = queryset.filter(charge_period_start__gte=datetime.combine(start, time(), dt_timezone.utc))
+            queryset = queryset.filter(charge_period_start__gte=datetime.combine(start, time(), UTC))
         if end:
-            queryset = queryset.filter(
-                charge_period_start__lt=datetime.combine(end + timedelta(days=1), time(), dt_timezone.utc)
-            )
+            queryset = queryset.filter(charge_period_start__lt=datetime.combine(end + timedelta(days=1), time(), UTC))
         # KT() would split a key on "__"; tag keys are used as given.
         queryset = queryset.annotate(group=Coalesce(KT(f"tags__{key}"), Value(""), output_field=TextField()))
         currency = "billing_currency"
@@ -93,9 +88,6 @@ def cost_summary(
         queryset = queryset.annotate(group=Coalesce(F(GROUP_FIELDS[group_by]), Value(""), output_field=TextField()))
         currency = "billing_currency"
     totals = queryset.values("group", currency).annotate(cost=MoneySum(field)).order_by()
-    rows = [
-        CostRow(group=r["group"] or NONE_LABEL, currency=r[currency], cost=r["cost"] or Decimal(0))
-        for r in totals
-    ]
+    rows = [CostRow(group=r["group"] or NONE_LABEL, currency=r[currency], cost=r["cost"] or Decimal(0)) for r in totals]
     # Ranked in Python: money is text on SQLite (exactness), so SQL ORDER BY would sort lexically.
     return sorted(rows, key=lambda r: (-r.cost, r.group, r.currency))

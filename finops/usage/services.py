@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.conf import settings
@@ -23,14 +24,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from finops.accounts.models import Organization, Team
-from finops.accounts.services import team_get_or_create
+from finops.accounts.models import Organization
+from finops.accounts.services import teams_for_tag_values
+from finops.core.concurrency import prefetch
 from finops.core.money import money_str
 from finops.usage import formats
 from finops.usage.formats.errors import IngestError
+from finops.usage.formats.schema import CANONICAL_COLUMNS
 from finops.usage.models import BillingSlice, DailyCost, IngestFile, IngestJob, LineItem
 from finops.usage.rollup import DeliverySummary, merge_rollups, rollup_chunk, team_values
-from finops.usage.writers import bulk_insert
+from finops.usage.writers import TableLoader, bulk_insert
 
 log = logging.getLogger(__name__)
 
@@ -128,34 +131,37 @@ def _slice_filter(slices: dict) -> Q:
     return condition
 
 
-def _team_ids(
-    organization: Organization, values: pa.Array | pa.ChunkedArray, known: dict[str, int | None]
-) -> pa.Array:
+def _team_ids(organization: Organization, values: pa.Array | pa.ChunkedArray, known: dict[str, int | None]) -> pa.Array:
     """Team id per row from its team tag value; new values create their team."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     encoded = pc.dictionary_encode(values)
-    ids = []
-    for value in encoded.dictionary.to_pylist():
-        if value not in known:
-            known[value] = team_get_or_create(organization=organization, tag_value=value).pk if value else None
-        ids.append(known[value])
-    return pc.take(pa.array(ids, pa.int64()), encoded.indices)
+    distinct = encoded.dictionary.to_pylist()
+    unseen = [v for v in distinct if v not in known]
+    if unseen:
+        teams = teams_for_tag_values(organization=organization, tag_values=unseen)
+        known.update({v: (teams[v].pk if v else None) for v in unseen})
+    return pc.take(pa.array([known[v] for v in distinct], pa.int64()), encoded.indices)
 
 
-def _line_item_table(chunk: pa.Table, organization_id: int, job_id: int, team_ids: pa.Array) -> pa.Table:
+LINE_ITEM_COLUMNS = [*CANONICAL_COLUMNS, "organization_id", "ingest_job_id", "team_tag_value"]
+
+
+def _line_item_table(chunk: pa.Table, organization_id: int, job_id: int, team_value: pa.Array) -> pa.Table:
     n = chunk.num_rows
-    return chunk.append_column("organization_id", pa.array([organization_id] * n, pa.int64())).append_column(
-        "ingest_job_id", pa.array([job_id] * n, pa.int64())
-    ).append_column("team_id", team_ids)
+    return (
+        chunk.append_column("organization_id", pa.array(np.full(n, organization_id, dtype=np.int64)))
+        .append_column("ingest_job_id", pa.array(np.full(n, job_id, dtype=np.int64)))
+        .append_column("team_tag_value", team_value)
+    )
 
 
 def _rollup_table(rollup: pa.Table, organization_id: int, job_id: int, team_ids: pa.Array) -> pa.Table:
     n = rollup.num_rows
     table = rollup.drop_columns(["team_value"])
     table = table.append_column("team_id", team_ids)
-    table = table.append_column("organization_id", pa.array([organization_id] * n, pa.int64()))
-    return table.append_column("ingest_job_id", pa.array([job_id] * n, pa.int64()))
+    table = table.append_column("organization_id", pa.array(np.full(n, organization_id, dtype=np.int64)))
+    return table.append_column("ingest_job_id", pa.array(np.full(n, job_id, dtype=np.int64)))
 
 
 def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None) -> IngestJob:
@@ -208,40 +214,60 @@ def _mark_failed(job: IngestJob, message: str, started: float) -> None:
     job.refresh_from_db()
 
 
+def _prepare_delivery(
+    job: IngestJob, files: list[IngestFile], loader: TableLoader, summary: DeliverySummary
+) -> Iterator[tuple]:
+    """The pure half of an ingest, run ahead in a thread: parse, map, summarise, roll up and encode each
+    chunk for the database. Yields (file, chunk, prepared rows, rollup), then (file, None, None, None) at
+    the end of each file. No database access here."""
+    keys = settings.FINOPS_TEAM_TAG_KEYS
+    for ingest_file in files:
+        ingest_file.rows = 0
+        path = Path(ingest_file.path)
+        for parsed in formats.read_chunks(path, job.requested_format, settings.FINOPS_INGEST_CHUNK_ROWS):
+            chunk = parsed.table
+            values = team_values(chunk["tags"], keys)
+            prepared = loader.prepare(_line_item_table(chunk, job.organization_id, job.pk, values))
+            summary.add(chunk)
+            ingest_file.rows += chunk.num_rows
+            ingest_file.format = parsed.fmt
+            yield ingest_file, parsed, prepared, rollup_chunk(chunk, values)
+        if ingest_file.rows == 0:
+            raise IngestError("no data rows", file=str(path))
+        yield ingest_file, None, None, None
+
+
 def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progress) -> None:
     summary = DeliverySummary()
     rollups: list[pa.Table] = []
-    team_cache: dict[str, int | None] = {
-        t.tag_value: t.pk for t in Team.objects.filter(organization=organization)
-    }
-    team_keys = settings.FINOPS_TEAM_TAG_KEYS
-    detected: set[str] = set()
-    for ingest_file in job.files.all():
-        path = Path(ingest_file.path)
-        file_rows = 0
-        for parsed in formats.read_chunks(path, job.requested_format, settings.FINOPS_INGEST_CHUNK_ROWS):
-            chunk = parsed.table
-            values = team_values(chunk["tags"], team_keys)
-            bulk_insert(LineItem, _line_item_table(chunk, organization.pk, job.pk, _team_ids(organization, values, team_cache)))
-            rollups.append(rollup_chunk(chunk, values))
-            summary.add(chunk)
-            file_rows += chunk.num_rows
-            tracker.rows = summary.rows
+    files = list(job.files.all())
+    loader = TableLoader(LineItem, LINE_ITEM_COLUMNS)
+    # While the loader's COPY is open, no other query may run on the connection.
+    with loader:
+        for ingest_file, parsed, prepared, rollup in prefetch(_prepare_delivery(job, files, loader, summary)):
+            if parsed is None:
+                tracker.bytes_before += ingest_file.size_bytes
+                continue
+            loader.load(prepared)
+            rollups.append(rollup)
+            tracker.rows = loader.rows
             tracker.report(tracker.bytes_before + parsed.bytes_read)
-            detected.add(parsed.fmt)
-            ingest_file.format = parsed.fmt
-        if file_rows == 0:
-            raise IngestError("no data rows", file=str(path))
-        ingest_file.rows = file_rows
+    for ingest_file in files:
         ingest_file.save(update_fields=["rows", "format"])
-        tracker.bytes_before += ingest_file.size_bytes
 
     slices = _slice_filter(summary.slices)
-    replaced = LineItem.objects.filter(organization=organization).filter(slices).exclude(ingest_job=job).delete()
+    owners = BillingSlice.objects.filter(organization=organization).filter(slices).values_list("job_id", flat=True)
+    replaced = (
+        LineItem.objects.filter(organization=organization, ingest_job_id__in=list(owners)).filter(slices).delete()
+    )
     DailyCost.objects.filter(organization=organization).filter(slices).delete()
     merged = merge_rollups(rollups)
+    team_cache: dict[str, int | None] = {}
     if merged is not None:
-        bulk_insert(DailyCost, _rollup_table(merged, organization.pk, job.pk, _team_ids(organization, merged["team_value"], team_cache)))
+        bulk_insert(
+            DailyCost,
+            _rollup_table(merged, organization.pk, job.pk, _team_ids(organization, merged["team_value"], team_cache)),
+        )
     for (provider, account, period), rows in summary.slices.items():
         BillingSlice.objects.update_or_create(
             organization=organization,
@@ -250,7 +276,7 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
             billing_period_start=period,
             defaults={"job": job, "rows": rows},
         )
-    job.format = ",".join(sorted(detected))
+    job.format = ",".join(sorted({f.format for f in files}))
     job.rows_read = summary.rows
     job.rows_written = summary.rows
     job.rows_replaced = replaced[1].get(LineItem._meta.label, 0)

@@ -54,28 +54,76 @@ def _sqlite_ready(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
+def _csv_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    # all_valid quoting: a null is an unquoted empty field (NULL to COPY), "" stays an empty string.
+    pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    return buffer.getvalue()
+
+
+class TableLoader:
+    """Loads many arrow tables into one model table inside the caller's transaction.
+
+    ``prepare`` is pure and thread-safe (encodes rows for the database: CSV bytes for PostgreSQL's
+    COPY, parameter tuples for SQLite), so a producer thread can run it ahead while ``load`` feeds
+    the database. On PostgreSQL the loader keeps one COPY open from ``__enter__`` to ``__exit__``:
+    run no other query on the connection in between.
+    """
+
+    def __init__(self, model: type[models.Model], columns: list[str]) -> None:
+        self.columns = columns
+        self.postgres = connection.vendor == "postgresql"
+        quote = connection.ops.quote_name
+        names = ", ".join(quote(c) for c in columns)
+        if self.postgres:
+            self.sql = f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN WITH (FORMAT csv)"
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            self.sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})"
+        self.rows = 0
+        self._cursor = None
+        self._copy_context = None
+        self._copy = None
+
+    def prepare(self, table: pa.Table) -> tuple[int, object]:
+        if table.column_names != self.columns:
+            raise ValueError(f"columns {table.column_names} differ from the loader's {self.columns}")
+        if self.postgres:
+            return table.num_rows, _csv_bytes(table)
+        ready = _sqlite_ready(table)
+        return table.num_rows, list(zip(*(ready[c].to_pylist() for c in self.columns), strict=True))
+
+    def load(self, prepared: tuple[int, object]) -> None:
+        rows, payload = prepared
+        if rows == 0:
+            return
+        if self.postgres:
+            self._copy.write(payload)
+        else:
+            self._cursor.executemany(self.sql, payload)
+        self.rows += rows
+
+    def __enter__(self) -> TableLoader:
+        self._cursor = connection.cursor()
+        if self.postgres:
+            from psycopg.copy import QueuedLibpqWriter
+
+            # psycopg's writer thread sends while this thread goes on preparing the next rows.
+            raw = self._cursor.cursor
+            self._copy_context = raw.copy(self.sql, writer=QueuedLibpqWriter(raw))
+            self._copy = self._copy_context.__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self._copy_context is not None:
+                self._copy_context.__exit__(exc_type, exc, tb)
+        finally:
+            self._cursor.close()
+
+
 def bulk_insert(model: type[models.Model], table: pa.Table) -> int:
     """Insert every row of ``table`` into ``model``'s table inside the caller's transaction."""
-    if table.num_rows == 0:
-        return 0
-    db_table = model._meta.db_table
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(name) for name in table.column_names)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            buffer = io.BytesIO()
-            pacsv.write_csv(
-                table,
-                buffer,
-                write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"),
-            )
-            # all_valid quoting: a null is an unquoted empty field (NULL to COPY), "" stays an empty string.
-            # psycopg 3: COPY ... FROM STDIN through the Django cursor's underlying cursor.
-            with cursor.cursor.copy(f"COPY {quote(db_table)} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
-                copy.write(buffer.getbuffer())
-        else:
-            ready = _sqlite_ready(table)
-            placeholders = ", ".join(["%s"] * ready.num_columns)
-            rows = zip(*(ready[name].to_pylist() for name in ready.column_names), strict=True)
-            cursor.executemany(f"INSERT INTO {quote(db_table)} ({columns}) VALUES ({placeholders})", rows)
+    with TableLoader(model, table.column_names) as loader:
+        loader.load(loader.prepare(table))
     return table.num_rows

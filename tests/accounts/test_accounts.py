@@ -25,7 +25,19 @@ def org():
 
 def test_add_member_creates_user_with_role_and_team(org):
     out = StringIO()
-    call_command("add_member", "eve", "--org", "acme", "--role", "engineer", "--team", "web", "--password", "s3cret-pw", stdout=out)
+    call_command(
+        "add_member",
+        "eve",
+        "--org",
+        "acme",
+        "--role",
+        "engineer",
+        "--team",
+        "web",
+        "--password",
+        "s3cret-pw",
+        stdout=out,
+    )
     assert "Created user eve" in out.getvalue()
     membership = Membership.objects.get(user__username="eve", organization=org)
     assert membership.role == "engineer"
@@ -57,7 +69,10 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     env["DJANGO_DEBUG"] = "0"
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT, env=dict(env, DJANGO_SETTINGS_MODULE="finops.settings"), capture_output=True, text=True,
+        cwd=ROOT,
+        env=dict(env, DJANGO_SETTINGS_MODULE="finops.settings"),
+        capture_output=True,
+        text=True,
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr

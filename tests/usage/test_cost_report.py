@@ -66,7 +66,9 @@ def test_group_by_equals_independent_sum(focus_org, group_by, column, metric, me
 
 def test_region_falls_back_to_region_name(focus_org):
     expected = grouped_sum(
-        focus_org, lambda r: label(r["RegionId"] if r["RegionId"] not in NULLS else r["RegionName"]), "BilledCost"
+        focus_org,
+        lambda r: label(r["RegionId"] if r["RegionId"] not in NULLS else r["RegionName"]),
+        "BilledCost",
     )
     assert as_dict(report("--group-by", "region")) == expected
 
@@ -92,7 +94,9 @@ def test_date_range_is_inclusive_by_charge_day(focus_org):
     expected = grouped_sum(in_range, lambda r: label(r["ServiceName"]), "BilledCost")
     payload = report("--start", start.isoformat(), "--end", end.isoformat())
     assert as_dict(payload) == expected
-    for tag_payload in [report("--start", "2024-09-10", "--end", "2024-09-20", "--group-by", "tag:environment")]:
+    for tag_payload in [
+        report("--start", "2024-09-10", "--end", "2024-09-20", "--group-by", "tag:environment")
+    ]:
         assert sum(as_dict(tag_payload).values()) == sum(expected.values())
 
 

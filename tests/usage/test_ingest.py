@@ -213,7 +213,7 @@ def test_teams_are_resolved_from_tags():
     assert set(teams) == {k for k in expected if k}
     for value, total in expected.items():
         team = teams.get(value)
-        got = LineItem.objects.filter(team=team).aggregate(t=MoneySum("billed_cost"))["t"]
+        got = LineItem.objects.filter(team_tag_value=value).aggregate(t=MoneySum("billed_cost"))["t"]
         assert got == total, value
         assert DailyCost.objects.filter(team=team).aggregate(t=MoneySum("billed_cost"))["t"] == total
 

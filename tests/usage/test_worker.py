@@ -30,7 +30,9 @@ def _database_url() -> str:
         return f"sqlite:///{Path(db['NAME']).resolve()}"
     user = db.get("USER") or "postgres"
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    return (
+        f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    )
 
 
 def _start_worker(queue: str, redis: str | None) -> subprocess.Popen:
@@ -38,9 +40,24 @@ def _start_worker(queue: str, redis: str | None) -> subprocess.Popen:
     env.update({"DATABASE_URL": _database_url(), "DJANGO_DEBUG": "1", "DJANGO_SECRET_KEY": "worker-test"})
     if redis:
         env["REDIS_URL"] = redis
-    command = [sys.executable, "-m", "celery", "-A", "finops", "worker", "-Q", queue, "--pool=solo",
-               "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel=INFO"]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "finops",
+        "worker",
+        "-Q",
+        queue,
+        "--pool=solo",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
+    ]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def _wait_for(job: IngestJob, worker: subprocess.Popen, timeout: float = 90) -> IngestJob:

@@ -20,8 +20,18 @@ pytestmark = pytest.mark.django_db
 def two_tenants():
     call_command("ingest_usage", str(FOCUS_SAMPLE), "--org", "alpha", "--json", stdout=StringIO())
     call_command("ingest_usage", str(CUR_SAMPLE), "--org", "beta", "--json", stdout=StringIO())
-    membership_set(username="ann", organization=Organization.objects.get(slug="alpha"), role="finance", password="pw-ann-123")
-    membership_set(username="bob", organization=Organization.objects.get(slug="beta"), role="viewer", password="pw-bob-123")
+    membership_set(
+        username="ann",
+        organization=Organization.objects.get(slug="alpha"),
+        role="finance",
+        password="pw-ann-123",
+    )
+    membership_set(
+        username="bob",
+        organization=Organization.objects.get(slug="beta"),
+        role="viewer",
+        password="pw-bob-123",
+    )
 
 
 def test_login_required_and_login_page_renders(client):
@@ -37,7 +47,9 @@ def test_login_with_password_then_overview_shows_own_costs(client, two_tenants):
     page = client.get("/")
     assert page.status_code == 200
     rows = read_rows(FOCUS_SAMPLE)
-    top_service, top_cost = max(grouped_sum(rows, lambda r: r["ServiceName"], "BilledCost").items(), key=lambda kv: kv[1])
+    top_service, top_cost = max(
+        grouped_sum(rows, lambda r: r["ServiceName"], "BilledCost").items(), key=lambda kv: kv[1]
+    )
     text = page.content.decode()
     assert top_service in text
     assert f"{top_cost.quantize(Decimal('0.01')):,}" in text

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -194,8 +195,7 @@ class CurMapper:
         # Source columns copied as is (the first present source of each mapping) need no copy in extras.
         copied = {self._index.get(fold(sources[0])) for sources in _TEXT_SOURCES.values()}
         copied |= {
-            self._index.get(fold(source))
-            for source in (*_TIMESTAMP_SOURCES.values(), *_DECIMAL_SOURCES.values())
+            self._index.get(fold(source)) for source in (*_TIMESTAMP_SOURCES.values(), *_DECIMAL_SOURCES.values())
         }
         copied.add(self._first_present("lineItem/NetUnblendedCost", "lineItem/UnblendedCost"))
         copied.add(self._index.get(fold("pricing/publicOnDemandCost")))
@@ -253,9 +253,7 @@ class _BatchMapping:
     def decimal(self, column: str) -> pa.Array | None:
         if column not in self._decimal:
             text = self.text(column)
-            self._decimal[column] = (
-                None if text is None else to_decimal(text, self.where, self.m.name_of(column))
-            )
+            self._decimal[column] = None if text is None else to_decimal(text, self.where, self.m.name_of(column))
         return self._decimal[column]
 
     def decimal_or_zero(self, column: str) -> pa.Array:
@@ -269,11 +267,27 @@ class _BatchMapping:
         return present[0] if len(present) == 1 else pc.coalesce(*present)
 
     def keyed(self, columns: Sequence[str], decide: Callable[[tuple[str, ...]], str | None]) -> pa.Array:
-        """``decide`` applied to each distinct combination of the columns' values (a few per batch)."""
-        parts = [self.text(c) for c in columns]
-        parts = [pc.fill_null(p, "") if p is not None else pa.repeat(pa.scalar(""), self.n) for p in parts]
-        joined = pc.binary_join_element_wise(*parts, "\x1f")
-        return lookup(joined, lambda key: decide(tuple(key.split("\x1f"))))
+        """``decide`` applied once per distinct combination of the columns' values (a few dozen per
+        batch), the combinations found from the columns' dictionary codes."""
+        code = np.zeros(self.n, dtype=np.int64)
+        encoded_columns: list[tuple[list[str], np.ndarray] | None] = []
+        for column in columns:
+            text = self.text(column)
+            if text is None:
+                encoded_columns.append(None)
+                continue
+            encoded = pc.dictionary_encode(pc.fill_null(text, ""))
+            values = encoded.dictionary.to_pylist()
+            indices = encoded.indices.to_numpy(zero_copy_only=False)
+            encoded_columns.append((values, indices))
+            code = code * len(values) + indices
+            if code.max(initial=0) > 2**31:  # renumber before the product of sizes could overflow
+                code = np.unique(code, return_inverse=True)[1].ravel()
+        _, first_rows, inverse = np.unique(code, return_index=True, return_inverse=True)
+        results = [
+            decide(tuple("" if e is None else e[0][e[1][row]] for e in encoded_columns)) for row in first_rows.tolist()
+        ]
+        return pc.take(pa.array(results, pa.string()), pa.array(inverse.ravel()))
 
     # --------------------------------------------------------------------------- mapping
 
@@ -303,12 +317,9 @@ class _BatchMapping:
         net = self.decimal("lineItem/NetUnblendedCost")
         columns["billed_cost"] = unblended if net is None else pc.coalesce(net, unblended)
         columns["effective_cost"] = self._effective_cost(line_type, types, unblended)
-        on_demand_cost = self.decimal("pricing/publicOnDemandCost")
-        rate, amount = self.decimal("pricing/publicOnDemandRate"), self.decimal("lineItem/UsageAmount")
-        computed = decimal_product(rate, amount) if rate is not None and amount is not None else None
-        list_cost = [a for a in (on_demand_cost, computed) if a is not None]
-        if list_cost:
-            columns["list_cost"] = list_cost[0] if len(list_cost) == 1 else pc.coalesce(*list_cost)
+        list_cost = self._list_cost()
+        if list_cost is not None:
+            columns["list_cost"] = list_cost
 
         columns["charge_frequency"] = self.keyed([_LINE_ITEM_TYPE, "bill/BillType"], _charge_frequency)
         columns["pricing_category"] = self.keyed(
@@ -341,10 +352,19 @@ class _BatchMapping:
         }
         return canonical_table(n, columns, extra_names, extra_values, sources, where)
 
+    def _list_cost(self) -> pa.Array | None:
+        """pricing/publicOnDemandCost (AWS's own FOCUS ListCost), else public rate x usage amount."""
+        on_demand_cost = self.decimal("pricing/publicOnDemandCost")
+        if on_demand_cost is not None and on_demand_cost.null_count == 0:
+            return on_demand_cost
+        rate, amount = self.decimal("pricing/publicOnDemandRate"), self.decimal("lineItem/UsageAmount")
+        if rate is None or amount is None:
+            return on_demand_cost
+        computed = decimal_product(rate, amount)
+        return computed if on_demand_cost is None else pc.coalesce(on_demand_cost, computed)
+
     def _check_line_item_types(self, line_type: pa.Array) -> None:
-        unknown = [
-            t for t in pc.unique(line_type).to_pylist() if t is not None and t not in CHARGE_CATEGORIES
-        ]
+        unknown = [t for t in pc.unique(line_type).to_pylist() if t is not None and t not in CHARGE_CATEGORIES]
         if unknown:
             row = pc.index(pc.is_in(line_type, value_set=pa.array(unknown, pa.string())), True).as_py()
             raise self.where.error(
@@ -373,11 +393,7 @@ class _BatchMapping:
 
         zero = pa.repeat(pa.scalar(0, DECIMAL), self.n)
         reservation = self.text("reservation/ReservationARN")
-        ri_fee = (
-            pc.and_(is_type("Fee"), reservation.is_valid())
-            if reservation is not None
-            else is_type("__none__")
-        )
+        ri_fee = pc.and_(is_type("Fee"), reservation.is_valid()) if reservation is not None else is_type("__none__")
         conditions = [
             is_type("SavingsPlanCoveredUsage"),
             is_type("SavingsPlanRecurringFee"),
@@ -413,9 +429,7 @@ class _BatchMapping:
         used = pc.fill_null(pc.is_in(line_type, value_set=pa.array(sorted(_COMMITTED_USAGE))), False)
         return {
             "commitment_discount_id": ids[0] if len(ids) == 1 else pc.coalesce(*ids),
-            "commitment_discount_type": pc.if_else(
-                sp, "Savings Plan", pc.if_else(ri, "Reserved Instances (RI)", null)
-            ),
+            "commitment_discount_type": pc.if_else(sp, "Savings Plan", pc.if_else(ri, "Reserved Instances (RI)", null)),
             "commitment_discount_category": pc.if_else(sp, "Spend", pc.if_else(ri, "Usage", null)),
             "commitment_discount_status": pc.if_else(pc.and_(used, pc.or_(sp, ri)), "Used", null),
         }
@@ -423,18 +437,12 @@ class _BatchMapping:
     def _tags(self) -> pa.Array | None:
         if self.m._tag_columns:
             keys = [key for key, _ in self.m._tag_columns]
-            values = [
-                to_text(self.batch.column(i), self.where, self.m._names[i]) for _, i in self.m._tag_columns
-            ]
+            values = [to_text(self.batch.column(i), self.where, self.m._names[i]) for _, i in self.m._tag_columns]
             return json_object_columns(keys, values)
         if self.m._tag_map is not None:
             name = self.m._names[self.m._tag_map]
             col = self.batch.column(self.m._tag_map)
-            text = (
-                map_to_json(col, self.where, name)
-                if pa.types.is_map(col.type)
-                else to_text(col, self.where, name)
-            )
+            text = map_to_json(col, self.where, name) if pa.types.is_map(col.type) else to_text(col, self.where, name)
             return canonical_json_objects(text, self.where, name, transform=clean_tags)
         return None
 
@@ -456,12 +464,7 @@ def _pricing_category(key: tuple[str, ...]) -> str | None:
     line_type, term, usage_type, purchase_option, market_option = key
     if line_type in _COMMITTED_USAGE or term == "Reserved" or purchase_option == "Reserved Instances":
         return "Committed"
-    if (
-        "SpotUsage" in usage_type
-        or term == "Spot"
-        or market_option == "Spot"
-        or purchase_option == "Spot Instances"
-    ):
+    if "SpotUsage" in usage_type or term == "Spot" or market_option == "Spot" or purchase_option == "Spot Instances":
         return "Dynamic"
     if term == "OnDemand" or market_option == "OnDemand":
         return "Standard"

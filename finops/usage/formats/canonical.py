@@ -39,9 +39,7 @@ def canonical_table(
     for field in CANONICAL_SCHEMA:
         if field.name == "extras":
             arrays.append(
-                json_object_columns(extra_names, extra_values)
-                if extra_names
-                else pa.nulls(num_rows, pa.string())
+                json_object_columns(extra_names, extra_values) if extra_names else pa.nulls(num_rows, pa.string())
             )
             continue
         column = columns.get(field.name)

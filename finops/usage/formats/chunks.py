@@ -45,9 +45,7 @@ def read_chunks(path: Path, fmt: str = "auto", chunk_rows: int = 100_000) -> Ite
     earlier chunks were yielded: the caller writes inside one transaction.
     """
     if fmt != "auto" and fmt not in FORMATS:
-        raise IngestError(
-            f"unknown format {fmt!r}; choose auto or one of {', '.join(FORMATS)}", file=str(path)
-        )
+        raise IngestError(f"unknown format {fmt!r}; choose auto or one of {', '.join(FORMATS)}", file=str(path))
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
     source = Source.open(Path(path))
@@ -71,12 +69,18 @@ def read_chunks(path: Path, fmt: str = "auto", chunk_rows: int = 100_000) -> Ite
         converted_rows += group.num_rows
         pending.append(table)
         pending_rows += table.num_rows
+        del table, group
         while pending_rows >= chunk_rows:
             combined = pa.concat_tables(pending)
-            yield ParsedChunk(combined.slice(0, chunk_rows), next_row, progress, source.size, fmt)
-            next_row += chunk_rows
+            head = combined.slice(0, chunk_rows)
             pending_rows -= chunk_rows
             pending = [combined.slice(chunk_rows)] if pending_rows else []
+            # Hold no reference to a yielded chunk once the caller moves on: peak memory is then
+            # the caller's chunk plus the one being built, not more.
+            del combined
+            yield ParsedChunk(head, next_row, progress, source.size, fmt)
+            del head
+            next_row += chunk_rows
     if pending_rows:
         yield ParsedChunk(pa.concat_tables(pending), next_row, source.size, source.size, fmt)
     if converted_rows == 0:

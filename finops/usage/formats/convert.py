@@ -1,8 +1,9 @@
 """Vectorised column conversions shared by the parsers, with errors that name the row and column.
 
 Pure module: no Django imports. The fast path is one pyarrow cast per column and batch; only when a
-cast fails do we do slower work (Python ``Decimal`` for values with more than 16 decimal places, then a
-bisection to find the first bad value), so good files never pay for the error path.
+cast fails do we do slower work (a wider decimal to round values with more than 16 decimal places;
+then Python ``Decimal``, or a bisection, to find and name the first bad value), so good files never
+pay for the error path.
 
 JSON objects (the ``extras`` column, CUR tags, maps) are assembled without a Python loop per row: the
 pieces of every row are gathered with one ``take`` into a single string buffer laid out row after row,
@@ -35,6 +36,7 @@ _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _QUANTUM = Decimal(1).scaleb(-DECIMAL.scale)
 _DECIMAL_CONTEXT = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_EVEN)
 _MAX_INTEGER_DIGITS = DECIMAL.precision - DECIMAL.scale
+_WIDE_DECIMAL = pa.decimal256(76, 40)
 # A UTC offset after the time part ("-19" at the end of a bare date is not one).
 _ZONE_SUFFIX = r"\d{2}:\d{2}(?::\d{2}(?:\.\d*)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
@@ -120,9 +122,7 @@ def to_text(arr: pa.Array, where: Where, column: str) -> pa.Array:
         return map_to_json(arr, where, column)
     if pa.types.is_nested(dtype):
         # Rare (lists or structs in a Parquet export): one JSON text per row is fine here.
-        values = [
-            None if v is None else json.dumps(v, default=str, ensure_ascii=False) for v in arr.to_pylist()
-        ]
+        values = [None if v is None else json.dumps(v, default=str, ensure_ascii=False) for v in arr.to_pylist()]
         return pa.array(values, pa.string())
     return arr.cast(pa.string())
 
@@ -181,6 +181,11 @@ def to_decimal(arr: pa.Array, where: Where, column: str) -> pa.Array:
     try:
         return text.cast(DECIMAL)
     except _CAST_ERRORS:
+        pass
+    try:  # more than 16 decimal places (a float's 17th digit): round, still vectorised
+        wide = pc.round(text.cast(_WIDE_DECIMAL), ndigits=DECIMAL.scale, round_mode="half_to_even")
+        return wide.cast(DECIMAL)
+    except _CAST_ERRORS:
         return _decimal_slow(text, where, column)
 
 
@@ -209,10 +214,6 @@ def decimal_sum(*parts: pa.Array) -> pa.Array:
     for part in parts[1:]:
         total = pc.add(total, pc.fill_null(part, 0).cast(narrow)).cast(narrow)
     return total.cast(DECIMAL)
-
-
-def decimal_negate(arr: pa.Array) -> pa.Array:
-    return pc.negate(arr)
 
 
 def decimal_product(a: pa.Array, b: pa.Array) -> pa.Array:
@@ -372,10 +373,14 @@ def json_object_columns(names: Sequence[str], columns: Sequence[pa.Array]) -> pa
     row_starts[:n] = np.flatnonzero(first)
     row_starts[n] = len(cells)
     nonempty = np.diff(row_starts) > 1
-    pool = pa.concat_arrays(
-        [pa.array(opening + following, pa.string()), *values, pa.array([""] * n, pa.string())]
-    )
+    pool = pa.concat_arrays([pa.array(opening + following, pa.string()), *values, _empty_strings(n)])
     return _rows_from_pieces(pool, order, 2 * row_starts, nonempty)
+
+
+def _empty_strings(n: int) -> pa.Array:
+    """n empty strings without building n Python objects."""
+    offsets = pa.py_buffer(np.zeros(n + 1, dtype=np.int32))
+    return pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(b"")])
 
 
 def map_to_json(arr: pa.Array, where: Where, column: str) -> pa.Array:

@@ -124,9 +124,7 @@ class FocusMapper:
             elif canonical in TIMESTAMP_COLUMNS:
                 columns[canonical] = to_timestamp(col, where, name)
             elif canonical == "tags":
-                text = (
-                    map_to_json(col, where, name) if pa.types.is_map(col.type) else to_text(col, where, name)
-                )
+                text = map_to_json(col, where, name) if pa.types.is_map(col.type) else to_text(col, where, name)
                 columns[canonical] = canonical_json_objects(text, where, name)
             else:
                 text = to_text(col, where, name)

@@ -1,9 +1,9 @@
 """Opening billing exports: plain/gzip/zip CSV and Parquet, streamed in batches of raw columns.
 
 Pure module: no Django imports. The container is recognised by its magic bytes (a ``.csv`` that is
-really gzip works), the extension deciding only when the magic bytes say nothing. CSV columns are read
-as binary, with ``""`` and ``NULL`` as null; the parsers check UTF-8 column by column so a bad byte is
-reported with its row and column. Nothing is ever loaded whole: CSV goes through
+really gzip works), the extension deciding only when the magic bytes say nothing. CSV columns are all
+read as text, with ``""`` and ``NULL`` as null; a value that is not UTF-8 makes us read the file again
+as bytes to report its row and column. Nothing is ever loaded whole: CSV goes through
 ``pyarrow.csv.open_csv`` block by block, Parquet through ``ParquetFile.iter_batches``.
 """
 
@@ -29,8 +29,7 @@ from finops.usage.formats.errors import IngestError
 PLAIN, GZIP, ZIP, PARQUET = "csv", "gzip", "zip", "parquet"
 _MAGIC = ((b"\x1f\x8b", GZIP), (b"PK\x03\x04", ZIP), (b"PAR1", PARQUET))
 _EXTENSIONS = {".gz": GZIP, ".gzip": GZIP, ".zip": ZIP, ".parquet": PARQUET, ".pq": PARQUET}
-# pyarrow's CSV block: one block is parsed at a time (in parallel with our conversion of the previous
-# ones); a single row must fit in it. 1 MiB measured as fast as larger blocks and keeps memory flat.
+# pyarrow's CSV block (a single row must fit in one). 1 MiB measured as fast as larger blocks.
 CSV_BLOCK_BYTES = 1 << 20
 # Rows converted at once: large enough to amortise the per-call cost of the vectorised steps,
 # small enough to stay in cache and keep peak memory low.
@@ -164,9 +163,7 @@ class Source:
         if not head:
             raise IngestError("empty file (no header)", file=self.label)
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head[:4096]:
-            raise IngestError(
-                "the file is UTF-16 (or binary), not UTF-8 text: export it as UTF-8 CSV", file=self.label
-            )
+            raise IngestError("the file is UTF-16 (or binary), not UTF-8 text: export it as UTF-8 CSV", file=self.label)
         line = head.split(b"\n", 1)[0].rstrip(b"\r")
         if line.startswith(codecs.BOM_UTF8):
             line = line[len(codecs.BOM_UTF8) :]
@@ -184,9 +181,7 @@ class Source:
         seen: set[str] = set()
         duplicates = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
         if duplicates:
-            raise IngestError(
-                f"duplicate column names in the header: {', '.join(duplicates)}", file=self.label
-            )
+            raise IngestError(f"duplicate column names in the header: {', '.join(duplicates)}", file=self.label)
         return names
 
     def _decompress_error(self, exc: BaseException) -> IngestError:
@@ -205,7 +200,9 @@ class Source:
         else:
             yield from self._csv_batches(names)
 
-    def _csv_batches(self, names: list[str]) -> Iterator[tuple[pa.RecordBatch, int]]:
+    def _csv_batches(self, names: list[str], *, text: bool = True) -> Iterator[tuple[pa.RecordBatch, int]]:
+        """Columns as ``string`` (pyarrow checks UTF-8 in its reader threads, off the converting
+        thread), or as ``binary`` when looking for the row and column of a bad byte."""
         invalid: list[pacsv.InvalidRow] = []
 
         def on_invalid_row(row: pacsv.InvalidRow) -> str:
@@ -219,20 +216,18 @@ class Source:
             try:
                 reader = pacsv.open_csv(
                     stream,
-                    read_options=pacsv.ReadOptions(
-                        column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES
-                    ),
-                    parse_options=pacsv.ParseOptions(
-                        newlines_in_values=True, invalid_row_handler=on_invalid_row
-                    ),
+                    read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES),
+                    parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
                     convert_options=pacsv.ConvertOptions(
-                        column_types={name: pa.binary() for name in names},
+                        column_types={name: pa.string() if text else pa.binary() for name in names},
                         null_values=_NULL_TEXTS,
                         strings_can_be_null=True,
                         quoted_strings_can_be_null=True,
                     ),
                 )
             except (pa.ArrowInvalid, OSError, *_ZIP_ERRORS) as exc:
+                if text and "invalid UTF8" in str(exc):
+                    self._raise_bad_utf8(names)
                 raise self._csv_error(exc, invalid, rows, len(names)) from None
             while True:
                 try:
@@ -240,12 +235,24 @@ class Source:
                 except StopIteration:
                     return
                 except (pa.ArrowInvalid, OSError, *_ZIP_ERRORS) as exc:
+                    if text and "invalid UTF8" in str(exc):
+                        self._raise_bad_utf8(names)
                     raise self._csv_error(exc, invalid, rows, len(names)) from None
                 rows += batch.num_rows
                 text_bytes += _text_size(batch)
                 yield batch, self._consumed(text_bytes, stream, position())
         finally:
             close()
+
+    def _raise_bad_utf8(self, names: list[str]) -> None:
+        """Read the file again as bytes to name the row and column of the first non-UTF-8 value."""
+        rows = 0
+        for batch, _ in self._csv_batches(names, text=False):
+            where = Where(self.label, rows + 1)
+            for name, column in zip(names, batch.columns, strict=True):
+                to_text(column, where, name)  # raises, naming the row and column
+            rows += batch.num_rows
+        raise IngestError("the file is not UTF-8 text: save it as UTF-8", file=self.label)
 
     def _consumed(self, text_bytes: int, stream: pa.NativeFile, raw_position: int) -> int:
         """On-disk bytes behind the batches handed out so far. pyarrow reads some 30+ MB ahead of
@@ -275,9 +282,7 @@ class Source:
             return self._decompress_error(exc)
         if "straddling" in message or "straddle" in message:
             row, found = self._find_bad_row(expected)
-            detail = (
-                "unterminated quoted value" if found is None else f"row longer than {CSV_BLOCK_BYTES} bytes"
-            )
+            detail = "unterminated quoted value" if found is None else f"row longer than {CSV_BLOCK_BYTES} bytes"
             return IngestError(detail, file=self.label, row=row)
         return IngestError(f"unreadable CSV after data row {rows_read}: {message}", file=self.label)
 
@@ -306,9 +311,7 @@ class Source:
         try:
             return pq.ParquetFile(self.path)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise IngestError(
-                f"not a readable Parquet file (truncated or corrupt?): {exc}", file=self.label
-            ) from None
+            raise IngestError(f"not a readable Parquet file (truncated or corrupt?): {exc}", file=self.label) from None
 
     def _parquet_batches(self) -> Iterator[tuple[pa.RecordBatch, int]]:
         parquet = self._parquet()
@@ -321,9 +324,7 @@ class Source:
             except StopIteration:
                 return
             except (pa.ArrowInvalid, OSError) as exc:
-                raise IngestError(
-                    f"corrupt Parquet data after data row {rows}: {exc}", file=self.label
-                ) from None
+                raise IngestError(f"corrupt Parquet data after data row {rows}: {exc}", file=self.label) from None
             where = Where(self.label, rows + 1)
             rows += batch.num_rows
             # Parquet has no CSV reader to turn "" and NULL into nulls: do it here, once per column.
@@ -340,7 +341,7 @@ def _is_text_like(dtype: pa.DataType) -> bool:
 
 
 def _text_size(batch: pa.RecordBatch) -> int:
-    """Approximate CSV text size of a batch of binary columns: the values plus one delimiter each
+    """Approximate CSV text size of a batch of text columns: the values plus one delimiter each
     (quotes are not counted, so this errs low)."""
     size = batch.num_rows * batch.num_columns
     for column in batch.columns:

@@ -112,7 +112,6 @@ def _field(name: str) -> pa.Field:
 
 
 CANONICAL_SCHEMA: pa.Schema = pa.schema(
-    [_field(name) for name in FOCUS_NAMES]
-    + [pa.field(name, dtype) for name, dtype in EXTRA_COLUMNS.items()]
+    [_field(name) for name in FOCUS_NAMES] + [pa.field(name, dtype) for name, dtype in EXTRA_COLUMNS.items()]
 )
 CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_SCHEMA.names)

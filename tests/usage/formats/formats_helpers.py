@@ -19,9 +19,7 @@ CUR_SAMPLE = SHARED_DATA / "aws_cur" / "sample-anonymous-aws-export-dataset.csv"
 KOKU_CUR = SHARED_DATA / "aws_cur" / "koku_2022-07-01-alt-columns.csv"
 SPEC_EXAMPLES = SHARED_DATA / "focus" / "spec_examples"
 
-needs_shared_data = pytest.mark.skipif(
-    not SHARED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA}"
-)
+needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA}")
 
 
 def read_all(path: Path, fmt: str = "auto", chunk_rows: int = 100_000) -> pa.Table:

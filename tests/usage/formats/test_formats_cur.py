@@ -101,9 +101,7 @@ def test_sample_categories_and_dimensions(raw, parsed):
         assert out["pricing_category"] == ("Standard" if r["pricing/term"] == "OnDemand" else None)
         expected_frequency = "Usage-Based" if r["lineItem/LineItemType"] == "Usage" else "Recurring"
         assert out["charge_frequency"] == expected_frequency
-    categories = {
-        (r["lineItem/ProductCode"], out["service_category"]) for r, out in zip(raw, rows, strict=True)
-    }
+    categories = {(r["lineItem/ProductCode"], out["service_category"]) for r, out in zip(raw, rows, strict=True)}
     assert ("AmazonS3", "Storage") in categories
     assert ("AWSGlue", "Analytics") in categories
     assert ("AWSQueueService", "Integration") in categories
@@ -156,9 +154,7 @@ def test_koku_snake_case_file():
     assert first["pricing_category"] == "Standard"
     assert first["sku_price_id"] == "52KUDV3HNNAWJGTF.4799GE89SK.6YS6EN2CT7"
     assert json.loads(first["tags"]) == {"aws:created_by": "IAMUser:fake:and"}
-    assert [row["billed_cost"] for row in table.to_pylist()] == [
-        Decimal(r["line_item_unblended_cost"]) for r in raw
-    ]
+    assert [row["billed_cost"] for row in table.to_pylist()] == [Decimal(r["line_item_unblended_cost"]) for r in raw]
     extras = json.loads(first["extras"])
     assert extras["identity_line_item_id"] == "notreal"
     assert extras["line_item_line_item_type"] == "Usage"
@@ -471,3 +467,37 @@ def test_cur2_parquet_with_map_columns(tmp_path):
     assert json.loads(extras["product"]) == {"product_name": EC2, "region": "us-east-1", "vcpu": "2"}
     assert json.loads(extras["cost_category"]) == {"env": "prod"}
     assert "resource_tags" not in extras
+
+
+def test_cur2_csv_with_json_map_columns(tmp_path):
+    """CUR 2.0 exported as CSV carries its map columns as JSON text."""
+    header = [
+        "bill_payer_account_id",
+        "bill_billing_period_start_date",
+        "bill_billing_period_end_date",
+        "line_item_line_item_type",
+        "line_item_usage_start_date",
+        "line_item_usage_end_date",
+        "line_item_product_code",
+        "line_item_currency_code",
+        "line_item_unblended_cost",
+        "product",
+        "resource_tags",
+    ]
+    product = json.dumps({"product_name": "Amazon Simple Storage Service", "region": "eu-west-1"})
+    tags = json.dumps({"user:team": "data", "user_env": "prod", "aws:createdBy": "root", "user:blank": ""})
+    periods = ["2024-05-01T00:00:00Z", "2024-06-01T00:00:00Z"]
+    charge = ["2024-05-02T00:00:00Z", "2024-05-02T01:00:00Z"]
+    rows = [
+        ["111", *periods, "Usage", *charge, "AmazonS3", "EUR", "1.5", product, tags],
+        ["111", *periods, "Usage", *charge, "AmazonS3", "EUR", "2", "", ""],
+    ]
+    path = write_csv(tmp_path / "cur2.csv", header, rows)
+    first, second = read_all(path).to_pylist()
+    assert first["service_name"] == "Amazon Simple Storage Service"
+    assert first["region_id"] == "eu-west-1"
+    assert first["billing_currency"] == "EUR"
+    assert json.loads(first["tags"]) == {"team": "data", "env": "prod", "aws:createdBy": "root"}
+    assert second["service_name"] == "AmazonS3"  # no product attributes: the product code
+    assert second["tags"] is None
+    assert json.loads(json.loads(first["extras"])["product"]) == json.loads(product)

@@ -185,9 +185,7 @@ def test_null_in_a_required_column(tmp_path, column, value):
 
 
 def test_null_allowed_in_optional_columns(tmp_path):
-    table = read_all(
-        focus_file(tmp_path, [focus_row(1, ContractedCost="NULL", ChargeDescription="", Tags="")])
-    )
+    table = read_all(focus_file(tmp_path, [focus_row(1, ContractedCost="NULL", ChargeDescription="", Tags="")]))
     row = table.to_pylist()[0]
     assert (row["contracted_cost"], row["charge_description"], row["tags"]) == (None, None, None)
 
@@ -267,9 +265,7 @@ def test_timestamps_with_offsets_are_converted_to_utc(tmp_path):
     ]
 
 
-@pytest.mark.parametrize(
-    ("tags", "problem"), [("{not json", "invalid JSON"), ("[1, 2]", "not a JSON object")]
-)
+@pytest.mark.parametrize(("tags", "problem"), [("{not json", "invalid JSON"), ("[1, 2]", "not a JSON object")])
 def test_bad_tags(tmp_path, tags, problem):
     error = refused(focus_file(tmp_path, [focus_row(1), focus_row(2), focus_row(3, Tags=tags)]))
     assert (error.row, error.column) == (3, "Tags")
@@ -322,3 +318,12 @@ def test_error_deep_in_a_file_names_the_absolute_row(tmp_path):
 def test_tags_json_text_round_trip(tmp_path):
     table = read_all(focus_file(tmp_path, [focus_row(1, Tags='{"b": "2", "a": {"x": [1, 2]}, "c": null}')]))
     assert json.loads(table["tags"][0].as_py()) == {"a": {"x": [1, 2]}, "b": "2", "c": None}
+
+
+def test_latin1_byte_deep_in_a_file(tmp_path):
+    """Past the first blocks the reader has already handed out rows: the row is still exact."""
+    rows = [focus_row(i) for i in range(1, 30_001)]
+    path = focus_file(tmp_path, rows)
+    path.write_bytes(path.read_bytes().replace(b"line 29876,", b"line \xff29876,"))
+    error = refused(path)
+    assert (error.row, error.column) == (29_876, "ChargeDescription")

@@ -69,9 +69,7 @@ def test_money_totals_per_currency_are_exact(raw, parsed, focus_column):
             expected[row["BillingCurrency"]] += Decimal(row[focus_column])
     canonical = next(c for c, f in FOCUS_NAMES.items() if f == focus_column)
     got: dict[str, Decimal] = defaultdict(Decimal)
-    for currency, value in zip(
-        parsed["billing_currency"].to_pylist(), parsed[canonical].to_pylist(), strict=True
-    ):
+    for currency, value in zip(parsed["billing_currency"].to_pylist(), parsed[canonical].to_pylist(), strict=True):
         if value is not None:
             got[currency] += value
     assert got == expected
@@ -161,9 +159,7 @@ def test_columns_outside_the_schema_go_to_extras(raw, parsed):
     assert outside == ["Id"]
     assert [json.loads(e) for e in parsed["extras"].to_pylist()] == [{"Id": r["Id"]} for r in raw]
     # ChargeFrequency is a canonical column, not an extra; its case variants are normalised.
-    expected = Counter(
-        "Usage-Based" if r["ChargeFrequency"] == "Usage-based" else r["ChargeFrequency"] for r in raw
-    )
+    expected = Counter("Usage-Based" if r["ChargeFrequency"] == "Usage-based" else r["ChargeFrequency"] for r in raw)
     assert Counter(parsed["charge_frequency"].to_pylist()) == expected
 
 
@@ -215,9 +211,7 @@ def _parquet_typed(src: Path, dest: Path) -> Path:
     for i, name in enumerate(header):
         values = [None if is_null(r[i]) else r[i] for r in rows]
         if name in {FOCUS_NAMES[c] for c in DECIMAL_COLUMNS}:
-            columns[name] = pa.array(
-                [None if v is None else Decimal(v) for v in values], pa.decimal128(38, 15)
-            )
+            columns[name] = pa.array([None if v is None else Decimal(v) for v in values], pa.decimal128(38, 15))
         elif name in ("BillingPeriodStart", "BillingPeriodEnd"):  # naive: taken as UTC
             columns[name] = pa.array([datetime.fromisoformat(v) for v in values], pa.timestamp("ns"))
         elif name in ("ChargePeriodStart", "ChargePeriodEnd"):
@@ -257,9 +251,7 @@ def test_same_file_in_other_shapes_gives_identical_rows(tmp_path, parsed, name, 
 
 def test_alias_shadowed_by_the_real_column_is_an_extra(tmp_path, parsed):
     header, rows = raw_header_and_rows(FOCUS_SAMPLE)
-    path = write_csv(
-        tmp_path / "both.csv", [*header, "ServiceProviderName"], [[*r, "Other Co"] for r in rows]
-    )
+    path = write_csv(tmp_path / "both.csv", [*header, "ServiceProviderName"], [[*r, "Other Co"] for r in rows])
     table = read_all(path)
     assert table["provider_name"].to_pylist() == parsed["provider_name"].to_pylist()
     assert json.loads(table["extras"][0].as_py()) == {
@@ -270,9 +262,7 @@ def test_alias_shadowed_by_the_real_column_is_an_extra(tmp_path, parsed):
 
 def test_focus_1_3_provider_alias(tmp_path, parsed):
     header, rows = raw_header_and_rows(FOCUS_SAMPLE)
-    path = write_csv(
-        tmp_path / "v13.csv", ["ServiceProviderName" if h == "ProviderName" else h for h in header], rows
-    )
+    path = write_csv(tmp_path / "v13.csv", ["ServiceProviderName" if h == "ProviderName" else h for h in header], rows)
     assert read_all(path)["provider_name"].to_pylist() == parsed["provider_name"].to_pylist()
 
 
@@ -310,3 +300,19 @@ def test_spec_examples_are_refused_with_a_precise_reason(path):
         assert error.row == 1
         assert error.column in header
         assert ("not a date/time" in error.message) or ("not a number" in error.message)
+
+
+def test_parquet_float_costs_read_as_their_shortest_text(tmp_path):
+    """AWS's Parquet FOCUS export types costs as double: 2.675 is stored as 2.67499999999999982...
+    but means 2.675; a 17th decimal digit (0.1 + 0.2) is rounded half-even to 16 places."""
+    header, rows = raw_header_and_rows(FOCUS_SAMPLE)
+    rows = rows[:3]
+    columns = {name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(header)}
+    columns["BilledCost"] = pa.array([2.675, 0.1 + 0.2, -1e-7])
+    path = tmp_path / "floats.parquet"
+    pq.write_table(pa.table(columns), path)
+    assert read_all(path)["billed_cost"].to_pylist() == [
+        Decimal("2.675"),
+        Decimal("0.3"),
+        Decimal("-0.0000001"),
+    ]

@@ -1,0 +1,68 @@
+"""seed_demo through the real ingest path: organizations, users, teams and data, idempotent."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from datetime import date
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from finops.accounts.models import Membership, Organization
+from finops.core.money import MoneySum
+from finops.usage.models import DailyCost, LineItem
+from tests.conftest import FOCUS_SAMPLE
+from tests.usage.helpers import decimal_sum, read_rows
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_creates_two_tenants_with_users_and_data(tmp_path, settings, monkeypatch):
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setenv("DEMO_PASSWORD", "pw-for-test")
+    out = StringIO()
+    call_command("seed_demo", "--end", "2026-03-15", "--months", "2", stdout=out)
+    text = out.getvalue()
+    for user in ("finance", "engineer", "viewer", "analyst"):
+        assert user in text
+        assert authenticate(username=user, password="pw-for-test") is not None
+
+    demo = Organization.objects.get(slug="demo")
+    sample = Organization.objects.get(slug="focus-sample")
+    roles = dict(Membership.objects.filter(organization=demo).values_list("user__username", "role"))
+    assert roles["finance"] == "finance" and roles["viewer"] == "viewer" and roles["engineer"] == "engineer"
+    engineer = Membership.objects.get(organization=demo, user__username="engineer")
+    assert sorted(t.slug for t in engineer.teams.all()) == ["checkout", "search"]
+    assert list(Membership.objects.filter(organization=sample).values_list("user__username", flat=True)) == ["analyst"]
+
+    # The demo's line items are exactly the generated files' rows (read independently).
+    files = sorted((tmp_path / "demo").glob("*/*.csv.gz"))
+    assert files
+    rows = []
+    for path in files:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            rows.extend(csv.DictReader(handle))
+    assert LineItem.objects.filter(organization=demo).count() == len(rows)
+    billed = LineItem.objects.filter(organization=demo).aggregate(t=MoneySum("billed_cost"))["t"]
+    assert billed == decimal_sum(rows, "BilledCost")
+    assert DailyCost.objects.filter(organization=demo).aggregate(t=MoneySum("billed_cost"))["t"] == billed
+    days = set(DailyCost.objects.filter(organization=demo).values_list("day", flat=True))
+    assert min(days) == date(2026, 2, 1) and max(days) == date(2026, 3, 14)
+
+    focus_rows = read_rows(FOCUS_SAMPLE)
+    assert LineItem.objects.filter(organization=sample).count() == len(focus_rows)
+    assert LineItem.objects.filter(organization=sample).aggregate(t=MoneySum("effective_cost"))["t"] == decimal_sum(
+        focus_rows, "EffectiveCost"
+    )
+
+    # Running it again changes nothing.
+    before = LineItem.objects.count(), billed
+    out = StringIO()
+    call_command("seed_demo", "--end", "2026-03-15", "--months", "2", stdout=out)
+    assert "unchanged" in out.getvalue()
+    assert (LineItem.objects.count(), billed) == before
+    assert billed > Decimal(0)
