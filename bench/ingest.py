@@ -189,8 +189,10 @@ def main() -> None:
         assert rows == raw_rows == args.rows, (rows, raw_rows)
         results.append((kind, rows, seconds, rss, raw_s))
     print()
+    raw_method = "COPY" if vendor == "PostgreSQL" else "executemany"
     print(
-        f"| file | rows | ingest s | ingest rows/s | peak RSS MB | raw load s ({'COPY' if vendor == 'PostgreSQL' else 'executemany'}) | raw rows/s | ingest / raw |"
+        f"| file | rows | ingest s | ingest rows/s | peak RSS MB | raw load s ({raw_method}) "
+        "| raw rows/s | ingest / raw |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for kind, rows, seconds, rss, raw_s in results:
@@ -199,7 +201,8 @@ def main() -> None:
             f"{rows / raw_s:,.0f} | {seconds / raw_s:.2f}x |"
         )
     print(
-        f"\ntargets (PostgreSQL): >= {TARGET_ROWS_PER_S:,} rows/s, within 3x of the raw load, peak RSS < {TARGET_RSS_MB} MB at 5,000,000 rows"
+        f"\ntargets (PostgreSQL): >= {TARGET_ROWS_PER_S:,} rows/s, within 3x of the raw load, "
+        f"peak RSS < {TARGET_RSS_MB} MB at 5,000,000 rows"
     )
 
 

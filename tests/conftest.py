@@ -36,22 +36,16 @@ def pytest_configure(config: pytest.Config) -> None:
         if not os.environ.get("REDIS_URL"):
             raise pytest.UsageError("FINOPS_REQUIRE_SERVICES=1 but REDIS_URL is not set.")
         if redis_url() is None:
-            raise pytest.UsageError(
-                f"FINOPS_REQUIRE_SERVICES=1 but Redis at {os.environ['REDIS_URL']} is unreachable."
-            )
+            raise pytest.UsageError(f"FINOPS_REQUIRE_SERVICES=1 but Redis at {os.environ['REDIS_URL']} is unreachable.")
         if not SHARED_DATA.is_dir():
-            raise pytest.UsageError(
-                f"FINOPS_REQUIRE_SERVICES=1 but the shared data folder {SHARED_DATA} is missing."
-            )
+            raise pytest.UsageError(f"FINOPS_REQUIRE_SERVICES=1 but the shared data folder {SHARED_DATA} is missing.")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     missing_redis = redis_url() is None
     for item in items:
         if "services" in item.keywords and missing_redis:
-            item.add_marker(
-                pytest.mark.skipif(True, reason="SERVICE MISSING: needs a reachable Redis at REDIS_URL")
-            )
+            item.add_marker(pytest.mark.skipif(True, reason="SERVICE MISSING: needs a reachable Redis at REDIS_URL"))
         if "shared_data" in item.fixturenames and not SHARED_DATA.is_dir():
             item.add_marker(pytest.mark.skipif(True, reason=f"DATA MISSING: {SHARED_DATA} not found"))
 

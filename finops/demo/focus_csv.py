@@ -86,9 +86,7 @@ class Rows:
         self.lines.append(attributes)
         return len(self.lines) - 1
 
-    def add(
-        self, line: int, start: np.ndarray, end: np.ndarray, **numbers: np.ndarray | float | None
-    ) -> None:
+    def add(self, line: int, start: np.ndarray, end: np.ndarray, **numbers: np.ndarray | float | None) -> None:
         """Add rows of one line; each number is an array of len(start), a scalar, or None (null)."""
         n = len(start)
         unknown = set(numbers) - set(NUMBER_COLUMNS)
@@ -101,18 +99,14 @@ class Rows:
         }
         for name in NUMBER_COLUMNS:
             value = numbers.get(name)
-            part[name] = np.broadcast_to(
-                np.asarray(np.nan if value is None else value, dtype=np.float64), (n,)
-            )
+            part[name] = np.broadcast_to(np.asarray(np.nan if value is None else value, dtype=np.float64), (n,))
         self._parts.append(part)
 
     def columns(self) -> dict[str, np.ndarray]:
         """All rows as arrays: 'line', 'start', 'end' and the number columns."""
         keys = ("line", "start", "end", *NUMBER_COLUMNS)
         if not self._parts:
-            return {
-                k: np.empty(0, dtype=np.int64 if k in ("line", "start", "end") else np.float64) for k in keys
-            }
+            return {k: np.empty(0, dtype=np.int64 if k in ("line", "start", "end") else np.float64) for k in keys}
         return {k: np.concatenate([p[k] for p in self._parts]) for k in keys}
 
 
@@ -140,9 +134,7 @@ def format_decimals(values: np.ndarray, scale: int = SCALE) -> pa.Array:
     whole = (whole + carry).astype(np.int64)
     frac = np.where(carry, 0, frac).astype(np.int64) * 10 ** (scale - places)
     whole_text = pc.cast(pa.array(whole), pa.string())
-    frac_text = pc.utf8_rtrim(
-        pc.utf8_lpad(pc.cast(pa.array(frac), pa.string()), width=scale, padding="0"), "0"
-    )
+    frac_text = pc.utf8_rtrim(pc.utf8_lpad(pc.cast(pa.array(frac), pa.string()), width=scale, padding="0"), "0")
     text = pc.if_else(
         pc.equal(pc.utf8_length(frac_text), 0),
         whole_text,
@@ -180,9 +172,7 @@ def csv_lines(rows: dict[str, np.ndarray], rendered_lines: dict[str, pa.Array], 
     fields["ChargePeriodEnd"] = format_times(rows["end"])
     fields["BillingPeriodStart"] = format_times(billing[:, 0])
     fields["BillingPeriodEnd"] = format_times(billing[:, 1])
-    text = pc.binary_join_element_wise(
-        pc.binary_join_element_wise(*(fields[c] for c in COLUMNS), ","), "", "\n"
-    )
+    text = pc.binary_join_element_wise(pc.binary_join_element_wise(*(fields[c] for c in COLUMNS), ","), "", "\n")
     # The rows are contiguous in the Arrow data buffer: take the bytes without a Python string per row.
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + len(text) + 1]
     return memoryview(text.buffers()[2])[offsets[0] : offsets[-1]].tobytes()

@@ -176,9 +176,7 @@ def _instance_hours(window: Window, rng: np.random.Generator) -> np.ndarray:
         count = group.base_count * shape * (1 + group.growth) ** (t / HOURS_PER_MONTH)
         count *= hourly_noise * daily_noise[day]
         if group.start_month:
-            month_start = (
-                window.month_starts[min(group.start_month, len(window.month_starts) - 1)] - window.start
-            )
+            month_start = window.month_starts[min(group.start_month, len(window.month_starts) - 1)] - window.start
             count *= _ramp(t, month_start.astype(np.int64) / HOUR, 7 * 24)
         if group.name == org.LAUNCH_GROUP:
             edge = np.minimum(t - launch_start, launch_end - t)
@@ -187,9 +185,7 @@ def _instance_hours(window: Window, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def _daily_quantity(
-    line: org.UsageLine, days: np.ndarray, window: Window, rng: np.random.Generator
-) -> np.ndarray:
+def _daily_quantity(line: org.UsageLine, days: np.ndarray, window: Window, rng: np.random.Generator) -> np.ndarray:
     noise = {"storage": 0.004, "traffic": 0.06, "batch": 0.10, "fixed": 0.0}[line.pattern]
     draws = rng.lognormal(0.0, noise, len(days)) if noise else np.ones(len(days))
     if line.pattern == "fixed":  # line.monthly_quantity resources running all day
@@ -288,8 +284,7 @@ def _fleet(ctx: _Context, group: org.ComputeGroup) -> _Fleet:
         uuid = _hex(account, group.name, n=32)
         uuid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
         resource_id = (
-            f"arn:aws:autoscaling:{group.region}:{account}:autoScalingGroup:{uuid}:"
-            f"autoScalingGroupName/{group.name}"
+            f"arn:aws:autoscaling:{group.region}:{account}:autoScalingGroup:{uuid}:autoScalingGroupName/{group.name}"
         )
         resource_type, zone = "Auto Scaling Group", None
     columns = {
@@ -435,9 +430,7 @@ def _at(value: np.ndarray | float | None, keep: np.ndarray) -> np.ndarray | floa
     return value[keep] if isinstance(value, np.ndarray) else value
 
 
-def _covered_columns(
-    fleet: _Fleet, c: org.Commitment, ctx: _Context, description: str
-) -> dict[str, str | None]:
+def _covered_columns(fleet: _Fleet, c: org.Commitment, ctx: _Context, description: str) -> dict[str, str | None]:
     return (
         fleet.columns
         | _commitment_columns(ctx, c)
@@ -547,8 +540,7 @@ def _savings_plan(
     budget = np.where(active, commitment, 0.0)
     used = np.zeros_like(budget)
     sp_rates = {
-        g: float(_commitment_rate(c.offer, fleets[g].group.instance_type, fleets[g].group.region))
-        for g in eligible
+        g: float(_commitment_rate(c.offer, fleets[g].group.instance_type, fleets[g].group.region)) for g in eligible
     }
     # AWS applies a Savings Plan to the usage with the highest discount first; ties in fleet order.
     order = sorted(eligible, key=lambda g: (sp_rates[g] / fleets[g].ondemand, g))
@@ -644,9 +636,7 @@ def _purchase_rows(ctx: _Context, rows: focus_csv.Rows) -> None:
                 "x_InstanceType": c.instance_type or None,
             }
         )
-        for month in range(
-            max(c.start_month, 0), min(c.start_month + c.term_months, len(window.month_starts) - 1)
-        ):
+        for month in range(max(c.start_month, 0), min(c.start_month + c.term_months, len(window.month_starts) - 1)):
             begin, finish = window.month_span(month)
             hours = int((finish - begin).astype(np.int64) // HOUR)
             if hours <= 0:
@@ -685,9 +675,7 @@ def _service_rows(ctx: _Context, rows: focus_csv.Rows, rng: np.random.Generator)
         resource = {"ResourceId": None, "ResourceName": None, "ResourceType": None}
         if use.resource_type:
             name = usage.resource or usage.rate
-            arn = use.arn.format(
-                region=usage.region, account=account, name=name, hex=_hex(account, name, n=13)
-            )
+            arn = use.arn.format(region=usage.region, account=account, name=name, hex=_hex(account, name, n=13))
             resource = {"ResourceId": arn, "ResourceName": name, "ResourceType": use.resource_type}
         line = rows.line(
             {
@@ -702,8 +690,7 @@ def _service_rows(ctx: _Context, rows: focus_csv.Rows, rng: np.random.Generator)
                 "PricingUnit": rate.pricing_unit,
                 "ConsumedUnit": rate.pricing_unit,
                 "SkuId": rate.sku_id or _code("sku", usage.rate, usage.region),
-                "SkuPriceId": rate.sku_price_id
-                or f"{_code('sku', usage.rate, usage.region)}.{ONDEMAND_OFFER}",
+                "SkuPriceId": rate.sku_price_id or f"{_code('sku', usage.rate, usage.region)}.{ONDEMAND_OFFER}",
                 "Tags": _tags(usage.tags),
             }
         )
@@ -764,9 +751,7 @@ def _tax_rows(ctx: _Context, rows: focus_csv.Rows) -> None:
     keys = sorted({(line["SubAccountId"], line["ServiceName"]) for line in rows.lines})
     key_of_line = np.array([keys.index((line["SubAccountId"], line["ServiceName"])) for line in rows.lines])
     n_months = len(window.month_starts) - 1
-    group = key_of_line[columns["line"]] * n_months + window.month_of(
-        columns["start"].astype("datetime64[s]")
-    )
+    group = key_of_line[columns["line"]] * n_months + window.month_of(columns["start"].astype("datetime64[s]"))
     billed = np.bincount(
         group, weights=np.round(columns["BilledCost"], focus_csv.SCALE), minlength=len(keys) * n_months
     )
@@ -826,9 +811,7 @@ def _build(window: Window, rng: np.random.Generator) -> focus_csv.Rows:
 def _write(rows: focus_csv.Rows, window: Window, out_dir: Path) -> list[Path]:
     columns = rows.columns()
     account_ids = [b.id for b in org.BILLING_ACCOUNTS]
-    account_of_line = np.array(
-        [account_ids.index(line["BillingAccountId"]) for line in rows.lines], dtype=np.int64
-    )
+    account_of_line = np.array([account_ids.index(line["BillingAccountId"]) for line in rows.lines], dtype=np.int64)
     account = account_of_line[columns["line"]]
     month = window.month_of(columns["start"].astype("datetime64[s]"))
     order = np.lexsort((columns["line"], columns["start"], month, account))

@@ -342,18 +342,14 @@ RATE_USES: dict[str, RateUse] = {
     "public_ipv4_in_use": RateUse("Amazon Virtual Private Cloud"),
     "public_ipv4_idle": RateUse("Amazon Virtual Private Cloud"),
     "sqs_requests": RateUse("Amazon Simple Queue Service", "queue", "arn:aws:sqs:{region}:{account}:{name}"),
-    "sns_requests": RateUse(
-        "Amazon Simple Notification Service", "topic", "arn:aws:sns:{region}:{account}:{name}"
-    ),
+    "sns_requests": RateUse("Amazon Simple Notification Service", "topic", "arn:aws:sns:{region}:{account}:{name}"),
     "kms_keys": RateUse("AWS Key Management Service", decimals=4),
     "ecr_storage": RateUse("Amazon EC2 Container Registry (ECR)", "repository", _ECR, 4),
     "route53_queries": RateUse("Amazon Route 53", "hostedzone", "arn:aws:route53:::hostedzone/Z{hex}"),
     "sfn_transitions": RateUse(
         "AWS Step Functions", "stateMachine", "arn:aws:states:{region}:{account}:stateMachine:{name}"
     ),
-    "cloudtrail_data_events": RateUse(
-        "AWS CloudTrail", "trail", "arn:aws:cloudtrail:{region}:{account}:trail/{name}"
-    ),
+    "cloudtrail_data_events": RateUse("AWS CloudTrail", "trail", "arn:aws:cloudtrail:{region}:{account}:trail/{name}"),
 }
 
 

@@ -225,8 +225,7 @@ def provenance() -> dict[str, str]:
         out[f"{offer} ratio {region}"] = ratio_source.format(region=region, term=COMMITMENT_TERMS[offer])
     for itype, region in spot_ratios():
         out[f"spot {itype} {region}"] = (
-            f"spot_price_history_2022-05.tsv: mean Linux/UNIX price of {itype} in {region} zones "
-            "/ libcloud on-demand"
+            f"spot_price_history_2022-05.tsv: mean Linux/UNIX price of {itype} in {region} zones / libcloud on-demand"
         )
     for (key, region), rate in service_rates().items():
         out[f"{key} {region}"] = rate.source

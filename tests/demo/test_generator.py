@@ -93,10 +93,7 @@ def _shared_data() -> None:
 
 
 def _read(paths: list[Path]) -> pd.DataFrame:
-    frames = [
-        pd.read_csv(p, dtype=str, keep_default_na=False, na_values=["NULL"]).assign(file=p.name)
-        for p in paths
-    ]
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False, na_values=["NULL"]).assign(file=p.name) for p in paths]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -153,9 +150,7 @@ def test_one_file_per_billing_account_and_month_in_stable_order(
     assert df.ChargePeriodStart.min() == "2025-03-01T00:00:00Z"
 
 
-def test_same_arguments_give_byte_identical_files(
-    export: tuple[list[Path], pd.DataFrame], tmp_path: Path
-) -> None:
+def test_same_arguments_give_byte_identical_files(export: tuple[list[Path], pd.DataFrame], tmp_path: Path) -> None:
     paths, _ = export
     again = generate_demo_billing(tmp_path, end=END, months=13, seed=20260101)
     assert [p.name for p in again] == [p.name for p in paths]
@@ -321,9 +316,7 @@ def test_commitments_are_fully_accounted_every_hour(frame: pd.DataFrame) -> None
     for cid, group in usage.groupby("CommitmentDiscountId"):
         per_hour = group.groupby("ChargePeriodStart").CommitmentDiscountQuantity.sum()
         purchase = purchases[purchases.CommitmentDiscountId == cid].iloc[0]
-        hours = (
-            pd.Timestamp(purchase.ChargePeriodEnd) - pd.Timestamp(purchase.ChargePeriodStart)
-        ) / pd.Timedelta("1h")
+        hours = (pd.Timestamp(purchase.ChargePeriodEnd) - pd.Timestamp(purchase.ChargePeriodStart)) / pd.Timedelta("1h")
         per_hour_commitment = purchase.CommitmentDiscountQuantity / hours
         assert per_hour.to_numpy() == pytest.approx(per_hour_commitment, abs=1e-9), cid
 
@@ -354,9 +347,7 @@ def test_ondemand_prices_are_libcloud_prices(frame: pd.DataFrame) -> None:
 def test_commitment_rates_come_from_the_real_discount_ratios(frame: pd.DataFrame) -> None:
     record = json.loads((SHARED / "aws_pricing/ec2instances_x2iedn.32xlarge.json").read_text())["pricing"]
     term = {"3y": "yrTerm3Standard.noUpfront", "1y": "yrTerm1Standard.noUpfront"}
-    ri = frame[
-        (frame.CommitmentDiscountType == "Reserved Instance") & (frame.CommitmentDiscountStatus == "Used")
-    ]
+    ri = frame[(frame.CommitmentDiscountType == "Reserved Instance") & (frame.CommitmentDiscountStatus == "Used")]
     for (name, region), group in ri.groupby(["CommitmentDiscountName", "RegionId"]):
         linux = record[region]["linux"]
         ratio = float(linux["reserved"][term[name[-3:-1]]]) / float(linux["ondemand"])
@@ -445,9 +436,7 @@ def test_every_price_used_has_a_recorded_source() -> None:
         if group.spot:
             assert f"spot {group.instance_type} {group.region}" in provenance
     published = {k for k, v in provenance.items() if v == prices.PUBLISHED}
-    assert published == {
-        f"{k} {r}" for k, by_region in prices.PUBLISHED_LIST_PRICES.items() for r in by_region
-    }
+    assert published == {f"{k} {r}" for k, by_region in prices.PUBLISHED_LIST_PRICES.items() for r in by_region}
     for (key, region), rate in prices.service_rates().items():
         assert rate.source == prices.PUBLISHED or rate.source.startswith(("focus/", "aws_cur/")), (
             key,

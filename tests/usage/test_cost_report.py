@@ -94,9 +94,7 @@ def test_date_range_is_inclusive_by_charge_day(focus_org):
     expected = grouped_sum(in_range, lambda r: label(r["ServiceName"]), "BilledCost")
     payload = report("--start", start.isoformat(), "--end", end.isoformat())
     assert as_dict(payload) == expected
-    for tag_payload in [
-        report("--start", "2024-09-10", "--end", "2024-09-20", "--group-by", "tag:environment")
-    ]:
+    for tag_payload in [report("--start", "2024-09-10", "--end", "2024-09-20", "--group-by", "tag:environment")]:
         assert sum(as_dict(tag_payload).values()) == sum(expected.values())
 
 

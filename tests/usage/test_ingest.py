@@ -107,9 +107,7 @@ def test_a_restatement_replaces_its_slices(tmp_path):
     assert result["status"] == "succeeded"
     assert result["rows_replaced"] == 1281
     assert LineItem.objects.count() == 500
-    assert LineItem.objects.aggregate(t=MoneySum("billed_cost"))["t"] == decimal_sum(
-        restated, "lineItem/UnblendedCost"
-    )
+    assert LineItem.objects.aggregate(t=MoneySum("billed_cost"))["t"] == decimal_sum(restated, "lineItem/UnblendedCost")
     assert DailyCost.objects.aggregate(t=MoneySum("billed_cost"))["t"] == decimal_sum(
         restated, "lineItem/UnblendedCost"
     )

@@ -30,9 +30,7 @@ def _database_url() -> str:
         return f"sqlite:///{Path(db['NAME']).resolve()}"
     user = db.get("USER") or "postgres"
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return (
-        f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    )
+    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
 def _start_worker(queue: str, redis: str | None) -> subprocess.Popen:
@@ -55,9 +53,7 @@ def _start_worker(queue: str, redis: str | None) -> subprocess.Popen:
         "--without-mingle",
         "--loglevel=INFO",
     ]
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _wait_for(job: IngestJob, worker: subprocess.Popen, timeout: float = 90) -> IngestJob:

@@ -163,11 +163,7 @@ def _cur_rates(shared: Path) -> list[dict[str, str]]:
 def main(shared: Path, out: Path = HERE) -> None:
     libcloud = json.loads((shared / "aws_pricing/libcloud_pricing.json").read_text())
     linux = libcloud["compute"]["ec2_linux"]
-    ondemand = {
-        t: {r: linux[t][r] for r in REGIONS if linux.get(t, {}).get(r, 0.0) > 0.0}
-        for t in TYPES
-        if t in linux
-    }
+    ondemand = {t: {r: linux[t][r] for r in REGIONS if linux.get(t, {}).get(r, 0.0) > 0.0} for t in TYPES if t in linux}
     record = json.loads((shared / "aws_pricing/ec2instances_x2iedn.32xlarge.json").read_text())
     ratios = {
         r: {"ondemand": record["pricing"][r]["linux"]["ondemand"]}

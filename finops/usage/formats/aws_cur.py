@@ -12,7 +12,9 @@ Deviations, each deliberate: ListCost prefers ``pricing/publicOnDemandCost`` (AW
 does; the converter recomputes rate x amount first); ServiceName is the product name, not the code;
 ChargeFrequency is Usage-Based for usage (FOCUS requires it; the converter derives every row's from the
 bill type); PricingCategory also reads ``pricing/term`` and spot usage types, and is null when unknown
-rather than "Other". Every source column not copied as is into a canonical column is kept in ``extras``.
+rather than "Other". As in the converter, EffectiveCost of ordinary usage is the unblended cost even
+when a net (private pricing) cost exists. Every source column not copied as is into a canonical
+column is kept in ``extras``.
 """
 
 from __future__ import annotations

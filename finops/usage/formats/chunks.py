@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -31,6 +31,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ParsedChunk:
+    """One chunk of canonical rows and where it sits in its file."""
+
     table: pa.Table  # exactly schema.CANONICAL_SCHEMA (a column may hold several Arrow chunks)
     first_row: int  # 1-based data-row number of the chunk's first row in the file
     bytes_read: int  # bytes of the file on disk consumed so far (for a progress bar)
@@ -62,25 +64,29 @@ def read_chunks(path: Path, fmt: str = "auto", chunk_rows: int = 100_000) -> Ite
     # Reading (decompression, CSV parsing) runs in a thread while this one converts: both spend their
     # time in pyarrow/numpy code that releases the GIL, so they use two cores.
     progress = 0
-    for group, position in _read_ahead(_groups(source.batches(names), group_rows), _READ_AHEAD):
-        progress = max(progress, position)  # never backwards, whatever the estimate does
-        where = Where(source.label, converted_rows + 1)
-        table = mapper.convert(group, where)
-        converted_rows += group.num_rows
-        pending.append(table)
-        pending_rows += table.num_rows
-        del table, group
-        while pending_rows >= chunk_rows:
-            combined = pa.concat_tables(pending)
-            head = combined.slice(0, chunk_rows)
-            pending_rows -= chunk_rows
-            pending = [combined.slice(chunk_rows)] if pending_rows else []
-            # Hold no reference to a yielded chunk once the caller moves on: peak memory is then
-            # the caller's chunk plus the one being built, not more.
-            del combined
-            yield ParsedChunk(head, next_row, progress, source.size, fmt)
-            del head
-            next_row += chunk_rows
+    groups = _read_ahead(_groups(source.batches(names), group_rows), _READ_AHEAD)
+    try:
+        for group, position in groups:
+            progress = max(progress, position)  # never backwards, whatever the estimate does
+            where = Where(source.label, converted_rows + 1)
+            table = mapper.convert(group, where)
+            converted_rows += group.num_rows
+            pending.append(table)
+            pending_rows += table.num_rows
+            del table, group
+            while pending_rows >= chunk_rows:
+                combined = pa.concat_tables(pending)
+                head = combined.slice(0, chunk_rows)
+                pending_rows -= chunk_rows
+                pending = [combined.slice(chunk_rows)] if pending_rows else []
+                # Hold no reference to a yielded chunk once the caller moves on: peak memory is then
+                # the caller's chunk plus the one being built, not more.
+                del combined
+                yield ParsedChunk(head, next_row, progress, source.size, fmt)
+                del head
+                next_row += chunk_rows
+    finally:
+        groups.close()  # stop the reader thread now, also when a bad row ends the parse
     if pending_rows:
         yield ParsedChunk(pa.concat_tables(pending), next_row, source.size, source.size, fmt)
     if converted_rows == 0:
@@ -111,7 +117,7 @@ def _merge(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
-def _read_ahead(items: Iterator[T], depth: int) -> Iterator[T]:
+def _read_ahead(items: Iterator[T], depth: int) -> Generator[T, None, None]:
     """``items`` produced by a background thread, at most ``depth`` ahead of the consumer.
 
     An exception in the thread is raised here; closing this generator stops the thread."""

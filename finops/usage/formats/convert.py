@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _QUANTUM = Decimal(1).scaleb(-DECIMAL.scale)
 _DECIMAL_CONTEXT = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_EVEN)
 _MAX_INTEGER_DIGITS = DECIMAL.precision - DECIMAL.scale
-_WIDE_DECIMAL = pa.decimal256(76, 40)
+# Casts tried in turn, each while every |value| stays below its bound (a margin under 10^(38 - scale)).
+_DECIMAL_TARGETS = ((DECIMAL, 1e21), (pa.decimal128(38, 22), 1e15), (pa.decimal128(38, 30), 1e7))
 # A UTC offset after the time part ("-19" at the end of a bare date is not one).
 _ZONE_SUFFIX = r"\d{2}:\d{2}(?::\d{2}(?:\.\d*)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
@@ -165,28 +167,54 @@ def to_decimal(arr: pa.Array, where: Where, column: str) -> pa.Array:
     if pa.types.is_null(dtype):
         return pa.nulls(len(arr), DECIMAL)
     if pa.types.is_decimal(dtype):
+        # Checked before the cast: pyarrow's decimal rescale can overflow silently.
+        limit = Decimal(10) ** _MAX_INTEGER_DIGITS
+        extremes = pc.min_max(arr)
+        low, high = extremes["min"].as_py(), extremes["max"].as_py()
+        if high is not None and (high >= limit or low <= -limit):
+            outside = pc.or_(pc.greater_equal(arr, pa.scalar(limit)), pc.less_equal(arr, pa.scalar(-limit)))
+            i = pc.index(outside, True).as_py()
+            raise where.error(f"number out of range: {arr[i].as_py()}", index=i, column=column)
         if dtype.scale > DECIMAL.scale:
+            if pa.types.is_decimal256(dtype):  # rare; pyarrow's decimal256 round is unreliable
+                return _decimal_slow(arr.cast(pa.string()), where, column)
             arr = pc.round(arr, ndigits=DECIMAL.scale, round_mode="half_to_even")
-        try:
-            return arr.cast(DECIMAL)
-        except _CAST_ERRORS:
-            i = _first_failure(arr, lambda a: a.cast(DECIMAL))
-            raise where.error(f"number out of range: {arr[i].as_py()}", index=i, column=column) from None
+        return arr.cast(DECIMAL)
     if pa.types.is_integer(dtype):
         return arr.cast(DECIMAL)
     if pa.types.is_dictionary(dtype):
         return to_decimal(arr.dictionary_decode(), where, column)
     # Floats go through their shortest text form, so 0.1 stays 0.1 rather than its binary expansion.
     text = to_text(arr, where, column)
+    # pyarrow's text -> decimal cast can return garbage instead of failing when a value has more
+    # digits than the decimal holds (more than 38 in all, or too many before the point for the
+    # scale). Its result is only trusted on texts of at most 38 characters whose magnitude, read
+    # as a float first (cheap), leaves room for the scale; anything else takes the Python path.
+    if (pc.max(pc.binary_length(text)).as_py() or 0) <= DECIMAL.precision:
+        magnitude = _magnitude(text)
+        for target, limit in _DECIMAL_TARGETS:
+            if not magnitude < limit:
+                break
+            try:
+                # Finer targets read more than 16 decimal places (a float's 17th digit), then round
+                # half-even, still vectorised (decimal128 only: pyarrow's decimal256 round drops
+                # carries through long runs of 9s).
+                value = text.cast(target)
+                if target != DECIMAL:
+                    value = pc.round(value, ndigits=DECIMAL.scale, round_mode="half_to_even").cast(DECIMAL)
+                return value
+            except _CAST_ERRORS:
+                continue
+    return _decimal_slow(text, where, column)
+
+
+def _magnitude(text: pa.Array) -> float:
+    """The largest absolute value, read as floats (inf when some text is not a number)."""
     try:
-        return text.cast(DECIMAL)
+        largest = pc.max(pc.abs(text.cast(pa.float64()))).as_py()
     except _CAST_ERRORS:
-        pass
-    try:  # more than 16 decimal places (a float's 17th digit): round, still vectorised
-        wide = pc.round(text.cast(_WIDE_DECIMAL), ndigits=DECIMAL.scale, round_mode="half_to_even")
-        return wide.cast(DECIMAL)
-    except _CAST_ERRORS:
-        return _decimal_slow(text, where, column)
+        return math.inf
+    return 0.0 if largest is None else largest
 
 
 def _decimal_slow(text: pa.Array, where: Where, column: str) -> pa.Array:
@@ -217,7 +245,10 @@ def decimal_sum(*parts: pa.Array) -> pa.Array:
 
 
 def decimal_product(a: pa.Array, b: pa.Array) -> pa.Array:
-    """a x b rounded half-even to 16 places (null if either is null)."""
+    """a x b rounded half-even to 16 places (null if either is null).
+
+    Through decimal256, whose rounding pyarrow gets wrong from about 10^15 up (a carry through a
+    long run of 9s is dropped): fine for a public price x usage amount, not a general multiply."""
     wide = pa.decimal256(37, DECIMAL.scale)
     product = pc.multiply(a.cast(wide), b.cast(wide))
     product = pc.round(product, ndigits=DECIMAL.scale, round_mode="half_to_even")

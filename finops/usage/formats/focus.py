@@ -76,6 +76,10 @@ ENUMERATIONS: dict[str, tuple[str, ...]] = {
     "CommitmentDiscountStatus": ("Used", "Unused"),
 }
 
+# Provider columns (FOCUS lets providers add x_* columns) that carry the compute SKU attribute the
+# product needs for rightsizing and carbon; the first present fills ``instance_type``.
+INSTANCE_TYPE_COLUMNS: tuple[str, ...] = ("x_InstanceType", "x_SkuInstanceType", "x_VmSize")
+
 _CANONICAL_BY_FOCUS = {focus: canonical for canonical, focus in FOCUS_NAMES.items()}
 _BY_LOWER = {focus.lower(): focus for focus in FOCUS_NAMES.values()}
 _ALIAS_BY_LOWER = {alias.lower(): focus for alias, focus in FOCUS_ALIASES.items()}
@@ -112,7 +116,11 @@ class FocusMapper:
             raise IngestError(f"missing mandatory FOCUS columns: {', '.join(missing)}", file=file)
         self._names = list(names)
         self._source = {_CANONICAL_BY_FOCUS[focus]: i for focus, i in columns.items()}
-        used = set(columns.values())
+        lowered = {name.strip().lower(): i for i, name in reversed(list(enumerate(names)))}
+        instance = next((lowered[c.lower()] for c in INSTANCE_TYPE_COLUMNS if c.lower() in lowered), None)
+        if instance is not None:
+            self._source["instance_type"] = instance
+        used = set(self._source.values())
         self._extras = [i for i in range(len(names)) if i not in used]
 
     def convert(self, batch: pa.RecordBatch, where: Where) -> pa.Table:
@@ -128,7 +136,7 @@ class FocusMapper:
                 columns[canonical] = canonical_json_objects(text, where, name)
             else:
                 text = to_text(col, where, name)
-                allowed = ENUMERATIONS.get(FOCUS_NAMES[canonical])
+                allowed = ENUMERATIONS.get(FOCUS_NAMES.get(canonical, ""))
                 columns[canonical] = canonical_case(text, allowed) if allowed else text
         extra_names = [self._names[i] for i in self._extras]
         extra_values = [to_text(batch.column(i), where, self._names[i]) for i in self._extras]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import threading
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from finops.usage.formats import read_chunks
+from finops.usage.formats import IngestError, read_chunks
 from finops.usage.formats.focus import MANDATORY_COLUMNS
 from finops.usage.formats.schema import CANONICAL_SCHEMA
 
@@ -79,10 +80,27 @@ def test_odd_chunk_sizes_keep_every_row_once(tmp_path, chunk_rows):
     assert seen == list(range(1, rows + 1))
 
 
+def _reader_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "finops-formats-read"]
+
+
 def test_abandoning_the_stream_stops_the_reader(tmp_path):
     path = tmp_path / "focus.csv"
     generate(path, 40_000)
     stream = read_chunks(path, chunk_rows=1_000)
     first = next(stream)
+    assert len(_reader_threads()) == 1
     stream.close()  # the read-ahead thread must end, not hang or leak the file
     assert first.table.num_rows == 1_000
+    assert _reader_threads() == []
+
+
+def test_a_bad_row_stops_the_reader(tmp_path):
+    path = tmp_path / "focus.csv"
+    generate(path, 40_000)
+    path.write_bytes(path.read_bytes().replace(b",20000\n", b",20000,surplus\n"))
+    with pytest.raises(IngestError) as caught:
+        for _ in read_chunks(path, chunk_rows=1_000):
+            pass
+    assert caught.value.row == 20_000
+    assert _reader_threads() == []

@@ -7,10 +7,12 @@ import json
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finops.usage.formats.convert import Where, json_object_columns, map_to_json, to_decimal
+from finops.usage.formats.errors import IngestError
 
 WHERE = Where("test.csv", 1)
 # Text with the characters JSON must escape: quotes, backslashes, control characters, non-ASCII.
@@ -54,16 +56,25 @@ def test_map_to_json_matches_json_dumps(maps):
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.decimals(min_value=Decimal("-1e20"), max_value=Decimal("1e20"), allow_nan=False, places=None) | st.none(),
+        st.decimals(min_value=Decimal("-1e25"), max_value=Decimal("1e25"), allow_nan=False, places=None) | st.none(),
         min_size=1,
         max_size=20,
     ),
     st.sampled_from(["plain", "scientific"]),
 )
 def test_to_decimal_matches_decimal_quantize(values, notation):
+    """Every value is either read exactly as Decimal would (rounded half-even to 16 places) or, when
+    it cannot be stored (10^22 and up), refused with the row of the first such value. pyarrow's own
+    cast silently returns wrong numbers for some of these; the parser must not."""
     text = [None if v is None else (f"{v:E}" if notation == "scientific" else f"{v:f}") for v in values]
-    got = to_decimal(pa.array(text, pa.string()), WHERE, "c").to_pylist()
-    exact = Context(prec=80, rounding=ROUND_HALF_EVEN)  # 20 integer + 16 decimal digits need > 28
+    exact = Context(prec=80, rounding=ROUND_HALF_EVEN)  # 25 integer + 16 decimal digits need > 28
     quantum = Decimal("1e-16")
     expected = [None if t is None else Decimal(t).quantize(quantum, context=exact) for t in text]
-    assert got == expected
+    too_big = [i for i, e in enumerate(expected) if e is not None and abs(e) >= Decimal("1e22")]
+    if too_big:
+        with pytest.raises(IngestError) as caught:
+            to_decimal(pa.array(text, pa.string()), WHERE, "c")
+        assert caught.value.row == too_big[0] + 1
+        assert "out of range" in caught.value.message
+    else:
+        assert to_decimal(pa.array(text, pa.string()), WHERE, "c").to_pylist() == expected

@@ -316,3 +316,18 @@ def test_parquet_float_costs_read_as_their_shortest_text(tmp_path):
         Decimal("0.3"),
         Decimal("-0.0000001"),
     ]
+
+
+def test_provider_instance_type_column_fills_instance_type(tmp_path):
+    with open(FOCUS_SAMPLE, encoding="utf-8", newline="") as handle:
+        rows = [dict(r) for r, _ in zip(csv.DictReader(handle), range(3), strict=False)]
+    for row, value in zip(rows, ["m5.large", "NULL", "c5.xlarge"], strict=True):
+        row["x_InstanceType"] = value
+    path = tmp_path / "with-instance.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    table = next(read_chunks(path)).table
+    assert table["instance_type"].to_pylist() == ["m5.large", None, "c5.xlarge"]
+    assert all("x_InstanceType" not in (extras or "") for extras in table["extras"].to_pylist())

@@ -64,9 +64,7 @@ class Command(BaseCommand):
         membership_set(username="analyst", organization=sample, role=Role.ADMIN, password=password)
 
         self.stdout.write(f"Seeded in {time.monotonic() - started:.1f} s.")
-        self.stdout.write(
-            "Logins (password: %s):" % ("$DEMO_PASSWORD" if "DEMO_PASSWORD" in os.environ else password)
-        )
+        self.stdout.write("Logins (password: %s):" % ("$DEMO_PASSWORD" if "DEMO_PASSWORD" in os.environ else password))
         self.stdout.write("  finance   demo organization, finance role (sees everything)")
         self.stdout.write(f"  engineer  demo organization, engineer role, teams {', '.join(ENGINEER_TEAMS)}")
         self.stdout.write("  viewer    demo organization, read-only")
