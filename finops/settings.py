@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "finops.usage",
     "finops.web",
     "finops.demo",
+    "pricing",
 ]
 
 MIDDLEWARE = [

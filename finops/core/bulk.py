@@ -1,4 +1,4 @@
-"""Bulk writes of arrow tables into model tables: COPY on PostgreSQL, executemany on SQLite.
+"""Bulk writes of arrow tables into database tables: COPY on PostgreSQL, executemany on SQLite.
 
 The ORM's bulk_create runs at ~8k rows/s (per-field value preparation); these run at COPY speed.
 Callers pass a table whose column names are the model's column names and whose values are already in
@@ -70,16 +70,18 @@ class TableLoader:
     run no other query on the connection in between.
     """
 
-    def __init__(self, model: type[models.Model], columns: list[str]) -> None:
+    def __init__(self, target: type[models.Model] | str, columns: list[str]) -> None:
+        """``target``: a model, or the name of a table (e.g. a staging table made by ``create_staging_table``)."""
         self.columns = columns
         self.postgres = connection.vendor == "postgresql"
         quote = connection.ops.quote_name
+        table = quote(target if isinstance(target, str) else target._meta.db_table)
         names = ", ".join(quote(c) for c in columns)
         if self.postgres:
-            self.sql = f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN WITH (FORMAT csv)"
+            self.sql = f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)"
         else:
             marks = ", ".join(["%s"] * len(columns))
-            self.sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})"
+            self.sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
         self.rows = 0
         self._cursor = None
         self._copy_context = None
@@ -122,8 +124,36 @@ class TableLoader:
             self._cursor.close()
 
 
-def bulk_insert(model: type[models.Model], table: pa.Table) -> int:
-    """Insert every row of ``table`` into ``model``'s table inside the caller's transaction."""
-    with TableLoader(model, table.column_names) as loader:
+def bulk_insert(target: type[models.Model] | str, table: pa.Table) -> int:
+    """Insert every row of ``table`` into ``target`` (a model or a table name) in the caller's transaction."""
+    with TableLoader(target, table.column_names) as loader:
         loader.load(loader.prepare(table))
     return table.num_rows
+
+
+def _column_type(dtype: pa.DataType, postgres: bool) -> str:
+    if pa.types.is_decimal(dtype):
+        return f"numeric({dtype.precision}, {dtype.scale})" if postgres else "text"
+    if pa.types.is_timestamp(dtype):
+        return "timestamp with time zone" if postgres else "text"
+    if pa.types.is_date(dtype):
+        return "date" if postgres else "text"
+    if pa.types.is_boolean(dtype):
+        return "boolean" if postgres else "integer"
+    if pa.types.is_integer(dtype):
+        return "bigint" if postgres else "integer"
+    return "text"
+
+
+def create_staging_table(name: str, schema: pa.Schema) -> str:
+    """A temporary table shaped like ``schema``, stored as the model tables store the same types
+    (exact decimals, UTC timestamps), dropped at the end of the transaction on PostgreSQL and replaced
+    on the next call on SQLite. Returns the quoted name."""
+    postgres = connection.vendor == "postgresql"
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"{quote(f.name)} {_column_type(f.type, postgres)}" for f in schema)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+        on_commit = " ON COMMIT DROP" if postgres else ""
+        cursor.execute(f"CREATE TEMPORARY TABLE {quote(name)} ({columns}){on_commit}")
+    return quote(name)
