@@ -92,12 +92,13 @@ def _run_through_worker(broker_url: str, transport_options: dict, redis: str | N
 
 @pytest.mark.django_db(transaction=True)
 def test_filesystem_broker_worker_ingests_through_the_task():
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (settings.CELERY_BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     options = {
         "data_folder_in": str(settings.CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(settings.CELERY_BROKER_DIR / "queue"),
         "processed_folder": str(settings.CELERY_BROKER_DIR / "processed"),
+        "control_folder": str(settings.CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
     _run_through_worker("filesystem://", options, redis=None)

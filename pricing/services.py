@@ -1,0 +1,342 @@
+"""Price catalog imports: one call's files become one CatalogImport, written in one transaction.
+
+The pure importers (pricing.importers) stream SKUs, prices and spot samples as arrow tables; they are
+COPY-loaded into staging tables and merged with set-based SQL, which keeps a 2,000,000-row offer file
+fast. Re-importing a file changes nothing; a newer catalog closes the prices it supersedes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import connection, transaction
+
+from finops.core.bulk import TableLoader, create_staging_table
+from finops.core.concurrency import prefetch
+from pricing import importers
+from pricing.importers import PRICE_SCHEMA, SKU_SCHEMA, SPOT_SCHEMA, PriceImportError
+from pricing.models import CatalogImport, Price, Sku, SpotPriceSample, Term
+from pricing.offers import HOURS_PER_YEAR
+
+# Columns that identify one offer of a SKU; a newer price of the same offer supersedes the older.
+# The first four are never null and are compared with "=" so the database can use its indexes.
+NOT_NULL_OFFER_KEY = ("sku_id", "term", "unit", "currency")
+OFFER_KEY = (
+    "sku_id",
+    "term",
+    "lease_years",
+    "purchase_option",
+    "offering_class",
+    "plan_type",
+    "unit",
+    "currency",
+    "tier_start",
+)
+_HASH_BLOCK = 4 * 1024 * 1024
+
+
+def _sha256(paths: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        file_digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while block := handle.read(_HASH_BLOCK):
+                file_digest.update(block)
+        digest.update(file_digest.digest())
+    return digest.hexdigest()
+
+
+def catalog_import(
+    *, paths: Sequence[Path], fmt: str = "auto", location: str | None = None
+) -> tuple[CatalogImport, bool]:
+    """Import price files (one catalog, e.g. the pages of one API listing). Returns (import, duplicate).
+
+    The same files again are a duplicate: nothing is written. Bad input raises PriceImportError naming
+    file, row and field, records the failed import, and leaves every price table as it was."""
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.is_file():
+            raise PriceImportError("no such file", file=str(path))
+    digest = _sha256(paths)
+    earlier = CatalogImport.objects.filter(sha256=digest, status=CatalogImport.Status.SUCCEEDED).first()
+    if earlier is not None:
+        return earlier, True
+    started = time.monotonic()
+    record = CatalogImport.objects.create(
+        provider="", format=fmt, source="", location=location or ", ".join(map(str, paths)), sha256=digest
+    )
+    try:
+        with transaction.atomic():
+            _import_files(record, paths, fmt)
+            record.status = CatalogImport.Status.SUCCEEDED
+            record.duration_seconds = time.monotonic() - started
+            record.save()
+    except PriceImportError as error:
+        CatalogImport.objects.filter(pk=record.pk).update(
+            status=CatalogImport.Status.FAILED, error=str(error), duration_seconds=time.monotonic() - started
+        )
+        raise
+    except Exception as error:
+        CatalogImport.objects.filter(pk=record.pk).update(
+            status=CatalogImport.Status.FAILED, error=f"internal error: {type(error).__name__}: {error}"
+        )
+        raise
+    return record, False
+
+
+def _import_files(record: CatalogImport, paths: list[Path], fmt: str) -> None:
+    stage_sku = create_staging_table("pricing_stage_sku", SKU_SCHEMA)
+    stage_price = create_staging_table("pricing_stage_price", PRICE_SCHEMA)
+    stage_spot = create_staging_table("pricing_stage_spot", SPOT_SCHEMA)
+    skipped: dict[str, int] = {}
+    for path in paths:
+        meta, batches = importers.read_catalog(path, fmt)
+        record.provider, record.format, record.source = meta.provider, meta.format, meta.source
+        record.publication_date, record.version = meta.publication_date, meta.version or ""
+        loaders = {
+            "skus": TableLoader(stage_sku, SKU_SCHEMA.names),
+            "prices": TableLoader(stage_price, PRICE_SCHEMA.names),
+            "spot": TableLoader(stage_spot, SPOT_SCHEMA.names),
+        }
+
+        def prepared(batches=batches, loaders=loaders):
+            # Encoding for the database runs ahead in a thread, with the parsing (both release the GIL).
+            for batch in batches:
+                yield batch, {name: loader.prepare(getattr(batch, name)) for name, loader in loaders.items()}
+
+        batches_prepared = list(_drain(prefetch(prepared()), loaders))
+        for batch in batches_prepared:
+            record.rows_read += batch.rows
+            for reason, count in batch.skipped.items():
+                skipped[reason] = skipped.get(reason, 0) + count
+    record.skipped = skipped
+    _merge(record, stage_sku, stage_price, stage_spot)
+
+
+def _drain(items, loaders: dict[str, TableLoader]):
+    """Load each prepared batch table by table (one open COPY per staging table at a time)."""
+    for batch, prepared in items:
+        for name, loader in loaders.items():
+            if prepared[name][0]:
+                with loader:
+                    loader.load(prepared[name])
+        yield batch
+
+
+def _merge(
+    record: CatalogImport, stage_sku: str | None, stage_price: str, stage_spot: str | None, provenance: bool = False
+) -> None:
+    postgres = connection.vendor == "postgresql"
+    same = "IS NOT DISTINCT FROM" if postgres else "IS"
+    json = "CAST(s.attributes AS jsonb)" if postgres else "s.attributes"
+    sku_table, price_table, spot_table = Sku._meta.db_table, Price._meta.db_table, SpotPriceSample._meta.db_table
+    sku_columns = list(SKU_SCHEMA.names)
+    publication = connection.ops.adapt_datetimefield_value(record.publication_date)
+    with connection.cursor() as cursor:
+        if stage_sku is not None:
+            _merge_skus(cursor, record, stage_sku, sku_columns, json, sku_table)
+        price_columns = [c for c in PRICE_SCHEMA.names if c != "sku_key"]
+        provenance_column = "s.provenance" if provenance else "''"
+        # A price without its own date is in force from its catalog's publication date.
+        dated = "COALESCE(s.effective_from, %s)"
+        offer_match = (
+            " AND ".join(
+                f"p.{c} {'=' if c in (*NOT_NULL_OFFER_KEY, 'upfront', 'hourly') else same} s.{c}"
+                for c in (
+                    "term",
+                    "lease_years",
+                    "purchase_option",
+                    "offering_class",
+                    "plan_type",
+                    "unit",
+                    "currency",
+                    "tier_start",
+                    "upfront",
+                    "hourly",
+                )
+            )
+            + f" AND p.effective_from {same} {dated}"
+        )
+        cursor.execute(
+            f"INSERT INTO {price_table} (sku_id, {', '.join(price_columns)}, provenance, catalog_import_id) "
+            f"SELECT k.id, {', '.join(dated if c == 'effective_from' else 's.' + c for c in price_columns)}, "
+            f"{provenance_column}, %s "
+            f"FROM {stage_price} s JOIN {sku_table} k ON k.sku_key = s.sku_key "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {price_table} p WHERE p.sku_id = k.id AND {offer_match})",
+            [publication, record.pk, publication],
+        )
+        record.prices_added = max(cursor.rowcount, 0)
+        record.prices_superseded = _close_superseded(cursor, record.pk, same)
+        if stage_spot is not None:
+            spot_columns = SPOT_SCHEMA.names
+            cursor.execute(
+                f"INSERT INTO {spot_table} ({', '.join(spot_columns)}, catalog_import_id) "
+                f"SELECT {', '.join('s.' + c for c in spot_columns)}, %s FROM {stage_spot} s WHERE true "
+                f"ON CONFLICT (provider, availability_zone, instance_type, product_description, timestamp) DO NOTHING",
+                [record.pk],
+            )
+            record.spot_samples_added = max(cursor.rowcount, 0)
+
+
+def _merge_skus(cursor, record: CatalogImport, stage_sku: str, sku_columns: list[str], json: str, sku_table: str):
+    cursor.execute(
+        f"INSERT INTO {sku_table} ({', '.join(sku_columns)}, catalog_import_id) "
+        f"SELECT {', '.join('s.' + c if c != 'attributes' else json for c in sku_columns)}, %s "
+        f"FROM {stage_sku} s WHERE true ON CONFLICT (sku_key) DO NOTHING",
+        [record.pk],
+    )
+    record.skus_added = max(cursor.rowcount, 0)
+    # Specs known only now (e.g. an instance-spec import after a price import) fill the gaps.
+    for column in ("vcpu", "memory_gib", "architecture", "gpu", "instance_family", "normalization_factor"):
+        cursor.execute(
+            f"UPDATE {sku_table} SET {column} = (SELECT s.{column} FROM {stage_sku} s "
+            f"WHERE s.sku_key = {sku_table}.sku_key AND s.{column} IS NOT NULL LIMIT 1) "
+            f"WHERE {column} IS NULL AND sku_key IN (SELECT sku_key FROM {stage_sku} WHERE {column} IS NOT NULL)"
+        )
+
+
+def _close_superseded(cursor, import_id: int, same: str) -> int:
+    """Give every open price of an offer this import touched an end: the next later price's start."""
+    price_table = Price._meta.db_table
+    key = " AND ".join(f"n.{c} {'=' if c in NOT_NULL_OFFER_KEY else same} {price_table}.{c}" for c in OFFER_KEY)
+    later = f"n.effective_from > {price_table}.effective_from"
+    cursor.execute(
+        f"UPDATE {price_table} SET effective_to = (SELECT MIN(n.effective_from) FROM {price_table} n "
+        f"WHERE {key} AND {later}) "
+        f"WHERE effective_to IS NULL AND sku_id IN (SELECT sku_id FROM {price_table} WHERE catalog_import_id = %s) "
+        f"AND EXISTS (SELECT 1 FROM {price_table} n WHERE {key} AND {later})",
+        [import_id],
+    )
+    return max(cursor.rowcount, 0)
+
+
+# --- Derived commitment prices ---------------------------------------------------------------------
+RESERVED_DISCOUNTS = Path(__file__).resolve().parent / "data" / "ec2_reserved_discounts_x2iedn.json"
+_VARIANT = {"noUpfront": "no_upfront", "allUpfront": "all_upfront"}
+RATE_QUANTUM = Decimal("0.000001")
+CENT = Decimal("0.01")
+
+
+def derive_commitment_prices() -> tuple[CatalogImport, bool]:
+    """Reserved and savings-plan rates for every current AWS EC2 Linux on-demand price that has no
+    published one, from a real published discount structure: the ratio of each reserved variant's
+    effective hourly to on-demand for x2iedn.32xlarge in the same region (ec2instances.info).
+
+    Stored ``derived`` with their provenance, never silently. No-upfront rates are on-demand x ratio;
+    all-upfront rates are that effective rate x the term's hours, paid upfront. Partial-upfront is not
+    derived: the file gives its effective rate but not how it splits between upfront and hourly.
+    Savings plans: no Savings Plans rate file was on hand, so Compute SP rates take the 1-year/3-year
+    convertible no-upfront ratio and EC2 Instance SP rates the standard one (AWS advertises the same
+    maximum discounts for these pairs); that equivalence is an assumption, stated in each provenance.
+    Re-running adds nothing unless on-demand prices changed."""
+    import json as jsonlib
+
+    import pyarrow as pa
+
+    discounts = jsonlib.loads(RESERVED_DISCOUNTS.read_text())
+    rows: list[dict] = []
+    base = Price.objects.filter(
+        term=Term.ON_DEMAND,
+        effective_to__isnull=True,
+        unit__in=("Hrs", "Hours"),
+        hourly__gt=0,
+        sku__provider="aws",
+        sku__operating_system="linux",
+        sku__instance_type__isnull=False,
+        sku__region__in=list(discounts["regions"]),
+        derived=False,
+    ).select_related("sku")
+    source = f"{discounts['instance_type']} {discounts['os']} ({discounts['source']})"
+    for price in base.iterator():
+        region = discounts["regions"][price.sku.region]
+        on_demand_ref = Decimal(region["ondemand"])
+        for key, value in region["reserved"].items():
+            term_key, variant = key.split(".")
+            lease_years = 1 if term_key.startswith("yrTerm1") else 3
+            offering = "convertible" if "Convertible" in term_key else "standard"
+            ratio = Decimal(value) / on_demand_ref
+            effective = price.hourly * ratio
+            why = f"{price.hourly} on-demand x {value}/{region['ondemand']} ({key} of {source})"
+            if variant in _VARIANT:
+                upfront = effective * HOURS_PER_YEAR * lease_years if variant == "allUpfront" else Decimal(0)
+                hourly = Decimal(0) if variant == "allUpfront" else effective
+                rows.append(
+                    _derived_row(
+                        price,
+                        Term.RESERVED,
+                        lease_years,
+                        _VARIANT[variant],
+                        offering,
+                        None,
+                        upfront,
+                        hourly,
+                        f"derived: {why}",
+                    )
+                )
+            if variant == "noUpfront":
+                plan = "compute" if offering == "convertible" else "ec2_instance"
+                rows.append(
+                    _derived_row(
+                        price,
+                        Term.SAVINGS_PLAN,
+                        lease_years,
+                        "no_upfront",
+                        None,
+                        plan,
+                        Decimal(0),
+                        effective,
+                        f"derived (assumption: {plan} savings plan = {offering} no-upfront RI discount): {why}",
+                    )
+                )
+    schema = PRICE_SCHEMA.append(pa.field("provenance", pa.string()))
+    table = pa.Table.from_pylist(rows, schema=schema)
+    digest = hashlib.sha256(RESERVED_DISCOUNTS.read_bytes())
+    digest.update(repr(sorted((r["sku_key"], str(r["hourly"]), str(r["effective_from"])) for r in rows)).encode())
+    earlier = CatalogImport.objects.filter(sha256=digest.hexdigest(), status=CatalogImport.Status.SUCCEEDED).first()
+    if earlier is not None:
+        return earlier, True
+    with transaction.atomic():
+        record = CatalogImport.objects.create(
+            provider="aws",
+            format="derived",
+            source="derived commitment rates",
+            location=str(RESERVED_DISCOUNTS),
+            sha256=digest.hexdigest(),
+            rows_read=len(rows),
+        )
+        stage = create_staging_table("pricing_stage_derived", schema)
+        with TableLoader(stage, schema.names) as loader:
+            loader.load(loader.prepare(table))
+        _merge(record, None, stage, None, provenance=True)
+        record.status = CatalogImport.Status.SUCCEEDED
+        record.save()
+    return record, False
+
+
+def _derived_row(price, term, lease_years, purchase_option, offering_class, plan_type, upfront, hourly, provenance):
+    # Estimates carry no more precision than their inputs: rates to 6 places (as ec2instances.info
+    # publishes them), upfront fees to the cent.
+    return {
+        "sku_key": price.sku.sku_key,
+        "term": term,
+        "lease_years": lease_years,
+        "purchase_option": purchase_option,
+        "offering_class": offering_class,
+        "plan_type": plan_type,
+        "unit": price.unit,
+        "upfront": upfront.quantize(CENT),
+        "hourly": hourly.quantize(RATE_QUANTUM),
+        "currency": price.currency,
+        "effective_from": price.effective_from,
+        "tier_start": None,
+        "tier_end": None,
+        "rate_code": None,
+        "description": None,
+        "derived": True,
+        "source_row": 0,
+        "provenance": provenance,
+    }
