@@ -30,12 +30,13 @@ TARGET_ROWS_PER_S = 100_000
 TARGET_RSS_MB = 1024
 
 
-def bench_database_url() -> str:
+def bench_database_url(suffix: str = "_bench") -> str:
+    """The configured database's name + ``suffix`` (SQLite: var/<suffix>.sqlite3): never real data."""
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
         base, _, name = url.rpartition("/")
-        return f"{base}/{name.split('?')[0] or 'finops'}_bench"
-    return f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
+        return f"{base}/{name.split('?')[0] or 'finops'}{suffix}"
+    return f"sqlite:///{ROOT / 'var' / (suffix.strip('_') + '.sqlite3')}"
 
 
 def generate(kind: str, rows: int, out: Path) -> Path:
@@ -138,9 +139,24 @@ def child_raw(path: str) -> None:
     print(f"RESULT {rows} {time.perf_counter() - started:.3f}")
 
 
-def run_child(args: list[str], env: dict) -> tuple[int, float, float]:
-    """Run this script as a child; return (rows, seconds, peak RSS MB) of that child alone."""
-    proc = subprocess.Popen([sys.executable, __file__, *args], env=env, stdout=subprocess.PIPE, text=True)
+def prepare_database(env: dict) -> dict:
+    """A fresh, migrated benchmark database (dropped and re-created); returns ``env``."""
+    if env["DATABASE_URL"].startswith("sqlite:///"):
+        Path(env["DATABASE_URL"][len("sqlite:///") :]).unlink(missing_ok=True)
+    else:
+        import psycopg
+
+        base, _, name = env["DATABASE_URL"].rpartition("/")
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+    return env
+
+
+def run_child(args: list[str], env: dict, script: str = __file__) -> tuple[int, float, float]:
+    """Run ``script`` as a child; return (rows, seconds, peak RSS MB) of that child alone."""
+    proc = subprocess.Popen([sys.executable, script, *args], env=env, stdout=subprocess.PIPE, text=True)
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
@@ -164,17 +180,7 @@ def main() -> None:
     if args.child_raw:
         return child_raw(args.child_raw)
 
-    env = dict(os.environ, DATABASE_URL=bench_database_url())
-    if env["DATABASE_URL"].startswith("sqlite:///"):
-        Path(env["DATABASE_URL"][len("sqlite:///") :]).unlink(missing_ok=True)
-    else:
-        import psycopg
-
-        base, _, name = env["DATABASE_URL"].rpartition("/")
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            admin.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+    env = prepare_database(dict(os.environ, DATABASE_URL=bench_database_url()))
     out = ROOT / "var" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     vendor = "PostgreSQL" if "postgres" in env["DATABASE_URL"] else "SQLite"

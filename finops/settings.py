@@ -134,6 +134,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=180
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=2100)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Synced into the database scheduler at beat start; edit times in the admin (Periodic tasks).
+CELERY_BEAT_SCHEDULE = {
+    "refresh-price-catalogs": {"task": "pricing.refresh_catalogs", "schedule": 24 * 3600.0},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Email ----------------------------------------------------------------------------------

@@ -135,3 +135,17 @@ class SpotPriceSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.availability_zone} {self.instance_type} {self.price} @ {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class CatalogSource(models.Model):
+    """A catalog URL the nightly refresh re-imports (an unchanged file is a no-op)."""
+
+    url = models.URLField(max_length=1000, unique=True)
+    format = models.CharField(max_length=32, default="auto")
+    enabled = models.BooleanField(default=True)
+    last_import = models.ForeignKey(CatalogImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.url

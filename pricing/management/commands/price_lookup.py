@@ -10,8 +10,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from finops.core.money import money_str
-from pricing.selectors import LookupError_, price_lookup
+from pricing.selectors import LookupError_, lookup_payload, price_lookup
 
 
 class Command(BaseCommand):
@@ -72,61 +71,3 @@ class Command(BaseCommand):
                 f"spot history {spot['first']} .. {spot['last']} ({spot['samples']} samples): mean {spot['mean']}, "
                 f"p95 {spot['p95']}, max {spot['max']}"
             )
-
-
-def lookup_payload(lookup) -> dict:
-    sku = lookup.sku
-    spot = lookup.spot
-    return {
-        "sku": {
-            "sku_key": sku.sku_key,
-            "provider": sku.provider,
-            "region": sku.region,
-            "instance_type": sku.instance_type,
-            "operating_system": sku.operating_system,
-            "tenancy": sku.tenancy,
-            "vcpu": sku.vcpu,
-            "memory_gib": money_str(sku.memory_gib),
-            "architecture": sku.architecture,
-            "gpu": sku.gpu,
-            "instance_family": sku.instance_family,
-            "normalization_factor": money_str(sku.normalization_factor),
-        },
-        "at": lookup.at.isoformat(),
-        "prices": [
-            {
-                "term": v.price.term,
-                "lease_years": v.price.lease_years,
-                "purchase_option": v.price.purchase_option,
-                "offering_class": v.price.offering_class,
-                "plan_type": v.price.plan_type,
-                "upfront": money_str(v.price.upfront),
-                "hourly": money_str(v.price.hourly),
-                "effective_hourly": money_str(v.effective_hourly),
-                "currency": v.price.currency,
-                "unit": v.price.unit,
-                "effective_from": v.price.effective_from.isoformat() if v.price.effective_from else None,
-                "savings": money_str(v.savings) if v.savings is not None else None,
-                "break_even_month": v.break_even_month,
-                "source": v.source,
-                "derived": v.price.derived,
-                "provenance": v.price.provenance,
-            }
-            for v in lookup.prices
-        ],
-        "spot": (
-            {
-                "samples": spot.samples,
-                "first": spot.first.isoformat(),
-                "last": spot.last.isoformat(),
-                "mean": f"{spot.mean:.6f}",
-                "p95": f"{spot.p95:.6f}",
-                "max": f"{spot.max:.6f}",
-                "volatility": round(spot.volatility, 4),
-                "share_above_50pct_on_demand": spot.share_above_50pct_on_demand,
-                "share_above_80pct_on_demand": spot.share_above_80pct_on_demand,
-            }
-            if spot
-            else None
-        ),
-    }

@@ -21,8 +21,12 @@ from finops.accounts.services import membership_set, organization_get_or_create
 from finops.demo.generator import generate_demo_billing
 from finops.usage.formats.errors import IngestError
 from finops.usage.services import ingest_job_create, ingest_job_run
+from pricing.importers import PriceImportError
+from pricing.services import catalog_import, derive_commitment_prices
 
 FOCUS_SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "focus_sample.csv"
+DEMO_SPOT_HISTORY = Path(__file__).resolve().parents[2] / "data" / "ec2_spot_linux_2022-05-31.tsv"
+LIBCLOUD_PRICES = Path(__file__).resolve().parents[4] / "pricing" / "data" / "libcloud_pricing.json.gz"
 ENGINEER_TEAMS = ("checkout", "search")
 
 
@@ -59,6 +63,8 @@ class Command(BaseCommand):
         )
         membership_set(username="viewer", organization=demo, role=Role.VIEWER, password=password)
 
+        self._prices()
+
         sample, _ = organization_get_or_create(slug="focus-sample", name="FOCUS sample (FinOps Foundation)")
         self._ingest(sample, [FOCUS_SAMPLE])
         membership_set(username="analyst", organization=sample, role=Role.ADMIN, password=password)
@@ -70,6 +76,21 @@ class Command(BaseCommand):
         self.stdout.write("  viewer    demo organization, read-only")
         self.stdout.write("  admin     demo organization admin and Django admin (/admin/)")
         self.stdout.write("  analyst   focus-sample organization (the FinOps Foundation FOCUS sample)")
+
+    def _prices(self) -> None:
+        """Real on-demand prices and specs for every EC2 type and region, real spot samples, and reserved /
+        savings-plan rates derived (and marked so) from a published discount structure."""
+        for path in (LIBCLOUD_PRICES, DEMO_SPOT_HISTORY):
+            try:
+                record, duplicate = catalog_import(paths=[path])
+            except PriceImportError as error:
+                raise CommandError(f"demo price import failed: {error}") from error
+            state = "unchanged" if duplicate else f"{record.prices_added:,} prices, {record.spot_samples_added:,} spot"
+            self.stdout.write(f"prices: {record.source}: {state}.")
+        record, duplicate = derive_commitment_prices()
+        self.stdout.write(
+            f"prices: derived commitment rates: {'unchanged' if duplicate else f'{record.prices_added:,} prices'}."
+        )
 
     def _ingest(self, organization, paths: list[Path]) -> None:
         try:
