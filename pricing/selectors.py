@@ -35,6 +35,7 @@ class PriceLookup:
     prices: list[PriceView] = field(default_factory=list)
     on_demand: Decimal | None = None
     spot: SpotStats | None = None
+    spot_by_zone: dict[str, SpotStats] = field(default_factory=dict)
 
 
 def prices_at(sku: Sku, at: datetime):
@@ -82,14 +83,19 @@ def price_lookup(
                 source=f"{price.catalog_import.source} {price.catalog_import.version}".strip(),
             )
         )
-    samples = SpotPriceSample.objects.filter(
-        provider=provider,
-        region=region,
-        instance_type=instance_type,
-        operating_system=operating_system,
-        timestamp__lte=at,
-    ).values_list("timestamp", "price")
-    result.spot = spot_stats(list(samples), on_demand)
+    samples = list(
+        SpotPriceSample.objects.filter(
+            provider=provider,
+            region=region,
+            instance_type=instance_type,
+            operating_system=operating_system,
+            timestamp__lte=at,
+        ).values_list("availability_zone", "timestamp", "price")
+    )
+    # Each zone is its own price series; the region figure pools them.
+    result.spot = spot_stats([(t, p) for _, t, p in samples], on_demand)
+    zones = sorted({zone for zone, _, _ in samples})
+    result.spot_by_zone = {zone: spot_stats([(t, p) for z, t, p in samples if z == zone], on_demand) for zone in zones}
     return result
 
 
@@ -150,17 +156,25 @@ def lookup_payload(lookup: PriceLookup) -> dict:
         ],
         "spot": (
             {
-                "samples": spot.samples,
-                "first": spot.first.isoformat(),
-                "last": spot.last.isoformat(),
-                "mean": f"{spot.mean:.6f}",
-                "p95": f"{spot.p95:.6f}",
-                "max": f"{spot.max:.6f}",
-                "volatility": round(spot.volatility, 4),
-                "share_above_50pct_on_demand": spot.share_above_50pct_on_demand,
-                "share_above_80pct_on_demand": spot.share_above_80pct_on_demand,
+                **_spot_json(spot),
+                "zones": {zone: _spot_json(stats) for zone, stats in lookup.spot_by_zone.items()},
             }
             if spot
             else None
         ),
+    }
+
+
+def _spot_json(spot: SpotStats) -> dict:
+    return {
+        "samples": spot.samples,
+        "first": spot.first.isoformat(),
+        "last": spot.last.isoformat(),
+        "mean": f"{spot.mean:.6f}",
+        "p95": f"{spot.p95:.6f}",
+        "max": f"{spot.max:.6f}",
+        "volatility": round(spot.volatility, 4),
+        "share_above_50pct_on_demand": spot.share_above_50pct_on_demand,
+        "share_above_80pct_on_demand": spot.share_above_80pct_on_demand,
+        "interruption_risk": spot.interruption_risk,
     }

@@ -216,6 +216,12 @@ def test_spot_history_and_lookup_statistics():
     spot = lookup()["spot"]
     assert spot["samples"] == len(mine)
     assert Decimal(spot["max"]) == max(Decimal(r[3]) for r in mine)
+    zones = {r[0] for r in mine}
+    assert set(spot["zones"]) == zones
+    for zone in zones:
+        in_zone = [Decimal(r[3]) for r in mine if r[0] == zone]
+        assert spot["zones"][zone]["samples"] == len(in_zone)
+        assert Decimal(spot["zones"][zone]["max"]) == max(in_zone)
     assert import_prices(SPOT_TSV)["imports"][0]["status"] == "duplicate"
 
 
