@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict], None]
 _HASH_BLOCK = 4 * 1024 * 1024
+_ROLLUP_MERGE_EVERY = 16
 
 
 def file_sha256(path: Path) -> str:
@@ -253,6 +254,8 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
             loader.load(prepared)
             del prepared
             rollups.append(rollup)
+            if len(rollups) >= _ROLLUP_MERGE_EVERY:  # keep memory flat however long the delivery
+                rollups = [merge_rollups(rollups)]
             tracker.rows = loader.rows
             tracker.report(tracker.bytes_before + bytes_read)
     for ingest_file in files:

@@ -230,3 +230,18 @@ def test_missing_file_is_refused():
     error = ingest_fails(Path("/nonexistent/bill.csv"))
     assert "/nonexistent/bill.csv" in str(error)
     assert IngestJob.objects.count() == 0
+
+
+def test_many_small_chunks_give_the_same_rollups(settings):
+    """Chunk boundaries and the periodic merge of chunk rollups must not change a single total."""
+    settings.FINOPS_INGEST_CHUNK_ROWS = 37  # 1000 rows -> 28 chunks, merged every 16
+    rows = read_rows(FOCUS_SAMPLE)
+    result = ingest(FOCUS_SAMPLE)
+    assert result["rows"] == 1000
+    by_day = grouped_sum(rows, lambda r: r["ChargePeriodStart"][:10], "BilledCost")
+    stored = {
+        d.isoformat(): t
+        for d, t in DailyCost.objects.values_list("day").annotate(t=MoneySum("billed_cost")).values_list("day", "t")
+    }
+    assert stored == by_day
+    assert DailyCost.objects.aggregate(n=MoneySum("row_count"))["n"] == 1000
