@@ -81,7 +81,9 @@ class Price(models.Model):
     """One dated price of one offer of a SKU. ``hourly`` is the recurring per-unit rate and ``upfront``
     the one-time fee, kept apart as published."""
 
-    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="prices")
+    # No database FK constraints: an offer file brings a million prices, and deferred constraint checks
+    # at commit cost more than the load. Only pricing.services writes these rows.
+    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="prices", db_constraint=False)
     term = models.CharField(max_length=16, choices=Term.choices)
     lease_years = models.IntegerField(null=True, blank=True)
     purchase_option = models.CharField(max_length=32, null=True, blank=True)
@@ -100,7 +102,9 @@ class Price(models.Model):
     derived = models.BooleanField(default=False)
     provenance = models.TextField(blank=True)  # how a derived price was derived
     source_row = models.BigIntegerField(null=True, blank=True)
-    catalog_import = models.ForeignKey(CatalogImport, on_delete=models.CASCADE, related_name="prices")
+    catalog_import = models.ForeignKey(
+        CatalogImport, on_delete=models.CASCADE, related_name="prices", db_constraint=False, db_index=False
+    )
 
     class Meta:
         indexes = [
@@ -122,7 +126,9 @@ class SpotPriceSample(models.Model):
     price = MoneyField()
     currency = models.CharField(max_length=8)
     timestamp = models.DateTimeField()
-    catalog_import = models.ForeignKey(CatalogImport, on_delete=models.CASCADE, related_name="spot_samples")
+    catalog_import = models.ForeignKey(
+        CatalogImport, on_delete=models.CASCADE, related_name="spot_samples", db_constraint=False
+    )
 
     class Meta:
         constraints = [

@@ -37,6 +37,7 @@ OFFER_KEY = (
     "tier_start",
 )
 _HASH_BLOCK = 4 * 1024 * 1024
+CATALOG_BATCH_ROWS = 50_000
 
 
 def _sha256(paths: Sequence[Path]) -> str:
@@ -94,7 +95,7 @@ def _import_files(record: CatalogImport, paths: list[Path], fmt: str) -> None:
     stage_spot = create_staging_table("pricing_stage_spot", SPOT_SCHEMA)
     skipped: dict[str, int] = {}
     for path in paths:
-        meta, batches = importers.read_catalog(path, fmt)
+        meta, batches = importers.read_catalog(path, fmt, batch_rows=CATALOG_BATCH_ROWS)
         record.provider, record.format, record.source = meta.provider, meta.format, meta.source
         record.publication_date, record.version = meta.publication_date, meta.version or ""
         loaders = {
@@ -105,26 +106,33 @@ def _import_files(record: CatalogImport, paths: list[Path], fmt: str) -> None:
 
         def prepared(batches=batches, loaders=loaders):
             # Encoding for the database runs ahead in a thread, with the parsing (both release the GIL).
+            # Only counts and encoded rows travel on: holding whole batches would grow with the file.
             for batch in batches:
-                yield batch, {name: loader.prepare(getattr(batch, name)) for name, loader in loaders.items()}
+                encoded = {name: loader.prepare(getattr(batch, name)) for name, loader in loaders.items()}
+                yield batch.rows, batch.skipped, encoded
 
-        batches_prepared = list(_drain(prefetch(prepared()), loaders))
-        for batch in batches_prepared:
-            record.rows_read += batch.rows
-            for reason, count in batch.skipped.items():
+        for rows, batch_skipped, encoded in prefetch(prepared(), 1):
+            for name, loader in loaders.items():
+                if encoded[name][0]:
+                    with loader:
+                        loader.load(encoded[name])
+            record.rows_read += rows
+            for reason, count in batch_skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + count
     record.skipped = skipped
+    _index_staging(stage_sku, stage_price)
     _merge(record, stage_sku, stage_price, stage_spot)
 
 
-def _drain(items, loaders: dict[str, TableLoader]):
-    """Load each prepared batch table by table (one open COPY per staging table at a time)."""
-    for batch, prepared in items:
-        for name, loader in loaders.items():
-            if prepared[name][0]:
-                with loader:
-                    loader.load(prepared[name])
-        yield batch
+def _index_staging(stage_sku: str, stage_price: str) -> None:
+    """Index the staging tables' join key and, on PostgreSQL, gather their statistics: temporary tables
+    are never auto-analyzed, and without statistics the merge's joins are planned as nested loops."""
+    with connection.cursor() as cursor:
+        for table in (stage_sku, stage_price):
+            index = connection.ops.quote_name(table.strip('"`') + "_sku_key")
+            cursor.execute(f"CREATE INDEX {index} ON {table} (sku_key)")
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ANALYZE {table}")
 
 
 def _merge(
@@ -207,9 +215,12 @@ def _close_superseded(cursor, import_id: int, same: str) -> int:
     cursor.execute(
         f"UPDATE {price_table} SET effective_to = (SELECT MIN(n.effective_from) FROM {price_table} n "
         f"WHERE {key} AND {later}) "
-        f"WHERE effective_to IS NULL AND sku_id IN (SELECT sku_id FROM {price_table} WHERE catalog_import_id = %s) "
+        # Only SKUs that existed before this import can hold prices this import supersedes (or is
+        # superseded by): a fresh catalog skips the correlated scan entirely.
+        f"WHERE effective_to IS NULL AND sku_id IN (SELECT id FROM {Sku._meta.db_table} WHERE catalog_import_id <> %s "
+        f"AND id IN (SELECT sku_id FROM {price_table} WHERE catalog_import_id = %s)) "
         f"AND EXISTS (SELECT 1 FROM {price_table} n WHERE {key} AND {later})",
-        [import_id],
+        [import_id, import_id],
     )
     return max(cursor.rowcount, 0)
 
