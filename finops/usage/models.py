@@ -53,7 +53,8 @@ class IngestJob(models.Model):
 
     def progress(self) -> dict:
         """Live progress while running (from the cache, shared by web and workers), final numbers after."""
-        if self.status in (self.Status.PENDING, self.Status.RUNNING):
+        if self.status in (self.Status.PENDING, self.Status.RUNNING, self.Status.FAILED):
+            # A failed job shows where it stopped (nothing of it was kept).
             live = cache.get(self.progress_cache_key)
             if live:
                 return live

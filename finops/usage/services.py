@@ -8,7 +8,6 @@ exactly as before. The same delivery ingested again while its slices are current
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,8 +33,6 @@ from finops.usage.formats.errors import IngestError
 from finops.usage.formats.schema import CANONICAL_COLUMNS
 from finops.usage.models import BillingSlice, DailyCost, IngestFile, IngestJob, LineItem
 from finops.usage.rollup import DeliverySummary, merge_rollups, rollup_chunk, team_values
-
-log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict], None]
 _HASH_BLOCK = 4 * 1024 * 1024

@@ -142,6 +142,14 @@ def test_a_failing_delivery_leaves_the_database_exactly_as_before(tmp_path):
     assert snapshot() == before
     failed = IngestJob.objects.order_by("-pk").first()
     assert failed.status == "failed" and "row 601" in failed.error
+    assert failed.progress()["fraction"] < 1.0  # where it stopped, not "done"
+    succeeded = IngestJob.objects.filter(status="succeeded").get()
+    assert succeeded.progress() == {
+        "rows": 1000,
+        "bytes_done": succeeded.bytes_total,
+        "bytes_total": succeeded.bytes_total,
+        "fraction": 1.0,
+    }
 
 
 @pytest.mark.parametrize(
