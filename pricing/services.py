@@ -17,6 +17,7 @@ from django.db import connection, transaction
 
 from finops.core.bulk import TableLoader, create_staging_table
 from finops.core.concurrency import prefetch
+from finops.core.hashing import file_sha256
 from pricing import importers
 from pricing.importers import PRICE_SCHEMA, SKU_SCHEMA, SPOT_SCHEMA, PriceImportError
 from pricing.models import CatalogImport, Price, Sku, SpotPriceSample, Term
@@ -36,19 +37,12 @@ OFFER_KEY = (
     "currency",
     "tier_start",
 )
-_HASH_BLOCK = 4 * 1024 * 1024
 CATALOG_BATCH_ROWS = 50_000
 
 
 def _sha256(paths: Sequence[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        file_digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            while block := handle.read(_HASH_BLOCK):
-                file_digest.update(block)
-        digest.update(file_digest.digest())
-    return digest.hexdigest()
+    """One hash for the files of one catalog, in order."""
+    return hashlib.sha256("".join(file_sha256(p) for p in paths).encode()).hexdigest()
 
 
 def catalog_import(

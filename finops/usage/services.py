@@ -27,6 +27,7 @@ from finops.accounts.models import Organization
 from finops.accounts.services import teams_for_tag_values
 from finops.core.bulk import TableLoader, bulk_insert
 from finops.core.concurrency import prefetch
+from finops.core.hashing import file_sha256
 from finops.core.money import money_str
 from finops.usage import formats
 from finops.usage.formats.errors import IngestError
@@ -35,16 +36,7 @@ from finops.usage.models import BillingSlice, DailyCost, IngestFile, IngestJob, 
 from finops.usage.rollup import DeliverySummary, merge_rollups, rollup_chunk, team_values
 
 ProgressCallback = Callable[[dict], None]
-_HASH_BLOCK = 4 * 1024 * 1024
 _ROLLUP_MERGE_EVERY = 16
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def ingest_job_create(
