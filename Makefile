@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[dev]'
+	test -f .env || printf '# Local development only (make install). Production sets its own environment.\nDJANGO_DEBUG=1\n' > .env
 	touch $(STAMP)
 
 install: $(STAMP)

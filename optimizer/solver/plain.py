@@ -23,8 +23,8 @@ class PlainModel:
 
 def build_plain(problem: Problem) -> PlainModel:
     lp = pulp.LpProblem("commitment_mix", pulp.LpMinimize)
-    x = {r.id: pulp.LpVariable(f"x_{i}", lowBound=0, cat=pulp.LpInteger) for i, r in enumerate(problem.reservations)}
-    c = {s.id: pulp.LpVariable(f"c_{i}", lowBound=0) for i, s in enumerate(problem.savings_plans)}
+    x = {r.id: lp.add_variable(f"x_{i}", lowBound=0, cat=pulp.LpInteger) for i, r in enumerate(problem.reservations)}
+    c = {s.id: lp.add_variable(f"c_{i}", lowBound=0) for i, s in enumerate(problem.savings_plans)}
     hours = problem.hours
     objective = [(x[r.id], hours * r.hourly_cost) for r in problem.reservations]
     objective += [(c[s.id], float(hours)) for s in problem.savings_plans]
@@ -39,19 +39,19 @@ def build_plain(problem: Problem) -> PlainModel:
             row = []
             for ri, res in enumerate(problem.reservations):
                 if sku.id in res.covers:
-                    w = pulp.LpVariable(f"w_{ri}_{k}_{h}", lowBound=0)
+                    w = lp.add_variable(f"w_{ri}_{k}_{h}", lowBound=0)
                     row.append((w, 1.0))
                     res_terms.setdefault(ri, []).append((w, res.covers[sku.id]))
             for si, plan in enumerate(problem.savings_plans):
                 if sku.id in plan.rates:
-                    u = pulp.LpVariable(f"u_{si}_{k}_{h}", lowBound=0)
+                    u = lp.add_variable(f"u_{si}_{k}_{h}", lowBound=0)
                     row.append((u, 1.0))
                     plan_terms.setdefault(si, []).append((u, plan.rates[sku.id]))
             if sku.spot is not None and sku.spot_max_share > 0:
-                z = pulp.LpVariable(f"z_{k}_{h}", lowBound=0, upBound=sku.spot_max_share * d)
+                z = lp.add_variable(f"z_{k}_{h}", lowBound=0, upBound=sku.spot_max_share * d)
                 row.append((z, 1.0))
                 objective.append((z, sku.spot))
-            o = pulp.LpVariable(f"o_{k}_{h}", lowBound=0)
+            o = lp.add_variable(f"o_{k}_{h}", lowBound=0)
             row.append((o, 1.0))
             objective.append((o, sku.on_demand))
             lp += pulp.LpAffineExpression(row) == d, f"demand_{k}_{h}"

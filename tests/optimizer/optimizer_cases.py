@@ -118,9 +118,7 @@ def brute_force(problem: Problem) -> tuple[float, dict[str, int]]:
     reservation (max over hours of sum_k covers_rk * d_kh) are never useful: they cost >= 0 and cover nothing."""
     ranges = []
     for res in problem.reservations:
-        peak = max(
-            sum(q * problem.demand[k][h] for k, q in res.covers.items()) for h in range(problem.hours)
-        )
+        peak = max(sum(q * problem.demand[k][h] for k, q in res.covers.items()) for h in range(problem.hours))
         ranges.append(range(math.ceil(peak) + 1))
     best = (math.inf, {})
     for units in itertools.product(*ranges):

@@ -1,0 +1,8 @@
+"""Pure forecasting math: numpy in, frozen dataclasses out. Never imports Django.
+
+- ``models``: the candidates (weekly seasonal naive, damped-trend weekly ETS, robust median fallback).
+- ``backtest``: rolling-origin MASE over the last 4 x 7-day horizons.
+- ``select``: ``forecast_series`` picks a candidate per series and returns a ``SeriesForecast``.
+- ``projection``: month-end / quarter-end projection (actual to date + forecast remainder, with interval).
+- ``anomaly``: points outside the 99% interval whose impact exceeds a floor.
+"""
