@@ -24,7 +24,7 @@ linear innovations form, e_{n+h} = sum_{j<h} psi_j * eps_{n+h-j} with psi_0 = 1 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +52,10 @@ class CandidateForecast:
     params: dict[str, float] = field(default_factory=dict)
 
 
+# candidate(values, horizon, levels=()) -> CandidateForecast
+Candidate = Callable[..., CandidateForecast]
+
+
 def _as_history(values: np.ndarray | Sequence[float], minimum: int) -> np.ndarray:
     y = np.asarray(values, dtype=np.float64)
     if y.ndim != 1:
@@ -72,8 +76,7 @@ def _check_levels(levels: Sequence[float]) -> tuple[float, ...]:
 
 def _empirical_band(errors: np.ndarray, level: float) -> tuple[float, float]:
     """Lower/upper error quantiles for a central interval of ``level`` (linear interpolation)."""
-    tail = (1.0 - level) / 2.0
-    lo, hi = np.quantile(errors, [tail, 1.0 - tail])
+    lo, hi = np.quantile(errors, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
     return float(lo), float(hi)
 
 
@@ -98,15 +101,16 @@ def seasonal_naive(
     if levels:
         # Empirical k-week-ahead errors; with fewer than 10 of them, scale the 1-week errors by sqrt(k)
         # (the seasonal random-walk variance).
-        bands: dict[int, dict[float, tuple[float, float]]] = {}
-        for weeks in np.unique(k):
-            dk = y[SEASON * weeks :] - y[: n - SEASON * weeks] if n - SEASON * weeks >= 10 else d1 * math.sqrt(weeks)
-            bands[int(weeks)] = {lv: _empirical_band(dk, lv) for lv in levels}
-        for lv in levels:
-            lo = np.array([bands[int(w)][lv][0] for w in k])
-            hi = np.array([bands[int(w)][lv][1] for w in k])
-            lower[lv] = point + np.minimum(lo, 0.0)
-            upper[lv] = point + np.maximum(hi, 0.0)
+        tails = np.array([[(1.0 - lv) / 2.0, (1.0 + lv) / 2.0] for lv in levels]).ravel()
+        weeks_needed = np.unique(k)
+        quantiles = np.empty((weeks_needed.max() + 1, tails.size))
+        for weeks in weeks_needed:
+            lag = SEASON * int(weeks)
+            dk = y[lag:] - y[:-lag] if n - lag >= 10 else d1 * math.sqrt(weeks)
+            quantiles[weeks] = np.quantile(dk, tails)
+        for i, lv in enumerate(levels):
+            lower[lv] = point + np.minimum(quantiles[k, 2 * i], 0.0)
+            upper[lv] = point + np.maximum(quantiles[k, 2 * i + 1], 0.0)
     return CandidateForecast(point=point.copy(), lower=lower, upper=upper, psi=psi, sigma=sigma)
 
 
@@ -138,13 +142,7 @@ class EtsState:
 
 
 def _ets_grid() -> np.ndarray:
-    rows = [
-        (a, a * r, (1.0 - a) * g, p)
-        for a in _ALPHAS
-        for r in _BETA_RATIOS
-        for g in _GAMMA_RATIOS
-        for p in _PHIS
-    ]
+    rows = [(a, a * r, (1.0 - a) * g, p) for a in _ALPHAS for r in _BETA_RATIOS for g in _GAMMA_RATIOS for p in _PHIS]
     return np.array(rows, dtype=np.float64)
 
 

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from finops.forecasting.calc import models
+from finops.forecasting.calc.projection import month_end, period_projection, quarter_end, sum_error_sd
+from finops.forecasting.calc.select import forecast_series
+
+START = date(2025, 1, 1)
+
+
+def history(n: int = 200, seed: int = 2) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = 300 + 0.5 * t + 40 * (t % 7 < 5) + rng.normal(0, 8, n)
+    return pd.Series(values, index=pd.date_range(START, periods=n, freq="D").date)
+
+
+@pytest.mark.parametrize(
+    ("day", "month", "quarter"),
+    [
+        (date(2025, 1, 1), date(2025, 1, 31), date(2025, 3, 31)),
+        (date(2024, 2, 10), date(2024, 2, 29), date(2024, 3, 31)),
+        (date(2025, 5, 31), date(2025, 5, 31), date(2025, 6, 30)),
+        (date(2025, 12, 15), date(2025, 12, 31), date(2025, 12, 31)),
+    ],
+)
+def test_period_ends(day, month, quarter):
+    assert month_end(day) == month
+    assert quarter_end(day) == quarter
+
+
+def test_month_end_projection_is_actual_to_date_plus_summed_forecast():
+    series = history()  # 2025-01-01 .. 2025-07-19
+    fc = forecast_series(series.to_numpy(), START)
+    in_july = series[[d >= date(2025, 7, 1) for d in series.index]]
+    forecast = pd.Series(fc.point, index=fc.dates)
+    remainder = forecast[[d <= date(2025, 7, 31) for d in forecast.index]]
+
+    proj = period_projection(series, fc, date(2025, 7, 31), period_start=date(2025, 7, 1))
+
+    assert proj.actual_days == 19 and proj.forecast_days == 12
+    assert proj.actual_to_date == pytest.approx(in_july.sum())
+    assert proj.forecast_remainder == pytest.approx(remainder.sum())
+    assert proj.total == pytest.approx(in_july.sum() + remainder.sum())
+    for level in (0.8, 0.95, 0.99):
+        assert proj.lower[level] < proj.total < proj.upper[level]
+    assert proj.upper[0.8] < proj.upper[0.95] < proj.upper[0.99]
+
+
+def test_quarter_projection_interval_for_iid_fallback_is_sigma_sqrt_days():
+    """The fallback's errors are iid, so the sum over H days has sd sigma * sqrt(H)."""
+    values = np.array([100.0, 104, 97, 101, 99, 103, 98, 102, 100, 96])
+    fc = forecast_series(values, START, horizon=90)
+    assert fc.model == "fallback"
+    end = quarter_end(fc.start)  # 2025-03-31; forecast starts 2025-01-11
+    days = (end - fc.start).days + 1
+    actual = dict(zip(pd.date_range(START, periods=10, freq="D").date, values, strict=True))
+
+    proj = period_projection(actual, fc, end)
+
+    half = norm.ppf(0.975) * fc.sigma * np.sqrt(days)
+    assert proj.forecast_days == days == 80
+    assert proj.total == pytest.approx(values.sum() + fc.point[:days].sum())
+    assert proj.upper[0.95] == pytest.approx(proj.total + half)
+    assert proj.lower[0.95] == pytest.approx(proj.total - half)
+
+
+def test_sum_error_sd_matches_simulated_ets_paths():
+    """Simulate ETS(A,Ad,A) forward from a fitted state with Gaussian innovations; compare the sd of 30-day sums."""
+    rng = np.random.default_rng(9)
+    t = np.arange(200)
+    y = 500 + 0.4 * t + 30 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 10, 200)
+    state = models.ets_fit(y)
+    paths = 20_000
+    level = np.full(paths, state.level)
+    trend = np.full(paths, state.trend)
+    season = np.tile(state.season, (paths, 1))
+    total = np.zeros(paths)
+    for day in range(state.n, state.n + 30):
+        j = day % 7
+        eps = rng.normal(0.0, state.sigma, paths)
+        value = level + state.phi * trend + season[:, j] + eps
+        total += value
+        level = level + state.phi * trend + state.alpha * eps
+        trend = state.phi * trend + state.beta * eps
+        season[:, j] += state.gamma * eps
+
+    analytic = sum_error_sd(models.ets_psi(state, 30), state.sigma, 30)
+
+    assert np.std(total) == pytest.approx(analytic, rel=0.03)  # sd of an sd estimate over 20,000 paths is ~0.5%
+
+
+def test_period_already_over_has_no_remainder():
+    series = history(40)
+    fc = forecast_series(series.to_numpy(), START)
+    proj = period_projection(series, fc, date(2025, 2, 9), period_start=date(2025, 2, 1))  # history ends 2025-02-09
+    assert proj.forecast_days == 0 and proj.forecast_remainder == 0.0
+    assert proj.lower[0.95] == proj.total == proj.upper[0.95] == pytest.approx(series.iloc[-9:].sum())
+
+
+def test_actuals_overlapping_the_forecast_are_rejected():
+    series = history(60)
+    fc = forecast_series(series.to_numpy(), START)
+    overlap = {**series.to_dict(), fc.start: 1.0}
+    with pytest.raises(ValueError, match="overlap the forecast"):
+        period_projection(overlap, fc, month_end(fc.start))
+
+
+def test_period_end_beyond_the_horizon_is_rejected():
+    series = history(60)
+    fc = forecast_series(series.to_numpy(), START, horizon=30)
+    with pytest.raises(ValueError, match="beyond the forecast horizon"):
+        period_projection(series, fc, fc.start + timedelta(days=30))
