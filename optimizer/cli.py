@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Iterator
 
-from optimizer.solver import SOLVERS, ProblemError, load_problem, solve
+from optimizer.solver import FORMULATIONS, SOLVERS, ProblemError, load_problem, solve
 
 
 @contextlib.contextmanager
@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     solve_cmd.add_argument("problem", help="path to PROBLEM.json")
     solve_cmd.add_argument("--time-limit", type=float, default=None, help="solver time limit in seconds")
     solve_cmd.add_argument("--solver", choices=SOLVERS, default=None, help="default: highs when available")
+    solve_cmd.add_argument(
+        "--formulation", choices=FORMULATIONS, default="plain", help="weighted: merge identical hours (highs only)"
+    )
     solve_cmd.add_argument("--gap", type=float, default=0.001, help="relative optimality tolerance (0.001)")
     solve_cmd.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
@@ -62,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ProblemError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.formulation == "weighted" and args.solver == "cbc":
+        parser.error("--formulation weighted needs --solver highs")
     with _stdout_to_stderr():
-        result = solve(problem, time_limit=args.time_limit, solver=args.solver, gap=args.gap).to_dict()
+        result = solve(
+            problem, time_limit=args.time_limit, solver=args.solver, gap=args.gap, formulation=args.formulation
+        ).to_dict()
     print(json.dumps(result, indent=2) if args.json else _text(result))
     return 0

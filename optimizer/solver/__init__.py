@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ import pulp
 from optimizer.solver.evaluate import Evaluation, evaluate, evaluate_detail
 from optimizer.solver.plain import build_plain
 from optimizer.solver.problem import Problem, ProblemError, load_problem, parse_problem
+from optimizer.solver.weighted import solve_weighted
 
 __all__ = [
     "Evaluation",
@@ -29,13 +31,16 @@ __all__ = [
 ]
 
 SOLVERS = ("highs", "cbc")
+FORMULATIONS = ("plain", "weighted")
 
 
 @dataclass(frozen=True)
 class Solution:
     """A purchase plan. ``objective`` is the evaluator's exact cost of these purchases; ``bound`` a proven
     lower bound on the optimum (None when the solver proved none); ``status`` is "optimal" only when
-    ``gap`` = (objective - bound) / |objective| is within the requested tolerance."""
+    ``gap`` = (objective - bound) / |objective| is within the requested tolerance; otherwise "time_limit" (a
+    time limit was given and the bound does not prove the tolerance), "not_proven" (no time limit, yet no
+    proof, e.g. a solver failure) or "infeasible" (never for a valid problem: buying nothing is feasible)."""
 
     status: str
     objective: float
@@ -101,7 +106,10 @@ def _run(model, solver: str, time_limit: float | None, gap: float) -> tuple[str,
     if solver == "cbc":
         # No gapRel: CBC then reports "Optimal" only at its default (near-zero) gap, and PuLP gives no bound
         # otherwise; "Stopped on time" maps to LpSolutionIntegerFeasible, never LpSolutionOptimal.
-        lp.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit))
+        with warnings.catch_warnings():  # PuLP 3 deprecates the bundled CBC; COIN_CMD needs a system cbc
+            warnings.filterwarnings("ignore", "PULP_CBC_CMD is deprecated", DeprecationWarning)
+            cbc = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit)
+        lp.solve(cbc)
         proven = lp.sol_status == pulp.LpSolutionOptimal
         bound = pulp.value(lp.objective) if proven else None
         has_values = lp.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
@@ -110,18 +118,34 @@ def _run(model, solver: str, time_limit: float | None, gap: float) -> tuple[str,
 
 
 def solve(
-    problem: Problem, *, time_limit: float | None = None, solver: str | None = None, gap: float = 0.001
+    problem: Problem,
+    *,
+    time_limit: float | None = None,
+    solver: str | None = None,
+    gap: float = 0.001,
+    formulation: str = "plain",
 ) -> Solution:
     """Find the cheapest reservation units and savings-plan commitments for ``problem``.
 
     ``solver`` is "highs" (PuLP's highspy interface, the default when highspy imports) or "cbc".
     ``time_limit`` caps the solver in seconds; ``gap`` is the relative optimality tolerance.
+    ``formulation`` "plain" builds the PuLP model (one variable set per SKU-hour); "weighted" merges hours
+    with identical demand vectors and passes numpy matrices straight to highspy (exactly equivalent, see
+    :mod:`optimizer.solver.weighted`; HiGHS only).
     The returned ``objective`` is always the evaluator's exact cost of the returned purchases and never
     exceeds the no-commitment cost (if the solver's plan would, the empty plan is returned instead).
     """
+    if not gap >= 0:
+        raise ValueError(f"gap must be >= 0, got {gap!r}")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be > 0 seconds, got {time_limit!r}")
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
     solver = solver or default_solver()
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    if formulation == "weighted" and solver != "highs":
+        raise ValueError("the weighted formulation needs solver='highs'")
     notes: list[str] = []
     nothing = evaluate_detail(problem, {}, {})
     trivial = not (problem.reservations or problem.savings_plans) or nothing.cost == 0.0
@@ -133,18 +157,25 @@ def solve(
         solver_status, bound, has_values = "trivial", nothing.cost, False
         notes.append("nothing to buy or no cost: the empty plan is optimal")
     else:
-        start = time.perf_counter()
-        model = build_plain(problem)
-        build_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        solver_status, bound, has_values = _run(model, solver, time_limit, gap)
-        solve_seconds = time.perf_counter() - start
+        if formulation == "weighted":
+            weighted = solve_weighted(problem, time_limit=time_limit, gap=gap)
+            solver_status, bound = weighted.solver_status, weighted.bound
+            build_seconds, solve_seconds = weighted.build_seconds, weighted.solve_seconds
+            raw_x, raw_c = weighted.reservations, weighted.savings_plans
+            notes.append(f"weighted formulation: {weighted.groups} distinct non-zero demand hours")
+        else:
+            start = time.perf_counter()
+            model = build_plain(problem)
+            build_seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            solver_status, bound, usable = _run(model, solver, time_limit, gap)
+            solve_seconds = time.perf_counter() - start
+            raw_x = {rid: var.varValue or 0.0 for rid, var in model.x.items()} if usable else None
+            raw_c = {sid: var.varValue or 0.0 for sid, var in model.c.items()} if usable else None
+        has_values = raw_x is not None and raw_c is not None
         if has_values:
-            for rid, var in model.x.items():
-                reservations[rid] = max(0, round(var.varValue or 0.0))
-            for sid, var in model.c.items():
-                value = var.varValue or 0.0
-                plans[sid] = value if value > 1e-9 else 0.0
+            reservations = {rid: max(0, round(value)) for rid, value in raw_x.items()}
+            plans = {sid: (value if value > 1e-9 else 0.0) for sid, value in raw_c.items()}
             if problem.upfront_budget is not None:
                 spent = sum(r.upfront * reservations[r.id] for r in problem.reservations)
                 if spent > problem.upfront_budget + 1e-6:
@@ -164,16 +195,16 @@ def solve(
     objective = chosen.cost
     gap_value: float | None = None
     if bound is not None:
+        if bound > objective + 1e-6 * max(1.0, abs(objective)):
+            notes.append(f"solver bound {bound!r} above the evaluated cost: solver and evaluator disagree")
         bound = min(bound, objective)  # a valid lower bound never exceeds a feasible cost; clips float noise
         gap_value = (objective - bound) / abs(objective) if objective else 0.0
     if gap_value is not None and gap_value <= gap + 1e-9:
         status = "optimal"
-    elif "Infeasible" in solver_status or "infeasible" in solver_status:
+    elif "infeasible" in solver_status.lower():
         status = "infeasible"  # cannot happen for a valid problem: buying nothing is always feasible
-    elif bound is None or gap_value is None or gap_value > gap:
-        status = "time_limit" if time_limit is not None else "not_proven"
     else:
-        status = "optimal"
+        status = "time_limit" if time_limit is not None else "not_proven"
     all_od = problem.all_on_demand_cost()
     return Solution(
         status=status,

@@ -48,9 +48,10 @@ def random_problem(seed: int, *, hours: int = 4, skus: int = 2, budget: bool = F
     return parse_problem(data)
 
 
-def best_cost_for_reservations(problem: Problem, x: dict[str, int]) -> float:
-    """Exact optimum over plan commitments c and all hourly allocations with reservation units fixed to x:
-    one LP over every hour at once (dense, built here independently of the solver package)."""
+def best_cost_for_reservations(problem: Problem, x: dict[str, float], c: dict[str, float] | None = None) -> float:
+    """Exact optimum over plan commitments c (or with c fixed, when given) and all hourly allocations with
+    reservation units fixed to x: one LP over every hour at once (dense, built here independently of the
+    solver package)."""
     cols: list[tuple] = [("c", s) for s in range(len(problem.savings_plans))]
     for h in range(problem.hours):
         for k, sku in enumerate(problem.skus):
@@ -69,6 +70,9 @@ def best_cost_for_reservations(problem: Problem, x: dict[str, int]) -> float:
     for j, col in enumerate(cols):
         if col[0] == "c":
             cost[j] = problem.hours
+            if c is not None:
+                fixed = c.get(problem.savings_plans[col[1]].id, 0.0)
+                bounds[j] = (fixed, fixed)
         elif col[0] == "z":
             sku = problem.skus[col[1]]
             cost[j] = sku.spot
@@ -81,7 +85,7 @@ def best_cost_for_reservations(problem: Problem, x: dict[str, int]) -> float:
                 continue
             row = np.zeros(n)
             for j, col in enumerate(cols):
-                if col[0] in "wu" and col[2:] == (k, h) or col[0] in "zo" and col[1:] == (k, h):
+                if (col[0] in "wu" and col[2:] == (k, h)) or (col[0] in "zo" and col[1:] == (k, h)):
                     row[j] = 1.0
             eq_rows.append(row)
             eq_rhs.append(problem.demand[sku.id][h])
@@ -123,9 +127,9 @@ def brute_force(problem: Problem) -> tuple[float, dict[str, int]]:
     best = (math.inf, {})
     for units in itertools.product(*ranges):
         x = {res.id: n for res, n in zip(problem.reservations, units, strict=True)}
-        if problem.upfront_budget is not None:
-            if sum(r.upfront * x[r.id] for r in problem.reservations) > problem.upfront_budget + 1e-12:
-                continue
+        spent = sum(r.upfront * x[r.id] for r in problem.reservations)
+        if problem.upfront_budget is not None and spent > problem.upfront_budget + 1e-12:
+            continue
         cost = best_cost_for_reservations(problem, x)
         if cost < best[0]:
             best = (cost, x)

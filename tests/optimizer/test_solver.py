@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
-from optimizer_cases import brute_force, random_problem
+from optimizer_cases import best_cost_for_reservations, brute_force, random_problem
 
 import optimizer.solver as solver_pkg
-from optimizer.solver import evaluate, parse_problem, solve
+from optimizer.solver import evaluate, evaluate_detail, parse_problem, solve
 
 SOLVERS = ["highs", "cbc"]
 
@@ -144,3 +146,68 @@ def test_no_bound_is_never_optimal(monkeypatch):
 def test_unknown_solver():
     with pytest.raises(ValueError, match="solver must be one of"):
         solve(parse_problem(one_sku()), solver="gurobi")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_weighted_matches_plain_and_brute_force(seed):
+    # 8 hours drawn from a few demand levels, so many hours repeat and get merged.
+    problem = random_problem(100 + seed, hours=8, skus=2, budget=seed % 4 == 0)
+    expected, _ = brute_force(problem)
+    plain = solve(problem, solver="highs", gap=1e-7)
+    weighted = solve(problem, solver="highs", gap=1e-7, formulation="weighted")
+    assert plain.status == weighted.status == "optimal"
+    assert weighted.objective == pytest.approx(plain.objective, rel=1e-6, abs=1e-9)
+    assert expected - 1e-9 <= weighted.objective <= expected * (1 + 1e-6) + 1e-9
+    assert weighted.bound <= expected + 1e-9
+    assert weighted.objective == pytest.approx(evaluate(problem, weighted.reservations, weighted.savings_plans))
+
+
+def test_weighted_merges_hours():
+    # [2,2,1,0] has distinct non-zero hours {2, 1}: the hand optimum 0.44 (see above) must survive the merge.
+    result = solve(parse_problem(one_sku(reservations=RESERVATION)), formulation="weighted")
+    assert result.status == "optimal"
+    assert result.reservations == {"r": 1}
+    assert result.objective == pytest.approx(0.44)
+    assert "2 distinct non-zero demand hours" in result.notes[0]
+
+
+def test_weighted_needs_highs():
+    with pytest.raises(ValueError, match="weighted formulation needs"):
+        solve(parse_problem(one_sku(reservations=RESERVATION)), solver="cbc", formulation="weighted")
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_evaluate_matches_independent_lp_on_random_purchases(seed):
+    # The evaluator (distinct hours, one block-diagonal sparse LP) against a dense all-hours LP from the tests.
+    problem = random_problem(200 + seed, hours=6, skus=3)
+    rng = random.Random(seed)
+    x = {r.id: rng.randint(0, 4) for r in problem.reservations}
+    c = {s.id: rng.choice([0.0, 0.05, 0.13, 0.4]) for s in problem.savings_plans}
+    detail = evaluate_detail(problem, x, c)
+    assert detail.cost == pytest.approx(best_cost_for_reservations(problem, x, c), rel=1e-9, abs=1e-12)
+    assert sum(detail.breakdown.values()) == pytest.approx(detail.cost)
+    for share in [*detail.utilization["reservations"].values(), *detail.utilization["savings_plans"].values()]:
+        assert share is None or 0.0 <= share <= 1.0
+
+
+def test_evaluate_rejects_unknown_and_negative_purchases():
+    problem = parse_problem(one_sku(reservations=RESERVATION))
+    with pytest.raises(KeyError, match="nope"):
+        evaluate(problem, {"nope": 1}, {})
+    with pytest.raises(ValueError, match="non-negative"):
+        evaluate(problem, {"r": -1}, {})
+
+
+def test_zero_demand_buys_nothing():
+    problem = parse_problem(one_sku(demand={"a": [0, 0, 0, 0]}, reservations=RESERVATION))
+    result = solve(problem)
+    assert result.status == "optimal"
+    assert result.objective == 0.0 and result.bound == 0.0 and result.gap == 0.0
+    assert result.reservations == {"r": 0}
+    assert result.savings_pct == 0.0
+
+
+@pytest.mark.parametrize("kwargs, message", [({"gap": -0.1}, "gap must be"), ({"time_limit": 0}, "time_limit must")])
+def test_bad_solve_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        solve(parse_problem(one_sku()), **kwargs)
