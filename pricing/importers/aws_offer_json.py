@@ -60,25 +60,35 @@ UPFRONT_UNIT = "Quantity"
 VERBATIM = ("servicecode", "regionCode", "instanceType")
 
 
+def read_offer_head(
+    stream: JsonStream, file: InputFile, what: str
+) -> tuple[Iterator[str], dict[str, Any], str | None, dt.datetime | None]:
+    """The members of an AWS bulk JSON file before its first ``products``/``terms`` key (offer code,
+    version, publication date...), shared by offer and savings-plan files. Returns the member iterator,
+    the head, the pending big key (or None) and the parsed publication date."""
+    if stream.peek() != "{":
+        raise stream.syntax_error(f"{what} is a JSON object")
+    keys = stream.members()
+    head: dict[str, Any] = {}
+    pending = None
+    for key in keys:
+        if key in ("products", "terms"):
+            pending = key
+            break
+        head[key] = stream.value()
+    published = None
+    if isinstance(head.get("publicationDate"), str):
+        try:
+            published = parse_timestamp(head["publicationDate"])
+        except ValueError:
+            raise file.error(f"not a date/time: {head['publicationDate']!r}", field="publicationDate") from None
+    return keys, head, pending, published
+
+
 def read(file: InputFile, batch_rows: int) -> tuple[CatalogMeta, Iterator[CatalogBatch]]:
     stream = JsonStream(file)
     try:
-        if stream.peek() != "{":
-            raise stream.syntax_error("an AWS offer file is a JSON object")
-        keys = stream.members()
-        head: dict[str, Any] = {}
-        pending = None
-        for key in keys:
-            if key in ("products", "terms"):
-                pending = key
-                break
-            head[key] = stream.value()
-        published = None
-        if isinstance(head.get("publicationDate"), str):
-            try:
-                published = parse_timestamp(head["publicationDate"])
-            except ValueError:
-                raise file.error(f"not a date/time: {head['publicationDate']!r}", field="publicationDate") from None
+        keys, head, pending, published = read_offer_head(stream, file, "an AWS offer file")
         offer_code = head.get("offerCode")
         meta = CatalogMeta(
             format=FORMAT,

@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pricing.importers.aws_offer_json import read_offer_head
 from pricing.importers.csvstream import CsvStream, Preamble, publication_date, read_preamble
 from pricing.importers.files import InputFile
 from pricing.importers.instances import instance_spec, spec_columns
@@ -277,22 +278,7 @@ _META_KEYS = ("offerCode", "version", "publicationDate", "regionCode", "formatVe
 def _read_json(file: InputFile, batch_rows: int) -> tuple[CatalogMeta, Iterator[CatalogBatch]]:
     stream = JsonStream(file)
     try:
-        if stream.peek() != "{":
-            raise stream.syntax_error("a savings plan rate file is a JSON object")
-        keys = stream.members()
-        head: dict[str, Any] = {}
-        pending_key = None
-        for key in keys:
-            if key in ("products", "terms"):
-                pending_key = key
-                break
-            head[key] = stream.value()
-        published = None
-        if isinstance(head.get("publicationDate"), str):
-            try:
-                published = parse_timestamp(head["publicationDate"])
-            except ValueError:
-                raise file.error(f"not a date/time: {head['publicationDate']!r}", field="publicationDate") from None
+        keys, head, pending_key, published = read_offer_head(stream, file, "a savings plan rate file")
         region = head.get("regionCode")
         meta = CatalogMeta(
             format=FORMAT,
