@@ -78,7 +78,6 @@ def cost_summary(
             queryset = queryset.filter(charge_period_start__lt=datetime.combine(end + timedelta(days=1), time(), UTC))
         # KT() would split a key on "__"; tag keys are used as given.
         queryset = queryset.annotate(group=Coalesce(KT(f"tags__{key}"), Value(""), output_field=TextField()))
-        currency = "billing_currency"
     else:
         queryset = DailyCost.objects.filter(organization=organization)
         if start:
@@ -86,8 +85,10 @@ def cost_summary(
         if end:
             queryset = queryset.filter(day__lte=end)
         queryset = queryset.annotate(group=Coalesce(F(GROUP_FIELDS[group_by]), Value(""), output_field=TextField()))
-        currency = "billing_currency"
-    totals = queryset.values("group", currency).annotate(cost=MoneySum(field)).order_by()
-    rows = [CostRow(group=r["group"] or NONE_LABEL, currency=r[currency], cost=r["cost"] or Decimal(0)) for r in totals]
+    totals = queryset.values("group", "billing_currency").annotate(cost=MoneySum(field)).order_by()
+    rows = [
+        CostRow(group=r["group"] or NONE_LABEL, currency=r["billing_currency"], cost=r["cost"] or Decimal(0))
+        for r in totals
+    ]
     # Ranked in Python: money is text on SQLite (exactness), so SQL ORDER BY would sort lexically.
     return sorted(rows, key=lambda r: (-r.cost, r.group, r.currency))

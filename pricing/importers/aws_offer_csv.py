@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.importers.csvstream import CsvStream, Preamble, publication_date, read_preamble
+from pricing.importers.csvstream import CsvStream, Preamble, preamble_meta, read_preamble
 from pricing.importers.files import InputFile
 from pricing.importers.instances import processor_architecture, spec_columns
 from pricing.importers.records import (
@@ -97,14 +97,7 @@ def read(file: InputFile, batch_rows: int) -> tuple[CatalogMeta, Iterator[Catalo
             f"(a savings plan rate file has DiscountedRate instead of PricePerUnit: use --format aws-savings-plan)",
             field=missing[0],
         )
-    meta = CatalogMeta(
-        format=FORMAT,
-        provider="aws",
-        source=preamble.offer_code,
-        publication_date=publication_date(preamble),
-        version=preamble.version,
-    )
-    return meta, OfferCsv(file, preamble).batches(batch_rows)
+    return preamble_meta(preamble, FORMAT), OfferCsv(file, preamble).batches(batch_rows)
 
 
 class OfferCsv:

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pricing.importers.aws_offer_json import read_offer_head
-from pricing.importers.csvstream import CsvStream, Preamble, publication_date, read_preamble
+from pricing.importers.csvstream import CsvStream, Preamble, preamble_meta, read_preamble
 from pricing.importers.files import InputFile
 from pricing.importers.instances import instance_spec, spec_columns
 from pricing.importers.jsonstream import JsonStream
@@ -113,14 +113,7 @@ def read(file: InputFile, batch_rows: int) -> tuple[CatalogMeta, Iterator[Catalo
             f"the header lacks the column(s) {', '.join(missing)} of an AWS savings plan rate file",
             field=missing[0],
         )
-    meta = CatalogMeta(
-        format=FORMAT,
-        provider="aws",
-        source=preamble.offer_code,
-        publication_date=publication_date(preamble),
-        version=preamble.version,
-    )
-    return meta, SavingsPlanCsv(file, preamble).batches(batch_rows)
+    return preamble_meta(preamble, FORMAT), SavingsPlanCsv(file, preamble).batches(batch_rows)
 
 
 # ------------------------------------------------------------------------------------------------ CSV

@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 
 from pricing.importers.errors import PriceImportError
 from pricing.importers.files import DECOMPRESS_ERRORS, InputFile
-from pricing.importers.records import parse_timestamp
+from pricing.importers.records import CatalogMeta, parse_timestamp
 
 # pyarrow's CSV block: one row must fit in one. 4 MiB measured faster than 1 MiB on the EC2 bench file.
 BLOCK_BYTES = 1 << 20
@@ -230,6 +230,17 @@ class CsvStream:
         except DECOMPRESS_ERRORS:
             return None, ""
         return None, ""
+
+
+def preamble_meta(preamble: Preamble, fmt: str) -> CatalogMeta:
+    """The catalog metadata an AWS bulk CSV's preamble carries (offer code, version, publication date)."""
+    return CatalogMeta(
+        format=fmt,
+        provider="aws",
+        source=preamble.offer_code,
+        publication_date=publication_date(preamble),
+        version=preamble.version,
+    )
 
 
 def _read_ahead(source: Iterator[T], depth: int) -> Iterator[T]:
