@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -46,7 +47,13 @@ INSTALLED_APPS = [
     "finops.usage",
     "finops.web",
     "finops.demo",
+    "finops.forecasting",
+    "finops.budgets",
+    "finops.carbon",
+    "finops.api",
     "pricing",
+    "optimizer",
+    "optimizer.rightsizing",
 ]
 
 MIDDLEWARE = [
@@ -141,6 +148,13 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Synced into the database scheduler at beat start; edit times in the admin (Periodic tasks).
 CELERY_BEAT_SCHEDULE = {
     "refresh-price-catalogs": {"task": "pricing.refresh_catalogs", "schedule": 24 * 3600.0},
+    "refresh-forecasts-nightly": {"task": "forecasting.refresh_all", "schedule": crontab(hour=2, minute=0)},
+    "anomaly-digest-daily": {"task": "forecasting.anomaly_digest", "schedule": crontab(hour=7, minute=0)},
+    "evaluate-budgets-daily": {"task": "budgets.evaluate_all", "schedule": crontab(hour=3, minute=0)},
+    "spend-digest-weekly": {
+        "task": "budgets.weekly_digest",
+        "schedule": crontab(hour=8, minute=0, day_of_week="mon"),
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
