@@ -1,0 +1,91 @@
+"""python manage.py carbon_report --org SLUG [--start] [--end] [--group-by ...] [--format table|csv|json] [--refresh]"""
+
+from __future__ import annotations
+
+import csv
+import json
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from finops.carbon.management.commands._common import day_range, organization_or_exit
+from finops.carbon.selectors import MEASURES, REPORT_GROUPS, CarbonReportError, carbon_summary
+from finops.carbon.services import CarbonError, carbon_recompute, coefficient_set_current
+from finops.core.money import money_str
+
+QUANTUM = Decimal("0.000001")
+
+
+def _text(value: Decimal) -> str:
+    return money_str(value.quantize(QUANTUM)) or "0"
+
+
+class Command(BaseCommand):
+    help = "Energy and emissions per group from the daily carbon rollups (Cloud Carbon Footprint method)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--org", required=True)
+        parser.add_argument("--start", type=str, help="first day, YYYY-MM-DD (inclusive)")
+        parser.add_argument("--end", type=str, help="last day, YYYY-MM-DD (inclusive)")
+        parser.add_argument("--group-by", default="service", help=f"{'|'.join(REPORT_GROUPS)} (default service)")
+        parser.add_argument("--format", default="table", choices=["table", "csv", "json"])
+        parser.add_argument("--refresh", action="store_true", help="recompute the rollup of the range first")
+
+    def handle(self, *args, **options) -> None:
+        organization = organization_or_exit(options["org"])
+        start, end = day_range(options)
+        if options["group_by"] not in REPORT_GROUPS:
+            raise CommandError(
+                f"unknown --group-by {options['group_by']!r}; choose one of {', '.join(REPORT_GROUPS)}", returncode=2
+            )
+        try:
+            if options["refresh"]:
+                carbon_recompute(organization=organization, start=start, end=end)
+            report = carbon_summary(organization=organization, group_by=options["group_by"], start=start, end=end)
+        except (CarbonReportError, CarbonError) as error:
+            raise CommandError(str(error), returncode=2) from error
+        version = ",".join(report.versions) if report.versions else coefficient_set_current().version
+        output = options["format"]
+        if output == "json":
+            payload = {
+                "rows": [
+                    {
+                        "group": r.group,
+                        **{m: _text(r.values[m]) for m in MEASURES},
+                        "method": r.method,
+                        "methods": {k: _text(v) for k, v in sorted(r.methods.items())},
+                    }
+                    for r in report.rows
+                ],
+                "coefficients": version,
+                "group_by": options["group_by"],
+                "start": start.isoformat() if start else None,
+                "end": end.isoformat() if end else None,
+                "grid_estimated_regions": report.grid_estimated_regions,
+            }
+            self.stdout.write(json.dumps(payload))
+        elif output == "csv":
+            writer = csv.writer(self.stdout, lineterminator="\n")
+            writer.writerow(["group", *MEASURES, "method"])
+            for r in report.rows:
+                writer.writerow([r.group, *(_text(r.values[m]) for m in MEASURES), r.method])
+        else:
+            if not report.rows:
+                self.stdout.write("No carbon estimates in that range. Ingest usage, or run with --refresh.")
+                return
+            width = max(len(r.group) for r in report.rows)
+            self.stdout.write(
+                f"{options['group_by']:<{width}}  {'vCPU-h':>12}  {'kWh':>12}  {'op kgCO2e':>12}  "
+                f"{'emb kgCO2e':>12}  method"
+            )
+            for r in report.rows:
+                v = r.values
+                self.stdout.write(
+                    f"{r.group:<{width}}  {v['vcpu_hours']:>12,.1f}  {v['kwh']:>12,.2f}  "
+                    f"{v['operational_kgco2e']:>12,.2f}  {v['embodied_kgco2e']:>12,.2f}  {r.method}"
+                )
+            self.stdout.write(f"coefficients {version}")
+            if report.grid_estimated_regions:
+                self.stdout.write(
+                    "regions without a grid factor (provider average used): " + ", ".join(report.grid_estimated_regions)
+                )

@@ -1,0 +1,320 @@
+"""Reads for carbon: line-item groups to estimate (aggregated in SQL), reports, region alternatives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import pandas as pd
+from django.db.models import FloatField, Max, Min, Q, Sum, Value
+from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth
+
+from finops.accounts.models import Organization
+from finops.carbon.calc import Coefficients, estimate_instance_hours
+from finops.carbon.models import CarbonDaily, CoefficientSet
+from finops.core.money import MoneySum
+from finops.usage.models import LineItem
+from pricing.selectors import LookupError_, price_lookup
+
+# Line items that carry usage: Usage charges, minus the "Unused" commitment rows (no machine ran for those).
+GROUP_DIMENSIONS = (
+    "day",
+    "provider_name",
+    "billing_account_id",
+    "sub_account_id",
+    "service_name",
+    "service_category",
+    "region_id",
+    "team_tag_value",
+    "instance_type",
+    "pricing_unit",
+    "charge_description",
+)
+REPORT_GROUPS = {
+    "service": "service_name",
+    "region": "region_id",
+    "account": "billing_account_id",
+    "sub_account": "sub_account_id",
+    "team": "team__slug",
+    "instance_type": "instance_type",
+    "provider": "provider_name",
+    "method": "method",
+    "month": "month",
+}
+MEASURES = (
+    "vcpu_hours",
+    "compute_kwh",
+    "memory_kwh",
+    "storage_kwh",
+    "network_kwh",
+    "kwh",
+    "operational_kgco2e",
+    "embodied_kgco2e",
+)
+NONE_LABEL = "(none)"
+# Services whose instances can move region (EC2 compute); databases and storage stay with their data.
+MOVABLE_SERVICES = ("Amazon Elastic Compute Cloud", "AmazonEC2", "Amazon EC2")
+
+
+class CarbonReportError(ValueError):
+    """Report parameters that make no sense; the message says which."""
+
+
+def _day_bounds(start: date, end: date) -> Q:
+    return Q(charge_period_start__gte=datetime.combine(start, time(), UTC)) & Q(
+        charge_period_start__lt=datetime.combine(end + timedelta(days=1), time(), UTC)
+    )
+
+
+def line_item_groups(*, organization: Organization, start: date, end: date) -> pd.DataFrame:
+    """Usage line items of [start, end] (inclusive UTC days) summed per day and estimation dimensions.
+
+    One row per (day, provider, accounts, service, region, team tag, instance type, pricing unit, charge
+    description): the database does the heavy grouping, pandas only sees distinct usage lines per day.
+    Columns are the estimator's inputs plus the rollup dimensions.
+    """
+    queryset = (
+        LineItem.objects.filter(organization=organization, charge_category="Usage")
+        .filter(_day_bounds(start, end))
+        .exclude(commitment_discount_status="Unused")
+        .annotate(day=TruncDate("charge_period_start", tzinfo=UTC))
+        .values(*GROUP_DIMENSIONS)
+        .annotate(
+            # Float sums: the estimate is float math anyway, and SUM over REAL is far faster on SQLite than the
+            # exact decimal aggregate money needs.
+            quantity=Sum(Cast(Coalesce("consumed_quantity", "pricing_quantity"), FloatField())),
+            cost=Sum(Cast("effective_cost", FloatField())),
+            rows=Sum(Value(1)),
+        )
+        .order_by()
+    )
+    frame = pd.DataFrame.from_records(list(queryset), columns=[*GROUP_DIMENSIONS, "quantity", "cost", "rows"])
+    for column in ("sub_account_id", "service_name", "service_category", "region_id", "team_tag_value"):
+        frame[column] = frame[column].fillna("").astype(str)
+    frame["quantity"] = frame["quantity"].map(lambda v: float(v) if v is not None else 0.0)
+    frame["cost"] = frame["cost"].map(lambda v: float(v) if v is not None else 0.0)
+    frame = frame.rename(
+        columns={
+            "provider_name": "provider",
+            "region_id": "region",
+            "service_name": "service",
+            "charge_description": "description",
+            "pricing_unit": "unit",
+        }
+    )
+    # Keep the rollup's own names too (the estimator reads the short ones).
+    frame["provider_name"] = frame["provider"]
+    frame["region_id"] = frame["region"]
+    frame["service_name"] = frame["service"]
+    return frame
+
+
+def usage_day_range(*, organization: Organization) -> tuple[date, date] | None:
+    span = LineItem.objects.filter(organization=organization).aggregate(
+        first=Min("charge_period_start"), last=Max("charge_period_start")
+    )
+    if span["first"] is None:
+        return None
+    return span["first"].astimezone(UTC).date(), span["last"].astimezone(UTC).date()
+
+
+def coefficient_set_latest() -> CoefficientSet | None:
+    return CoefficientSet.objects.order_by("-published", "-created_at", "-id").first()
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+@dataclass
+class CarbonRow:
+    group: str
+    values: dict[str, Decimal]
+    methods: dict[str, Decimal] = field(default_factory=dict)  # method -> kWh
+
+    @property
+    def method(self) -> str:
+        return next(iter(self.methods)) if len(self.methods) == 1 else ("mixed" if self.methods else "unknown")
+
+
+@dataclass
+class CarbonReport:
+    rows: list[CarbonRow]
+    versions: list[str]
+    grid_estimated_regions: list[str]
+
+
+def carbon_summary(
+    *, organization: Organization, group_by: str = "service", start: date | None = None, end: date | None = None
+) -> CarbonReport:
+    """Carbon per group over [start, end] (inclusive UTC days), most operational kgCO2e first."""
+    if group_by not in REPORT_GROUPS:
+        raise CarbonReportError(f"unknown group-by {group_by!r}; choose one of {', '.join(REPORT_GROUPS)}")
+    if start and end and start > end:
+        raise CarbonReportError(f"start {start} is after end {end}")
+    queryset = CarbonDaily.objects.filter(organization=organization)
+    if start:
+        queryset = queryset.filter(day__gte=start)
+    if end:
+        queryset = queryset.filter(day__lte=end)
+    field_name = REPORT_GROUPS[group_by]
+    if group_by == "month":
+        queryset = queryset.annotate(month=TruncMonth("day"))
+    grouped = queryset.values(field_name, "method").annotate(**{m: MoneySum(m) for m in MEASURES}).order_by()
+    rows: dict[str, CarbonRow] = {}
+    for record in grouped:
+        key = record[field_name]
+        if group_by == "month" and key:
+            label = key.strftime("%Y-%m")
+        else:
+            label = str(key) if key not in (None, "") else NONE_LABEL
+        row = rows.setdefault(label, CarbonRow(label, {m: Decimal(0) for m in MEASURES}))
+        for m in MEASURES:
+            row.values[m] += record[m] or Decimal(0)
+        row.methods[record["method"]] = row.methods.get(record["method"], Decimal(0)) + (record["kwh"] or Decimal(0))
+    ordered = sorted(rows.values(), key=lambda r: (-r.values["operational_kgco2e"], r.group))
+    versions = sorted(set(queryset.values_list("coefficient_set__version", flat=True).distinct()))
+    flagged = sorted(set(queryset.filter(grid_estimated=True).values_list("region_id", flat=True).distinct()))
+    return CarbonReport(rows=ordered, versions=versions, grid_estimated_regions=[r or NONE_LABEL for r in flagged])
+
+
+# ---------------------------------------------------------------------------------------------
+# Region alternatives
+
+
+@dataclass(frozen=True)
+class Alternative:
+    region: str
+    on_demand_hourly: Decimal
+    cost: Decimal
+    cost_delta: Decimal
+    cost_delta_pct: float | None
+    kgco2e: float
+    carbon_delta: float
+    carbon_delta_pct: float | None
+
+
+@dataclass
+class MovableWorkload:
+    provider: str
+    sub_account_id: str
+    region_id: str
+    instance_type: str
+    instance_hours: float
+    current_on_demand_hourly: Decimal | None
+    current_cost: Decimal | None
+    current_kgco2e: float
+    alternatives: list[Alternative] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.sub_account_id or NONE_LABEL}/{self.region_id}/{self.instance_type}"
+
+
+class _Prices:
+    """On-demand hourly price per (region, instance type) from the catalog, looked up once."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+        self.cache: dict[tuple[str, str], Decimal | None] = {}
+
+    def __call__(self, region: str, instance_type: str) -> Decimal | None:
+        key = (region, instance_type)
+        if key not in self.cache:
+            try:
+                found = price_lookup(provider="aws", region=region, instance_type=instance_type, at=self.at)
+                self.cache[key] = found.on_demand
+            except LookupError_:
+                self.cache[key] = None
+        return self.cache[key]
+
+
+def movable_workloads(
+    *, organization: Organization, start: date | None = None, end: date | None = None
+) -> list[tuple[str, str, str, str, float]]:
+    """(provider, sub account, region, instance type, instance-hours) of EC2 compute in the rollup."""
+    queryset = CarbonDaily.objects.filter(
+        organization=organization, service_name__in=MOVABLE_SERVICES, method__in=("coefficient", "measured")
+    ).exclude(instance_type="")
+    if start:
+        queryset = queryset.filter(day__gte=start)
+    if end:
+        queryset = queryset.filter(day__lte=end)
+    grouped = (
+        queryset.values("provider_name", "sub_account_id", "region_id", "instance_type")
+        .annotate(hours=MoneySum("usage_hours"))
+        .order_by()
+    )
+    out = [
+        (g["provider_name"], g["sub_account_id"], g["region_id"], g["instance_type"], float(g["hours"] or 0))
+        for g in grouped
+        if (g["hours"] or 0) > 0
+    ]
+    return sorted(out, key=lambda w: (w[1], w[2], w[3]))
+
+
+def carbon_region_alternatives(
+    *,
+    organization: Organization,
+    coefficients: Coefficients,
+    start: date | None = None,
+    end: date | None = None,
+    at: datetime | None = None,
+    regions: list[str] | None = None,
+) -> list[MovableWorkload]:
+    """For each movable workload: every region with a real on-demand price and a grid factor, with its cost
+    and carbon deltas against running the same instance-hours where the workload runs now.
+
+    Costs are on-demand list prices from the catalog on both sides (commitments are region-bound, so a move
+    is priced at list); carbon is the CCF estimate (operational + embodied) of the same instance-hours.
+    """
+    at = at or datetime.combine(end or date.today(), time(), UTC)
+    prices = _Prices(at)
+    candidates = sorted(regions or coefficients.grid.get("aws", {}).keys())
+    found = movable_workloads(organization=organization, start=start, end=end)
+    # Every (workload, region) pair estimated in one vectorised pass.
+    runs = pd.DataFrame(
+        [
+            {"w": i, "provider": p, "region": r, "instance_type": t, "hours": h}
+            for i, (p, _, region, t, h) in enumerate(found)
+            for r in [region, *[c for c in candidates if c != region]]
+        ],
+        columns=["w", "provider", "region", "instance_type", "hours"],
+    )
+    kg: dict[tuple[int, str], float] = {}
+    if not runs.empty:
+        estimated = estimate_instance_hours(coefficients, runs)
+        total = estimated["operational_kgco2e"] + estimated["embodied_kgco2e"]
+        kg = {(w, r): float(v) for w, r, v in zip(runs["w"], runs["region"], total, strict=True)}
+    out: list[MovableWorkload] = []
+    for i, (provider, sub_account, region, instance_type, hours) in enumerate(found):
+        current_price = prices(region, instance_type)
+        current_cost = (current_price * Decimal(str(hours))).quantize(Decimal("0.01")) if current_price else None
+        current_kg = kg[(i, region)]
+        workload = MovableWorkload(
+            provider, sub_account, region, instance_type, hours, current_price, current_cost, current_kg
+        )
+        for candidate in candidates:
+            if candidate == region:
+                continue
+            price = prices(candidate, instance_type)
+            if price is None or current_cost is None:
+                continue
+            cost = (price * Decimal(str(hours))).quantize(Decimal("0.01"))
+            alt_kg = kg[(i, candidate)]
+            workload.alternatives.append(
+                Alternative(
+                    region=candidate,
+                    on_demand_hourly=price,
+                    cost=cost,
+                    cost_delta=cost - current_cost,
+                    cost_delta_pct=float((cost - current_cost) / current_cost * 100) if current_cost else None,
+                    kgco2e=alt_kg,
+                    carbon_delta=alt_kg - current_kg,
+                    carbon_delta_pct=(alt_kg - current_kg) / current_kg * 100 if current_kg else None,
+                )
+            )
+        workload.alternatives.sort(key=lambda a: (a.kgco2e, a.cost))
+        out.append(workload)
+    return out
