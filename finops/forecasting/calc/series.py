@@ -1,0 +1,114 @@
+"""Everything a refresh computes for one daily series: the chosen forecast, the month-end and quarter-end
+projections, and the anomalies among its last days.
+
+Anomaly interval: **one-step-ahead**. Each of the last ``lookback`` days is checked against the 99% interval of the
+chosen model refitted on the history *before* that day and forecasting one day ahead. (The backtest intervals
+would judge a day with a model that has already seen it; the 90-day forecast starts after the last day.) A model
+that needs more history than the day has (seasonal naive 14 days, ETS 28) falls back to the robust fallback; days
+with fewer than ``MIN_DETECTION_HISTORY`` days before them are not checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+
+from finops.forecasting.calc.anomaly import Anomaly, detect
+from finops.forecasting.calc.projection import Projection, month_end, period_projection, quarter_end
+from finops.forecasting.calc.select import CANDIDATES, DEFAULT_LEVELS, SeriesForecast, forecast_series
+
+ANOMALY_LEVEL = 0.99
+MIN_DETECTION_HISTORY = 14
+
+
+@dataclass(frozen=True)
+class OneStep:
+    day: date
+    model: str
+    expected: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class SeriesAnalysis:
+    forecast: SeriesForecast
+    month: Projection
+    quarter: Projection
+    checked: tuple[OneStep, ...]  # the one-step-ahead intervals of the checked days
+    anomalies: tuple[Anomaly, ...]
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def quarter_start(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def one_step_intervals(
+    values: np.ndarray | Sequence[float], start: date, model: str, lookback: int, level: float = ANOMALY_LEVEL
+) -> list[OneStep]:
+    """The ``level`` interval of each of the last ``lookback`` days, from ``model`` fitted on the days before it."""
+    y = np.asarray(values, dtype=np.float64)
+    if model not in CANDIDATES:
+        raise ValueError(f"unknown model {model!r}")
+    steps = []
+    for t in range(max(y.size - lookback, MIN_DETECTION_HISTORY), y.size):
+        train = y[:t]
+        name = model
+        candidate, min_train = CANDIDATES[name]
+        if t < min_train:
+            name = "fallback"
+            candidate, _ = CANDIDATES[name]
+        result = candidate(train, 1, (level,))
+        expected, lower, upper = float(result.point[0]), float(result.lower[level][0]), float(result.upper[level][0])
+        if train.min() >= 0.0:  # as forecast_series does: costs without credits are never negative
+            expected, lower, upper = max(expected, 0.0), max(lower, 0.0), max(upper, 0.0)
+        steps.append(OneStep(start + timedelta(days=t), name, expected, lower, upper))
+    return steps
+
+
+def analyse_series(
+    values: np.ndarray | Sequence[float],
+    start: date,
+    *,
+    horizon: int = 90,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    lookback: int = 3,
+    floor_abs: float = 50.0,
+    floor_pct: float = 0.10,
+) -> SeriesAnalysis:
+    """Forecast the series whose first value is the cost of ``start``; the horizon is stretched to reach the end
+    of the quarter of the first forecast day (Q3 and Q4 have 92 days)."""
+    y = np.asarray(values, dtype=np.float64)
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"values must be a non-empty 1-D array, got shape {y.shape}")
+    first = start + timedelta(days=y.size)
+    horizon = max(horizon, (quarter_end(first) - first).days + 1)
+    forecast = forecast_series(y, start, horizon=horizon, levels=levels)
+    days = [start + timedelta(days=i) for i in range(y.size)]
+    projections = []
+    periods = ((month_start(first), month_end(first)), (quarter_start(first), quarter_end(first)))
+    for period_start, period_end in periods:
+        actual = {day: float(v) for day, v in zip(days, y, strict=True) if day >= period_start}
+        projections.append(period_projection(actual, forecast, period_end, period_start=period_start))
+    checked = one_step_intervals(y, start, forecast.model, lookback)
+    anomalies: tuple[Anomaly, ...] = ()
+    if checked:
+        offset = y.size - len(checked)
+        found = detect(
+            y[offset:],
+            [s.expected for s in checked],
+            [s.lower for s in checked],
+            [s.upper for s in checked],
+            floor_abs=floor_abs,
+            floor_pct=floor_pct,
+            days=[s.day for s in checked],
+        )
+        anomalies = tuple(found)
+    return SeriesAnalysis(forecast, projections[0], projections[1], tuple(checked), anomalies)

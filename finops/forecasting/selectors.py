@@ -1,0 +1,236 @@
+"""Reads for forecasting: daily cost series from the rollups, line items behind an anomaly, latest forecasts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import pandas as pd
+from django.db.models import F, Max, Min, Q, QuerySet, TextField, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, TruncDate
+
+from finops.accounts.models import Organization, Team
+from finops.core.money import MoneySum
+from finops.forecasting.conf import ForecastConfig, forecast_config
+from finops.forecasting.models import Anomaly, Dimension, ForecastRun, SeriesForecast
+from finops.usage.models import DailyCost, LineItem
+from finops.usage.selectors import METRICS
+
+# Series dimension -> DailyCost field. "account" is the sub account (the AWS member account / Azure
+# subscription), where spend is owned; the billing account is usually one per organization.
+DIMENSION_FIELDS: dict[str, str | None] = {
+    Dimension.TOTAL: None,
+    Dimension.SERVICE: "service_name",
+    Dimension.ACCOUNT: "sub_account_id",
+    Dimension.REGION: "region_id",
+    Dimension.TEAM: "team__slug",
+}
+# Series dimension -> LineItem field (the team is matched through its tag value).
+LINE_ITEM_FIELDS: dict[str, str | None] = {
+    Dimension.TOTAL: None,
+    Dimension.SERVICE: "service_name",
+    Dimension.ACCOUNT: "sub_account_id",
+    Dimension.REGION: "region_id",
+    Dimension.TEAM: "team_tag_value",
+}
+# Where a provider's usage type lives in LineItem.extras (FOCUS x_ column, CUR legacy, CUR 2.0); else the SKU.
+USAGE_TYPE_KEYS = ("x_UsageType", "lineItem/UsageType", "line_item_usage_type")
+
+
+@dataclass(frozen=True, order=True)
+class SeriesKey:
+    metric: str
+    currency: str
+    dimension: str
+    key: str
+
+    def label(self) -> str:
+        name = "total" if self.dimension == Dimension.TOTAL else f"{self.dimension}:{self.key or '(none)'}"
+        return f"{name} [{self.metric} {self.currency}]"
+
+    def as_list(self) -> list[str]:
+        return [self.metric, self.currency, self.dimension, self.key]
+
+
+def cost_as_of(*, organization: Organization) -> date | None:
+    """The last day with cost data."""
+    return DailyCost.objects.filter(organization=organization).aggregate(day=Max("day"))["day"]
+
+
+def _grouped(organization: Organization, dimension: str) -> QuerySet:
+    queryset = DailyCost.objects.filter(organization=organization)
+    field = DIMENSION_FIELDS[dimension]
+    group = Value("") if field is None else Coalesce(F(field), Value(""), output_field=TextField())
+    return queryset.annotate(series_key=group)
+
+
+def daily_cost_frame(
+    *,
+    organization: Organization,
+    metric: str,
+    dimension: str,
+    keys: Iterable[str] | None = None,
+    currency: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> pd.DataFrame:
+    """Long frame (day, currency, key, cost) of the metric summed per day and dimension value; cost is Decimal."""
+    if dimension not in DIMENSION_FIELDS:
+        raise ValueError(f"unknown dimension {dimension!r}; choose one of {', '.join(DIMENSION_FIELDS)}")
+    queryset = _grouped(organization, dimension)
+    if currency is not None:
+        queryset = queryset.filter(billing_currency=currency)
+    if start is not None:
+        queryset = queryset.filter(day__gte=start)
+    if end is not None:
+        queryset = queryset.filter(day__lte=end)
+    if keys is not None:
+        queryset = queryset.filter(series_key__in=list(keys))
+    rows = queryset.values("day", "billing_currency", "series_key").annotate(cost=MoneySum(METRICS[metric])).order_by()
+    frame = pd.DataFrame.from_records(
+        [(r["day"], r["billing_currency"], r["series_key"], r["cost"] or Decimal(0)) for r in rows],
+        columns=["day", "currency", "key", "cost"],
+    )
+    return frame.sort_values(["currency", "key", "day"], kind="stable").reset_index(drop=True)
+
+
+def series_plan(*, organization: Organization, as_of: date, config: ForecastConfig | None = None) -> list[SeriesKey]:
+    """The series worth forecasting: first day at least ``min_history_days`` before ``as_of`` and at least
+    ``min_spend`` (absolute) over the last ``spend_window_days``. Total, service, account, region and team, per
+    configured metric and billing currency."""
+    config = config or forecast_config()
+    history_cutoff = as_of - timedelta(days=config.min_history_days - 1)
+    window_start = as_of - timedelta(days=config.spend_window_days - 1)
+    planned: list[SeriesKey] = []
+    for dimension in DIMENSION_FIELDS:
+        grouped = _grouped(organization, dimension).filter(day__lte=as_of)
+        first_days = {
+            (r["billing_currency"], r["series_key"]): r["first"]
+            for r in grouped.values("billing_currency", "series_key").annotate(first=Min("day")).order_by()
+        }
+        for metric in config.metrics:
+            spend = grouped.filter(day__gte=window_start).values("billing_currency", "series_key")
+            spend = spend.annotate(spend=MoneySum(METRICS[metric])).order_by()
+            for row in spend:
+                group = (row["billing_currency"], row["series_key"])
+                # Money is text on SQLite: compare in Python (see finops.core.money).
+                if first_days[group] <= history_cutoff and abs(row["spend"] or Decimal(0)) >= config.min_spend:
+                    planned.append(SeriesKey(metric, group[0], dimension, group[1]))
+    return sorted(planned)
+
+
+def series_values(
+    *, organization: Organization, series: Sequence[SeriesKey], end: date
+) -> dict[SeriesKey, tuple[date, list[float]]]:
+    """Each series as (first day, daily costs through ``end`` with missing days as 0), in float for the math."""
+    by_query: dict[tuple[str, str, str], list[SeriesKey]] = {}
+    for item in series:
+        by_query.setdefault((item.metric, item.currency, item.dimension), []).append(item)
+    result: dict[SeriesKey, tuple[date, list[float]]] = {}
+    for (metric, currency, dimension), items in by_query.items():
+        frame = daily_cost_frame(
+            organization=organization,
+            metric=metric,
+            dimension=dimension,
+            keys=[i.key for i in items],
+            currency=currency,
+            end=end,
+        )
+        for item in items:
+            rows = frame[frame["key"] == item.key]
+            if rows.empty:
+                continue
+            first = min(rows["day"])
+            index = pd.date_range(first, end, freq="D").date
+            daily = pd.Series([float(c) for c in rows["cost"]], index=list(rows["day"])).reindex(index, fill_value=0.0)
+            result[item] = (first, daily.tolist())
+    return result
+
+
+def _day_ranges(days: Iterable[date]) -> Q:
+    query = Q()
+    for day in days:
+        start = datetime.combine(day, time(), UTC)
+        query |= Q(charge_period_start__gte=start, charge_period_start__lt=start + timedelta(days=1))
+    return query
+
+
+def anomaly_line_items(*, organization: Organization, series: SeriesKey, days: Sequence[date]) -> pd.DataFrame:
+    """Cost of the series' line items on ``days`` per (day, account, region, usage_type, resource), float.
+
+    usage_type is the provider's usage type from the line item's extras (FOCUS ``x_UsageType``, CUR
+    ``lineItem/UsageType`` or ``line_item_usage_type``) and the SKU id where there is none.
+    """
+    queryset = LineItem.objects.filter(organization=organization, billing_currency=series.currency)
+    queryset = queryset.filter(_day_ranges(days))
+    field = LINE_ITEM_FIELDS[series.dimension]
+    if field is not None:
+        value = series.key
+        if series.dimension == Dimension.TEAM and value:
+            team = Team.objects.filter(organization=organization, slug=value).first()
+            value = team.tag_value if team else value
+        if value:
+            queryset = queryset.filter(**{field: value})
+        else:  # the rollups file a null and an empty value under ""
+            queryset = queryset.filter(Q(**{field: ""}) | Q(**{f"{field}__isnull": True}))
+    text = TextField()
+    usage_type = Coalesce(*(KT(f"extras__{k}") for k in USAGE_TYPE_KEYS), F("sku_id"), Value(""), output_field=text)
+    rows = (
+        queryset.annotate(
+            d=TruncDate("charge_period_start", tzinfo=UTC),
+            account=Coalesce(F("sub_account_id"), Value(""), output_field=text),
+            region=Coalesce(F("region_id"), Value(""), output_field=text),
+            usage_type=usage_type,
+            resource=Coalesce(F("resource_id"), Value(""), output_field=text),
+        )
+        .values("d", "account", "region", "usage_type", "resource")
+        .annotate(cost=MoneySum(METRICS[series.metric]))
+        .order_by()
+    )
+    return pd.DataFrame.from_records(
+        [(r["d"], r["account"], r["region"], r["usage_type"], r["resource"], float(r["cost"] or 0)) for r in rows],
+        columns=["day", "account", "region", "usage_type", "resource", "cost"],
+    )
+
+
+def forecast_run_latest(*, organization: Organization) -> ForecastRun | None:
+    """The organization's most recent finished run with forecasts (succeeded or partial)."""
+    return (
+        ForecastRun.objects.filter(
+            organization=organization, status__in=[ForecastRun.Status.SUCCEEDED, ForecastRun.Status.PARTIAL]
+        )
+        .exclude(as_of=None)
+        .order_by("-as_of", "-id")
+        .first()
+    )
+
+
+def series_forecast_latest(
+    *, organization: Organization, dimension: str, key: str = "", metric: str = "effective", currency: str = "USD"
+) -> SeriesForecast | None:
+    """The newest finished forecast of one series (an index scan on organization, metric, dimension, key)."""
+    return (
+        SeriesForecast.objects.filter(
+            organization=organization,
+            metric=metric,
+            currency=currency,
+            dimension=dimension,
+            key=key,
+            run__status__in=[ForecastRun.Status.SUCCEEDED, ForecastRun.Status.PARTIAL],
+        )
+        .order_by("-history_end", "-id")
+        .select_related("run")
+        .prefetch_related("projections")
+        .first()
+    )
+
+
+def series_forecasts_for_run(*, run: ForecastRun) -> QuerySet[SeriesForecast]:
+    return SeriesForecast.objects.filter(run=run).prefetch_related("projections").order_by("metric", "dimension", "key")
+
+
+def anomalies_recent(*, organization: Organization, since: datetime) -> QuerySet[Anomaly]:
+    return Anomaly.objects.filter(organization=organization, created_at__gte=since).order_by("-day", "id")

@@ -1,0 +1,99 @@
+"""Root-cause ranking (pure): shares of the delta against the same-weekday baseline, computed by hand."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from finops.forecasting.calc.rootcause import baseline_days, rank_root_cause
+
+DAY = date(2026, 4, 20)
+
+
+def _rows(records):
+    return pd.DataFrame.from_records(records, columns=["day", "account", "region", "usage_type", "resource", "cost"])
+
+
+def test_baseline_days_are_the_same_weekday_of_the_previous_four_weeks():
+    assert baseline_days(DAY) == (date(2026, 4, 13), date(2026, 4, 6), date(2026, 3, 30), date(2026, 3, 23))
+    assert all(d.weekday() == DAY.weekday() for d in baseline_days(DAY))
+    with pytest.raises(ValueError, match="at least 1"):
+        baseline_days(DAY, weeks=0)
+
+
+def test_planted_resource_ranks_first_with_its_share():
+    base = baseline_days(DAY)
+    records = []
+    for d in base:
+        records += [
+            (d, "111", "us-east-1", "BoxUsage", "i-web", 100.0),
+            (d, "111", "us-east-1", "TimedStorage", "bucket", 50.0),
+            (d, "222", "eu-west-1", "BoxUsage", "i-db", 80.0),
+        ]
+    # The anomalous day: i-web +300, bucket +6 (same region: noise), i-db -10.
+    records += [
+        (DAY, "111", "us-east-1", "BoxUsage", "i-web", 400.0),
+        (DAY, "111", "us-east-1", "TimedStorage", "bucket", 56.0),
+        (DAY, "222", "eu-west-1", "BoxUsage", "i-db", 70.0),
+    ]
+    # A row outside the day and the baseline is ignored.
+    records.append((date(2026, 4, 19), "111", "us-east-1", "BoxUsage", "i-web", 10_000.0))
+    cause = rank_root_cause(_rows(records), DAY, base)
+
+    # By hand: baseline total 230, actual 526, delta 296.
+    assert cause.baseline_total == pytest.approx(230.0)
+    assert cause.actual_total == pytest.approx(526.0)
+    assert cause.delta == pytest.approx(296.0)
+    top = cause.top
+    assert (top.dimension, top.key) == ("resource", "i-web")
+    assert top.delta == pytest.approx(300.0) and top.share == pytest.approx(300 / 296)
+    # Region us-east-1 explains 306/296: more than the resource but within 5 points, so the resource leads.
+    region = cause.by_dimension("region")
+    assert [(c.key, round(c.share, 6)) for c in region] == [("us-east-1", round(306 / 296, 6))]
+    assert [c.key for c in cause.by_dimension("usage_type")] == ["BoxUsage", "TimedStorage"]
+    assert cause.by_dimension("usage_type")[0].share == pytest.approx(290 / 296)
+    # i-db fell: against a rise it explains nothing, so it is not listed.
+    assert "i-db" not in [c.key for c in cause.by_dimension("resource")]
+    # Within each dimension, all deltas (listed or not) sum to the total delta.
+    for dimension in ("account", "region"):
+        frame = _rows(records)
+        on_day = frame[frame["day"] == DAY].groupby(dimension)["cost"].sum()
+        before = frame[frame["day"].isin(base)].groupby(dimension)["cost"].sum() / 4
+        assert (on_day.sub(before, fill_value=0)).sum() == pytest.approx(cause.delta)
+
+
+def test_a_much_larger_share_keeps_the_less_specific_dimension_first():
+    base = baseline_days(DAY)
+    records = [(d, "111", "us-east-1", "BoxUsage", f"i-{k}", 10.0) for d in base for k in range(4)]
+    # Every instance of the region grows by 50: the region explains 100%, each resource 25%.
+    records += [(DAY, "111", "us-east-1", "BoxUsage", f"i-{k}", 60.0) for k in range(4)]
+    cause = rank_root_cause(_rows(records), DAY, base)
+    assert cause.top.dimension in ("usage_type", "region", "account") and cause.top.share == pytest.approx(1.0)
+    assert cause.top.dimension == "usage_type"  # the most specific of the 100% explanations
+    assert [round(c.share, 6) for c in cause.by_dimension("resource")] == [0.25] * 4
+
+
+def test_a_drop_ranks_the_values_that_fell():
+    base = baseline_days(DAY)
+    records = [(d, "111", "us-east-1", "BoxUsage", "i-a", 100.0) for d in base]
+    records += [(d, "111", "us-east-1", "BoxUsage", "i-b", 100.0) for d in base[:2]]  # i-b on 2 of 4 days: mean 50
+    records += [(DAY, "111", "us-east-1", "BoxUsage", "i-a", 20.0), (DAY, "111", "us-east-1", "BoxUsage", "i-b", 50.0)]
+    cause = rank_root_cause(_rows(records), DAY, base)
+    assert cause.delta == pytest.approx(70.0 - 150.0)
+    assert [(c.key, c.delta) for c in cause.by_dimension("resource")] == [("i-a", pytest.approx(-80.0))]
+    assert cause.top.share == pytest.approx(1.0)
+
+
+def test_bad_input_is_refused():
+    rows = _rows([(DAY, "1", "r", "u", "x", 1.0)])
+    with pytest.raises(ValueError, match="baseline"):
+        rank_root_cause(rows, DAY, [])
+    with pytest.raises(ValueError, match="cannot be one of its baseline"):
+        rank_root_cause(rows, DAY, [DAY])
+    with pytest.raises(ValueError, match="lack column"):
+        rank_root_cause(rows.drop(columns=["resource"]), DAY, baseline_days(DAY))
+    assert rank_root_cause(rows, DAY, baseline_days(DAY)).top.share == pytest.approx(1.0)
+    no_change = _rows([(d, "1", "r", "u", "x", 1.0) for d in (DAY, *baseline_days(DAY))])
+    assert rank_root_cause(no_change, DAY, baseline_days(DAY)).contributors == ()

@@ -1,0 +1,150 @@
+"""A small synthetic organization for the forecasting app tests: line items (one per resource and day) and their
+daily rollups, both written from one pandas frame that the tests also use for their expected numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from finops.accounts.models import Organization, Team
+from finops.usage.models import DailyCost, IngestJob, LineItem
+
+FIRST_DAY = date(2025, 10, 23)
+LAST_DAY = date(2026, 4, 20)  # a Monday in the middle of a month: 20 actual days of April
+
+
+@dataclass(frozen=True)
+class Resource:
+    resource: str
+    service: str
+    account: str
+    region: str
+    team: str  # team tag value ("" untagged)
+    usage_type: str
+    base: float  # cost on a weekday
+    noise: float = 2.0
+    first_day: date = FIRST_DAY
+
+
+RESOURCES = (
+    Resource("i-web-1", "Amazon Elastic Compute Cloud", "111111111111", "us-east-1", "web", "BoxUsage:m5.large", 400.0),
+    Resource("db-1", "Amazon Relational Database Service", "222222222222", "eu-west-1", "data", "InstanceUsage", 300.0),
+    Resource("bucket-1", "Amazon Simple Storage Service", "111111111111", "us-east-1", "", "TimedStorage", 200.0),
+    # Under the spend floor (28 x 0.05 < 10): never forecast.
+    Resource("key-1", "AWS Key Management Service", "222222222222", "eu-west-1", "data", "KMS-Keys", 0.05, 0.0),
+    # Too little history (first seen 10 days before the end, in its own account, region and team): never forecast.
+    Resource(
+        "queue-1",
+        "Amazon Simple Queue Service",
+        "333333333333",
+        "ap-south-1",
+        "ml",
+        "Requests",
+        60.0,
+        1.0,
+        LAST_DAY - timedelta(days=9),
+    ),
+)
+
+
+def usage_frame(
+    *, last_day: date = LAST_DAY, spikes: dict[tuple[str, date], float] | None = None, seed: int = 7
+) -> pd.DataFrame:
+    """One row per resource and day: weekly shape (weekends at 80%), a small trend and Gaussian noise, rounded
+    to cents; ``spikes`` adds an amount to (resource, day)."""
+    rng = np.random.default_rng(seed)
+    records = []
+    day = FIRST_DAY
+    while day <= last_day:
+        for r in RESOURCES:
+            noise = rng.normal(0.0, r.noise)
+            if day < r.first_day:
+                continue
+            weekly = 0.8 if day.weekday() >= 5 else 1.0
+            trend = 1.0 + 0.0005 * (day - FIRST_DAY).days
+            cost = r.base * weekly * trend + noise + (spikes or {}).get((r.resource, day), 0.0)
+            records.append(
+                {
+                    "day": day,
+                    "resource": r.resource,
+                    "service": r.service,
+                    "account": r.account,
+                    "region": r.region,
+                    "team": r.team,
+                    "usage_type": r.usage_type,
+                    "cost": Decimal(f"{cost:.2f}"),
+                }
+            )
+        day += timedelta(days=1)
+    return pd.DataFrame.from_records(records)
+
+
+def load(organization: Organization, frame: pd.DataFrame) -> IngestJob:
+    """Write the frame as line items and daily rollups (effective = billed + 1% to tell the metrics apart)."""
+    job = IngestJob.objects.create(organization=organization, status="succeeded", delivery_sha256="0" * 64)
+    teams = {}
+    for value in sorted(set(frame["team"]) - {""}):
+        teams[value], _ = Team.objects.get_or_create(
+            organization=organization, tag_value=value, defaults={"slug": value, "name": value.title()}
+        )
+    items, rollups = [], []
+    for row in frame.itertuples(index=False):
+        start = datetime.combine(row.day, time(), UTC)
+        period = datetime(row.day.year, row.day.month, 1, tzinfo=UTC)
+        effective = (row.cost * Decimal("1.01")).quantize(Decimal("0.0001"))
+        items.append(
+            LineItem(
+                organization=organization,
+                ingest_job=job,
+                team_tag_value=row.team,
+                provider_name="AWS",
+                billing_account_id="999999999999",
+                sub_account_id=row.account,
+                billing_currency="USD",
+                billing_period_start=period,
+                billing_period_end=period + timedelta(days=31),
+                charge_period_start=start,
+                charge_period_end=start + timedelta(days=1),
+                charge_category="Usage",
+                billed_cost=row.cost,
+                effective_cost=effective,
+                list_cost=row.cost,
+                service_name=row.service,
+                region_id=row.region,
+                resource_id=row.resource,
+                sku_id=f"SKU-{row.resource}",
+                extras={"x_UsageType": row.usage_type},
+            )
+        )
+        rollups.append(
+            DailyCost(
+                organization=organization,
+                ingest_job=job,
+                day=row.day,
+                billing_period_start=period,
+                provider_name="AWS",
+                billing_account_id="999999999999",
+                sub_account_id=row.account,
+                service_name=row.service,
+                region_id=row.region,
+                charge_category="Usage",
+                billing_currency="USD",
+                team=teams.get(row.team),
+                billed_cost=row.cost,
+                effective_cost=effective,
+                list_cost=row.cost,
+                pricing_quantity=Decimal(1),
+                row_count=1,
+            )
+        )
+    LineItem.objects.bulk_create(items, batch_size=2000)
+    DailyCost.objects.bulk_create(rollups, batch_size=2000)
+    return job
+
+
+def effective(frame: pd.DataFrame) -> pd.Series:
+    return frame["cost"].map(lambda c: (c * Decimal("1.01")).quantize(Decimal("0.0001")))
