@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DJANGO_DEBUG ?= 1
 DEMO_PORT ?= 8000
 
-.PHONY: install demo seed serve test lint format bench clean-var
+.PHONY: install demo seed serve test lint format bench clean-var chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "finops needs Python >= 3.11 (set PYTHON=python3.11)")'
@@ -29,7 +29,14 @@ demo: install
 	@echo ""
 	DEMO_PORT=$(DEMO_PORT) $(VENV)/bin/honcho -f Procfile start
 
-test: install
+# Browser tests drive Debian's chromium; install it through apt when missing (never a downloaded browser).
+chromium:
+	@test -x /usr/bin/chromium || { echo "Installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium \
+	  || echo "WARNING: chromium not installed: browser tests skip (and fail under FINOPS_REQUIRE_BROWSER=1)"; }
+
+test: install chromium
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest

@@ -29,6 +29,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
     SECRET_KEY = "insecure-development-key-only-with-DJANGO_DEBUG-on"
+# Absolute links in emails (budget alerts, digests) point here.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -157,6 +159,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# After each ingest: refresh carbon, forecasts and budgets of the organization (finops/usage/followups.py).
+FINOPS_INGEST_FOLLOWUPS = env.bool("FINOPS_INGEST_FOLLOWUPS", default=True)
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_HOST = env.str("EMAIL_HOST", default="")
@@ -223,3 +227,39 @@ FINOPS_INGEST_CHUNK_ROWS = env.int("FINOPS_INGEST_CHUNK_ROWS", default=50_000)
 FINOPS_TEAM_TAG_KEYS = env.list(
     "FINOPS_TEAM_TAG_KEYS", default=["team", "Team", "cost_center", "CostCenter", "business_unit"]
 )
+
+# --- REST API (finops.api, issue #8): token + session auth, tenant scoping, one error shape, throttles,
+# OpenAPI schema at /api/v1/schema/ and docs at /api/docs/ from local static files (no CDN). ---------------
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK.update(
+    {
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "finops.api.authentication.TokenAuthentication",
+            "rest_framework.authentication.SessionAuthentication",
+        ],
+        "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+        "EXCEPTION_HANDLER": "finops.api.errors.api_exception_handler",
+        "DEFAULT_THROTTLE_RATES": {
+            "token": env.str("FINOPS_API_TOKEN_RATE", default="600/min"),
+            "user": env.str("FINOPS_API_USER_RATE", default="1200/min"),
+        },
+    }
+)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "finops API",
+    "DESCRIPTION": "Costs, line items, ingest jobs, price catalogs. Auth: `Authorization: Token <key>` or session.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "finops.api.schema.add_error_responses",
+    ],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Idempotency-Key records count for this long, then the key may start new work.
+FINOPS_IDEMPOTENCY_TTL_HOURS = env.int("FINOPS_IDEMPOTENCY_TTL_HOURS", default=24)

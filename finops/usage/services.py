@@ -30,6 +30,7 @@ from finops.core.concurrency import prefetch
 from finops.core.hashing import file_sha256
 from finops.core.money import money_str
 from finops.usage import formats
+from finops.usage.followups import ingest_followups_enqueue
 from finops.usage.formats.errors import IngestError
 from finops.usage.formats.schema import CANONICAL_COLUMNS
 from finops.usage.models import BillingSlice, DailyCost, IngestFile, IngestJob, LineItem
@@ -190,6 +191,8 @@ def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None) 
         raise
     tracker.rows = job.rows_read
     tracker.report(job.bytes_total)
+    if job.status == IngestJob.Status.SUCCEEDED:
+        ingest_followups_enqueue(organization_id=job.organization_id, billing_periods=job.billing_periods)
     return job
 
 

@@ -26,7 +26,7 @@ from finops.accounts.models import Membership, Organization, Team
 from finops.carbon.calc import Coefficients, load_shipped
 from finops.carbon.models import CarbonDaily, CoefficientSet
 from finops.carbon.services import CarbonError, carbon_rollup_refresh, coefficient_set_register
-from finops.carbon.tasks import period_days, refresh_after_ingest, refresh_org
+from finops.carbon.tasks import refresh_org
 from finops.core.money import MoneySum
 from finops.demo.generator import generate_demo_billing
 from tests.conftest import ROOT
@@ -160,18 +160,6 @@ def test_refresh_replaces_only_its_range_and_the_task_calls_it(demo_org):
     assert result["rows_written"] == CarbonDaily.objects.filter(day=DAY2).count()
     assert CarbonDaily.objects.count() == count
     assert list(CarbonDaily.objects.filter(day=DAY1).values_list("id", flat=True)) == day1  # untouched
-
-
-def test_post_ingest_hook_enqueues_days_on_commit(demo_org, monkeypatch, django_capture_on_commit_callbacks):
-    assert period_days(["2026-02-01", "2025-12-01"]) == ("2025-12-01", "2026-02-28")
-    assert period_days(["2024-02-01"]) == ("2024-02-01", "2024-02-29") and period_days([]) is None
-    calls = []
-    monkeypatch.setattr(refresh_org, "delay", lambda *args: calls.append(args))
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        refresh_after_ingest(demo_org.pk, ["2026-02-01"])
-    assert calls == [] and len(callbacks) == 1  # nothing before the commit
-    callbacks[0]()
-    assert calls == [(demo_org.pk, "2026-02-01", "2026-02-28")]
 
 
 def test_a_newer_coefficient_set_does_not_rewrite_history(demo_org):

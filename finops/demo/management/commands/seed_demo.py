@@ -28,6 +28,8 @@ FOCUS_SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "focus_sample.c
 DEMO_SPOT_HISTORY = Path(__file__).resolve().parents[2] / "data" / "ec2_spot_linux_2022-05-31.tsv"
 LIBCLOUD_PRICES = Path(__file__).resolve().parents[4] / "pricing" / "data" / "libcloud_pricing.json.gz"
 ENGINEER_TEAMS = ("checkout", "search")
+# Reserved example domain (RFC 2606): alert emails of the demo go to the mail folder, never to a real inbox.
+DEMO_EMAIL = "%s@example.com"
 
 
 class Command(BaseCommand):
@@ -51,23 +53,32 @@ class Command(BaseCommand):
         missing = [slug for slug in ENGINEER_TEAMS if slug not in teams]
         if missing:
             raise CommandError(f"demo data has no team(s) {', '.join(missing)}: the generator changed?")
-        membership_set(username="admin", organization=demo, role=Role.ADMIN, password=password)
+        membership_set(
+            username="admin", organization=demo, role=Role.ADMIN, password=password, email=DEMO_EMAIL % "admin"
+        )
         get_user_model().objects.filter(username="admin").update(is_staff=True, is_superuser=True)
-        membership_set(username="finance", organization=demo, role=Role.FINANCE, password=password)
+        membership_set(
+            username="finance", organization=demo, role=Role.FINANCE, password=password, email=DEMO_EMAIL % "finance"
+        )
         membership_set(
             username="engineer",
             organization=demo,
+            email=DEMO_EMAIL % "engineer",
             role=Role.ENGINEER,
             password=password,
             team_slugs=list(ENGINEER_TEAMS),
         )
-        membership_set(username="viewer", organization=demo, role=Role.VIEWER, password=password)
+        membership_set(
+            username="viewer", organization=demo, role=Role.VIEWER, password=password, email=DEMO_EMAIL % "viewer"
+        )
 
         self._prices()
 
         sample, _ = organization_get_or_create(slug="focus-sample", name="FOCUS sample (FinOps Foundation)")
         self._ingest(sample, [FOCUS_SAMPLE])
-        membership_set(username="analyst", organization=sample, role=Role.ADMIN, password=password)
+        membership_set(
+            username="analyst", organization=sample, role=Role.ADMIN, password=password, email=DEMO_EMAIL % "analyst"
+        )
 
         self.stdout.write(f"Seeded in {time.monotonic() - started:.1f} s.")
         self.stdout.write("Logins (password: %s):" % ("$DEMO_PASSWORD" if "DEMO_PASSWORD" in os.environ else password))
