@@ -1,0 +1,153 @@
+"""python manage.py recommend_commitments --org SLUG [...]: the optimal commitment purchase for an organization."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from finops.accounts.models import Organization
+from optimizer.selectors import optimization_run_detail
+from optimizer.services import (
+    LOOKBACK_DAYS,
+    OptimizationError,
+    ParametersError,
+    optimization_run_create,
+    optimization_run_execute,
+)
+
+BAD_INPUT_EXIT = 2
+
+
+@contextlib.contextmanager
+def _quiet_native_stdout():
+    """HiGHS prints a banner from C straight to file descriptor 1 when a model is created; keep it out of
+    the command's output (the --json contract is one JSON document)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 1)
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _float(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text  # validation names the field
+
+
+class Command(BaseCommand):
+    help = "Recommend reservations and savings plans (optimal mix), optionally with a backtest."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--org", required=True, help="organization slug")
+        parser.add_argument("--lookback-days", type=int, default=30, help=f"one of {LOOKBACK_DAYS}")
+        parser.add_argument("--term", default="1y", help="1y or 3y")
+        parser.add_argument("--payment", default="no", help="no, partial or all (upfront)")
+        parser.add_argument("--max-spot-share", default="0.2", help="share of each SKU's hourly usage spot may serve")
+        parser.add_argument("--upfront-budget", default=None, help="USD available for upfront payments")
+        parser.add_argument("--accounts", default=None, help="comma-separated billing/sub account ids")
+        parser.add_argument("--regions", default=None, help="comma-separated region ids")
+        parser.add_argument("--teams", default=None, help="comma-separated team slugs")
+        parser.add_argument("--time-limit", default="120", help="solver time limit per solve, seconds")
+        parser.add_argument("--backtest", action="store_true", help="also backtest against two baselines")
+        parser.add_argument("--rightsize", action="store_true", help="apply rightsizing changes to demand first")
+        parser.add_argument("--inline", action="store_true", help="run in this process (the default)")
+        parser.add_argument("--enqueue", action="store_true", help="queue the run on Celery and print its id")
+        parser.add_argument("--json", action="store_true", help="print the run detail JSON")
+
+    def handle(self, *args, **options) -> None:
+        organization = Organization.objects.filter(slug=options["org"]).first()
+        if organization is None:
+            raise CommandError(f"unknown organization {options['org']!r}", returncode=BAD_INPUT_EXIT)
+        parameters = {
+            "lookback_days": options["lookback_days"],
+            "term": options["term"],
+            "payment": options["payment"],
+            "max_spot_share": _float(options["max_spot_share"]),
+            "upfront_budget": options["upfront_budget"],
+            "accounts": options["accounts"],
+            "regions": options["regions"],
+            "teams": options["teams"],
+            "time_limit": _float(options["time_limit"]),
+            "backtest": options["backtest"],
+            "rightsize": options["rightsize"],
+        }
+        if options["inline"] and options["enqueue"]:
+            raise CommandError("--inline and --enqueue exclude each other", returncode=BAD_INPUT_EXIT)
+        try:
+            run = optimization_run_create(organization=organization, parameters=parameters, enqueue=options["enqueue"])
+        except ParametersError as error:
+            raise CommandError(f"invalid options: {error}", returncode=BAD_INPUT_EXIT) from error
+        if options["enqueue"]:
+            if options["json"]:
+                self.stdout.write(json.dumps(optimization_run_detail(run), indent=2))
+            else:
+                self.stdout.write(f"run {run.pk} queued")
+            return
+        try:
+            with _quiet_native_stdout():
+                run = optimization_run_execute(run)
+        except OptimizationError as error:
+            raise CommandError(f"run {run.pk} failed: {error}", returncode=BAD_INPUT_EXIT) from error
+        detail = optimization_run_detail(run)
+        if options["json"]:
+            self.stdout.write(json.dumps(detail, indent=2))
+            return
+        self.stdout.write(render_table(detail))
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def render_table(detail: dict) -> str:
+    results = detail["results"]
+    lines = [f"Run {detail['id']} ({detail['organization']}): {detail['status']}", ""]
+    header = (
+        f"{'offer':<48} {'quantity':>12} {'upfront':>12} {'$/month':>12} {'saves/month':>12} {'break-even':>10} "
+        f"{'util':>7} {'cover':>7}"
+    )
+    lines += [header, "-" * len(header)]
+    for p in detail["purchases"]:
+        quantity = f"{p['quantity']} {'u' if p['quantity_unit'] == 'units' else '$/h'}"
+        even = "-" if p["break_even_month"] is None else f"month {p['break_even_month']}"
+        lines.append(
+            f"{p['offer_id']:<48} {quantity:>12} {p['upfront']:>12} {p['monthly_cost']:>12} {p['monthly_savings']:>12} "
+            f"{even:>10} {_pct(p['expected_utilization']):>7} {_pct(p['coverage']):>7}"
+        )
+    if not detail["purchases"]:
+        lines.append("(buy nothing: no commitment lowers the cost)")
+    lines += ["", *results.get("explanation", [])]
+    backtest = detail.get("backtest")
+    if backtest:
+        lines.append("")
+        if "error" in backtest:
+            lines.append(f"Backtest: {backtest['error']}")
+        else:
+            lines.append(
+                f"Backtest: train {backtest['train_window']['start'][:10]}..{backtest['train_window']['end'][:10]}, "
+                f"test {backtest['test_window']['start'][:10]}..{backtest['test_window']['end'][:10]}"
+            )
+            head = (
+                f"{'strategy':<22} {'$/h committed':>14} {'test cost':>14} {'all on-demand':>14} {'savings':>14} "
+                f"{'savings %':>9} {'util':>7}"
+            )
+            lines += [head, "-" * len(head)]
+            for row in backtest["rows"]:
+                t = row["test"]
+                lines.append(
+                    f"{row['strategy']:<22} {row['commitment_per_hour']:>14,.2f} {t['cost']:>14,.2f} "
+                    f"{t['all_on_demand']:>14,.2f} {t['savings']:>14,.2f} {t['savings_pct']:>8.1f}% "
+                    f"{_pct(t['utilization']):>7}"
+                )
+    return "\n".join(lines)

@@ -1,0 +1,468 @@
+"""Writes for the commitment optimizer: create a run from validated options, execute it once.
+
+The computation is pure (optimizer.demand / offers / plan / backtest / solver); this module reads the
+organization's usage and the price catalog, and stores the outcome in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pandas as pd
+from django.db import transaction
+from django.utils import timezone
+
+from finops.accounts.models import Organization, Team
+from optimizer.backtest import backtest as run_backtest
+from optimizer.backtest import solve_plan
+from optimizer.demand import Demand, DemandError, build_demand
+from optimizer.models import OptimizationRun, Recommendation
+from optimizer.offers import OfferError, OfferSet, build_offers, build_problem, prune_dominated
+from optimizer.plan import HOURS_PER_MONTH, PlanReport, bought, plan_report
+from optimizer.selectors import Scope, commitment_catalog, compute_line_items, compute_usage_span
+
+LOOKBACK_DAYS = (7, 30, 60, 90)
+TERMS = {"1y": 1, "3y": 3}
+PAYMENTS = {"no": "no_upfront", "partial": "partial_upfront", "all": "all_upfront"}
+
+
+class ParametersError(ValueError):
+    """Invalid run options; ``errors`` maps each bad field to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class OptimizationError(RuntimeError):
+    """The run cannot produce a recommendation from this data (no usage, no prices...): permanent."""
+
+
+@dataclass(frozen=True)
+class RunParameters:
+    lookback_days: int = 30
+    term: str = "1y"
+    payment: str = "no_upfront"
+    max_spot_share: float = 0.2
+    upfront_budget: str | None = None  # USD, decimal string
+    accounts: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+    backtest: bool = False
+    rightsize: bool = False
+    time_limit: float = 120.0  # seconds per solve
+
+
+def _string_list(value: Any, name: str, errors: dict[str, str]) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+        errors[name] = "must be a list of non-empty strings"
+        return []
+    return sorted(set(value))
+
+
+def validate_parameters(organization: Organization, raw: Mapping[str, Any]) -> RunParameters:
+    """Options -> :class:`RunParameters`; every bad field is reported at once in :class:`ParametersError`."""
+    errors: dict[str, str] = {}
+    known = set(RunParameters.__dataclass_fields__)
+    for name in sorted(set(raw) - known):
+        errors[name] = "unknown option"
+    values = {k: v for k, v in raw.items() if v is not None}
+    out: dict[str, Any] = {}
+
+    lookback = values.get("lookback_days", 30)
+    if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback not in LOOKBACK_DAYS:
+        errors["lookback_days"] = f"must be one of {', '.join(map(str, LOOKBACK_DAYS))}, got {lookback!r}"
+    out["lookback_days"] = lookback
+
+    term = values.get("term", "1y")
+    if term not in TERMS:
+        errors["term"] = f"must be 1y or 3y, got {term!r}"
+    out["term"] = term
+
+    payment = values.get("payment", "no_upfront")
+    payment = PAYMENTS.get(payment, payment)
+    if payment not in PAYMENTS.values():
+        errors["payment"] = f"must be no, partial or all (upfront), got {values.get('payment')!r}"
+    out["payment"] = payment
+
+    share = values.get("max_spot_share", 0.2)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 <= share <= 1.0:
+        errors["max_spot_share"] = f"must be a number within 0..1, got {share!r}"
+    out["max_spot_share"] = float(share) if not errors.get("max_spot_share") else 0.0
+
+    budget = values.get("upfront_budget")
+    if budget is not None:
+        try:
+            amount = Decimal(str(budget))
+            if not amount.is_finite() or amount < 0:
+                raise InvalidOperation
+            out["upfront_budget"] = str(amount)
+        except (InvalidOperation, ValueError):
+            errors["upfront_budget"] = f"must be a non-negative amount in USD, got {budget!r}"
+
+    for name in ("accounts", "regions", "teams"):
+        out[name] = _string_list(values.get(name), name, errors)
+    if out["teams"]:
+        found = set(
+            Team.objects.filter(organization=organization, slug__in=out["teams"]).values_list("slug", flat=True)
+        )
+        unknown = [t for t in out["teams"] if t not in found]
+        if unknown:
+            errors["teams"] = f"unknown team(s) in {organization.slug}: {', '.join(unknown)}"
+
+    for name in ("backtest", "rightsize"):
+        flag = values.get(name, False)
+        if not isinstance(flag, bool):
+            errors[name] = f"must be true or false, got {flag!r}"
+        out[name] = bool(flag)
+
+    limit = values.get("time_limit", 120.0)
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or not 0 < limit <= 3600:
+        errors["time_limit"] = f"must be seconds within (0, 3600], got {limit!r}"
+    out["time_limit"] = float(limit) if "time_limit" not in errors else 120.0
+
+    if errors:
+        raise ParametersError(errors)
+    return RunParameters(**out)
+
+
+@transaction.atomic
+def optimization_run_create(
+    *, organization: Organization, parameters: Mapping[str, Any], enqueue: bool = True
+) -> OptimizationRun:
+    """Validate the options and record a pending run; queue its execution once the transaction commits."""
+    params = validate_parameters(organization, parameters)
+    run = OptimizationRun.objects.create(organization=organization, parameters=asdict(params))
+    if enqueue:
+        from optimizer.tasks import optimization_run_execute_task
+
+        transaction.on_commit(lambda: optimization_run_execute_task.delay(run.pk))
+    return run
+
+
+def optimization_run_execute(run: OptimizationRun) -> OptimizationRun:
+    """Compute and store the recommendation. A finished run is returned as is (reruns are safe). Bad data
+    marks the run FAILED with the reason and raises :class:`OptimizationError`; nothing partial is stored."""
+    run.refresh_from_db()
+    if run.finished:
+        return run
+    run.status = OptimizationRun.Status.RUNNING
+    run.started_at = timezone.now()
+    run.error = ""
+    run.save(update_fields=["status", "started_at", "error"])
+    try:
+        outcome = _compute(run)
+        with transaction.atomic():
+            _store(run, outcome)
+    except (OptimizationError, DemandError, OfferError) as error:
+        _mark_failed(run, str(error))
+        raise OptimizationError(str(error)) from error
+    except Exception as error:
+        _mark_failed(run, f"internal error: {type(error).__name__}: {error}")
+        raise
+    return run
+
+
+def _mark_failed(run: OptimizationRun, message: str) -> None:
+    with transaction.atomic():
+        Recommendation.objects.filter(run=run).delete()
+        OptimizationRun.objects.filter(pk=run.pk).update(
+            status=OptimizationRun.Status.FAILED, error=message, finished_at=timezone.now()
+        )
+    run.refresh_from_db()
+
+
+# --------------------------------------------------------------------------------------------
+# Computation
+
+
+@dataclass
+class _Outcome:
+    solution: Any
+    problem: dict[str, Any]
+    offers: OfferSet
+    report: PlanReport
+    results: dict[str, Any]
+    backtest: dict[str, Any] | None
+
+
+def _resize_map(run: OptimizationRun, params: RunParameters) -> dict[str, str | None] | None:
+    if not params.rightsize:
+        return None
+    try:
+        from optimizer.rightsizing.services import rightsizing_changes
+    except ImportError as error:
+        raise OptimizationError(
+            "rightsize=True needs optimizer.rightsizing.services.rightsizing_changes, which is not available "
+            f"yet ({error}); run without rightsize"
+        ) from error
+    return dict(rightsizing_changes(run.organization))
+
+
+def _demand(run, scope, start, end, resize) -> Demand:
+    lines = compute_line_items(run.organization, start=start, end=end, scope=scope)
+    return build_demand(lines, start=start, end=end, resize=resize)
+
+
+def _compute(run: OptimizationRun) -> _Outcome:
+    params = RunParameters(**run.parameters)
+    scope = Scope(accounts=params.accounts, regions=params.regions, teams=params.teams)
+    first, last = compute_usage_span(run.organization, scope)
+    if last is None:
+        raise OptimizationError(f"no compute usage for {run.organization.slug} in scope {_scope_text(params)}")
+    end = pd.Timestamp(last).tz_convert("UTC").floor("h")
+    lookback = timedelta(days=params.lookback_days)
+    start = end - lookback
+    resize = _resize_map(run, params)
+    demand = _demand(run, scope, start, end, resize)
+    if demand.total.empty or float(demand.total.to_numpy().sum()) <= 0:
+        raise OptimizationError(
+            f"no compute usage in the window {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC "
+            f"(scope {_scope_text(params)})"
+        )
+    at = timezone.now()
+    catalog, unpriced = commitment_catalog(demand.skus, at=at)
+    if not catalog:
+        raise OptimizationError(f"no prices in the catalog for the SKUs {', '.join(unpriced)}; import a catalog first")
+    notes = []
+    if unpriced:
+        notes.append(f"no on-demand price for {', '.join(unpriced)}: left out of the optimisation")
+    lease_years = TERMS[params.term]
+    offers = build_offers(
+        catalog, lease_years=lease_years, purchase_option=params.payment, spot_max_share=params.max_spot_share
+    )
+    notes.extend(offers.notes)
+    if not offers.reservations and not offers.savings_plans:
+        raise OptimizationError(
+            f"no reserved or savings-plan prices for {params.term} {params.payment} for the SKUs "
+            f"{', '.join(sorted(catalog))}"
+        )
+    priced = [s for s in demand.skus if s in catalog]
+    net = demand.net[priced]
+    budget = float(params.upfront_budget) if params.upfront_budget is not None else None
+    problem = build_problem(net, offers, upfront_budget=budget)
+    solution = solve_plan(problem, time_limit=params.time_limit)
+    purchases = bought(solution.reservations, solution.savings_plans)
+    report = plan_report(problem, offers, purchases)
+
+    backtest = None
+    if params.backtest:
+        backtest = _backtest(run, params, scope, offers, first, start, end, resize, budget, notes)
+
+    results = _results(params, demand, priced, problem, solution, report, offers, start, end, notes, at)
+    return _Outcome(solution, problem, offers, report, results, backtest)
+
+
+def _backtest(run, params, scope, offers, first, start, end, resize, budget, notes) -> dict[str, Any]:
+    """Train on the lookback window before the latest one, test on the latest one (its actual usage)."""
+    lookback = timedelta(days=params.lookback_days)
+    train_start, train_end = start - lookback, start
+    if first is None or pd.Timestamp(first) > train_start:
+        return {
+            "error": f"not enough history: the backtest trains on {train_start:%Y-%m-%d}..{train_end:%Y-%m-%d} "
+            f"but compute usage starts {pd.Timestamp(first):%Y-%m-%d}"
+        }
+    train = _demand(run, scope, train_start, train_end, resize)
+    test = _demand(run, scope, start, end, resize)
+    skus = sorted(set(train.skus) | set(test.skus))
+    catalog = dict(offers.catalog)
+    missing = [s for s in skus if s not in catalog]
+    if missing:
+        extra, _unpriced = commitment_catalog(missing, at=timezone.now())
+        catalog.update(extra)
+    priced = [s for s in skus if s in catalog]
+    bt_offers = build_offers(
+        catalog,
+        lease_years=TERMS[params.term],
+        purchase_option=params.payment,
+        spot_max_share=params.max_spot_share,
+    )
+    train_net = train.net.reindex(columns=priced, fill_value=0.0)
+    test_net = test.net.reindex(columns=priced, fill_value=0.0)
+    table = run_backtest(
+        build_problem(train_net, bt_offers, upfront_budget=budget),
+        build_problem(test_net, bt_offers, upfront_budget=budget),
+        bt_offers,
+        time_limit=params.time_limit,
+    )
+    table["train_window"] = {"start": train_start.isoformat(), "end": train_end.isoformat()}
+    table["test_window"] = {"start": start.isoformat(), "end": end.isoformat()}
+    table["explanation"] = _backtest_explanation(table)
+    return _jsonable(table)
+
+
+def _scope_text(params: RunParameters) -> str:
+    parts = [f"{k}={','.join(getattr(params, k))}" for k in ("accounts", "regions", "teams") if getattr(params, k)]
+    return " ".join(parts) or "all"
+
+
+def _results(params, demand, priced, problem, solution, report, offers, start, end, notes, at) -> dict[str, Any]:
+    hours = problem["hours"]
+    per_month = HOURS_PER_MONTH / hours
+    all_od = report.all_on_demand
+    savings = all_od - report.cost
+    sunk_total = float(demand.sunk[priced].to_numpy().sum())
+    total = float(demand.total[priced].to_numpy().sum())
+    gap_text = f"{100 * solution.gap:.3f}%" if solution.gap is not None else "unknown"
+    bound_text = f"${solution.bound:,.2f}" if solution.bound is not None else "none"
+    explanation = [
+        f"Window {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC ({hours} hours, {len(priced)} SKUs): "
+        f"{total:,.1f} instance-hours of compute usage, of which {sunk_total:,.1f} were covered by existing "
+        f"commitments (sunk: already paid) and are left out; {total - sunk_total:,.1f} remain to serve.",
+        f"Serving them all on demand costs ${all_od:,.2f} (${all_od * per_month:,.2f}/month); buying nothing new, "
+        f"with spot for up to {100 * params.max_spot_share:.0f}% of each SKU's hourly usage where the catalog has a "
+        f"spot price, costs ${report.no_commitment:,.2f}.",
+        f"The recommended plan costs ${report.cost:,.2f} over the window: reservations "
+        f"${report.breakdown['reservations']:,.2f} + savings plans ${report.breakdown['savings_plans']:,.2f} + spot "
+        f"${report.breakdown['spot']:,.2f} + on-demand ${report.breakdown['on_demand']:,.2f} (independent evaluator).",
+        f"Savings against all on-demand: ${savings:,.2f} ({100 * savings / all_od if all_od else 0:.1f}%), "
+        f"${savings * per_month:,.2f}/month; against buying nothing: ${report.no_commitment - report.cost:,.2f}.",
+        f"Optimality: the solver ({solution.solver}) proved no plan can cost less than {bound_text}; the plan is "
+        f"within {gap_text} of that bound (status {solution.status}).",
+        "Monthly figures use 730 hours. Per-purchase savings are incremental (deepest discount first) and add up "
+        "to the savings against buying nothing. Utilization is the share of the bought capacity the window's "
+        "usage would have used.",
+    ]
+    _, dominated = prune_dominated(problem)
+    if dominated:
+        explanation.append(
+            f"{len(dominated)} of {len(problem['reservations']) + len(problem['savings_plans'])} offers were set aside "
+            "as dominated: another offer serves the same usage at no higher cost and no more upfront cash (e.g. a "
+            "convertible RI next to the standard one, an RI next to a savings plan at the same rate), so dropping "
+            "them provably leaves the optimum unchanged (offers_dominated lists each with what dominates it)."
+        )
+    derived = [p["offer_id"] for p in report.purchases if p["derived"]]
+    if derived:
+        explanation.append(
+            f"{len(derived)} of {len(report.purchases)} purchases are priced with derived rates (estimated from a "
+            "published discount structure, not a published rate); each purchase's provenance says how."
+        )
+    return _jsonable(
+        {
+            "window": {"start": start.isoformat(), "end": end.isoformat(), "hours": hours},
+            "prices_at": at.isoformat(),
+            "skus": priced,
+            "usage_instance_hours": total,
+            "sunk_instance_hours": sunk_total,
+            "sunk_by_commitment": demand.sunk_by_commitment,
+            "all_on_demand": all_od,
+            "no_commitment": report.no_commitment,
+            "objective": report.cost,
+            "bound": solution.bound,
+            "gap": solution.gap,
+            "status": solution.status,
+            "savings": savings,
+            "savings_pct": 100 * savings / all_od if all_od else 0.0,
+            "monthly": {
+                "all_on_demand": all_od * per_month,
+                "cost": report.cost * per_month,
+                "savings": savings * per_month,
+            },
+            "breakdown": report.breakdown,
+            "utilization": report.utilization,
+            "overall_utilization": report.overall_utilization,
+            "upfront_total": sum(p["upfront_total"] for p in report.purchases),
+            "purchases": report.purchases,
+            "offers_considered": len(problem["reservations"]) + len(problem["savings_plans"]),
+            "offers_dominated": dominated,
+            "offers": [o.to_dict() for o in offers.offers.values() if o.id in _problem_ids(problem)],
+            "spot_prices": {
+                s: {"price": offers.catalog[s].spot, "source": offers.catalog[s].spot_source}
+                for s in priced
+                if offers.catalog[s].spot is not None
+            },
+            "solver_notes": list(solution.notes),
+            "notes": notes,
+            "explanation": explanation,
+        }
+    )
+
+
+def _problem_ids(problem: dict[str, Any]) -> set[str]:
+    return {r["id"] for r in problem["reservations"]} | {s["id"] for s in problem["savings_plans"]}
+
+
+def _backtest_explanation(table: dict[str, Any]) -> list[str]:
+    lines = [
+        "Each strategy buys on the training window's usage (net of existing commitments) at today's catalog "
+        "prices and is charged for the test window's actual usage by the independent evaluator."
+    ]
+    for row in table["rows"]:
+        test = row["test"]
+        util = "n/a" if test["utilization"] is None else f"{100 * test['utilization']:.1f}%"
+        lines.append(
+            f"{row['strategy']}: commits ${row['commitment_per_hour']:,.2f}/h; test cost ${test['cost']:,.2f} vs "
+            f"${test['all_on_demand']:,.2f} all on-demand: saves ${test['savings']:,.2f} ({test['savings_pct']:.1f}%), "
+            f"commitment utilization {util}."
+        )
+    return lines
+
+
+def _jsonable(value: Any) -> Any:
+    """Floats rounded for storage (6 places), NaN-free; dict keys as strings."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 6) if value == value else None
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _decimal(value: float, places: str) -> Decimal:
+    return Decimal(repr(float(value))).quantize(Decimal(places))
+
+
+def _store(run: OptimizationRun, outcome: _Outcome) -> None:
+    solution = outcome.solution
+    Recommendation.objects.filter(run=run).delete()
+    rows = []
+    for position, p in enumerate(outcome.report.purchases):
+        rows.append(
+            Recommendation(
+                run=run,
+                organization_id=run.organization_id,
+                offer_id=p["offer_id"],
+                kind=p["kind"],
+                sku=p["unit_sku"] or "",
+                family=p["family"] or "",
+                region=p["region"] or "",
+                term=p["term"],
+                payment=p["payment"],
+                offering_class=p["offering_class"] or "",
+                plan_type=p["plan_type"] or "",
+                quantity=_decimal(p["quantity"], "1" if p["kind"] == "reservation" else "0.000001"),
+                upfront=_decimal(p["upfront_total"], "0.01"),
+                monthly_cost=_decimal(p["monthly_cost"], "0.01"),
+                monthly_savings=_decimal(p["monthly_savings"], "0.01"),
+                break_even_month=p["break_even_month"],
+                expected_utilization=p["expected_utilization"],
+                coverage=p["coverage"],
+                derived_price=p["derived"],
+                provenance=p["provenance"],
+                position=position,
+            )
+        )
+    Recommendation.objects.bulk_create(rows)
+    run.status = OptimizationRun.Status.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.solver_status = solution.status
+    run.objective = _decimal(solution.objective, "0.000001")
+    run.bound = _decimal(solution.bound, "0.000001") if solution.bound is not None else None
+    run.gap = solution.gap
+    run.build_seconds = solution.build_seconds
+    run.solve_seconds = solution.solve_seconds
+    run.solver = solution.solver
+    run.results = outcome.results
+    run.backtest = outcome.backtest
+    run.save()
