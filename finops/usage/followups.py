@@ -29,11 +29,13 @@ def ingest_followups_enqueue(*, organization_id: int, billing_periods: list[str]
 
     def enqueue() -> None:
         # Imported here: these apps build on usage, not the other way round.
+        from finops.budgets.tasks import evaluate_org as budgets_evaluate_org
         from finops.carbon.tasks import refresh_org as carbon_refresh_org
         from finops.forecasting.tasks import refresh_org as forecast_refresh_org
 
         if days is not None:
             carbon_refresh_org.delay(organization_id, *days)
         forecast_refresh_org.delay(organization_id)
+        budgets_evaluate_org.delay(organization_id)
 
     transaction.on_commit(enqueue)

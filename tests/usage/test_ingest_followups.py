@@ -9,6 +9,7 @@ import pytest
 from django.test import override_settings
 
 from finops.accounts.services import organization_get_or_create
+from finops.budgets import tasks as budgets_tasks
 from finops.carbon import tasks as carbon_tasks
 from finops.forecasting import tasks as forecasting_tasks
 from finops.usage.followups import period_days
@@ -26,6 +27,7 @@ def enqueued(monkeypatch):
     calls: list[tuple] = []
     monkeypatch.setattr(carbon_tasks.refresh_org, "delay", lambda *a: calls.append(("carbon", *a)))
     monkeypatch.setattr(forecasting_tasks.refresh_org, "delay", lambda *a: calls.append(("forecast", *a)))
+    monkeypatch.setattr(budgets_tasks.evaluate_org, "delay", lambda *a: calls.append(("budgets", *a)))
     return calls
 
 
@@ -56,6 +58,7 @@ def test_a_new_delivery_enqueues_carbon_and_forecasts_on_commit(enqueued, django
     assert enqueued == [
         ("carbon", org.pk, first.isoformat(), (month_after - timedelta(days=1)).isoformat()),
         ("forecast", org.pk),
+        ("budgets", org.pk),
     ]
 
     enqueued.clear()

@@ -1,0 +1,289 @@
+"""Budget evaluation math. Pure: no Django imports; dates, Decimals and numpy in, frozen dataclasses out.
+
+Given the scoped daily cost series of one budget, ``evaluate_budget`` computes for the period containing
+``today``:
+
+- ``actual``: the exact (Decimal) sum of the days of the period that have data (up to ``as_of``, the last
+  day with data for the organization);
+- ``forecast``: actual + the forecast of the remaining days of the period, from the forecasting package
+  (``forecast_series`` chooses the model, ``period_projection`` sums it with its 80%/95% interval);
+- ``probability_of_breach`` = P(period total > amount). **Distribution assumption**: the period total is
+  actual + R with R ~ Normal(forecast remainder, sd), sd = the standard deviation of the summed forecast errors
+  (``projection.sum_error_sd``, the same Gaussian the projection's intervals come from). When the history had
+  no negative day the remainder is floored at 0 (as the projection's lower bound is), which changes nothing
+  for amounts >= actual. With no remaining days (or sd = 0) the probability is 1 or 0.
+- ``status``: ``breached`` when actual > amount; otherwise ``at_risk`` when the probability of breach is at
+  least ``at_risk_probability`` (0.5 by default, i.e. the point forecast reaches the amount); else ``ok``.
+- the thresholds crossed: ``actual`` thresholds compare the exact actual, ``forecast`` thresholds the
+  point forecast (rounded to cents), each against amount x percent / 100 (reached = crossed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import numpy as np
+from scipy.stats import norm
+
+from finops.forecasting.calc.projection import period_projection, sum_error_sd
+from finops.forecasting.calc.select import forecast_series
+
+PERIODS = ("monthly", "quarterly", "annual")
+KINDS = ("actual", "forecast")
+LEVELS = (0.8, 0.95)
+# Days of history before the period fed to the forecaster (enough for the weekly-seasonal backtest).
+HISTORY_DAYS = 182
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    percent: Decimal  # of the budget amount, 0 < percent <= 1000
+    kind: str  # "actual" or "forecast"
+
+
+@dataclass(frozen=True)
+class BudgetEvaluation:
+    period_start: date
+    period_end: date
+    as_of: date | None  # last day with data (None: no data at all)
+    amount: Decimal
+    actual: Decimal  # exact
+    forecast: Decimal  # period-end point projection (actual + forecast remainder), rounded to cents
+    lower: Mapping[float, Decimal]  # period-end interval per level (0.8, 0.95), cents
+    upper: Mapping[float, Decimal]
+    forecast_sd: float  # sd of the forecast remainder (0 when nothing is left to forecast)
+    probability_of_breach: float
+    status: str  # ok, at_risk, breached
+    crossed: tuple[Threshold, ...]
+    days_elapsed: int  # days of the period up to as_of
+    days_total: int
+    model: str  # the forecast model chosen ("" when nothing was forecast)
+
+    @property
+    def days_remaining(self) -> int:
+        return self.days_total - self.days_elapsed
+
+    @property
+    def used_fraction(self) -> float:
+        return float(self.actual / self.amount) if self.amount else math.inf
+
+    @property
+    def elapsed_fraction(self) -> float:
+        return self.days_elapsed / self.days_total
+
+    @property
+    def daily_run_rate(self) -> Decimal:
+        """Average actual spend per elapsed day of the period."""
+        return (self.actual / self.days_elapsed).quantize(CENT) if self.days_elapsed else Decimal(0)
+
+    @property
+    def exhaustion_date(self) -> date | None:
+        """The day the amount is used up at the period's daily run rate (None: not within the period)."""
+        if self.as_of is None or self.actual >= self.amount:
+            return None
+        rate = self.daily_run_rate
+        if rate <= 0:
+            return None
+        day = min(self.as_of, self.period_end) + timedelta(days=math.ceil((self.amount - self.actual) / rate))
+        return day if day <= self.period_end else None
+
+    @property
+    def remaining_daily_allowance(self) -> Decimal | None:
+        """What may be spent per remaining day to land on the amount (None when no day is left)."""
+        if self.days_remaining <= 0:
+            return None
+        return ((self.amount - self.actual) / self.days_remaining).quantize(CENT)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Periods
+
+
+def period_bounds(period: str, day: date) -> tuple[date, date]:
+    """First and last day (inclusive) of the ``period`` containing ``day``."""
+    if period == "monthly":
+        start = day.replace(day=1)
+        months = 1
+    elif period == "quarterly":
+        start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        months = 3
+    elif period == "annual":
+        start = date(day.year, 1, 1)
+        months = 12
+    else:
+        raise ValueError(f"unknown period {period!r}; choose one of {', '.join(PERIODS)}")
+    return start, _add_months(start, months) - timedelta(days=1)
+
+
+def previous_periods(period: str, day: date, count: int) -> list[tuple[date, date]]:
+    """The ``count`` complete periods before the one containing ``day``, most recent first."""
+    out = []
+    start, _ = period_bounds(period, day)
+    for _ in range(count):
+        start, end = period_bounds(period, start - timedelta(days=1))
+        out.append((start, end))
+    return out
+
+
+def period_label(period: str, start: date) -> str:
+    if period == "monthly":
+        return f"{start:%Y-%m}"
+    if period == "quarterly":
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    return f"{start.year}"
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def history_start(period_start: date, as_of: date) -> date:
+    """First day of history to load for a period: the period's start or HISTORY_DAYS before as_of."""
+    return min(period_start, as_of - timedelta(days=HISTORY_DAYS - 1))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Evaluation
+
+
+def auto_amount(period_totals: Sequence[Decimal]) -> Decimal | None:
+    """The auto-adjusted amount: the average of the given complete periods' actual spend, in cents.
+
+    None when there is no period or the average is not positive (the configured amount then stands)."""
+    if not period_totals:
+        return None
+    average = (sum(period_totals, Decimal(0)) / len(period_totals)).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return average if average > 0 else None
+
+
+def breach_probability(actual: float, remainder: float, sd: float, amount: float, nonnegative: bool) -> float:
+    """P(actual + R > amount), R ~ Normal(remainder, sd), floored at 0 when ``nonnegative``."""
+    gap = amount - actual
+    if gap < 0:
+        return 1.0
+    if nonnegative and gap == 0:
+        # R >= 0 but R > 0 only with the normal's mass above 0.
+        return float(norm.sf(0.0, loc=remainder, scale=sd)) if sd > 0 else float(remainder > 0)
+    if sd <= 0:
+        return float(remainder > gap)
+    return float(norm.sf(gap, loc=remainder, scale=sd))
+
+
+def _window_sum_sd(psi: np.ndarray, sigma: float, skip: int, days: int) -> float:
+    """sd of the error of the sum of forecast days skip+1..skip+days (innovations form, see projection).
+
+    Day d's error is sum_{i<=d} psi_{d-i} eps_i, so innovation i weighs sum over the window of psi_{d-i}."""
+    if days <= 0:
+        return 0.0
+    last = skip + days
+    weights = np.zeros(last)
+    for i in range(1, last + 1):
+        first_day = max(i, skip + 1)
+        weights[i - 1] = np.sum(psi[first_day - i : last - i + 1])
+    return float(sigma * np.sqrt(np.sum(weights**2)))
+
+
+def _dec(value: float) -> Decimal:
+    return Decimal(repr(float(value)))
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def evaluate_budget(
+    *,
+    daily: Mapping[date, Decimal],
+    amount: Decimal,
+    period: str,
+    today: date,
+    as_of: date | None,
+    thresholds: Sequence[Threshold] = (),
+    at_risk_probability: float = 0.5,
+) -> BudgetEvaluation:
+    """Evaluate one budget for the period containing ``today``.
+
+    ``daily``: the scoped cost per day (days without an entry cost 0 once the scope's first entry is seen),
+    covering at least [history_start(period_start, as_of), as_of]. ``as_of``: the last day with data for the
+    organization (None when it has none); days after it are forecast. A scope with no cost in the window
+    forecasts 0 with no spread.
+    """
+    if amount <= 0:
+        raise ValueError(f"budget amount must be positive, got {amount}")
+    period_start, period_end = period_bounds(period, today)
+    days_total = (period_end - period_start).days + 1
+    last_actual = None if as_of is None else min(as_of, period_end)
+    actual = Decimal(0)
+    if last_actual is not None:
+        actual = sum((cost for day, cost in daily.items() if period_start <= day <= last_actual), Decimal(0))
+    days_elapsed = 0 if last_actual is None else max((last_actual - period_start).days + 1, 0)
+
+    remainder, sd, nonnegative, model = 0.0, 0.0, True, ""
+    lower = {lv: _cents(actual) for lv in LEVELS}
+    upper = dict(lower)
+    # No data at all: nothing to forecast from (remainder 0, no spread). Period over: nothing left to forecast.
+    window_start = None if as_of is None else history_start(period_start, as_of)
+    # History begins at the scope's first day with cost in the window (earlier days are before its data).
+    seen = [] if as_of is None else [day for day in daily if window_start <= day <= as_of]
+    if seen and as_of < period_end:
+        first = min(seen)
+        n = (as_of - first).days + 1
+        values = np.zeros(n)
+        for day, cost in daily.items():
+            if first <= day <= as_of:
+                values[(day - first).days] = float(cost)
+        horizon = (period_end - as_of).days
+        fc = forecast_series(values, first, horizon=horizon, levels=LEVELS)
+        nonnegative, model = fc.nonnegative, fc.model
+        if fc.start >= period_start:
+            in_period = {day: float(cost) for day, cost in daily.items() if period_start <= day <= as_of}
+            proj = period_projection(in_period, fc, period_end, period_start=period_start, levels=LEVELS)
+            remainder = proj.forecast_remainder
+            sd = sum_error_sd(fc.psi, fc.sigma, proj.forecast_days)
+        else:
+            # Data stops before the period starts: forecast days before it are not part of the period.
+            skip = (period_start - fc.start).days
+            remainder = float(np.sum(fc.point[skip:]))
+            sd = _window_sum_sd(fc.psi, fc.sigma, skip, days_total)
+        for level in LEVELS:
+            half = float(norm.ppf(0.5 + level / 2.0)) * sd
+            low = max(remainder - half, 0.0) if nonnegative else remainder - half
+            lower[level] = _cents(actual + _dec(low))
+            upper[level] = _cents(actual + _dec(remainder + half))
+    forecast = _cents(actual + _dec(remainder))
+    probability = breach_probability(float(actual), remainder, sd, float(amount), nonnegative)
+    if actual > amount:
+        status = "breached"
+    elif probability >= at_risk_probability:
+        status = "at_risk"
+    else:
+        status = "ok"
+    crossed = tuple(t for t in thresholds if (actual if t.kind == "actual" else forecast) >= limit(amount, t))
+    return BudgetEvaluation(
+        period_start=period_start,
+        period_end=period_end,
+        as_of=as_of,
+        amount=amount,
+        actual=actual,
+        forecast=forecast,
+        lower=lower,
+        upper=upper,
+        forecast_sd=sd,
+        probability_of_breach=probability,
+        status=status,
+        crossed=crossed,
+        days_elapsed=days_elapsed,
+        days_total=days_total,
+        model=model,
+    )
+
+
+def limit(amount: Decimal, threshold: Threshold) -> Decimal:
+    """The spend at which ``threshold`` is reached."""
+    return amount * threshold.percent / Decimal(100)

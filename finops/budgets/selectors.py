@@ -1,0 +1,130 @@
+"""Reads for budgets: the scoped daily cost series, the organization's known scope values.
+
+Scope filters on accounts, service, region and team read the daily rollups (``DailyCost``). Tag filters can
+only be answered from line items (rollups keep no tags): the series is then one grouped aggregate over the
+organization's line items in the date window, which uses the (organization, charge_period_start) index. It
+scans every line item of the window (hourly rows in the demo), so tag-scoped budgets cost more than the others.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import F, Max, Q, QuerySet, TextField, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, TruncDate
+
+from finops.accounts.models import Organization, Team
+from finops.budgets.models import Budget
+from finops.core.money import MoneySum
+from finops.usage.models import DailyCost, LineItem
+
+METRIC_FIELDS = {"billed": "billed_cost", "effective": "effective_cost"}
+# scope key -> DailyCost field (LineItem has the same column names)
+DIMENSIONS = ("billing_account_id", "sub_account_id", "service_name", "region_id")
+SCOPE_KEYS = (*DIMENSIONS, "team", "tags")
+
+
+def last_data_day(*, organization: Organization) -> date | None:
+    """The last day with cost data for the organization (any scope)."""
+    return DailyCost.objects.filter(organization=organization).aggregate(last=Max("day"))["last"]
+
+
+def known_dimension_values(*, organization: Organization, key: str, values: list[str]) -> set[str]:
+    """Which of ``values`` occur in the organization's data for the scope dimension ``key``."""
+    if key == "team":
+        return set(Team.objects.filter(organization=organization, slug__in=values).values_list("slug", flat=True))
+    if key not in DIMENSIONS:
+        raise ValueError(f"unknown scope dimension {key!r}")
+    rows = DailyCost.objects.filter(organization=organization, **{f"{key}__in": values})
+    return set(rows.values_list(key, flat=True).distinct())
+
+
+def _tag(key: str) -> Coalesce:
+    # As text (KT alone compares as JSON on SQLite); KT() would split a key on "__", which validation refuses.
+    return Coalesce(KT(f"tags__{key}"), Value(""), output_field=TextField())
+
+
+def known_tag_values(*, organization: Organization, key: str, values: list[str]) -> set[str]:
+    """Which of ``values`` occur as the value of tag ``key`` on the organization's line items."""
+    found = set()
+    items = LineItem.objects.filter(organization=organization)
+    for value in values:
+        if items.annotate(v=_tag(key)).filter(v=value).exists():
+            found.add(value)
+    return found
+
+
+def _line_item_filter(scope: dict, organization: Organization) -> Q:
+    condition = Q()
+    for key in DIMENSIONS:
+        if scope.get(key):
+            if key == "region_id":  # the rollup falls back to RegionName when RegionId is empty
+                condition &= Q(region_id__in=scope[key]) | (
+                    (Q(region_id__isnull=True) | Q(region_id="")) & Q(region_name__in=scope[key])
+                )
+            elif key == "sub_account_id":
+                condition &= Q(sub_account_id__in=scope[key])
+            else:
+                condition &= Q(**{f"{key}__in": scope[key]})
+    if scope.get("team"):
+        tag_values = Team.objects.filter(organization=organization, slug__in=scope["team"]).values_list(
+            "tag_value", flat=True
+        )
+        condition &= Q(team_tag_value__in=list(tag_values))
+    return condition
+
+
+def scoped_costs(
+    *, organization: Organization, scope: dict, metric: str, currency: str, start: date, end: date
+) -> QuerySet:
+    """Rows (``DailyCost`` or, for tag scopes, ``LineItem``) of the scope, currency and days [start, end],
+    annotated with ``d`` (the day); aggregate with ``MoneySum(METRIC_FIELDS[metric])``."""
+    if scope.get("tags"):
+        rows = LineItem.objects.filter(
+            organization=organization,
+            billing_currency=currency,
+            charge_period_start__gte=datetime.combine(start, time(), UTC),
+            charge_period_start__lt=datetime.combine(end + timedelta(days=1), time(), UTC),
+        ).filter(_line_item_filter(scope, organization))
+        for index, (key, values) in enumerate(scope["tags"].items()):
+            alias = f"tag_{index}"
+            rows = rows.annotate(**{alias: _tag(key)}).filter(**{f"{alias}__in": values})
+        return rows.annotate(d=TruncDate("charge_period_start", tzinfo=UTC))
+    rows = DailyCost.objects.filter(organization=organization, billing_currency=currency, day__gte=start, day__lte=end)
+    for key in DIMENSIONS:
+        if scope.get(key):
+            rows = rows.filter(**{f"{key}__in": scope[key]})
+    if scope.get("team"):
+        rows = rows.filter(team__slug__in=scope["team"])
+    return rows.annotate(d=F("day"))
+
+
+def budget_daily_costs(*, budget: Budget, start: date, end: date) -> dict[date, Decimal]:
+    """The budget's scoped cost per day over [start, end] (days without cost are absent)."""
+    rows = scoped_costs(
+        organization=budget.organization,
+        scope=budget.scope or {},
+        metric=budget.cost_metric,
+        currency=budget.currency,
+        start=start,
+        end=end,
+    )
+    totals = rows.values("d").annotate(cost=MoneySum(METRIC_FIELDS[budget.cost_metric])).order_by()
+    out: dict[date, Decimal] = {}
+    for row in totals:
+        day = row["d"]
+        if isinstance(day, datetime):
+            day = day.date()
+        out[day] = out.get(day, Decimal(0)) + (row["cost"] or Decimal(0))
+    return out
+
+
+def budgets_for(*, organization: Organization | None = None, active_only: bool = True) -> QuerySet[Budget]:
+    budgets = Budget.objects.select_related("organization").prefetch_related("recipient_users")
+    if organization is not None:
+        budgets = budgets.filter(organization=organization)
+    if active_only:
+        budgets = budgets.filter(active=True)
+    return budgets.order_by("organization__slug", "name")
