@@ -155,9 +155,10 @@ def _rollup_table(rollup: pa.Table, organization_id: int, job_id: int, team_ids:
     return table.append_column("ingest_job_id", pa.array(np.full(n, job_id, dtype=np.int64)))
 
 
-def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None) -> IngestJob:
+def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None, followups: bool = True) -> IngestJob:
     """Parse, validate and write a pending job's delivery. Bad input marks the job failed and re-raises
-    IngestError; the database is left exactly as it was."""
+    IngestError; the database is left exactly as it was. A new delivery then enqueues the organization's
+    refreshes (finops.usage.followups) unless ``followups`` is false (a caller that does them itself)."""
     if job.status not in (IngestJob.Status.PENDING, IngestJob.Status.RUNNING):
         return job  # already finished: a retried task must not ingest twice
     started = time.monotonic()
@@ -191,7 +192,7 @@ def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None) 
         raise
     tracker.rows = job.rows_read
     tracker.report(job.bytes_total)
-    if job.status == IngestJob.Status.SUCCEEDED:
+    if followups and job.status == IngestJob.Status.SUCCEEDED:
         ingest_followups_enqueue(organization_id=job.organization_id, billing_periods=job.billing_periods)
     return job
 

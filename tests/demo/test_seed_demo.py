@@ -10,11 +10,17 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate
+from django.core import mail
 from django.core.management import call_command
 
 from finops.accounts.models import Membership, Organization
+from finops.budgets.models import Budget, BudgetAlert
+from finops.carbon.models import CarbonDaily
 from finops.core.money import MoneySum
+from finops.forecasting.models import ForecastRun, SeriesForecast
 from finops.usage.models import DailyCost, LineItem
+from optimizer.models import OptimizationRun
+from optimizer.rightsizing.models import RightsizingRun
 from tests.conftest import FOCUS_SAMPLE
 from tests.usage.helpers import decimal_sum, read_rows
 
@@ -59,10 +65,24 @@ def test_seed_demo_creates_two_tenants_with_users_and_data(tmp_path, settings, m
         focus_rows, "EffectiveCost"
     )
 
+    # The derived data a worker would compute after ingest is there, so the demo opens complete.
+    assert CarbonDaily.objects.filter(organization=demo).exists()
+    assert CarbonDaily.objects.filter(organization=sample).exists()
+    assert ForecastRun.objects.get(organization=demo).status == "succeeded"
+    assert SeriesForecast.objects.filter(organization=demo, dimension="total").count() >= 1
+    assert RightsizingRun.objects.filter(organization=demo).count() == 1
+    budgets = {b.name: b.last_status for b in Budget.objects.filter(organization=demo)}
+    assert {"ok", "at_risk", "breached"} <= set(budgets.values()), budgets
+    alerts = BudgetAlert.objects.filter(budget__organization=demo)
+    assert alerts.exists() and set(alerts.values_list("status", flat=True)) == {"sent"}
+    assert len(mail.outbox) == alerts.count()
+    assert not OptimizationRun.objects.exists()  # queued only where a worker drains the queue
+
     # Running it again changes nothing.
     before = LineItem.objects.count(), billed
     out = StringIO()
     call_command("seed_demo", "--end", "2026-03-15", "--months", "2", stdout=out)
     assert "unchanged" in out.getvalue()
+    assert len(mail.outbox) == alerts.count()  # no alert twice
     assert (LineItem.objects.count(), billed) == before
     assert billed > Decimal(0)
