@@ -1,4 +1,5 @@
-"""Command line: ``python -m optimizer solve PROBLEM.json [--time-limit S] [--solver highs|cbc] [--json]``.
+"""Command line: ``python -m optimizer solve PROBLEM.json [--time-limit S] [--solver highs|cbc] [--json]``
+(also ``--formulation decomposed|plain|weighted`` and ``--gap``).
 
 Exit codes: 0 a plan was produced (see its status), 2 invalid problem or arguments.
 """
@@ -54,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     solve_cmd.add_argument("--time-limit", type=float, default=None, help="solver time limit in seconds")
     solve_cmd.add_argument("--solver", choices=SOLVERS, default=None, help="default: highs when available")
     solve_cmd.add_argument(
-        "--formulation", choices=FORMULATIONS, default="plain", help="weighted: merge identical hours (highs only)"
+        "--formulation",
+        choices=FORMULATIONS,
+        default="decomposed",
+        help="decomposed (default): cutting planes on the purchases, hourly costs in numpy (highs; with cbc it "
+        "falls back to plain); plain: one PuLP variable set per SKU-hour; weighted: merge identical hours (highs)",
     )
     solve_cmd.add_argument("--gap", type=float, default=0.001, help="relative optimality tolerance (0.001)")
     solve_cmd.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pulp
 
+from optimizer.solver.decomposed import solve_decomposed
 from optimizer.solver.evaluate import Evaluation, evaluate, evaluate_detail
 from optimizer.solver.plain import build_plain
 from optimizer.solver.problem import Problem, ProblemError, load_problem, parse_problem
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 SOLVERS = ("highs", "cbc")
-FORMULATIONS = ("plain", "weighted")
+FORMULATIONS = ("decomposed", "plain", "weighted")
 
 
 @dataclass(frozen=True)
@@ -123,15 +124,18 @@ def solve(
     time_limit: float | None = None,
     solver: str | None = None,
     gap: float = 0.001,
-    formulation: str = "plain",
+    formulation: str = "decomposed",
 ) -> Solution:
     """Find the cheapest reservation units and savings-plan commitments for ``problem``.
 
     ``solver`` is "highs" (PuLP's highspy interface, the default when highspy imports) or "cbc".
     ``time_limit`` caps the solver in seconds; ``gap`` is the relative optimality tolerance.
-    ``formulation`` "plain" builds the PuLP model (one variable set per SKU-hour); "weighted" merges hours
-    with identical demand vectors and passes numpy matrices straight to highspy (exactly equivalent, see
-    :mod:`optimizer.solver.weighted`; HiGHS only).
+    ``formulation`` "decomposed" (the default) runs Benders cutting planes on the purchases with every hour's
+    cost computed in numpy (:mod:`optimizer.solver.decomposed`; needs highspy and at most two shared
+    capacities, i.e. plans plus reservations covering several SKUs: otherwise it falls back to "weighted", and
+    with solver "cbc" to "plain", saying so in ``notes``); "plain" builds the PuLP model (one variable set per
+    SKU-hour); "weighted" merges hours with identical demand vectors and passes numpy matrices straight to
+    highspy (exactly equivalent, see :mod:`optimizer.solver.weighted`; HiGHS only).
     The returned ``objective`` is always the evaluator's exact cost of the returned purchases and never
     exceeds the no-commitment cost (if the solver's plan would, the empty plan is returned instead).
     """
@@ -157,7 +161,24 @@ def solve(
         solver_status, bound, has_values = "trivial", nothing.cost, False
         notes.append("nothing to buy or no cost: the empty plan is optimal")
     else:
-        if formulation == "weighted":
+        decomposed = None
+        if formulation == "decomposed" and solver == "highs":
+            decomposed = solve_decomposed(problem, time_limit=time_limit, gap=gap)
+            if decomposed is None:
+                notes.append(
+                    "decomposed: more than two shared capacities (plans, multi-SKU reservations); "
+                    "used the weighted formulation"
+                )
+                formulation = "weighted"
+        elif formulation == "decomposed":
+            notes.append("decomposed needs highspy; used the plain model with CBC")
+            formulation = "plain"
+        if decomposed is not None:
+            solver_status, bound = decomposed.solver_status, decomposed.bound
+            build_seconds, solve_seconds = decomposed.build_seconds, decomposed.solve_seconds
+            raw_x, raw_c = decomposed.reservations, decomposed.savings_plans
+            notes.extend(decomposed.notes)
+        elif formulation == "weighted":
             weighted = solve_weighted(problem, time_limit=time_limit, gap=gap)
             solver_status, bound = weighted.solver_status, weighted.bound
             build_seconds, solve_seconds = weighted.build_seconds, weighted.solve_seconds

@@ -1,10 +1,19 @@
 """Independent evaluator: the exact model cost of a fixed purchase (reservation units, plan $/hour).
 
 With the purchases fixed, the hours no longer interact, so the cost is the commitment cost plus, for each
-hour, a small LP over that hour's allocation (reservation, plan, spot, on-demand). Hours with identical
-demand vectors have identical LPs, so each distinct vector is solved once, weighted by its count (all of them
-in one block-diagonal LP through scipy's HiGHS). This shares no code with the MILP builders, so tests can use
-it to check them.
+hour, a small LP over that hour's allocation (reservation, plan, spot, on-demand). Two exact reductions keep
+that LP small, and everything is built with numpy (no Python loop over hours):
+
+- A reservation that covers a single SKU k ("dedicated") has no other use, so it is always worth spending it
+  on k first: if an optimal allocation left some of it idle while serving k otherwise, moving that demand onto
+  it frees plan capacity / spot headroom and costs nothing. So the dedicated units of k serve
+  ``min(d_kh, sum_r x_r / covers_rk)`` in closed form, and only the residual demand enters the LP (the spot cap
+  stays ``spot_max_share * d_kh`` of the original demand).
+- Hours with identical demand vectors have identical LPs: each distinct vector is solved once, weighted by its
+  count. The remaining LP (residual demand, shared reservations, plans, spot, on-demand) is one block-diagonal
+  LP solved by scipy's HiGHS; blocks share no variable, so its optimum is the sum of the hourly optima.
+
+This shares no code with the MILP builders, so tests can use it to check them.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from scipy.optimize import linprog
 
 from optimizer.solver.problem import Problem
 
+_CHUNK_ENTRIES = 3000  # (hour, SKU) pairs per allocation LP: measured fastest between 1000 and 8000
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -26,56 +37,104 @@ class Evaluation:
     utilization: dict[str, dict[str, float | None]]  # {"reservations": {id: share}, "savings_plans": {id: share}}
 
 
-def _allocation_lp(problem: Problem, groups: np.ndarray, counts: np.ndarray, x: np.ndarray, c: np.ndarray):
-    """Solve every distinct hour's allocation LP at once, as one block-diagonal LP whose blocks are weighted
-    by their hour counts (blocks share no variable, so its optimum is the sum of the hourly optima).
-    Columns per hour g: (r,k) w; (s,k) u; k z (spot); k o (on-demand). Returns (columns, solution)."""
+def _residual_lp(
+    problem: Problem, demand: np.ndarray, residual: np.ndarray, counts: np.ndarray, x: np.ndarray, c: np.ndarray
+) -> tuple[float, float, np.ndarray]:
+    """Allocate ``residual`` (G x K, after dedicated reservations) of every distinct hour to shared reservations,
+    plans, spot (cap ``share * demand``) and on-demand. Returns (spot cost, on-demand cost, capacity used per
+    shared resource summed over hours: one entry per reservation then per plan, 0 for dedicated ones)."""
     skus = problem.skus
-    n_k, n_r = len(skus), len(problem.reservations)
-    n_cap = n_r + len(problem.savings_plans)
-    index = {sku.id: i for i, sku in enumerate(skus)}
-    offers = [("w", r, index[k], coef) for r, res in enumerate(problem.reservations) for k, coef in res.covers.items()]
-    offers += [
-        ("u", s, index[k], rate) for s, plan in enumerate(problem.savings_plans) for k, rate in plan.rates.items()
+    n_r, n_s = len(problem.reservations), len(problem.savings_plans)
+    index = {sku.id: k for k, sku in enumerate(skus)}
+    # Shared capacities: reservations covering several SKUs, and every plan. (owner slot, sku index, coefficient)
+    links = [
+        (r, index[k], coef) for r, res in enumerate(problem.reservations) if len(res.covers) > 1
+        for k, coef in res.covers.items()
+    ]  # fmt: skip
+    links += [
+        (n_r + s, index[k], rate) for s, plan in enumerate(problem.savings_plans) for k, rate in plan.rates.items()
     ]
-    cols: list[tuple[str, int, int, int]] = []  # (kind, owner, sku index, group)
-    cost, upper, ub_rows, ub_vals, ub_cols = [], [], [], [], []
-    for g, (d, count) in enumerate(zip(groups, counts, strict=True)):
-        for kind, owner, k, coef in offers:
-            if d[k] > 0:
-                ub_rows.append(g * n_cap + (owner if kind == "w" else n_r + owner))
-                ub_vals.append(coef)
-                ub_cols.append(len(cols))
-                cols.append((kind, owner, k, g))
-                cost.append(0.0)
-                upper.append(np.inf)
-        for k, sku in enumerate(skus):
-            if d[k] <= 0:
-                continue
-            if sku.spot is not None and sku.spot_max_share > 0:
-                cols.append(("z", -1, k, g))
-                cost.append(count * sku.spot)
-                upper.append(sku.spot_max_share * d[k])
-            cols.append(("o", -1, k, g))
-            cost.append(count * sku.on_demand)
-            upper.append(np.inf)
-    n = len(cols)
-    eq_rows = [g * n_k + k for _, _, k, g in cols]
-    n_g = len(groups)
-    a_eq = sp.csr_matrix((np.ones(n), (eq_rows, np.arange(n))), shape=(n_g * n_k, n))
-    a_ub = sp.csr_matrix((ub_vals, (ub_rows, ub_cols)), shape=(n_g * n_cap, n)) if n_cap else None
+    capacity = np.concatenate([x, c])
+    slots = sorted({slot for slot, _, _ in links if capacity[slot] > 0})
+    row_of_slot = {slot: i for i, slot in enumerate(slots)}
+    n_g = len(residual)
+    g_idx, k_idx = np.nonzero(residual > 0)
+    n_e = len(g_idx)
+    od = np.array([sku.on_demand for sku in skus])
+    spot_ok = np.array([sku.spot is not None and sku.spot_max_share > 0 and sku.spot < sku.on_demand for sku in skus])
+    spot_price = np.array([sku.spot if sku.spot is not None else 0.0 for sku in skus])
+    share = np.array([sku.spot_max_share for sku in skus])
+
+    if not slots:  # nothing shared bought: each entry takes its spot share when spot is cheaper, rest on-demand
+        e, d = residual[g_idx, k_idx], demand[g_idx, k_idx]
+        z = np.where(spot_ok[k_idx], np.minimum(e, share[k_idx] * d), 0.0)
+        w = counts[g_idx]
+        return float(w @ (z * spot_price[k_idx])), float(w @ ((e - z) * od[k_idx])), np.zeros(n_r + n_s)
+    costs, uppers, eq_cols, ub_rows, ub_cols, ub_vals, owners = [], [], [], [], [], [], []
+    n_cols = 0
+
+    def add(entries: np.ndarray, cost: np.ndarray, upper: np.ndarray, owner: int) -> np.ndarray:
+        nonlocal n_cols
+        cols = n_cols + np.arange(len(entries))
+        n_cols += len(entries)
+        costs.append(cost)
+        uppers.append(upper)
+        eq_cols.append((entries, cols))
+        owners.append(np.full(len(entries), owner))
+        return cols
+
+    inf = np.full(n_e, np.inf)
+    for slot, k, coef in links:
+        if slot not in row_of_slot:
+            continue
+        entries = np.flatnonzero(k_idx == k)
+        cols = add(entries, np.zeros(len(entries)), inf[entries], slot)
+        ub_rows.append(g_idx[entries] * len(slots) + row_of_slot[slot])
+        ub_cols.append(cols)
+        ub_vals.append(np.full(len(entries), coef))
+    spot_entries = np.flatnonzero(spot_ok[k_idx])
+    add(
+        spot_entries,
+        counts[g_idx[spot_entries]] * spot_price[k_idx[spot_entries]],
+        share[k_idx[spot_entries]] * demand[g_idx[spot_entries], k_idx[spot_entries]],
+        -1,
+    )
+    all_entries = np.arange(n_e)
+    add(all_entries, counts[g_idx] * od[k_idx], inf, -2)
+
+    if n_cols == 0:
+        return 0.0, 0.0, np.zeros(n_r + n_s)
+    rows = np.concatenate([e for e, _ in eq_cols])
+    cols = np.concatenate([col for _, col in eq_cols])
+    a_eq = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_e, n_cols))
+    a_ub = b_ub = None
+    if slots and ub_rows:
+        a_ub = sp.csr_matrix(
+            (np.concatenate(ub_vals), (np.concatenate(ub_rows), np.concatenate(ub_cols))),
+            shape=(n_g * len(slots), n_cols),
+        )
+        b_ub = np.tile(capacity[slots], n_g)
+    cost = np.concatenate(costs)
     result = linprog(
-        np.array(cost),
+        cost,
         A_ub=a_ub,
-        b_ub=np.tile(np.concatenate([x, c]), n_g) if n_cap else None,
+        b_ub=b_ub,
         A_eq=a_eq,
-        b_eq=groups.reshape(-1),
-        bounds=np.column_stack([np.zeros(n), np.array(upper)]),
+        b_eq=residual[g_idx, k_idx],
+        bounds=np.column_stack([np.zeros(n_cols), np.concatenate(uppers)]),
         method="highs",
     )
     if result.status != 0:
         raise RuntimeError(f"hourly allocation LP failed: {result.message}")
-    return cols, result.x
+    value = result.x
+    owner = np.concatenate(owners)
+    spot = float(cost[owner == -1] @ value[owner == -1])
+    on_demand = float(cost[owner == -2] @ value[owner == -2])
+    used = np.zeros(n_r + n_s)
+    if a_ub is not None:
+        weighted = np.repeat(counts, len(slots)) * (a_ub @ value)  # per (hour, slot) capacity used x hour count
+        used[slots] = weighted.reshape(n_g, len(slots)).sum(axis=0)
+    return spot, on_demand, used
 
 
 def evaluate_detail(
@@ -93,35 +152,36 @@ def evaluate_detail(
     if (x < 0).any() or (c < 0).any():
         raise ValueError("purchases must be non-negative")
     hours = problem.hours
-    demand = np.array([problem.demand[sku.id] for sku in problem.skus], dtype=float).T  # hours x skus
+    n_r = len(x)
+    index = {sku.id: k for k, sku in enumerate(problem.skus)}
+    demand = np.array([problem.demand[sku.id] for sku in problem.skus], dtype=float).T.reshape(hours, -1)
     unique, counts = np.unique(demand, axis=0, return_counts=True)
-
-    spot = on_demand = 0.0
-    used = np.zeros(len(x) + len(c))
-    if not x.any() and not c.any():
-        # Nothing bought: SKUs decouple; each hour takes the allowed spot share when spot is cheaper.
-        for k, sku in enumerate(problem.skus):
-            total = float(demand[:, k].sum())
-            if sku.spot is not None and sku.spot < sku.on_demand:
-                spot += sku.spot * sku.spot_max_share * total
-                on_demand += sku.on_demand * (1 - sku.spot_max_share) * total
-            else:
-                on_demand += sku.on_demand * total
-        unique, counts = unique[:0], counts[:0]
     nonzero = unique.any(axis=1)
-    unique, counts = unique[nonzero], counts[nonzero]
-    if len(unique):
-        cols, sol = _allocation_lp(problem, unique, counts, x, c)
-        for (kind, owner, k, g), value in zip(cols, sol, strict=True):
-            sku, amount = problem.skus[k], counts[g] * value
-            if kind == "w":
-                used[owner] += amount * problem.reservations[owner].covers[sku.id]
-            elif kind == "u":
-                used[len(x) + owner] += amount * problem.savings_plans[owner].rates[sku.id]
-            elif kind == "z":
-                spot += amount * sku.spot
-            else:
-                on_demand += amount * sku.on_demand
+    unique, counts = unique[nonzero], counts[nonzero].astype(float)
+
+    # Dedicated reservations: capacity per SKU in SKU units, served first in closed form.
+    dedicated = np.zeros(len(problem.skus))
+    for r, res in enumerate(problem.reservations):
+        if len(res.covers) == 1:
+            ((sku_id, coef),) = res.covers.items()
+            dedicated[index[sku_id]] += x[r] / coef
+    served = np.minimum(unique, dedicated)
+    residual = unique - served
+    # Hours are independent: solving them in chunks keeps each simplex small (its cost grows faster than size).
+    spot = on_demand = 0.0
+    used = np.zeros(n_r + len(c))
+    per_chunk = max(1, _CHUNK_ENTRIES // max(1, len(problem.skus)))
+    for start in range(0, len(unique), per_chunk):
+        part = slice(start, start + per_chunk)
+        s_cost, o_cost, s_used = _residual_lp(problem, unique[part], residual[part], counts[part], x, c)
+        spot, on_demand, used = spot + s_cost, on_demand + o_cost, used + s_used
+    served_total = counts @ served  # SKU-hours on dedicated reservations, split pro rata over their capacity
+    for r, res in enumerate(problem.reservations):
+        if len(res.covers) == 1 and x[r] > 0:
+            ((sku_id, coef),) = res.covers.items()
+            k = index[sku_id]
+            used[r] = served_total[k] * coef * (x[r] / coef) / dedicated[k]
+
     breakdown = {
         "reservations": hours * sum(r.hourly_cost * xr for r, xr in zip(problem.reservations, x, strict=True)),
         "savings_plans": hours * float(c.sum()),
@@ -133,7 +193,7 @@ def evaluate_detail(
             r.id: (min(1.0, used[i] / (hours * x[i])) if x[i] > 0 else None) for i, r in enumerate(problem.reservations)
         },
         "savings_plans": {
-            s.id: (min(1.0, used[len(x) + i] / (hours * c[i])) if c[i] > 0 else None)
+            s.id: (min(1.0, used[n_r + i] / (hours * c[i])) if c[i] > 0 else None)
             for i, s in enumerate(problem.savings_plans)
         },
     }

@@ -121,7 +121,7 @@ def test_worse_than_nothing_falls_back_to_empty_plan(monkeypatch):
         return "Time limit reached", 0.1, True
 
     monkeypatch.setattr(solver_pkg, "_run", fake_run)
-    result = solve(parse_problem(one_sku(reservations=RESERVATION)), time_limit=1)
+    result = solve(parse_problem(one_sku(reservations=RESERVATION)), time_limit=1, formulation="plain")
     assert result.reservations == {"r": 0}
     assert result.objective == pytest.approx(0.5)
     assert result.bound == pytest.approx(0.1)
@@ -137,7 +137,7 @@ def test_no_bound_is_never_optimal(monkeypatch):
         return "Integer Feasible", None, True
 
     monkeypatch.setattr(solver_pkg, "_run", fake_run)
-    result = solve(parse_problem(one_sku(reservations=RESERVATION)), time_limit=1, solver="cbc")
+    result = solve(parse_problem(one_sku(reservations=RESERVATION)), time_limit=1, solver="cbc", formulation="plain")
     assert result.status == "time_limit"
     assert result.bound is None and result.gap is None
     assert result.objective == pytest.approx(0.44)
