@@ -1,39 +1,482 @@
-"""Pages. Plain for now: the dashboards issue grows them. Every query is scoped to the user's organizations."""
+"""Pages: thin shells. Each resolves the request's Scope (access.py), calls selectors, builds figures
+(figures.py) and renders. Every chart has a table next to it; Explore's table is also its CSV export."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+import csv
+import dataclasses
+from datetime import date
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html_join
+from django.views.decorators.http import require_GET, require_POST
 
-from finops.accounts.models import Membership
+from finops.accounts.models import Membership, Organization, Role, Team
+from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
-from finops.usage.selectors import cost_summary
+from finops.usage.selectors import METRICS, ReportError
+from finops.web import figures, selectors
+from finops.web.access import Scope, org_page
+from finops.web.cache import cached
+from finops.web.metrics_csv import MetricFileError
+from finops.web.services import billing_upload_create, business_metrics_upload
+from finops.web.templatetags.finops_format import format_money
+
+METRIC_LABELS = {"billed": "Billed", "effective": "Amortized (effective)", "list": "List (on-demand)"}
+FINAL_STATUSES = (IngestJob.Status.SUCCEEDED, IngestJob.Status.DUPLICATE, IngestJob.Status.FAILED)
 
 
-def _current_membership(request: HttpRequest) -> Membership | None:
-    memberships = Membership.objects.filter(user=request.user).select_related("organization")
-    wanted = request.GET.get("org") or request.session.get("org")
-    chosen = next((m for m in memberships if m.organization.slug == wanted), None) or memberships.first()
-    if chosen:
-        request.session["org"] = chosen.organization.slug
-    return chosen
+def render_page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    scope: Scope | None = getattr(request, "scope", None)
+    context = {"scope": scope, **context}
+    return render(request, template, context, status=status)
 
 
-@login_required
+def _choice(request: HttpRequest, name: str, allowed: tuple[str, ...] | list[str], default: str) -> str:
+    value = request.GET.get(name, default)
+    return value if value in allowed else default
+
+
+# --- Overview -------------------------------------------------------------------------------
+
+
+@org_page()
+@require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    membership = _current_membership(request)
-    context: dict = {"membership": membership, "memberships": Membership.objects.filter(user=request.user)}
-    if membership:
-        organization = membership.organization
-        context["by_service"] = cost_summary(organization=organization, group_by="service")[:15]
-        context["by_team"] = cost_summary(organization=organization, group_by="team")[:15]
-        context["jobs"] = IngestJob.objects.filter(organization=organization)[:10]
-    return render(request, "web/overview.html", context)
+    scope: Scope = request.scope
+    metric = _choice(request, "metric", selectors.OVERVIEW_METRICS, "billed")
+    stack = _choice(request, "stack", selectors.STACK_DIMENSIONS, "service")
+    context: dict = {
+        "metric": metric,
+        "stack": stack,
+        "metric_labels": METRIC_LABELS,
+        "stack_choices": [(d, selectors.DIMENSIONS[d][2]) for d in selectors.STACK_DIMENSIONS],
+        "metric_choices": [(m, METRIC_LABELS[m]) for m in selectors.OVERVIEW_METRICS],
+    }
+    # The whole page's numbers and figures are cached together: a warm page is one cache read + render.
+    data = cached(
+        scope.cache_prefix,
+        "page:overview",
+        {"metric": metric, "stack": stack},
+        lambda: _overview_data(scope, metric, stack),
+    )
+    return render_page(request, "web/overview.html", {**context, **data})
+
+
+def _overview_data(scope: Scope, metric: str, stack: str) -> dict:
+    context: dict = {}
+    last = selectors.as_of(scope)
+    if last is None:
+        return {"empty": True}
+    currency = selectors.main_currency(scope)
+    mtd_start = selectors.month_start(last)
+    prev_start = selectors.add_months(mtd_start, -1)
+    prev_end = selectors.same_day_last_month(last)
+    window_start = selectors.add_months(mtd_start, -12)
+
+    mtd = selectors.period_total(scope, metric=metric, start=mtd_start, end=last, currency=currency)
+    previous = selectors.period_total(scope, metric=metric, start=prev_start, end=prev_end, currency=currency)
+    monthly = selectors.monthly_by(
+        scope, dimension=stack, metric=metric, start=window_start, end=last, currency=currency
+    )
+    stack_label = selectors.DIMENSIONS[stack][2].lower()
+    spend_figure = figures.stacked_bars(
+        monthly,
+        x="month",
+        group="group",
+        value="cost",
+        title=f"{METRIC_LABELS[metric]} cost by month and {stack_label} ({currency})",
+        currency=currency,
+        x_title="Month",
+    )
+    current_groups = selectors.group_totals(
+        scope, dimension=stack, metric=metric, start=mtd_start, end=last, currency=currency
+    )
+    previous_groups = selectors.group_totals(
+        scope, dimension=stack, metric=metric, start=prev_start, end=prev_end, currency=currency
+    )
+    movers = []
+    for mover in selectors.top_movers(current_groups, previous_groups):
+        query = {
+            "metric": metric,
+            "group": stack,
+            "granularity": "day",
+            "start": prev_start.isoformat(),
+            "end": last.isoformat(),
+            stack: mover.group,
+        }
+        movers.append({"mover": mover, "url": f"{reverse('web:explore')}?{urlencode(query)}"})
+    commitments = selectors.commitment_monthly(scope, start=window_start, end=last, currency=currency)
+    has_commitments = not commitments.empty and commitments["coverage"].notna().any()
+    commitment_figure = figures.percent_lines(
+        commitments,
+        x="month",
+        series=[("coverage", "Coverage (covered share of usage, list cost)"), ("utilisation", "Utilisation")],
+        title="Commitment coverage and utilisation by month",
+    )
+    month_table = [
+        {
+            "month": row.month,
+            "total": sum(monthly.loc[monthly["month"] == row.month, "cost"], Decimal(0)),
+        }
+        for row in monthly[["month"]].drop_duplicates().itertuples()
+    ]
+    context.update(
+        {
+            "as_of": last,
+            "currency": currency,
+            "other_currencies": selectors.other_currencies(scope),
+            "mtd": mtd,
+            "mtd_start": mtd_start,
+            "previous": previous,
+            "prev_start": prev_start,
+            "prev_end": prev_end,
+            "change": mtd - previous,
+            "change_ratio": float((mtd - previous) / abs(previous)) if previous else None,
+            "spend_figure": spend_figure,
+            "month_table": month_table,
+            "movers": movers,
+            "commitments": commitments.to_dict("records"),
+            "has_commitments": has_commitments,
+            "commitment_figure": commitment_figure,
+            "savings_total": sum(commitments["savings"], Decimal(0)) if not commitments.empty else Decimal(0),
+        }
+    )
+    return context
+
+
+# --- Explore --------------------------------------------------------------------------------
+
+
+def _explore_params(request: HttpRequest) -> dict[str, list[str]]:
+    params = {key: request.GET.getlist(key) for key in request.GET}
+    # The form's "Tag key" choice: group=tag + tag_key=KEY is the same view as group=tag:KEY.
+    if params.get("group", [""])[-1] == "tag":
+        key = (params.get("tag_key") or [""])[-1].strip()
+        if not key:
+            raise ReportError("group: choose a tag key")
+        params["group"] = [f"tag:{key}"]
+    return params
+
+
+def _explore_canonical_url(query: selectors.ExploreQuery) -> str:
+    pairs: list[tuple[str, str]] = [
+        ("metric", query.metric),
+        ("group", query.group),
+        ("granularity", query.granularity),
+        ("start", query.start.isoformat()),
+        ("end", query.end.isoformat()),
+    ]
+    for name in selectors.DIMENSIONS:
+        pairs.extend((name, value) for value in query.filters.get(name, ()))
+    return f"{reverse('web:explore')}?{urlencode(pairs)}"
+
+
+@org_page()
+@require_GET
+def explore(request: HttpRequest) -> HttpResponse:
+    scope: Scope = request.scope
+    last = selectors.as_of(scope) or date.today()
+    context: dict = {
+        "metric_labels": METRIC_LABELS,
+        "dimensions": [(k, v[2]) for k, v in selectors.DIMENSIONS.items()],
+        "granularities": list(selectors.GRANULARITIES),
+    }
+    try:
+        query = selectors.explore_query_parse(_explore_params(request), default_end=last)
+    except ReportError as error:
+        return render_page(request, "web/explore.html", {**context, "error": str(error)}, status=400)
+    data = cached(scope.cache_prefix, "page:explore", query.params(), lambda: _explore_data(scope, query))
+    rows = data["rows"]
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        name = f"explore-{scope.organization.slug}-{query.group.replace(':', '-')}-{query.start}-{query.end}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        writer = csv.writer(response, lineterminator="\n")
+        writer.writerow(["period", "group", "currency", "cost"])
+        for row in rows:
+            writer.writerow([row["period"].isoformat(), row["group"], row["currency"], f"{row['cost']:f}"])
+        return response
+    canonical = _explore_canonical_url(query)
+    context.update(
+        {
+            **data,
+            "query": query,
+            "tag_key": query.group[4:] if query.group.startswith("tag:") else "",
+            "canonical_url": canonical,
+            "csv_url": f"{canonical}&format=csv",
+        }
+    )
+    return render_page(request, "web/explore.html", context)
+
+
+def _explore_data(scope: Scope, query: selectors.ExploreQuery) -> dict:
+    frame = selectors.explore_rows(scope, query)
+    rows = []
+    for r in frame.itertuples():
+        cost = r.cost.quantize(selectors.CENT)
+        # Formatted once here (cached), not per request in the template loop.
+        rows.append(
+            {
+                "period": r.period,
+                "period_text": r.period.isoformat(),
+                "group": r.group,
+                "currency": r.currency,
+                "cost": cost,
+                "cost_text": format_money(cost, r.currency),
+            }
+        )
+    currency = selectors.main_currency(scope)
+    group_label = f"tag {query.group[4:]}" if query.group.startswith("tag:") else selectors.DIMENSIONS[query.group][2]
+    chart_frame = frame[frame["currency"] == currency] if not frame.empty else frame
+    figure = figures.stacked_bars(
+        chart_frame,
+        x="period",
+        group="group",
+        value="cost",
+        title=f"{METRIC_LABELS[query.metric]} cost by {query.granularity} and {group_label.lower()} ({currency})",
+        currency=currency,
+        x_title=query.granularity.capitalize(),
+    )
+    # The table body is rendered once here and cached with the numbers: thousands of rows through the
+    # template engine on every request would dominate the page time.
+    table_body = format_html_join(
+        "",
+        '<tr><td>{}</td><td>{}</td><td>{}</td><td class="num" data-value="{}">{}</td></tr>',
+        ((r["period_text"], r["group"], r["currency"], r["cost"], r["cost_text"]) for r in rows),
+    )
+    return {
+        "rows": rows,
+        "table_body": table_body,
+        "total": sum((r["cost"] for r in rows if r["currency"] == currency), Decimal(0)),
+        "currency": currency,
+        "figure": figure,
+        "group_label": group_label,
+        "choices": selectors.explore_choices(scope, start=query.start, end=query.end),
+    }
+
+
+# --- Teams ----------------------------------------------------------------------------------
+
+
+@org_page()
+@require_GET
+def teams(request: HttpRequest) -> HttpResponse:
+    scope: Scope = request.scope
+    data = cached(scope.cache_prefix, "page:teams", {}, lambda: _teams_data(scope))
+    return render_page(request, "web/teams.html", data)
+
+
+def _teams_data(scope: Scope) -> dict:
+    last = selectors.as_of(scope)
+    totals: dict[str, Decimal] = {}
+    currency = selectors.main_currency(scope)
+    if last:
+        start = selectors.month_start(last)
+        totals = selectors.group_totals(
+            scope, dimension="team", metric="billed", start=start, end=last, currency=currency
+        )
+    rows = [{"team": t, "mtd": totals.get(t.slug)} for t in scope.teams()]
+    return {"rows": rows, "as_of": last, "currency": currency}
+
+
+@org_page()
+@require_GET
+def team(request: HttpRequest, slug: str) -> HttpResponse:
+    scope: Scope = request.scope
+    the_team = scope.team_or_404(slug)
+    metric = _choice(request, "metric", tuple(METRICS), "billed")
+    context: dict = {"team": the_team, "metric": metric, "metric_labels": METRIC_LABELS}
+    names = selectors.business_metric_names(organization_id=scope.organization.pk, team_id=the_team.pk)
+    unit = _choice(request, "unit", names, names[0] if names else "")
+    context.update({"unit_names": names, "unit": unit})
+    data = cached(
+        scope.cache_prefix,
+        "page:team",
+        {"team": the_team.pk, "metric": metric, "unit": unit},
+        lambda: _team_data(scope, the_team, metric, unit),
+    )
+    return render_page(request, "web/team.html", {**context, **data})
+
+
+def _team_data(scope: Scope, the_team: Team, metric: str, unit: str) -> dict:
+    team_scope = dataclasses.replace(scope, team_ids=(the_team.pk,))
+    context: dict = {}
+    last = selectors.as_of(scope)
+    if last is None:
+        return {"empty": True}
+    currency = selectors.main_currency(scope)
+    window_start = selectors.add_months(selectors.month_start(last), -12)
+    monthly = selectors.monthly_by(
+        team_scope, dimension="service", metric=metric, start=window_start, end=last, currency=currency
+    )
+    by_service = selectors.group_totals(
+        team_scope, dimension="service", metric=metric, start=window_start, end=last, currency=currency
+    )
+    context.update(
+        {
+            "as_of": last,
+            "window_start": window_start,
+            "currency": currency,
+            "spend_figure": figures.stacked_bars(
+                monthly,
+                x="month",
+                group="group",
+                value="cost",
+                title=f"{METRIC_LABELS[metric]} cost of {the_team.name} by month and service ({currency})",
+                currency=currency,
+                x_title="Month",
+            ),
+            "by_service": sorted(by_service.items(), key=lambda kv: (-kv[1], kv[0])),
+            "team_total": sum(by_service.values(), Decimal(0)),
+        }
+    )
+    if unit:
+        daily = selectors.team_daily(
+            scope, team_id=the_team.pk, metric=metric, start=window_start, end=last, currency=currency
+        )
+        values = selectors.business_metric_frame(
+            organization_id=scope.organization.pk, team_id=the_team.pk, metric=unit
+        )
+        monthly_unit = selectors.unit_costs(daily, values, by="month")
+        daily_unit = selectors.unit_costs(daily, values, by="day")
+        context.update(
+            {
+                "unit_monthly": monthly_unit.to_dict("records"),
+                "unit_daily": daily_unit.tail(31).to_dict("records"),
+                "unit_figure": figures.bars_and_line(
+                    monthly_unit,
+                    x="period",
+                    bar="cost",
+                    bar_label=f"Cost ({currency})",
+                    line="cost_per_unit",
+                    line_label=f"Cost per {unit}",
+                    title=f"Cost per {unit} by month",
+                    currency=currency,
+                    line_unit=f"{currency} per {unit}",
+                ),
+            }
+        )
+    return context
+
+
+@org_page(write="can_write")
+@require_POST
+def team_metrics_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    scope: Scope = request.scope
+    the_team = scope.team_or_404(slug)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "Choose a CSV file with the header date,metric,value.")
+    else:
+        try:
+            stored = business_metrics_upload(
+                organization=scope.organization, team=the_team, data=upload.read(), name=upload.name, user=request.user
+            )
+        except MetricFileError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Stored {stored:,} business-metric rows from {upload.name}.")
+    return redirect(reverse("web:team", args=[the_team.slug]))
+
+
+# --- Data -----------------------------------------------------------------------------------
+
+
+def _require_org_wide(scope: Scope) -> None:
+    # Import history carries organization-wide totals: not for a team-scoped engineer.
+    if not scope.sees_all_teams:
+        raise PermissionDenied("Billing data is managed by finance and admins.")
+
+
+def _job_progress(job: IngestJob) -> dict:
+    progress = job.progress()
+    done = job.status in FINAL_STATUSES
+    fraction = 1.0 if job.status in (IngestJob.Status.SUCCEEDED, IngestJob.Status.DUPLICATE) else progress["fraction"]
+    return {
+        "job": job.pk,
+        "status": job.status,
+        "done": done,
+        "rows": progress["rows"],
+        "bytes_done": progress["bytes_done"],
+        "bytes_total": progress["bytes_total"],
+        "fraction": fraction,
+        "percent": round(fraction * 100),
+        "rows_read": job.rows_read,
+        "error": job.error,
+    }
+
+
+@org_page(write="can_manage_billing")
+def data(request: HttpRequest) -> HttpResponse:
+    scope: Scope = request.scope
+    _require_org_wide(scope)
+    status = 200
+    if request.method == "POST":
+        files = request.FILES.getlist("files")
+        try:
+            if not files:
+                raise IngestError("choose at least one billing file")
+            job = billing_upload_create(
+                organization=scope.organization, files=files, user=request.user, fmt=request.POST.get("format", "auto")
+            )
+        except IngestError as error:
+            messages.error(request, error.describe())
+            status = 400
+        else:
+            return redirect(f"{reverse('web:data')}?job={job.pk}")
+    active = None
+    if request.GET.get("job", "").isdigit():
+        active_job = get_object_or_404(IngestJob, pk=int(request.GET["job"]), organization=scope.organization)
+        active = _job_progress(active_job)
+    # Read after the active job: a history at least as new as the progress shown, so a job rendered as done
+    # (no more polling) also shows its final row below.
+    jobs = list(IngestJob.objects.filter(organization=scope.organization).prefetch_related("files")[:50])
+    return render_page(request, "web/data.html", {"jobs": jobs, "active": active}, status=status)
+
+
+@org_page()
+@require_GET
+def job_progress(request: HttpRequest, job_id: int) -> JsonResponse:
+    scope: Scope = request.scope
+    _require_org_wide(scope)
+    job = get_object_or_404(IngestJob, pk=job_id, organization=scope.organization)
+    return JsonResponse(_job_progress(job))
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok", "database": connection.vendor})
+
+
+# --- Cache warming --------------------------------------------------------------------------
+
+
+def dashboard_cache_warm(organization_id: int) -> list[str]:
+    """Compute and cache the organization-wide default views (what finance/admin/viewer open first), so the
+    first visitor after an ingest does not pay the cold aggregates. Engineer (team) scopes stay lazy.
+    Returns the names of the views warmed."""
+    organization = Organization.objects.get(pk=organization_id)
+    # An unsaved membership: the scope only needs the organization and an organization-wide role.
+    scope = Scope(membership=Membership(organization=organization, role=Role.FINANCE), memberships=(), team_ids=None)
+    warmed = []
+    for metric in selectors.OVERVIEW_METRICS:
+        params = {"metric": metric, "stack": "service"}
+        cached(scope.cache_prefix, "page:overview", params, lambda m=metric: _overview_data(scope, m, "service"))
+        warmed.append(f"overview metric={metric}")
+    last = selectors.as_of(scope)
+    if last is not None:
+        query = selectors.explore_query_parse({}, default_end=last)
+        cached(scope.cache_prefix, "page:explore", query.params(), lambda: _explore_data(scope, query))
+        warmed.append("explore default")
+    cached(scope.cache_prefix, "page:teams", {}, lambda: _teams_data(scope))
+    warmed.append("teams")
+    return warmed

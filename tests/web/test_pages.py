@@ -62,7 +62,8 @@ def test_wrong_password_is_refused(client, two_tenants):
 
 def test_a_user_never_sees_another_organization(client, two_tenants):
     client.login(username="bob", password="pw-bob-123")
-    page = client.get("/?org=alpha").content.decode()
+    assert client.get("/?org=alpha").status_code == 404
+    page = client.get("/explore/?granularity=month").content.decode()
     assert "beta" in page
     assert "Amazon Elastic Compute Cloud" not in page  # in alpha's FOCUS data, not in beta's CUR
 

@@ -1,0 +1,425 @@
+#!/usr/bin/env python
+"""Dashboard benchmark: seed one large organization, then drive the pages with concurrent HTTP clients
+on loopback against a real gunicorn server, and print per-page latency percentiles and errors.
+
+    python bench/dashboard.py [--rows 10000000] [--clients 8] [--requests 100] [--workers 2] [--reuse]
+
+- Database: the one DATABASE_URL names with "_dashboard" appended (SQLite: var/dashboard.sqlite3), dropped,
+  re-created and migrated (``--reuse`` keeps an already seeded one with the same row count).
+- Seeding takes the fastest path: synthetic FOCUS line items generated with numpy/pyarrow in chunks and
+  written with ``finops.core.bulk.TableLoader`` (COPY on PostgreSQL) together with their DailyCost rollups
+  (``finops.usage.rollup``), exactly as the ingest writes them. Shape: ~1,100 resources billed hourly over 13
+  months (10M rows), 40 services, 12 accounts, 8 regions, 24 teams, reservations/savings plans (Used and
+  Unused rows), tags with team and environment.
+- Clients: threads with ``requests`` sessions, each logged in as a finance user, requesting the pages round
+  robin. Latency is measured at the client on loopback (server time plus a fraction of a millisecond). The
+  first request of each page (cold cache) is reported apart from the steady-state distribution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from ingest import bench_database_url, prepare_database  # noqa: E402
+
+TARGET_P95_MS = 200
+USERNAME, PASSWORD = "bench-finance", "bench-password-1"
+ORG = "bench"
+HOURS_PER_CHUNK = 96
+
+
+# --- Seeding (child process, Django set up) -------------------------------------------------
+
+
+def _resources(count: int, seed: int = 11) -> dict:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    services = [f"Service {i:02d}" for i in range(40)]
+    categories = ["Compute", "Storage", "Databases", "Networking", "Analytics"]
+    regions = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1", "sa-east-1"]
+    teams = [f"team-{i:02d}" for i in range(24)]
+    envs = ["prod", "staging", "dev"]
+    # Zipf-like weights: a few services and teams hold most of the spend, as in real bills.
+    service = rng.choice(len(services), count, p=_zipf(len(services)))
+    team = rng.choice(len(teams), count, p=_zipf(len(teams)))
+    pricing = rng.choice(3, count, p=[0.70, 0.22, 0.08])  # Standard, Committed, Dynamic (spot)
+    return {
+        "service": np.array(services, dtype=object)[service],
+        "service_category": np.array(categories, dtype=object)[service % len(categories)],
+        "account": np.array([f"{100000000000 + i}" for i in range(12)], dtype=object)[rng.integers(0, 12, count)],
+        "region": np.array([*regions, None], dtype=object)[rng.integers(0, len(regions) + 1, count)],
+        "team": np.array(teams, dtype=object)[team],
+        "pricing": np.array(["Standard", "Committed", "Dynamic"], dtype=object)[pricing],
+        # 1 in 6 committed rows is the unused part of its commitment.
+        "status": np.where(pricing == 1, np.where(rng.random(count) < 1 / 6, "Unused", "Used"), None),
+        "tags": np.array(
+            [json.dumps({"team": teams[t], "environment": envs[i % 3]}) for i, t in enumerate(team)], dtype=object
+        ),
+        "hourly": rng.lognormal(mean=-1.5, sigma=1.2, size=count),
+        "id": np.array([f"r-{i:07d}" for i in range(count)], dtype=object),
+    }
+
+
+def _zipf(n: int):
+    import numpy as np
+
+    weights = 1 / np.arange(1, n + 1)
+    return weights / weights.sum()
+
+
+def _chunk(res: dict, start: datetime, hours: int, rng) -> object:
+    """Canonical line items for ``hours`` consecutive hours of every resource."""
+    import numpy as np
+    import pyarrow as pa
+
+    from finops.usage.formats.schema import CANONICAL_SCHEMA, DECIMAL
+
+    n_res = len(res["id"])
+    n = n_res * hours
+    idx = np.tile(np.arange(n_res), hours)
+    hour = np.repeat(np.arange(hours), n_res)
+    starts = np.datetime64(start.replace(tzinfo=None), "us") + hour.astype("timedelta64[h]")
+    list_cost = res["hourly"][idx] * rng.uniform(0.85, 1.15, n)
+    pricing = res["pricing"][idx]
+    status = res["status"][idx]
+    effective = np.where(
+        pricing == "Committed", list_cost * 0.62, np.where(pricing == "Dynamic", list_cost * 0.3, list_cost)
+    )
+    billed = np.where(pricing == "Committed", 0.0, effective)
+
+    def money(values):
+        return pa.array(np.char.mod("%.10f", values)).cast(DECIMAL)
+
+    months = starts.astype("datetime64[M]")
+    period, period_end = months.astype("datetime64[us]"), (months + 1).astype("datetime64[us]")
+    ts = pa.timestamp("us", tz="UTC")
+    columns = {
+        "provider_name": pa.array(np.full(n, "AWS", dtype=object)),
+        "billing_account_id": pa.array(res["account"][idx]),
+        "sub_account_id": pa.array(res["account"][idx]),
+        "billing_currency": pa.array(np.full(n, "USD", dtype=object)),
+        "billing_period_start": pa.array(period).cast(ts),
+        "billing_period_end": pa.array(period_end).cast(ts),
+        "charge_period_start": pa.array(starts).cast(ts),
+        "charge_period_end": pa.array(starts + np.timedelta64(1, "h")).cast(ts),
+        "charge_category": pa.array(np.full(n, "Usage", dtype=object)),
+        "billed_cost": money(billed),
+        "effective_cost": money(effective),
+        "list_cost": money(list_cost),
+        "pricing_quantity": money(np.ones(n)),
+        "pricing_category": pa.array(pricing),
+        "service_name": pa.array(res["service"][idx]),
+        "service_category": pa.array(res["service_category"][idx]),
+        "region_id": pa.array(res["region"][idx]),
+        "resource_id": pa.array(res["id"][idx]),
+        "commitment_discount_status": pa.array(status),
+        "tags": pa.array(res["tags"][idx]),
+    }
+    arrays = [columns[f.name].cast(f.type) if f.name in columns else pa.nulls(n, f.type) for f in CANONICAL_SCHEMA]
+    return pa.Table.from_arrays(arrays, schema=CANONICAL_SCHEMA)
+
+
+def child_seed(rows: int) -> None:
+    import django
+
+    django.setup()
+    import numpy as np
+    import pyarrow as pa
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.db import transaction
+    from django.utils import timezone
+
+    from finops.accounts.services import membership_set, organization_get_or_create, teams_for_tag_values
+    from finops.core.bulk import TableLoader, bulk_insert
+    from finops.usage.models import DailyCost, IngestJob, LineItem
+    from finops.usage.rollup import merge_rollups, rollup_chunk, team_values
+    from finops.usage.services import LINE_ITEM_COLUMNS
+
+    started = time.perf_counter()
+    hours_total = 395 * 24  # 13 months
+    n_res = max(1, math.ceil(rows / hours_total))
+    res = _resources(n_res)
+    end = datetime.combine(date.today(), datetime.min.time())
+    first = end - timedelta(hours=hours_total)
+    rng = np.random.default_rng(5)
+    organization, _ = organization_get_or_create(slug=ORG, name="Benchmark Inc.")
+    membership_set(username=USERNAME, organization=organization, role="finance", password=PASSWORD)
+    written = 0
+    with transaction.atomic():
+        job = IngestJob.objects.create(organization=organization, source="bench", delivery_sha256="bench" * 8)
+        rollups = []
+        loader = TableLoader(LineItem, LINE_ITEM_COLUMNS)
+        with loader:
+            hour = 0
+            while written < rows:
+                hours = min(HOURS_PER_CHUNK, hours_total - hour)
+                chunk = _chunk(res, first + timedelta(hours=hour), hours, rng)
+                take = min(chunk.num_rows, rows - written)
+                chunk = chunk.slice(0, take)
+                values = team_values(chunk["tags"], settings.FINOPS_TEAM_TAG_KEYS)
+                table = (
+                    chunk.append_column("organization_id", pa.array(np.full(take, organization.pk, dtype=np.int64)))
+                    .append_column("ingest_job_id", pa.array(np.full(take, job.pk, dtype=np.int64)))
+                    .append_column("team_tag_value", values)
+                )
+                loader.load(loader.prepare(table))
+                rollups.append(rollup_chunk(chunk, values))
+                if len(rollups) >= 16:
+                    rollups = [merge_rollups(rollups)]
+                written += take
+                hour += hours
+                print(f"  {written:,} line items ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+        merged = merge_rollups(rollups)
+        teams = teams_for_tag_values(organization=organization, tag_values=list(set(merged["team_value"].to_pylist())))
+        ids = pa.array([teams[v].pk if v else None for v in merged["team_value"].to_pylist()], pa.int64())
+        table = merged.drop_columns(["team_value"]).append_column("team_id", ids)
+        table = table.append_column(
+            "organization_id", pa.array(np.full(table.num_rows, organization.pk, dtype=np.int64))
+        )
+        table = table.append_column("ingest_job_id", pa.array(np.full(table.num_rows, job.pk, dtype=np.int64)))
+        bulk_insert(DailyCost, table)
+        job.status = IngestJob.Status.SUCCEEDED
+        job.rows_read = job.rows_written = written
+        job.finished_at = timezone.now()
+        job.save()
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    cache.clear()  # ids repeat across benchmark databases
+    team = sorted(teams.values(), key=lambda t: t.slug)[0].slug
+    print(f"RESULT {written} {table.num_rows} {time.perf_counter() - started:.1f} {team}")
+
+
+# --- Load generation ------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _session(base: str):
+    import requests
+
+    session = requests.Session()
+    page = session.get(f"{base}/accounts/login/", timeout=60)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = session.post(
+        f"{base}/accounts/login/",
+        data={"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": token, "next": "/"},
+        headers={"Referer": f"{base}/accounts/login/"},
+        timeout=60,
+        allow_redirects=False,
+    )
+    if response.status_code != 302:
+        raise SystemExit(f"login failed: HTTP {response.status_code}")
+    return session
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def _server_times(log: Path, offset: int) -> dict[str, list[float]]:
+    """Server time per page (ms) from gunicorn's access log written after ``offset``: "path?query status micros"."""
+    times: dict[str, list[float]] = {}
+    with open(log, encoding="utf-8") as handle:
+        handle.seek(offset)
+        for line in handle:
+            path, query, status, micros = line.rsplit(" ", 3)[0], *line.rsplit(" ", 3)[1:]
+            key = f"{path}?{query}" if query not in ("", "-") else path
+            if status == "200":
+                times.setdefault(key, []).append(int(micros) / 1000)
+    return times
+
+
+def drive(base: str, pages: list[str], clients: int, requests_per_page: int, log: Path) -> None:
+    sessions = [_session(base) for _ in range(clients)]
+    cold: dict[str, float] = {}
+    for path in pages:  # first hit of each page: cold cache
+        t0 = time.perf_counter()
+        response = sessions[0].get(base + path, timeout=300)
+        cold[path] = (time.perf_counter() - t0) * 1000
+        if response.status_code != 200:
+            raise SystemExit(f"{path}: HTTP {response.status_code}")
+    time.sleep(1)  # let gunicorn flush the cold requests' log lines
+    offset = log.stat().st_size
+    timings: dict[str, list[float]] = {p: [] for p in pages}
+    errors: dict[str, int] = {p: 0 for p in pages}
+    lock = threading.Lock()
+    work = [p for _ in range(requests_per_page) for p in pages]
+
+    def client(index: int) -> None:
+        session = sessions[index]
+        for path in work[index::clients]:
+            t0 = time.perf_counter()
+            try:
+                ok = session.get(base + path, timeout=60).status_code == 200
+            except OSError:
+                ok = False
+            elapsed = (time.perf_counter() - t0) * 1000
+            with lock:
+                timings[path].append(elapsed)
+                errors[path] += 0 if ok else 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+    wall = time.perf_counter() - started
+    total = sum(len(v) for v in timings.values())
+    time.sleep(1)
+    server = _server_times(log, offset)
+    total = sum(len(v) for v in timings.values())
+    print(f"\n{total:,} requests by {clients} clients in {wall:.1f} s ({total / wall:,.0f} req/s)")
+    print("server = time inside gunicorn (access log %(D)s); client = round trip on loopback, incl. queueing\n")
+    print(
+        "| page | cold ms | requests | errors | server p50 | server p95 | server p99 | client p50 | client p95 "
+        "| server p95 <= 200 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for path in pages:
+        values, times = timings[path], server.get(path, [])
+        p95 = _percentile(times, 95) if times else float("nan")
+        print(
+            f"| `{path}` | {cold[path]:,.0f} | {len(values)} | {errors[path]} | {statistics.median(times):,.0f} | "
+            f"{p95:,.0f} | {_percentile(times, 99):,.0f} | {statistics.median(values):,.0f} | "
+            f"{_percentile(values, 95):,.0f} | {'met' if p95 <= TARGET_P95_MS else 'missed'} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000_000, help="line items to seed (default 10,000,000)")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--requests", type=int, default=100, help="steady-state requests per page")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+    parser.add_argument("--reuse", action="store_true", help="keep the seeded database if it has --rows line items")
+    parser.add_argument("--child-seed", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child-clear-cache", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finops.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")
+    if args.child_seed:
+        return child_seed(args.child_seed)
+    if args.child_clear_cache:
+        import django
+
+        django.setup()
+        from django.core.cache import cache
+
+        return cache.clear()
+
+    env = dict(os.environ, DATABASE_URL=bench_database_url("_dashboard"))
+    env.setdefault("FINOPS_VAR_DIR", str(ROOT / "var" / "bench-dashboard"))
+    vendor = "PostgreSQL" if "postgres" in env["DATABASE_URL"] else "SQLite"
+    print(f"dashboard benchmark: {args.rows:,} line items on {vendor} ({env['DATABASE_URL']})")
+    marker = Path(env["FINOPS_VAR_DIR"]) / "dashboard-seed.json"
+    seeded = json.loads(marker.read_text()) if args.reuse and marker.exists() else None
+    if not seeded or seeded.get("rows") != args.rows or seeded.get("database") != env["DATABASE_URL"]:
+        prepare_database(env)
+        started = time.perf_counter()
+        output = subprocess.run(
+            [sys.executable, __file__, "--child-seed", str(args.rows)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        _, rows, rollups, _seconds, team = next(
+            line for line in output.splitlines() if line.startswith("RESULT ")
+        ).split()
+        seeded = {"rows": int(rows), "rollups": int(rollups), "team": team, "database": env["DATABASE_URL"]}
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps(seeded))
+        print(
+            f"  seeded {int(rows):,} line items and {int(rollups):,} daily rollups "
+            f"in {time.perf_counter() - started:.0f} s"
+        )
+    # Cold numbers are cold: nothing cached from an earlier run.
+    subprocess.run([sys.executable, __file__, "--child-clear-cache"], env=env, check=True)
+    port = _free_port()
+    log = Path(env["FINOPS_VAR_DIR"]) / "dashboard-access.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+    server_env = dict(env, DJANGO_DEBUG="0", DJANGO_SECRET_KEY="bench-only-secret", DJANGO_ALLOWED_HOSTS="127.0.0.1")
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "finops.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--timeout",
+            "300",
+            "--log-level",
+            "warning",
+            "--access-logfile",
+            str(log),
+            "--access-logformat",
+            "%(U)s %(q)s %(s)s %(D)s",
+        ],
+        env=server_env,
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        team = seeded["team"]
+        pages = [
+            "/",
+            "/?metric=effective",
+            "/?stack=team",
+            "/explore/",
+            "/explore/?group=team&granularity=week",
+            "/explore/?group=region&granularity=month&metric=list",
+            "/explore/?group=tag:environment&granularity=month",
+            "/teams/",
+            f"/teams/{team}/",
+            "/data/",
+        ]
+        drive(base, pages, args.clients, args.requests, log)
+        print(
+            f"\ntarget: p95 <= {TARGET_P95_MS} ms per page on 10,000,000 line items (this run: {seeded['rows']:,}); "
+            f"gunicorn {args.workers} workers x {args.threads} threads; "
+            f"cache: {'Redis' if env.get('REDIS_URL') else 'file'}"
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

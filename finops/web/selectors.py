@@ -1,0 +1,448 @@
+"""Reads behind the pages. All answer from DailyCost rollups, except tag group-bys and commitment status
+(bounded by the (organization, charge_period_start) index). Results are cached per organization version
+and scope (see cache.py). Money stays Decimal here; pages round for display only."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import pandas as pd
+from django.db.models import F, Max, Q, Sum, TextField, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
+
+from finops.core.money import MoneySum
+from finops.usage.selectors import METRICS, NONE_LABEL, ReportError
+from finops.web.access import Scope
+from finops.web.cache import cached
+from finops.web.models import BusinessMetric
+
+# Explore dimensions: name -> (rollup field, line item field) and their labels.
+DIMENSIONS: dict[str, tuple[str, str, str]] = {
+    "service": ("service_name", "service_name", "Service"),
+    "account": ("billing_account_id", "billing_account_id", "Billing account"),
+    "sub_account": ("sub_account_id", "sub_account_id", "Sub account"),
+    "region": ("region_id", "region_id", "Region"),
+    "team": ("team__slug", "team_tag_value", "Team"),
+    "charge_category": ("charge_category", "charge_category", "Charge category"),
+    "pricing_category": ("pricing_category", "pricing_category", "Pricing category"),
+    "provider": ("provider_name", "provider_name", "Provider"),
+}
+STACK_DIMENSIONS = ("service", "account", "team")
+GRANULARITIES = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+OVERVIEW_METRICS = ("billed", "effective")
+CENT = Decimal("0.01")
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def add_months(day: date, months: int) -> date:
+    """First-of-month arithmetic (``day`` must be a first of month)."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def same_day_last_month(day: date) -> date:
+    previous = add_months(month_start(day), -1)
+    return previous.replace(day=min(day.day, calendar.monthrange(previous.year, previous.month)[1]))
+
+
+def _utc(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def as_of(scope: Scope) -> date | None:
+    """The last day with data in scope: 'today' for the dashboards (bills lag real time by a day or two)."""
+    return cached(
+        scope.cache_prefix,
+        "as_of",
+        {},
+        lambda: scope.daily_costs().aggregate(last=Max("day"))["last"],
+    )
+
+
+def main_currency(scope: Scope) -> str:
+    """The currency most of the scope's rows are billed in (pages show one currency at a time)."""
+
+    def compute() -> str:
+        counts = scope.daily_costs().values("billing_currency").annotate(n=Sum("row_count")).order_by()
+        ranked = sorted(counts, key=lambda r: (-(r["n"] or 0), r["billing_currency"]))
+        return ranked[0]["billing_currency"] if ranked else "USD"
+
+    return cached(scope.cache_prefix, "currency", {}, compute)
+
+
+def _currencies(scope: Scope) -> list[str]:
+    return cached(
+        scope.cache_prefix,
+        "currencies",
+        {},
+        lambda: sorted(set(scope.daily_costs().values_list("billing_currency", flat=True).distinct())),
+    )
+
+
+def other_currencies(scope: Scope) -> list[str]:
+    main = main_currency(scope)
+    return [c for c in _currencies(scope) if c != main]
+
+
+# --- Overview -------------------------------------------------------------------------------
+
+
+def period_total(scope: Scope, *, metric: str, start: date, end: date, currency: str) -> Decimal:
+    field_name = METRICS[metric]
+
+    def compute() -> Decimal:
+        total = (
+            scope.daily_costs()
+            .filter(day__gte=start, day__lte=end, billing_currency=currency)
+            .aggregate(t=MoneySum(field_name))["t"]
+        )
+        return total or Decimal(0)
+
+    params = {"metric": metric, "start": start, "end": end, "currency": currency}
+    return cached(scope.cache_prefix, "period_total", params, compute)
+
+
+def _group_expression(dimension: str) -> Coalesce:
+    return Coalesce(F(DIMENSIONS[dimension][0]), Value(""), output_field=TextField())
+
+
+def monthly_by(scope: Scope, *, dimension: str, metric: str, start: date, end: date, currency: str) -> pd.DataFrame:
+    """Columns month (date), group (str), cost (Decimal): one row per month and group with cost."""
+    field_name = METRICS[metric]
+
+    def compute() -> pd.DataFrame:
+        rows = (
+            scope.daily_costs()
+            .filter(day__gte=start, day__lte=end, billing_currency=currency)
+            .annotate(month=TruncMonth("day"), group=_group_expression(dimension))
+            .values("month", "group")
+            .annotate(cost=MoneySum(field_name))
+            .order_by()
+        )
+        frame = pd.DataFrame.from_records(list(rows), columns=["month", "group", "cost"])
+        frame["group"] = frame["group"].replace("", NONE_LABEL)
+        frame["cost"] = frame["cost"].map(lambda v: v or Decimal(0))
+        return frame.sort_values(["month", "group"]).reset_index(drop=True)
+
+    params = {"dimension": dimension, "metric": metric, "start": start, "end": end, "currency": currency}
+    return cached(scope.cache_prefix, "monthly_by", params, compute)
+
+
+def group_totals(
+    scope: Scope, *, dimension: str, metric: str, start: date, end: date, currency: str
+) -> dict[str, Decimal]:
+    field_name = METRICS[metric]
+
+    def compute() -> dict[str, Decimal]:
+        rows = (
+            scope.daily_costs()
+            .filter(day__gte=start, day__lte=end, billing_currency=currency)
+            .annotate(group=_group_expression(dimension))
+            .values("group")
+            .annotate(cost=MoneySum(field_name))
+            .order_by()
+        )
+        return {(r["group"] or NONE_LABEL): (r["cost"] or Decimal(0)) for r in rows}
+
+    params = {"dimension": dimension, "metric": metric, "start": start, "end": end, "currency": currency}
+    return cached(scope.cache_prefix, "group_totals", params, compute)
+
+
+@dataclass(frozen=True)
+class Mover:
+    group: str
+    current: Decimal
+    previous: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.current - self.previous
+
+
+def top_movers(current: dict[str, Decimal], previous: dict[str, Decimal], limit: int = 10) -> list[Mover]:
+    """Largest absolute change first (ties by name). Pure."""
+    movers = [
+        Mover(group=g, current=current.get(g, Decimal(0)), previous=previous.get(g, Decimal(0)))
+        for g in set(current) | set(previous)
+    ]
+    movers = [m for m in movers if m.change != 0]
+    return sorted(movers, key=lambda m: (-abs(m.change), m.group))[:limit]
+
+
+def commitment_monthly(scope: Scope, *, start: date, end: date, currency: str) -> pd.DataFrame:
+    """Per month: usage list cost, covered (Used) list/effective cost, unused commitment cost, coverage,
+    utilisation and savings. Reads line items (DailyCost does not keep CommitmentDiscountStatus), bounded by
+    the (organization, charge_period_start) index; cached until the next ingest.
+
+    coverage    = list cost of covered usage / list cost of all usage (on-demand equivalent, Unused rows excluded)
+    utilisation = effective cost of Used rows / effective cost of Used + Unused rows
+    savings     = list cost - effective cost of covered (Used) usage
+    """
+
+    def compute() -> pd.DataFrame:
+        status_rows = (
+            scope.line_items()
+            .filter(
+                charge_period_start__gte=_utc(start),
+                charge_period_start__lt=_utc(end + timedelta(days=1)),
+                charge_category="Usage",
+                billing_currency=currency,
+                commitment_discount_status__in=["Used", "Unused"],
+            )
+            .annotate(month=TruncMonth("charge_period_start", tzinfo=UTC))
+            .values("month", "commitment_discount_status")
+            .annotate(effective=MoneySum("effective_cost"), listed=MoneySum("list_cost"))
+            .order_by()
+        )
+        usage_rows = (
+            scope.daily_costs()
+            .filter(day__gte=start, day__lte=end, billing_currency=currency, charge_category="Usage")
+            .annotate(month=TruncMonth("day"))
+            .values("month")
+            .annotate(listed=MoneySum("list_cost"))
+            .order_by()
+        )
+        months: dict[date, dict[str, Decimal]] = {}
+        zero = Decimal(0)
+        for row in usage_rows:
+            months.setdefault(row["month"], {})["usage_list"] = row["listed"] or zero
+        for row in status_rows:
+            month = row["month"].date() if isinstance(row["month"], datetime) else row["month"]
+            bucket = months.setdefault(month, {})
+            status = row["commitment_discount_status"].lower()
+            bucket[f"{status}_effective"] = row["effective"] or zero
+            bucket[f"{status}_list"] = row["listed"] or zero
+        records = []
+        for month in sorted(months):
+            b = months[month]
+            used_eff, unused_eff = b.get("used_effective", zero), b.get("unused_effective", zero)
+            used_list = b.get("used_list", zero)
+            usage_list = b.get("usage_list", zero) - b.get("unused_list", zero)
+            records.append(
+                {
+                    "month": month,
+                    "usage_list": usage_list,
+                    "covered_list": used_list,
+                    "used_effective": used_eff,
+                    "unused_effective": unused_eff,
+                    "coverage": float(used_list / usage_list) if usage_list > 0 else None,
+                    "utilisation": float(used_eff / (used_eff + unused_eff)) if used_eff + unused_eff > 0 else None,
+                    "savings": used_list - used_eff,
+                }
+            )
+        return pd.DataFrame.from_records(
+            records,
+            columns=[
+                "month",
+                "usage_list",
+                "covered_list",
+                "used_effective",
+                "unused_effective",
+                "coverage",
+                "utilisation",
+                "savings",
+            ],
+        )
+
+    params = {"start": start, "end": end, "currency": currency}
+    return cached(scope.cache_prefix, "commitments", params, compute)
+
+
+# --- Explore --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExploreQuery:
+    metric: str
+    group: str  # a DIMENSIONS key or tag:KEY
+    granularity: str
+    start: date
+    end: date
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def params(self) -> dict:
+        return {
+            "metric": self.metric,
+            "group": self.group,
+            "granularity": self.granularity,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "filters": {k: sorted(v) for k, v in sorted(self.filters.items())},
+        }
+
+
+def _parse_date(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise ReportError(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from error
+
+
+def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> ExploreQuery:
+    """Validate Explore's query string (a QueryDict as lists). Bad values raise ReportError naming the field."""
+
+    def one(name: str, default: str) -> str:
+        values = params.get(name) or [default]
+        return values[-1] or default
+
+    metric = one("metric", "billed")
+    if metric not in METRICS:
+        raise ReportError(f"metric: unknown {metric!r}; choose one of {', '.join(METRICS)}")
+    group = one("group", "service")
+    if group not in DIMENSIONS and not (group.startswith("tag:") and len(group) > 4):
+        raise ReportError(f"group: unknown {group!r}; choose one of {', '.join(DIMENSIONS)} or tag:KEY")
+    granularity = one("granularity", "day")
+    if granularity not in GRANULARITIES:
+        raise ReportError(f"granularity: unknown {granularity!r}; choose one of {', '.join(GRANULARITIES)}")
+    end = _parse_date(one("end", default_end.isoformat()), "end")
+    start = _parse_date(one("start", add_months(month_start(end), -2).isoformat()), "start")
+    if start > end:
+        raise ReportError(f"start {start} is after end {end}")
+    if (end - start).days > 3 * 366:
+        raise ReportError("start..end: at most three years at a time")
+    filters = {name: tuple(v for v in params.get(name, []) if v) for name in DIMENSIONS}
+    return ExploreQuery(
+        metric=metric,
+        group=group,
+        granularity=granularity,
+        start=start,
+        end=end,
+        filters={k: v for k, v in filters.items() if v},
+    )
+
+
+def _filter_q(field_name: str, values: tuple[str, ...]) -> Q:
+    wanted = [v for v in values if v != NONE_LABEL]
+    condition = Q(**{f"{field_name}__in": wanted})
+    if NONE_LABEL in values:
+        condition |= Q(**{field_name: ""}) | Q(**{f"{field_name}__isnull": True})
+    return condition
+
+
+def explore_rows(scope: Scope, query: ExploreQuery) -> pd.DataFrame:
+    """Columns period (date), group, currency, cost (Decimal), sorted by period then cost (largest first)."""
+    field_name = METRICS[query.metric]
+    trunc = GRANULARITIES[query.granularity]
+
+    def compute() -> pd.DataFrame:
+        if query.group.startswith("tag:"):
+            queryset = scope.line_items().filter(
+                charge_period_start__gte=_utc(query.start),
+                charge_period_start__lt=_utc(query.end + timedelta(days=1)),
+            )
+            team_values = None
+            if "team" in query.filters:
+                team_values = tuple(
+                    scope.teams().filter(slug__in=query.filters["team"]).values_list("tag_value", flat=True)
+                ) + tuple(v for v in query.filters["team"] if v == NONE_LABEL)
+            for name, values in query.filters.items():
+                line_field = DIMENSIONS[name][1]
+                queryset = queryset.filter(_filter_q(line_field, team_values if name == "team" else values))
+            group = Coalesce(KT(f"tags__{query.group[4:]}"), Value(""), output_field=TextField())
+            period = trunc("charge_period_start", tzinfo=UTC)
+        else:
+            queryset = scope.daily_costs().filter(day__gte=query.start, day__lte=query.end)
+            for name, values in query.filters.items():
+                queryset = queryset.filter(_filter_q(DIMENSIONS[name][0], values))
+            group = _group_expression(query.group)
+            period = trunc("day")
+        rows = (
+            queryset.annotate(period=period, group=group)
+            .values("period", "group", "billing_currency")
+            .annotate(cost=MoneySum(field_name))
+            .order_by()
+        )
+        records = [
+            {
+                "period": r["period"].date() if isinstance(r["period"], datetime) else r["period"],
+                "group": r["group"] or NONE_LABEL,
+                "currency": r["billing_currency"],
+                "cost": r["cost"] or Decimal(0),
+            }
+            for r in rows
+        ]
+        # Ranked in Python: money is text on SQLite.
+        records.sort(key=lambda r: (r["period"], -r["cost"], r["group"], r["currency"]))
+        return pd.DataFrame.from_records(records, columns=["period", "group", "currency", "cost"])
+
+    return cached(scope.cache_prefix, "explore", query.params(), compute)
+
+
+def explore_choices(scope: Scope, *, start: date, end: date) -> dict[str, list[str]]:
+    """Values offered in Explore's filter selects (rollup dimensions only)."""
+
+    def compute() -> dict[str, list[str]]:
+        base = scope.daily_costs().filter(day__gte=start, day__lte=end)
+        out = {}
+        for name, (rollup_field, _, _) in DIMENSIONS.items():
+            values = base.values_list(rollup_field, flat=True).distinct().order_by()
+            out[name] = sorted({v or NONE_LABEL for v in values})
+        return out
+
+    return cached(scope.cache_prefix, "choices", {"start": start, "end": end}, compute)
+
+
+# --- Team -----------------------------------------------------------------------------------
+
+
+def team_daily(scope: Scope, *, team_id: int, metric: str, start: date, end: date, currency: str) -> pd.DataFrame:
+    """Columns day, cost (Decimal) for one team."""
+    field_name = METRICS[metric]
+
+    def compute() -> pd.DataFrame:
+        rows = (
+            scope.daily_costs()
+            .filter(team_id=team_id, day__gte=start, day__lte=end, billing_currency=currency)
+            .values("day")
+            .annotate(cost=MoneySum(field_name))
+            .order_by()
+        )
+        frame = pd.DataFrame.from_records(list(rows), columns=["day", "cost"])
+        return frame.sort_values("day").reset_index(drop=True)
+
+    params = {"team": team_id, "metric": metric, "start": start, "end": end, "currency": currency}
+    return cached(scope.cache_prefix, "team_daily", params, compute)
+
+
+def unit_costs(daily: pd.DataFrame, metrics: pd.DataFrame, *, by: str) -> pd.DataFrame:
+    """Cost per unit of a business metric. Pure.
+
+    ``daily``: day, cost (Decimal); ``metrics``: day, value (Decimal). ``by`` "day" or "month". Only periods
+    with both a cost and a positive metric value are kept. Columns: period, cost, units, cost_per_unit.
+    """
+    if daily.empty or metrics.empty:
+        return pd.DataFrame(columns=["period", "cost", "units", "cost_per_unit"])
+    joined = daily.merge(metrics, on="day", how="inner")
+    if by == "month":
+        joined["period"] = joined["day"].map(lambda d: d.replace(day=1))
+    else:
+        joined["period"] = joined["day"]
+    grouped = joined.groupby("period", sort=True).agg(
+        cost=("cost", lambda s: sum(s, Decimal(0))), units=("value", lambda s: sum(s, Decimal(0)))
+    )
+    grouped = grouped[grouped["units"] > 0].reset_index()
+    grouped["cost_per_unit"] = [c / u for c, u in zip(grouped["cost"], grouped["units"], strict=True)]
+    return grouped[["period", "cost", "units", "cost_per_unit"]]
+
+
+def business_metric_frame(*, organization_id: int, team_id: int, metric: str) -> pd.DataFrame:
+    rows = BusinessMetric.objects.filter(organization_id=organization_id, team_id=team_id, metric=metric).values(
+        "date", "value"
+    )
+    return pd.DataFrame.from_records(list(rows), columns=["date", "value"]).rename(columns={"date": "day"})
+
+
+def business_metric_names(*, organization_id: int, team_id: int) -> list[str]:
+    return list(
+        BusinessMetric.objects.filter(organization_id=organization_id, team_id=team_id)
+        .values_list("metric", flat=True)
+        .distinct()
+        .order_by("metric")
+    )

@@ -1,0 +1,57 @@
+"""Number formatting for every page: one currency format (symbol, thousands separators, 2 places)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from django import template
+
+from finops.web.figures import CURRENCY_SYMBOLS
+
+register = template.Library()
+CENT = Decimal("0.01")
+
+
+def format_money(value: Decimal | float | int | None, currency: str = "USD") -> str:
+    """'$1,234.56', '-$12.00' (credits keep their sign), 'EUR 1.00' where no symbol is known; '' for None."""
+    if value is None or value == "":
+        return ""
+    amount = Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    body = f"{abs(amount):,.2f}"
+    body = f"{symbol}{body}" if symbol else f"{currency} {body}"
+    return f"-{body}" if amount < 0 else body
+
+
+@register.filter
+def money(value: Decimal | float | None, currency: str = "USD") -> str:
+    return format_money(value, currency)
+
+
+@register.filter
+def is_negative(value: Decimal | float | None) -> bool:
+    return value is not None and value != "" and Decimal(str(value)) < 0
+
+
+@register.filter
+def percent(value: float | None, places: int = 1) -> str:
+    return "" if value is None else f"{value * 100:.{places}f}%"
+
+
+@register.filter
+def number(value: Decimal | float | int | None, places: int = 0) -> str:
+    return "" if value is None else f"{Decimal(str(value)):,.{places}f}"
+
+
+@register.filter
+def get_item(mapping: dict | None, key: str) -> object:
+    return mapping.get(key, "") if isinstance(mapping, dict) else ""
+
+
+@register.simple_tag(takes_context=True)
+def main_nav(context: template.Context) -> list[dict]:
+    """Header navigation for any page extending base.html, whichever app renders it."""
+    from finops.web.navigation import nav_links
+
+    request = context.get("request")
+    return nav_links(context.get("scope"), request.path if request is not None else "")

@@ -1,0 +1,90 @@
+/* finops pages: render Plotly figures embedded as JSON, org switcher, file drop zone, ingest progress.
+   No inline handlers: everything is wired here from data- attributes. */
+(function () {
+  "use strict";
+
+  function renderCharts() {
+    document.querySelectorAll(".plot[data-figure]").forEach(function (el) {
+      var source = document.getElementById(el.dataset.figure);
+      if (!source || !window.Plotly) { return; }
+      var figure = JSON.parse(source.textContent);
+      if (!figure.data || figure.data.length === 0) {
+        el.classList.add("plot-empty");
+        el.textContent = "No data for this chart yet.";
+        return;
+      }
+      window.Plotly.newPlot(el, figure.data, figure.layout, {responsive: true, displaylogo: false});
+    });
+  }
+
+  function wireAutosubmit() {
+    document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+    document.querySelectorAll(".js-hide").forEach(function (el) { el.hidden = true; });
+  }
+
+  function wireDropZone() {
+    document.querySelectorAll("[data-dropzone]").forEach(function (zone) {
+      var input = zone.querySelector("input[type=file]");
+      var names = zone.querySelector("[data-filenames]");
+      function show() {
+        if (names) {
+          names.textContent = Array.prototype.map.call(input.files, function (f) { return f.name; }).join(", ");
+        }
+      }
+      input.addEventListener("change", show);
+      ["dragenter", "dragover"].forEach(function (type) {
+        zone.addEventListener(type, function (event) { event.preventDefault(); zone.classList.add("dragging"); });
+      });
+      ["dragleave", "drop"].forEach(function (type) {
+        zone.addEventListener(type, function () { zone.classList.remove("dragging"); });
+      });
+      zone.addEventListener("drop", function (event) {
+        event.preventDefault();
+        if (event.dataTransfer && event.dataTransfer.files.length) {
+          input.files = event.dataTransfer.files;
+          show();
+        }
+      });
+    });
+  }
+
+  function followProgress() {
+    var box = document.querySelector("[data-progress-url]");
+    if (!box) { return; }
+    var bar = box.querySelector("progress");
+    var label = box.querySelector("[data-progress-label]");
+    var status = box.querySelector("[data-progress-status]");
+    function update(state) {
+      bar.value = state.percent;
+      bar.setAttribute("aria-valuenow", state.percent);
+      label.textContent = state.percent + "%";
+      status.textContent = state.status + " · " + state.rows.toLocaleString("en-US") + " rows" +
+        (state.error ? " · " + state.error : "");
+      box.dataset.status = state.status;
+    }
+    function poll() {
+      fetch(box.dataset.progressUrl, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+        .then(function (response) { return response.json(); })
+        .then(function (state) {
+          update(state);
+          if (state.done) {
+            // The history below was rendered before the job finished: show its final row.
+            window.setTimeout(function () { window.location.reload(); }, 400);
+          } else {
+            window.setTimeout(poll, 500);
+          }
+        })
+        .catch(function () { window.setTimeout(poll, 2000); });
+    }
+    if (box.dataset.done !== "true") { poll(); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    wireAutosubmit();
+    wireDropZone();
+    followProgress();
+    renderCharts();
+  });
+})();
