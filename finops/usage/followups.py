@@ -32,10 +32,12 @@ def ingest_followups_enqueue(*, organization_id: int, billing_periods: list[str]
         from finops.budgets.tasks import evaluate_org as budgets_evaluate_org
         from finops.carbon.tasks import refresh_org as carbon_refresh_org
         from finops.forecasting.tasks import refresh_org as forecast_refresh_org
+        from finops.web.tasks import dashboard_refresh_task
 
         if days is not None:
             carbon_refresh_org.delay(organization_id, *days)
         forecast_refresh_org.delay(organization_id)
         budgets_evaluate_org.delay(organization_id)
+        dashboard_refresh_task.delay(organization_id)
 
     transaction.on_commit(enqueue)

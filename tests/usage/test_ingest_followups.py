@@ -16,6 +16,7 @@ from finops.usage.followups import period_days
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
 from finops.usage.services import ingest_job_create, ingest_job_run
+from finops.web import tasks as web_tasks
 from tests.conftest import FOCUS_SAMPLE
 from tests.usage.helpers import read_rows, write_csv
 
@@ -28,6 +29,7 @@ def enqueued(monkeypatch):
     monkeypatch.setattr(carbon_tasks.refresh_org, "delay", lambda *a: calls.append(("carbon", *a)))
     monkeypatch.setattr(forecasting_tasks.refresh_org, "delay", lambda *a: calls.append(("forecast", *a)))
     monkeypatch.setattr(budgets_tasks.evaluate_org, "delay", lambda *a: calls.append(("budgets", *a)))
+    monkeypatch.setattr(web_tasks.dashboard_refresh_task, "delay", lambda *a: calls.append(("dashboards", *a)))
     return calls
 
 
@@ -59,6 +61,7 @@ def test_a_new_delivery_enqueues_carbon_and_forecasts_on_commit(enqueued, django
         ("carbon", org.pk, first.isoformat(), (month_after - timedelta(days=1)).isoformat()),
         ("forecast", org.pk),
         ("budgets", org.pk),
+        ("dashboards", org.pk),
     ]
 
     enqueued.clear()
