@@ -1,26 +1,25 @@
-"""Read-only REST endpoints for the price catalog (reference data shared by every organization)."""
+"""Read-only REST endpoints for the price catalog (reference data shared by every organization).
+
+Not tenant-scoped (catalogs are global), but they go through the same authentication (token or session),
+token scopes, throttles and error shape as every API view (``finops.api.tenancy.ApiViewMixin``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from finops.api.pagination import IdCursorPagination
+from finops.api.tenancy import ApiViewMixin
 from pricing.models import CatalogImport, Price, Sku, Term
 from pricing.selectors import LookupError_, lookup_payload, price_lookup
-
-
-class ByIdCursor(CursorPagination):
-    ordering = "id"
-    page_size = 100
-    max_page_size = 1000
-    page_size_query_param = "page_size"
 
 
 class SkuSerializer(serializers.ModelSerializer):
@@ -113,9 +112,14 @@ def _filtered(queryset, request: Request, fields: dict[str, str]):
     return queryset
 
 
-class SkuViewSet(viewsets.ReadOnlyModelViewSet):
+def _params(*names: str) -> list[OpenApiParameter]:
+    return [OpenApiParameter(name, str, description=f"Exact {name}.") for name in names]
+
+
+@extend_schema_view(list=extend_schema(parameters=_params("provider", "region", "instance_type", "os", "service")))
+class SkuViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = SkuSerializer
-    pagination_class = ByIdCursor
+    pagination_class = IdCursorPagination
 
     def get_queryset(self):
         filters = {
@@ -128,14 +132,27 @@ class SkuViewSet(viewsets.ReadOnlyModelViewSet):
         return _filtered(Sku.objects.all(), self.request, filters)
 
 
-class PriceViewSet(viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            *_params("provider", "region", "instance_type", "os"),
+            OpenApiParameter("term", str, enum=list(Term.values)),
+            OpenApiParameter("sku", int, description="Sku id."),
+            OpenApiParameter("current", str, enum=["true"], description="Only prices in effect now."),
+        ]
+    )
+)
+class PriceViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = PriceSerializer
-    pagination_class = ByIdCursor
+    pagination_class = IdCursorPagination
 
     def get_queryset(self):
         term = self.request.query_params.get("term")
         if term and term not in Term.values:
             raise ValidationError({"term": f"choose one of {', '.join(Term.values)}"})
+        sku = self.request.query_params.get("sku")
+        if sku and not sku.isdigit():
+            raise ValidationError({"sku": "Expected a sku id (an integer)."})
         filters = {
             "provider": "sku__provider",
             "region": "sku__region",
@@ -150,16 +167,26 @@ class PriceViewSet(viewsets.ReadOnlyModelViewSet):
         return _filtered(queryset, self.request, filters)
 
 
-class CatalogImportViewSet(viewsets.ReadOnlyModelViewSet):
+class CatalogImportViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = CatalogImportSerializer
-    pagination_class = ByIdCursor
+    pagination_class = IdCursorPagination
     queryset = CatalogImport.objects.all()
 
 
-class PriceLookupApi(APIView):
+class PriceLookupApi(ApiViewMixin, APIView):
     """GET /api/v1/prices/lookup?provider=aws&region=us-east-1&instance_type=m5.large[&os=linux][&at=YYYY-MM-DD]:
     the same JSON as ``price_lookup --json``."""
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("region", str, required=True),
+            OpenApiParameter("instance_type", str, required=True),
+            OpenApiParameter("provider", str, description="Default aws."),
+            OpenApiParameter("os", str, description="Default linux."),
+            OpenApiParameter("at", OpenApiTypes.DATE, description="Prices in effect that day (default now)."),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request) -> Response:
         params = request.query_params
         missing = [name for name in ("region", "instance_type") if not params.get(name)]

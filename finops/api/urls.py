@@ -1,17 +1,29 @@
-"""REST API under /api/v1/. Each app contributes its viewsets here."""
+"""REST API under /api/v1/. Each app contributes its viewsets here (see finops.api.tenancy for how)."""
 
-from django.urls import include, path
-from rest_framework.routers import DefaultRouter
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import SimpleRouter
 
+from finops.api import views
 from pricing.api import CatalogImportViewSet, PriceLookupApi, PriceViewSet, SkuViewSet
 
-router = DefaultRouter()
+router = SimpleRouter()
 router.register("skus", SkuViewSet, basename="sku")
 router.register("prices", PriceViewSet, basename="price")
 router.register("catalog-imports", CatalogImportViewSet, basename="catalog-import")
+router.register("line-items", views.LineItemViewSet, basename="line-item")
+router.register("ingest-jobs", views.IngestJobViewSet, basename="ingest-job")
+router.register("organizations", views.OrganizationViewSet, basename="organization")
+router.register("teams", views.TeamViewSet, basename="team")
+router.register("members", views.MemberViewSet, basename="member")
+router.register("tokens", views.TokenViewSet, basename="api-token")
 
 urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Before the router, so "lookup" is not taken for a price id.
     path("prices/lookup", PriceLookupApi.as_view(), name="price-lookup"),
+    path("costs/summary", views.CostSummaryApi.as_view(), name="cost-summary"),
+    path("costs/timeseries", views.CostTimeseriesApi.as_view(), name="cost-timeseries"),
     path("", include(router.urls)),
+    re_path(r"", views.api_not_found),  # last: unknown URLs get the JSON error shape
 ]

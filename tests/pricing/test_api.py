@@ -57,7 +57,7 @@ def test_lists_filter_and_paginate(catalog, user_client):
 def test_bad_parameters_and_unknown_sku(catalog, user_client):
     assert user_client.get("/api/v1/prices/", {"term": "lease"}).status_code == 400
     missing = user_client.get("/api/v1/prices/lookup", {"region": "us-east-1"})
-    assert missing.status_code == 400 and "instance_type" in missing.json()
+    assert missing.status_code == 400 and "instance_type" in missing.json()["error"]["fields"]
     assert (
         user_client.get("/api/v1/prices/lookup", {"region": "mars-1", "instance_type": "m5.large"}).status_code == 404
     )

@@ -1,0 +1,182 @@
+"""Tenant isolation for the whole API, in one place.
+
+Who is calling, for which organization, with which role:
+
+- a **token** acts for its user in its organization only (``?org=`` is ignored);
+- a **session** user acts in ``?org=SLUG`` when given (an organization they are not a member of is a 404,
+  so existence does not leak), else in their only organization, else in the first by slug.
+
+Roles: ``admin`` and ``finance`` see everything in their organization; ``engineer`` sees only the cost rows
+of their teams (rows without a team are not theirs); ``viewer`` is read-only. A ``read`` token may only use
+safe methods (GET, HEAD, OPTIONS), whatever its user's role. Objects of another organization are always 404.
+
+Adding a tenant-scoped endpoint is a few lines::
+
+    from finops.api.tenancy import TenantModelViewSet, Role
+
+    class BudgetViewSet(TenantModelViewSet):          # or TenantReadOnlyViewSet / TenantAPIView
+        queryset = Budget.objects.all()                # scoped to the caller's organization automatically
+        serializer_class = BudgetSerializer
+        write_roles = {Role.ADMIN, Role.FINANCE}       # who may POST/PUT/PATCH/DELETE (default: all but viewer)
+        team_field = "team"                            # optional: engineers see only their teams' rows
+
+        def perform_create(self, serializer):
+            serializer.save(organization=self.tenant.organization)
+
+    # finops/api/urls.py
+    router.register("budgets", BudgetViewSet, basename="budget")
+
+``organization_field`` names the path from the model to its Organization (default ``"organization"``).
+A POST that starts work wraps its response in ``finops.api.idempotency.idempotent`` to honour
+``Idempotency-Key``. Errors come out in the shape of ``finops.api.errors``; throttles are per token and per user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from rest_framework import exceptions, generics, permissions, viewsets
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from finops.accounts.models import Membership, Organization, Role, Team
+from finops.api.authentication import TokenAuthentication
+from finops.api.models import ApiToken
+from finops.api.throttling import TokenRateThrottle, UserRateThrottle
+
+ALL_ROLES = frozenset(Role.values)
+WRITERS = frozenset({Role.ADMIN, Role.FINANCE, Role.ENGINEER})
+SEE_ALL_COSTS = frozenset({Role.ADMIN, Role.FINANCE, Role.VIEWER})
+
+
+@dataclass(frozen=True)
+class Tenant:
+    organization: Organization
+    membership: Membership
+    token: ApiToken | None
+
+    @property
+    def role(self) -> str:
+        return self.membership.role
+
+    @property
+    def caller(self) -> str:
+        """Identity for per-caller records (idempotency keys): the token, else the session user."""
+        return f"token:{self.token.pk}" if self.token else f"user:{self.membership.user_id}"
+
+    @property
+    def sees_all_teams(self) -> bool:
+        return self.role in SEE_ALL_COSTS
+
+    def visible_teams(self) -> list[Team] | None:
+        """Teams whose cost rows the caller may see; None means every row (teamless included)."""
+        if self.sees_all_teams:
+            return None
+        return list(self.membership.teams.all())
+
+
+def resolve_tenant(request: Request) -> Tenant:
+    user = request.user
+    if isinstance(request.auth, ApiToken):
+        token = request.auth
+        membership = Membership.objects.filter(user=user, organization_id=token.organization_id).first()
+        if membership is None:  # checked at authentication too; a removed member's token stops working
+            raise exceptions.AuthenticationFailed("Token's user is no longer a member of its organization.")
+        return Tenant(organization=token.organization, membership=membership, token=token)
+    memberships = Membership.objects.filter(user=user).select_related("organization").order_by("organization__slug")
+    wanted = request.query_params.get("org")
+    if wanted:
+        membership = next((m for m in memberships if m.organization.slug == wanted), None)
+        if membership is None:
+            raise exceptions.NotFound(f"No organization {wanted!r}.")
+    else:
+        membership = memberships.first()
+        if membership is None:
+            raise exceptions.PermissionDenied("You are not a member of any organization.")
+    return Tenant(organization=membership.organization, membership=membership, token=None)
+
+
+class ReadScopeIsSafeOnly(permissions.BasePermission):
+    message = "This token is read-only."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        token = request.auth
+        if isinstance(token, ApiToken) and token.scope != ApiToken.Scope.WRITE:
+            return request.method in permissions.SAFE_METHODS
+        return True
+
+
+class TenantPermission(permissions.BasePermission):
+    """Authenticated, a member of the resolved organization, in a role the view allows for this method."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False  # DRF turns this into 401 not_authenticated
+        tenant = resolve_tenant(request)
+        request.tenant = tenant
+        safe = request.method in permissions.SAFE_METHODS
+        allowed: Collection[str] = getattr(view, "read_roles" if safe else "write_roles", ALL_ROLES)
+        if tenant.role not in allowed:
+            raise exceptions.PermissionDenied(f"Your role ({tenant.role}) may not do this.")
+        return True
+
+
+class ApiViewMixin:
+    """What every API view shares: token then session authentication, throttles, NUL-free query strings."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [permissions.IsAuthenticated, ReadScopeIsSafeOnly]
+    throttle_classes = [TokenRateThrottle, UserRateThrottle]
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        # PostgreSQL text cannot hold NUL: refuse it as bad input rather than fail in the database.
+        bad = sorted(k for k, values in request.query_params.lists() if "\x00" in k or any("\x00" in v for v in values))
+        if bad:
+            raise exceptions.ValidationError({name: ["NUL characters are not allowed."] for name in bad})
+
+
+class TenantMixin(ApiViewMixin):
+    permission_classes = [permissions.IsAuthenticated, ReadScopeIsSafeOnly, TenantPermission]
+    read_roles: Collection[str] = ALL_ROLES
+    write_roles: Collection[str] = WRITERS
+    organization_field = "organization"
+    team_field: str | None = None  # path to a Team FK: engineers see only rows of their teams
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.request.tenant
+
+    def scope_queryset(self, queryset: QuerySet) -> QuerySet:
+        """Every row outside the caller's organization (and, for engineers, their teams) disappears."""
+        queryset = queryset.filter(**{self.organization_field: self.tenant.organization})
+        if self.team_field is not None:
+            teams = self.tenant.visible_teams()
+            if teams is not None:
+                queryset = queryset.filter(Q(**{f"{self.team_field}__in": teams}))
+        return queryset
+
+    def get_queryset(self) -> QuerySet:
+        queryset = super().get_queryset()
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no tenant
+            return queryset.none()
+        return self.scope_queryset(queryset)
+
+
+class TenantAPIView(TenantMixin, APIView):
+    pass
+
+
+class TenantGenericAPIView(TenantMixin, generics.GenericAPIView):
+    pass
+
+
+class TenantReadOnlyViewSet(TenantMixin, viewsets.ReadOnlyModelViewSet):
+    pass
+
+
+class TenantModelViewSet(TenantMixin, viewsets.ModelViewSet):
+    pass

@@ -1,0 +1,359 @@
+"""Core API endpoints: costs, line items, ingest jobs, organizations, teams, members and tokens.
+
+Every view here is tenant-scoped through ``finops.api.tenancy`` (see its docstring for how to add one).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import JsonResponse, StreamingHttpResponse
+from django.utils.text import get_valid_filename
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from finops.accounts.models import Membership, Organization, Role, Team
+from finops.api import serializers as s
+from finops.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from finops.api.idempotency import idempotent
+from finops.api.models import ApiToken
+from finops.api.pagination import IdCursorPagination, NewestFirstPagination
+from finops.api.selectors import cost_breakdown, line_items_filtered, parse_group_bys
+from finops.api.services import TokenError, token_create, token_revoke
+from finops.api.tenancy import ALL_ROLES, TenantAPIView, TenantMixin, TenantReadOnlyViewSet
+from finops.core.money import money_str
+from finops.usage.formats.errors import IngestError
+from finops.usage.models import IngestJob, LineItem
+from finops.usage.selectors import ReportError
+from finops.usage.services import ingest_job_create
+from finops.usage.tasks import ingest_job_run_task
+
+
+# --- costs ----------------------------------------------------------------------------------------------
+def _cost_rows(view: TenantAPIView, request: Request, query_class: type, default_group_by: str) -> tuple[dict, list]:
+    query = query_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    data = query.validated_data
+    group_by = data.get("group_by", default_group_by)
+    try:
+        dimensions = parse_group_bys(group_by)
+    except ReportError as error:
+        raise ValidationError({"group_by": [str(error)]}) from error
+    try:
+        rows = cost_breakdown(
+            organization=view.tenant.organization,
+            group_by=dimensions,
+            metric=data["metric"],
+            start=data.get("start"),
+            end=data.get("end"),
+            filters=query.filters(),
+            team=data.get("team"),
+            tag=data.get("tag"),
+            granularity=data.get("granularity"),
+            visible_teams=view.tenant.visible_teams(),
+        )
+    except ReportError as error:
+        raise ValidationError(str(error)) from error
+    head = {
+        "metric": data["metric"],
+        "group_by": group_by,
+        "start": data["start"].isoformat() if data.get("start") else None,
+        "end": data["end"].isoformat() if data.get("end") else None,
+    }
+    if "granularity" in data:
+        head["granularity"] = data["granularity"]
+    return head, rows
+
+
+class CostSummaryApi(TenantAPIView):
+    """Cost per group and currency, largest first: the JSON of ``cost_report --format json``."""
+
+    @extend_schema(parameters=[s.CostQuerySerializer], responses=s.CostSummarySerializer)
+    def get(self, request: Request) -> Response:
+        head, rows = _cost_rows(self, request, s.CostQuerySerializer, "service")
+        head["rows"] = [
+            {"group": r.group, "groups": list(r.groups), "currency": r.currency, "cost": money_str(r.cost)}
+            for r in rows
+        ]
+        return Response(head)
+
+
+class CostTimeseriesApi(TenantAPIView):
+    """Cost per period (day, week starting Monday, or month), group and currency."""
+
+    @extend_schema(parameters=[s.CostTimeseriesQuerySerializer], responses=s.CostTimeseriesSerializer)
+    def get(self, request: Request) -> Response:
+        head, rows = _cost_rows(self, request, s.CostTimeseriesQuerySerializer, "")
+        head["rows"] = [
+            {
+                "period": r.period.isoformat(),
+                "group": r.group,
+                "groups": list(r.groups),
+                "currency": r.currency,
+                "cost": money_str(r.cost),
+            }
+            for r in rows
+        ]
+        return Response(head)
+
+
+# --- line items -----------------------------------------------------------------------------------------
+class CSVRenderer(BaseRenderer):
+    """Negotiation only (``Accept: text/csv`` or ``?format=csv``): the view streams the CSV itself."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return json.dumps(data).encode() if data is not None else b""
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    if hasattr(value, "as_tuple"):  # Decimal
+        return money_str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+class LineItemViewSet(TenantReadOnlyViewSet):
+    """FOCUS line items, filtered, cursor-paginated; ``Accept: text/csv`` or ``?format=csv`` streams them all."""
+
+    queryset = LineItem.objects.all()
+    serializer_class = s.LineItemSerializer
+    pagination_class = IdCursorPagination
+    renderer_classes = [JSONRenderer, CSVRenderer]
+
+    def scope_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = queryset.filter(organization=self.tenant.organization)
+        teams = self.tenant.visible_teams()
+        if teams is not None:
+            queryset = queryset.filter(team_tag_value__in=[t.tag_value for t in teams])
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        if self.action != "list":
+            return queryset
+        query = s.LineItemQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise ValidationError({"start": ["start is after end"]})
+        # The scoped queryset's rows, filtered exactly as the cost breakdown filters them (one code path).
+        matching = line_items_filtered(
+            organization=self.tenant.organization,
+            start=data.get("start"),
+            end=data.get("end"),
+            filters=query.filters(),
+            team=data.get("team"),
+            tag=data.get("tag"),
+        )
+        queryset = queryset.filter(pk__in=matching.values("pk"))
+        return queryset
+
+    @extend_schema(
+        parameters=[
+            s.LineItemQuerySerializer,
+            OpenApiParameter("format", str, enum=["json", "csv"], description="csv streams every matching row."),
+        ],
+        responses={(200, "application/json"): s.LineItemSerializer(many=True), (200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get_renderers(self) -> list:
+        if self.action != "list":  # CSV is an export of the list only
+            return [JSONRenderer()]
+        return super().get_renderers()
+
+    def list(self, request: Request, *args, **kwargs):
+        if request.accepted_renderer.format == "csv":
+            return self._stream_csv(self.filter_queryset(self.get_queryset()))
+        return super().list(request, *args, **kwargs)
+
+    def _stream_csv(self, queryset: QuerySet) -> StreamingHttpResponse:
+        fields = s.LINE_ITEM_FIELDS
+
+        def rows() -> Iterator[str]:
+            writer = csv.writer(_Echo(), lineterminator="\n")
+            yield writer.writerow(fields)
+            # iterator(): rows are fetched in chunks and never held all at once.
+            for values in queryset.order_by("id").values_list(*fields).iterator(chunk_size=2000):
+                yield writer.writerow([_csv_value(v) for v in values])
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="line-items.csv"'
+        return response
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Errors are JSON even when CSV was asked for.
+        renderer = getattr(self.request, "accepted_renderer", None)
+        if renderer is not None and renderer.format == "csv":
+            self.request.accepted_renderer = JSONRenderer()
+            self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+
+# --- ingest jobs ----------------------------------------------------------------------------------------
+class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Upload a billing export (202 + job URL; the ingest runs in Celery), poll a job, list the history."""
+
+    queryset = IngestJob.objects.prefetch_related("files")
+    serializer_class = s.IngestJobSerializer
+    pagination_class = NewestFirstPagination
+    write_roles = {Role.ADMIN, Role.FINANCE}  # an upload replaces the organization's billing slices
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False) and hasattr(self.request, "tenant"):
+            context["hide_totals"] = not self.tenant.sees_all_teams
+        return context
+
+    @extend_schema(
+        request={"multipart/form-data": s.IngestUploadSerializer},
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="A retry with the same key and body returns the first response and starts no new job.",
+            )
+        ],
+        responses={202: OpenApiResponse(s.IngestJobSerializer, description="Accepted; poll the job's url.")},
+    )
+    def create(self, request: Request) -> Response:
+        upload = s.IngestUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        return idempotent(request, self.tenant, lambda: self._start(request, upload.validated_data))
+
+    def _start(self, request: Request, data: dict) -> Response:
+        upload = data["file"]
+        folder = Path(settings.FINOPS_INGEST_DIR) / "uploads" / str(self.tenant.organization.pk) / uuid.uuid4().hex
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (get_valid_filename(Path(upload.name).name) or "upload")
+        with path.open("wb") as handle:
+            for chunk in upload.chunks():
+                handle.write(chunk)
+        try:
+            job = ingest_job_create(
+                organization=self.tenant.organization, paths=[path], fmt=data["format"], source="api", user=request.user
+            )
+        except IngestError as error:
+            raise ValidationError({"file": [error.describe()]}) from error
+        transaction.on_commit(lambda: ingest_job_run_task.delay(job.pk))
+        body = self.get_serializer(job).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
+
+
+@csrf_exempt  # a 404 for every method: no CSRF page in the middle of the API
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any other URL under /api/v1/: a 404 in the API's error shape (not Django's HTML page)."""
+    return JsonResponse({"error": {"code": "not_found", "message": "No such API endpoint."}}, status=404)
+
+
+# --- organizations, teams, members, tokens --------------------------------------------------------------
+class OrganizationViewSet(TenantReadOnlyViewSet):
+    """The caller's organizations: a token's one organization, or every organization of a session user."""
+
+    queryset = Organization.objects.all()
+    serializer_class = s.OrganizationSerializer
+    pagination_class = IdCursorPagination
+    lookup_field = "slug"
+
+    def scope_queryset(self, queryset: QuerySet) -> QuerySet:
+        if self.tenant.token is not None:
+            return queryset.filter(pk=self.tenant.organization.pk)
+        return queryset.filter(memberships__user=self.request.user)
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        if hasattr(self.request, "user") and self.request.user.is_authenticated:
+            context["roles"] = dict(
+                Membership.objects.filter(user=self.request.user).values_list("organization_id", "role")
+            )
+        return context
+
+
+class TeamViewSet(TenantReadOnlyViewSet):
+    queryset = Team.objects.all()
+    serializer_class = s.TeamSerializer
+    pagination_class = IdCursorPagination
+    lookup_field = "slug"
+
+
+class MemberViewSet(TenantReadOnlyViewSet):
+    """Memberships of the organization (admins only)."""
+
+    queryset = Membership.objects.select_related("user").prefetch_related("teams")
+    serializer_class = s.MemberSerializer
+    pagination_class = IdCursorPagination
+    read_roles = {Role.ADMIN}
+    write_roles = {Role.ADMIN}
+
+
+class TokenViewSet(
+    TenantMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Your API tokens in this organization (admins see everyone's). The key is shown once, at creation;
+    DELETE revokes (the record stays, with ``revoked_at``)."""
+
+    queryset = ApiToken.objects.select_related("user", "organization")
+    serializer_class = s.TokenSerializer
+    pagination_class = NewestFirstPagination
+    write_roles = ALL_ROLES  # a token never exceeds its user's role, so viewers may hold one
+
+    def scope_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().scope_queryset(queryset)
+        if self.tenant.role != Role.ADMIN:
+            queryset = queryset.filter(user=self.request.user)
+        return queryset
+
+    @extend_schema(request=s.TokenCreateSerializer, responses={201: s.TokenCreatedSerializer})
+    def create(self, request: Request) -> Response:
+        data = s.TokenCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            new = token_create(
+                user=request.user,
+                organization=self.tenant.organization,
+                name=data.validated_data["name"],
+                scope=data.validated_data["scope"],
+                expires_in_days=data.validated_data.get("expires_in_days"),
+            )
+        except TokenError as error:
+            raise ValidationError(str(error)) from error
+        body = s.TokenCreatedSerializer(new.token).data
+        body["key"] = new.key
+        url = reverse("api-token-detail", args=[new.token.pk], request=request)
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": url})
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        token_revoke(token=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
