@@ -7,28 +7,11 @@ Exit codes: 0 a plan was produced (see its status), 2 invalid problem or argumen
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
-from collections.abc import Iterator
 
 from optimizer.solver import FORMULATIONS, SOLVERS, ProblemError, load_problem, solve
-
-
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send everything written to file descriptor 1 (HiGHS prints its banner from C) to stderr, so that
-    stdout carries only the result."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+from optimizer.solver.quiet import quiet_native_stdout
 
 
 def _text(result: dict) -> str:
@@ -72,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.formulation == "weighted" and args.solver == "cbc":
         parser.error("--formulation weighted needs --solver highs")
-    with _stdout_to_stderr():
+    with quiet_native_stdout():
         result = solve(
             problem, time_limit=args.time_limit, solver=args.solver, gap=args.gap, formulation=args.formulation
         ).to_dict()

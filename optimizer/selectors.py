@@ -125,6 +125,22 @@ def _recent_spot(provider: str, region: str, instance_type: str, at: datetime, o
     return stats.mean, source
 
 
+def on_demand_prices(
+    pairs: Iterable[tuple[str, str]], *, at: datetime, provider: str = "aws"
+) -> dict[tuple[str, str], float | None]:
+    """On-demand USD per instance-hour of each (instance type, region) at ``at``; None where the catalog has
+    none (the carbon trade-off's region options)."""
+    out: dict[tuple[str, str], float | None] = {}
+    for instance_type, region in pairs:
+        try:
+            found = price_lookup(provider=provider, region=region, instance_type=instance_type, at=at)
+        except LookupError_:
+            out[(instance_type, region)] = None
+            continue
+        out[(instance_type, region)] = float(found.on_demand) if found.on_demand is not None else None
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Run detail
 

@@ -17,13 +17,25 @@ from django.db import transaction
 from django.utils import timezone
 
 from finops.accounts.models import Organization, Team
+from finops.carbon.calc import Coefficients
+from finops.carbon.services import coefficient_set_current
+from finops.core.money import money_str
 from optimizer.backtest import backtest as run_backtest
 from optimizer.backtest import solve_plan
-from optimizer.demand import Demand, DemandError, build_demand
+from optimizer.carbon import NOTE as CARBON_NOTE
+from optimizer.carbon import candidate_regions, carbon_tradeoff, price_pairs, tradeoff_workloads
+from optimizer.demand import Demand, DemandError, build_demand, split_sku
 from optimizer.models import OptimizationRun, Recommendation
 from optimizer.offers import OfferError, OfferSet, build_offers, build_problem, prune_dominated
 from optimizer.plan import HOURS_PER_MONTH, PlanReport, bought, plan_report
-from optimizer.selectors import Scope, commitment_catalog, compute_line_items, compute_usage_span
+from optimizer.selectors import (
+    Scope,
+    commitment_catalog,
+    compute_line_items,
+    compute_usage_span,
+    on_demand_prices,
+)
+from optimizer.solver.quiet import quiet_native_stdout
 
 LOOKBACK_DAYS = (7, 30, 60, 90)
 TERMS = {"1y": 1, "3y": 3}
@@ -55,6 +67,11 @@ class RunParameters:
     backtest: bool = False
     rightsize: bool = False
     time_limit: float = 120.0  # seconds per solve
+    carbon: bool = False  # also trace the cost-vs-carbon front of the run's demand (implied by price/cap)
+    carbon_price: str | None = None  # USD per kgCO2e (decimal string): the placement minimising cost + price x kg
+    carbon_cap: float | None = None  # kgCO2e over the window: choose the cheapest placement within it
+    carbon_regions: list[str] = field(default_factory=list)  # candidate regions (default: all with a grid factor)
+    carbon_points: int = 9  # caps tried along the front (>= 5)
 
 
 def _string_list(value: Any, name: str, errors: dict[str, str]) -> list[str]:
@@ -118,11 +135,20 @@ def validate_parameters(organization: Organization, raw: Mapping[str, Any]) -> R
         if unknown:
             errors["teams"] = f"unknown team(s) in {organization.slug}: {', '.join(unknown)}"
 
-    for name in ("backtest", "rightsize"):
+    for name in ("backtest", "rightsize", "carbon"):
         flag = values.get(name, False)
         if not isinstance(flag, bool):
             errors[name] = f"must be true or false, got {flag!r}"
         out[name] = bool(flag)
+
+    _validate_carbon(values, out, errors)
+    if out["carbon_regions"]:
+        grid = Coefficients.from_dict(coefficient_set_current().data).grid.get("aws", {})
+        unknown = [r for r in out["carbon_regions"] if r not in grid]
+        if unknown:
+            errors["carbon_regions"] = f"no grid emission factor for {', '.join(unknown)}"
+    if "carbon_price" in out or "carbon_cap" in out:
+        out["carbon"] = True  # a price or cap is meaningless without the trade-off
 
     limit = values.get("time_limit", 120.0)
     if isinstance(limit, bool) or not isinstance(limit, int | float) or not 0 < limit <= 3600:
@@ -132,6 +158,34 @@ def validate_parameters(organization: Organization, raw: Mapping[str, Any]) -> R
     if errors:
         raise ParametersError(errors)
     return RunParameters(**out)
+
+
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value == value
+
+
+def _validate_carbon(values: Mapping[str, Any], out: dict[str, Any], errors: dict[str, str]) -> None:
+    price, cap = values.get("carbon_price"), values.get("carbon_cap")
+    if price is not None:
+        try:
+            amount = Decimal(str(price))
+            if isinstance(price, bool) or not amount.is_finite() or amount < 0:
+                raise InvalidOperation
+            out["carbon_price"] = str(amount)
+        except (InvalidOperation, ValueError):
+            errors["carbon_price"] = f"must be a non-negative amount of USD per kgCO2e, got {price!r}"
+    if cap is not None:
+        if not _number(cap) or not 0 < cap < float("inf"):
+            errors["carbon_cap"] = f"must be a positive number of kgCO2e, got {cap!r}"
+        else:
+            out["carbon_cap"] = float(cap)
+    if price is not None and cap is not None:
+        errors["carbon_cap"] = "give carbon_price or carbon_cap, not both"
+    out["carbon_regions"] = _string_list(values.get("carbon_regions"), "carbon_regions", errors)
+    points = values.get("carbon_points", 9)
+    if isinstance(points, bool) or not isinstance(points, int) or not 5 <= points <= 50:
+        errors["carbon_points"] = f"must be a whole number within 5..50, got {points!r}"
+    out["carbon_points"] = points if "carbon_points" not in errors else 9
 
 
 @transaction.atomic
@@ -159,7 +213,8 @@ def optimization_run_execute(run: OptimizationRun) -> OptimizationRun:
     run.error = ""
     run.save(update_fields=["status", "started_at", "error"])
     try:
-        outcome = _compute(run)
+        with quiet_native_stdout():  # the HiGHS banner would corrupt a command's --json output
+            outcome = _compute(run)
         with transaction.atomic():
             _store(run, outcome)
     except (OptimizationError, DemandError, OfferError) as error:
@@ -258,6 +313,12 @@ def _compute(run: OptimizationRun) -> _Outcome:
         backtest = _backtest(run, params, scope, offers, first, start, end, resize, budget, notes)
 
     results = _results(params, demand, priced, problem, solution, report, offers, start, end, notes, at)
+    if params.carbon:
+        results.update(_carbon(params, net, at))
+        placement = results.get("carbon_placement")
+        if placement and placement.get("moves"):
+            placement["plan"] = _placement_plan(params, net, placement["moves"], offers.catalog, budget, at)
+        results["explanation"].extend(_carbon_explanation(results))
     return _Outcome(solution, problem, offers, report, results, backtest)
 
 
@@ -297,6 +358,113 @@ def _backtest(run, params, scope, offers, first, start, end, resize, budget, not
     table["test_window"] = {"start": start.isoformat(), "end": end.isoformat()}
     table["explanation"] = _backtest_explanation(table)
     return _jsonable(table)
+
+
+def _carbon(params: RunParameters, net: pd.DataFrame, at: datetime) -> dict[str, Any]:
+    """The cost-vs-carbon front of the demand the plan optimises (see :mod:`optimizer.carbon`)."""
+    coefficient_set = coefficient_set_current()
+    coefficients = Coefficients.from_dict(coefficient_set.data)
+    candidates = candidate_regions(coefficients, params.carbon_regions)
+    prices = on_demand_prices(price_pairs(list(net.columns), candidates), at=at)
+    workloads, skipped = tradeoff_workloads(net, prices=prices, coefficients=coefficients, candidates=candidates)
+    meta: dict[str, Any] = {
+        "coefficients": coefficient_set.version,
+        "regions": candidates,
+        "skus": [w.name for w in workloads],
+        "skipped_skus": skipped,
+        "instance_hours": sum(w.hours for w in workloads),
+        "pricing": "on-demand list prices per region at prices_at",
+        "note": CARBON_NOTE,
+    }
+    if not workloads:
+        meta["error"] = "no priced compute demand to place"
+        return {"carbon": meta, "carbon_front": [], "carbon_placement": None}
+    trade = carbon_tradeoff(
+        workloads,
+        points=params.carbon_points,
+        carbon_price=float(params.carbon_price) if params.carbon_price is not None else None,
+        carbon_cap=params.carbon_cap,
+        time_limit=params.time_limit,
+    )
+    meta["current"] = trade["current"]
+    return _jsonable({"carbon": meta, "carbon_front": trade["front"], "carbon_placement": trade["placement"]})
+
+
+def _placement_plan(
+    params: RunParameters,
+    net: pd.DataFrame,
+    moves: dict[str, str],
+    catalog: dict[str, Any],
+    budget: float | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """The commitment mix re-solved on the demand as the chosen placement moves it: the committed cost of
+    the greener placement, to compare with the run's plan (commitments are bought where the usage runs)."""
+    renamed = {sku: f"{split_sku(sku)[0]}@{moves[sku]}" if sku in moves else sku for sku in net.columns}
+    moved = net.T.groupby(pd.Index([renamed[c] for c in net.columns])).sum().T
+    catalog = dict(catalog)
+    missing = [s for s in moved.columns if s not in catalog]
+    if missing:
+        extra, _unpriced = commitment_catalog(missing, at=at)
+        catalog.update(extra)
+    priced = [s for s in moved.columns if s in catalog]
+    offers = build_offers(
+        {s: catalog[s] for s in priced},
+        lease_years=TERMS[params.term],
+        purchase_option=params.payment,
+        spot_max_share=params.max_spot_share,
+    )
+    problem = build_problem(moved[priced], offers, upfront_budget=budget)
+    solution = solve_plan(problem, time_limit=params.time_limit)
+    report = plan_report(problem, offers, bought(solution.reservations, solution.savings_plans))
+    return _jsonable(
+        {
+            "skus": priced,
+            "all_on_demand": report.all_on_demand,
+            "objective": report.cost,
+            "savings": report.all_on_demand - report.cost,
+            "status": solution.status,
+            "gap": solution.gap,
+            "breakdown": report.breakdown,
+            "purchases": [{"offer_id": p["offer_id"], "quantity": p["quantity"]} for p in report.purchases],
+        }
+    )
+
+
+def _carbon_explanation(results: dict[str, Any]) -> list[str]:
+    front, meta = results["carbon_front"], results["carbon"]
+    if not front:
+        return [f"Carbon: {meta.get('error', 'no front')}."]
+    base, green = front[0], front[-1]
+    lines = [
+        f"Carbon: {meta['note']}",
+        f"The front has {len(front)} non-dominated placements of {meta['instance_hours']:,.1f} instance-hours "
+        f"({len(meta['skus'])} SKUs, {len(meta['regions'])} candidate regions): the cost-optimal one costs "
+        f"${base['cost']:,.2f} on demand for {base['kgco2e']:,.1f} kgCO2e (where it runs now: "
+        f"${meta['current']['cost']:,.2f}, {meta['current']['kgco2e']:,.1f} kgCO2e); the greenest: "
+        f"{green['summary']} ({green['kgco2e']:,.1f} kgCO2e).",
+    ]
+    placement = results.get("carbon_placement")
+    if placement:
+        rule = (
+            f"carbon price ${placement['carbon_price']}/kgCO2e"
+            if placement["carbon_price"] is not None
+            else f"carbon cap {placement['carbon_cap']:,.1f} kgCO2e"
+        )
+        if "error" in placement:
+            lines.append(f"Chosen placement ({rule}): {placement['error']}.")
+        else:
+            lines.append(
+                f"Chosen placement ({rule}): {placement['summary']}, ${placement['cost']:,.2f} on demand for "
+                f"{placement['kgco2e']:,.1f} kgCO2e, moving {len(placement['moves'])} SKU(s)."
+            )
+            if "plan" in placement:
+                plan = placement["plan"]
+                lines.append(
+                    f"With commitments re-solved where the placement runs the usage, that placement costs "
+                    f"${plan['objective']:,.2f} over the window (this run's plan: ${results['objective']:,.2f})."
+                )
+    return lines
 
 
 def _scope_text(params: RunParameters) -> str:
@@ -419,6 +587,46 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# Money in the stored JSON is decimal strings (API convention); counts, hours, shares and percentages stay numbers.
+# Totals over a window or a month are rounded to cents, per-hour rates and commitments to 6 places.
+_CENTS = Decimal("0.01")
+_RATE = Decimal("0.000001")
+_TOTAL_KEYS = frozenset(
+    {
+        "all_on_demand", "no_commitment", "objective", "bound", "savings", "cost", "upfront", "upfront_total",
+        "monthly_cost", "monthly_recurring", "monthly_savings", "savings_vs_no_commitment",
+    }
+)  # fmt: skip
+_TOTAL_MAPS = frozenset({"breakdown", "monthly"})  # every value is a total
+_RATE_KEYS = frozenset({"hourly", "hourly_cost", "commitment_per_hour", "price", "quantity", "carbon_price"})
+_RATE_MAPS = frozenset({"rates"})  # savings-plan rate per SKU
+
+
+def _money_text(value: Any, places: Decimal) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return value
+    return money_str(Decimal(repr(float(value))).quantize(places))
+
+
+def money_json(value: Any, key: str | None = None) -> Any:
+    """The run's results/backtest with every money amount as a decimal string, chosen by key name (the keys
+    are the contract; see ``_TOTAL_KEYS`` / ``_RATE_KEYS``). Backtest ``purchases`` maps offer -> quantity
+    (units or USD/hour) and is written like a purchase's ``quantity``."""
+    if isinstance(value, dict):
+        if key in _TOTAL_MAPS:
+            return {k: _money_text(v, _CENTS) for k, v in value.items()}
+        if key in _RATE_MAPS or key == "purchases":
+            return {k: _money_text(v, _RATE) for k, v in value.items()}
+        return {k: money_json(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [money_json(v) for v in value]
+    if key in _TOTAL_KEYS:
+        return _money_text(value, _CENTS)
+    if key in _RATE_KEYS:
+        return _money_text(value, _RATE)
+    return value
+
+
 def _decimal(value: float, places: str) -> Decimal:
     return Decimal(repr(float(value))).quantize(Decimal(places))
 
@@ -463,6 +671,6 @@ def _store(run: OptimizationRun, outcome: _Outcome) -> None:
     run.build_seconds = solution.build_seconds
     run.solve_seconds = solution.solve_seconds
     run.solver = solution.solver
-    run.results = outcome.results
-    run.backtest = outcome.backtest
+    run.results = money_json(outcome.results)
+    run.backtest = money_json(outcome.backtest) if outcome.backtest is not None else None
     run.save()

@@ -12,14 +12,13 @@ then for the least carbon at that cost (so every point is non-dominated, not jus
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulp
+
+from optimizer.solver.quiet import quiet_native_stdout
 
 # Relative slack on the phase-2 bound so that solver round-off never turns a feasible bound infeasible.
 _TIE = 1e-9
@@ -99,20 +98,6 @@ def _validate(workloads: Sequence[Workload]) -> None:
             raise TradeoffError(f"workload {w.name!r} lists a region twice")
 
 
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """HiGHS prints a banner from C on file descriptor 1: send it to stderr so JSON output stays clean."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _solver(time_limit: float | None) -> pulp.LpSolver:
     if pulp.HiGHS(msg=False).available():
         return pulp.HiGHS(msg=False, timeLimit=time_limit)
@@ -157,7 +142,7 @@ class _Model:
                     problem += pulp.lpSum(terms) <= limit, f"cap_{r}_{t}"
         for b, (kind, value) in enumerate(bounds):
             problem += (kg if kind == "kg" else cost) <= value, f"bound_{b}"
-        with _quiet_stdout():
+        with quiet_native_stdout():
             problem.solve(_solver(self.time_limit))
         status = pulp.LpStatus[problem.status]
         if status != "Optimal":

@@ -27,19 +27,17 @@ family", so per (action, same family) class only the best (cost, rank) option ca
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pulp
 
 from optimizer.rightsizing.policy import KEEP, RESIZE, STOP, Decision
+from optimizer.solver.quiet import quiet_native_stdout
 from pricing.specs import split_instance_type
 
 
@@ -134,23 +132,9 @@ def _cents(amount: Decimal) -> int:
     return int((amount * 100).to_integral_value())
 
 
-@contextlib.contextmanager
-def _c_stdout_to_stderr() -> Iterator[None]:
-    """HiGHS prints its banner from C on file descriptor 1: send it to stderr so --json output stays clean."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _solve(problem: pulp.LpProblem, solver: str) -> str:
     if solver == "highs":
-        with _c_stdout_to_stderr():
+        with quiet_native_stdout():
             problem.solve(pulp.HiGHS(msg=False, gapRel=0.0))
     else:
         with warnings.catch_warnings():  # PuLP 3 deprecates its bundled CBC

@@ -192,3 +192,33 @@ def seed_catalog(types: list[tuple[str, str]] | None = None) -> None:
         )
     derive_commitment_prices()
     catalog_import(paths=[SPOT_HISTORY])
+
+
+def steady_rows(
+    resources: dict[str, tuple[str, str, int]], prices: dict[tuple[str, str], float], days: int = DAYS
+) -> list[dict[str, str]]:
+    """Hourly on-demand FOCUS rows from START: resource id -> (instance type, region, instances running every
+    hour), billed at ``prices[(type, region)]``."""
+    rows = []
+    for h in range(days * 24):
+        start = START + timedelta(hours=h)
+        for resource, (itype, region, count) in resources.items():
+            cost = f"{count * prices[(itype, region)]:.10f}"
+            rows.append(
+                {k: "" for k in COLUMNS}
+                | {
+                    "BilledCost": cost, "EffectiveCost": cost, "ListCost": cost, "ContractedCost": cost,
+                    "BillingAccountId": "111111111111", "BillingAccountName": "Steady", "BillingCurrency": "USD",
+                    "BillingPeriodStart": "2026-03-01T00:00:00Z", "BillingPeriodEnd": "2026-04-01T00:00:00Z",
+                    "ChargePeriodStart": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+                    "ChargePeriodEnd": f"{start + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}",
+                    "ChargeCategory": "Usage", "ChargeDescription": f"{itype} usage",
+                    "InvoiceIssuerName": "Amazon Web Services, Inc.", "ProviderName": "AWS",
+                    "PublisherName": "Amazon Web Services, Inc.", "PricingQuantity": str(count),
+                    "PricingUnit": "Hours", "ConsumedQuantity": str(count), "ConsumedUnit": "Hours",
+                    "ServiceCategory": "Compute", "ServiceName": "Amazon Elastic Compute Cloud",
+                    "RegionId": region, "SubAccountId": "222222222222", "ResourceId": resource,
+                    "PricingCategory": "Standard", "Tags": '{"team": "web"}', "x_InstanceType": itype,
+                }
+            )  # fmt: skip
+    return rows

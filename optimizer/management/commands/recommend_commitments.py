@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sys
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -20,22 +18,6 @@ from optimizer.services import (
 )
 
 BAD_INPUT_EXIT = 2
-
-
-@contextlib.contextmanager
-def _quiet_native_stdout():
-    """HiGHS prints a banner from C straight to file descriptor 1 when a model is created; keep it out of
-    the command's output (the --json contract is one JSON document)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as sink:
-            os.dup2(sink.fileno(), 1)
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _float(text: str) -> float | str:
@@ -61,6 +43,15 @@ class Command(BaseCommand):
         parser.add_argument("--time-limit", default="120", help="solver time limit per solve, seconds")
         parser.add_argument("--backtest", action="store_true", help="also backtest against two baselines")
         parser.add_argument("--rightsize", action="store_true", help="apply rightsizing changes to demand first")
+        parser.add_argument(
+            "--carbon", action="store_true", help="also trace the cost-vs-carbon front of the demand (region moves)"
+        )
+        parser.add_argument(
+            "--carbon-price", default=None, help="USD per kgCO2e: pick the placement (implies --carbon)"
+        )
+        parser.add_argument("--carbon-cap", default=None, help="kgCO2e over the window: cheapest placement within it")
+        parser.add_argument("--carbon-regions", default=None, help="comma-separated candidate regions for --carbon")
+        parser.add_argument("--carbon-points", type=int, default=9, help="caps tried along the front (5..50)")
         parser.add_argument("--inline", action="store_true", help="run in this process (the default)")
         parser.add_argument("--enqueue", action="store_true", help="queue the run on Celery and print its id")
         parser.add_argument("--json", action="store_true", help="print the run detail JSON")
@@ -81,6 +72,11 @@ class Command(BaseCommand):
             "time_limit": _float(options["time_limit"]),
             "backtest": options["backtest"],
             "rightsize": options["rightsize"],
+            "carbon": options["carbon"],
+            "carbon_price": options["carbon_price"],
+            "carbon_cap": None if options["carbon_cap"] is None else _float(options["carbon_cap"]),
+            "carbon_regions": options["carbon_regions"],
+            "carbon_points": options["carbon_points"],
         }
         if options["inline"] and options["enqueue"]:
             raise CommandError("--inline and --enqueue exclude each other", returncode=BAD_INPUT_EXIT)
@@ -95,8 +91,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"run {run.pk} queued")
             return
         try:
-            with _quiet_native_stdout():
-                run = optimization_run_execute(run)
+            run = optimization_run_execute(run)  # silences the HiGHS banner itself
         except OptimizationError as error:
             raise CommandError(f"run {run.pk} failed: {error}", returncode=BAD_INPUT_EXIT) from error
         detail = optimization_run_detail(run)
@@ -108,6 +103,11 @@ class Command(BaseCommand):
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _usd(amount: str) -> str:
+    """A stored decimal string shown with thousands separators and cents."""
+    return f"{Decimal(amount):,.2f}"
 
 
 def render_table(detail: dict) -> str:
@@ -128,6 +128,17 @@ def render_table(detail: dict) -> str:
     if not detail["purchases"]:
         lines.append("(buy nothing: no commitment lowers the cost)")
     lines += ["", *results.get("explanation", [])]
+    if results.get("carbon_front"):
+        lines += ["", f"{'cost-vs-carbon front':<24} {'on-demand $':>14} {'kgCO2e':>14}  trade-off"]
+        for point in results["carbon_front"]:
+            lines.append(f"{'':<24} {_usd(point['cost']):>14} {point['kgco2e']:>14,.1f}  {point['summary']}")
+        placement = results.get("carbon_placement")
+        if placement and "error" not in placement:
+            lines.append(
+                f"{'chosen placement':<24} {_usd(placement['cost']):>14} {placement['kgco2e']:>14,.1f}  "
+                f"{placement['summary']}; moves: "
+                + (", ".join(f"{k} -> {v}" for k, v in placement["moves"].items()) or "none")
+            )
     backtest = detail.get("backtest")
     if backtest:
         lines.append("")
@@ -146,8 +157,8 @@ def render_table(detail: dict) -> str:
             for row in backtest["rows"]:
                 t = row["test"]
                 lines.append(
-                    f"{row['strategy']:<22} {row['commitment_per_hour']:>14,.2f} {t['cost']:>14,.2f} "
-                    f"{t['all_on_demand']:>14,.2f} {t['savings']:>14,.2f} {t['savings_pct']:>8.1f}% "
+                    f"{row['strategy']:<22} {_usd(row['commitment_per_hour']):>14} {_usd(t['cost']):>14} "
+                    f"{_usd(t['all_on_demand']):>14} {_usd(t['savings']):>14} {t['savings_pct']:>8.1f}% "
                     f"{_pct(t['utilization']):>7}"
                 )
     return "\n".join(lines)
