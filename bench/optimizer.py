@@ -115,7 +115,7 @@ def main() -> None:
             print(
                 f"{size:>8} {run:>11} {result.build_seconds:8.2f} {result.solve_seconds:8.2f} {wall:7.2f} {cpu:7.2f} "
                 f"{gap} {result.objective:13.2f} {bound} {result.savings_pct:5.1f}% {result.status:>10} "
-                f"{(f'{target:.0f}s' if target else '-'):>7} {('yes' if met else 'no'):>5}",
+                f"{(f'{target:.0f}s' if target else '-'):>7} {('-' if target is None else 'yes' if met else 'no'):>5}",
                 flush=True,
             )
 

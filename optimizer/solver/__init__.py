@@ -17,6 +17,7 @@ from optimizer.solver.decomposed import solve_decomposed
 from optimizer.solver.evaluate import Evaluation, evaluate, evaluate_detail
 from optimizer.solver.plain import build_plain
 from optimizer.solver.problem import Problem, ProblemError, load_problem, parse_problem
+from optimizer.solver.quiet import quiet_native_stdout
 from optimizer.solver.weighted import solve_weighted
 
 __all__ = [
@@ -139,6 +140,11 @@ def solve(
     The returned ``objective`` is always the evaluator's exact cost of the returned purchases and never
     exceeds the no-commitment cost (if the solver's plan would, the empty plan is returned instead).
     """
+    with quiet_native_stdout():  # the HiGHS banner would corrupt whatever the caller prints
+        return _solve(problem, time_limit=time_limit, solver=solver, gap=gap, formulation=formulation)
+
+
+def _solve(problem: Problem, *, time_limit: float | None, solver: str | None, gap: float, formulation: str) -> Solution:
     if not gap >= 0:
         raise ValueError(f"gap must be >= 0, got {gap!r}")
     if time_limit is not None and not time_limit > 0:
