@@ -1,65 +1,176 @@
-"""Carbon pages: the methodology page lists every formula and coefficient with its source and version."""
+"""Carbon pages in the shared dashboard layout: kgCO2e by month, service and region, intensity (kgCO2e per $),
+the region comparison (cost vs carbon), region moves, and the methodology page listing every formula and
+coefficient with its source and version.
+
+Numbers come from the ``CarbonDaily`` rollup in one grouped query (month x service x region), scoped like every
+page (an engineer sees their teams' rows) and cached per organization until the next ingest or recompute."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from decimal import Decimal
 
-from finops.accounts.models import Membership
+import pandas as pd
+from django.contrib.auth.decorators import login_required
+from django.db.models import Max
+from django.db.models.functions import TruncMonth
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+
 from finops.carbon.calc import Coefficients
-from finops.carbon.models import CoefficientSet
-from finops.carbon.selectors import carbon_region_alternatives, carbon_summary
+from finops.carbon.models import CarbonDaily, CoefficientSet
+from finops.carbon.selectors import NONE_LABEL, carbon_region_alternatives
 from finops.carbon.services import coefficient_set_current
+from finops.core.money import MoneySum
+from finops.web import figures
+from finops.web.access import Scope, org_page, scope_for
+from finops.web.cache import cached
+from finops.web.views import render_page
 
 PROVIDER_NAMES = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Azure"}
-
-
 # Candidate regions on the page: where the organization runs plus this many lowest-factor regions (every
 # candidate costs a catalog lookup per instance type; the carbon_regions command searches them all).
 PAGE_GREENEST_REGIONS = 6
+TOP_GROUPS = 15
+COLUMNS = ["month", "service", "region", "kwh", "operational", "embodied", "cost", "vcpu_hours"]
 
 
-def _membership(request: HttpRequest) -> Membership | None:
-    memberships = Membership.objects.filter(user=request.user).select_related("organization")
-    wanted = request.GET.get("org") or request.session.get("org")
-    return next((m for m in memberships if m.organization.slug == wanted), None) or memberships.first()
+def carbon_frame(scope: Scope) -> pd.DataFrame:
+    """The scope's rollup grouped by month, service and region (Decimal measures; kgCO2e = operational + embodied)."""
+    rows = CarbonDaily.objects.filter(organization=scope.organization)
+    if scope.team_ids is not None:
+        rows = rows.filter(team_id__in=scope.team_ids)
+    grouped = (
+        rows.annotate(month=TruncMonth("day"))
+        .values("month", "service_name", "region_id")
+        .annotate(
+            kwh=MoneySum("kwh"),
+            operational=MoneySum("operational_kgco2e"),
+            embodied=MoneySum("embodied_kgco2e"),
+            cost=MoneySum("effective_cost"),
+            vcpu_hours=MoneySum("vcpu_hours"),
+        )
+        .order_by()
+    )
+    zero = Decimal(0)
+    records = [
+        (
+            r["month"],
+            r["service_name"] or NONE_LABEL,
+            r["region_id"] or NONE_LABEL,
+            *(r[m] or zero for m in ("kwh", "operational", "embodied", "cost", "vcpu_hours")),
+        )
+        for r in grouped
+    ]
+    frame = pd.DataFrame.from_records(records, columns=COLUMNS)
+    frame["kgco2e"] = [o + e for o, e in zip(frame["operational"], frame["embodied"], strict=True)]
+    return frame
 
 
-@login_required
-def overview(request: HttpRequest) -> HttpResponse:
-    """Carbon per service, region and month, and the region moves that cut carbon, for the user's organization."""
-    membership = _membership(request)
-    context: dict = {
-        "membership": membership,
-        "memberships": Membership.objects.filter(user=request.user).select_related("organization"),
+def _totals(frame: pd.DataFrame, key: str) -> list[dict]:
+    out = []
+    for group, part in frame.groupby(key, sort=False):
+        kg, cost = sum(part["kgco2e"], Decimal(0)), sum(part["cost"], Decimal(0))
+        out.append(
+            {
+                "group": group,
+                "kwh": sum(part["kwh"], Decimal(0)),
+                "operational": sum(part["operational"], Decimal(0)),
+                "embodied": sum(part["embodied"], Decimal(0)),
+                "kgco2e": kg,
+                "cost": cost,
+                "vcpu_hours": sum(part["vcpu_hours"], Decimal(0)),
+                "intensity": float(kg / cost) if cost > 0 else None,
+            }
+        )
+    return out
+
+
+def carbon_page_data(scope: Scope) -> dict:
+    frame = carbon_frame(scope)
+    if frame.empty:
+        return {"empty": True}
+    by_month = sorted(_totals(frame, "month"), key=lambda r: r["group"])
+    by_service = sorted(_totals(frame, "service"), key=lambda r: (-r["kgco2e"], r["group"]))
+    by_region = sorted(_totals(frame, "region"), key=lambda r: (-r["kgco2e"], r["group"]))
+    month_long = pd.concat(
+        [
+            pd.DataFrame({"month": [r["group"] for r in by_month], "group": "Operational",
+                          "value": [r["operational"] for r in by_month]}),
+            pd.DataFrame({"month": [r["group"] for r in by_month], "group": "Embodied",
+                          "value": [r["embodied"] for r in by_month]}),
+        ]
+    )  # fmt: skip
+    service_long = frame.assign(group=frame["service"])[["month", "group", "kgco2e"]]
+    top = {r["group"] for r in by_service[: len(figures.PALETTE)]}
+    service_long = service_long.assign(group=[g if g in top else figures.OTHER_LABEL for g in service_long["group"]])
+    intensity = pd.DataFrame({"month": [r["group"] for r in by_month], "intensity": [r["intensity"] for r in by_month]})
+    return {
+        "by_month": by_month,
+        "by_service": by_service[:TOP_GROUPS],
+        "by_region": by_region,
+        "total_kg": sum(frame["kgco2e"], Decimal(0)),
+        "total_cost": sum(frame["cost"], Decimal(0)),
+        "month_figure": figures.stacked_quantity(
+            month_long, x="month", group="group", value="value", title="kgCO2e by month", unit="kgCO2e"
+        ),
+        "service_figure": figures.stacked_quantity(
+            service_long, x="month", group="group", value="kgco2e", title="kgCO2e by month and service", unit="kgCO2e"
+        ),
+        "intensity_figure": figures.intensity_line(
+            intensity, x="month", y="intensity", title="Carbon intensity: kgCO2e per $ of effective cost, by month"
+        ),
+        "region_figure": figures.region_scatter(
+            [(r["group"], float(r["cost"]), float(r["kgco2e"])) for r in by_region],
+            title="Regions: effective cost vs kgCO2e",
+        ),
+        "versions": sorted(
+            set(
+                CarbonDaily.objects.filter(organization=scope.organization)
+                .values_list("coefficient_set__version", flat=True)
+                .distinct()
+            )
+        ),
     }
-    if membership:
-        organization = membership.organization
-        context["by_service"] = carbon_summary(organization=organization, group_by="service")
-        context["by_region"] = carbon_summary(organization=organization, group_by="region")
-        by_month = carbon_summary(organization=organization, group_by="month")
-        by_month.rows.sort(key=lambda r: r.group)
-        context["by_month"] = by_month
-        current = coefficient_set_current()
-        coefficients = Coefficients.from_dict(current.data)
-        aws = coefficients.grid.get("aws", {})
-        used = {r.group for r in context["by_region"].rows}
-        candidates = sorted(used & set(aws) | set(sorted(aws, key=aws.get)[:PAGE_GREENEST_REGIONS]))
-        moves = []
-        for w in carbon_region_alternatives(organization=organization, coefficients=coefficients, regions=candidates):
-            lower = [a for a in w.alternatives if a.carbon_delta < 0]
-            if lower:
-                best = min(lower, key=lambda a: (a.cost_delta, a.kgco2e))
-                moves.append({"workload": w, "best": best, "greenest": lower[0]})
-        moves.sort(key=lambda m: m["greenest"].carbon_delta)
-        context["moves"] = moves[:15]
-        context["coefficients"] = current
-    return render(request, "carbon/overview.html", context)
+
+
+def _moves(scope: Scope, regions_used: set[str]) -> list[dict]:
+    """Region moves that cut carbon (organization-wide compute; catalog lookups, so cached with the page)."""
+    current = coefficient_set_current()
+    coefficients = Coefficients.from_dict(current.data)
+    aws = coefficients.grid.get("aws", {})
+    candidates = sorted(regions_used & set(aws) | set(sorted(aws, key=aws.get)[:PAGE_GREENEST_REGIONS]))
+    moves = []
+    for w in carbon_region_alternatives(organization=scope.organization, coefficients=coefficients, regions=candidates):
+        lower = [a for a in w.alternatives if a.carbon_delta < 0]
+        if lower:
+            best = min(lower, key=lambda a: (a.cost_delta, a.kgco2e))
+            moves.append({"workload": w, "best": best, "greenest": lower[0]})
+    moves.sort(key=lambda m: m["greenest"].carbon_delta)
+    return moves[:15]
+
+
+@org_page()
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    """Carbon per month, service and region, intensity, the region comparison and region moves."""
+    scope: Scope = request.scope
+    marker = CarbonDaily.objects.filter(organization=scope.organization).aggregate(m=Max("pk"))["m"]
+
+    def compute() -> dict:
+        data = carbon_page_data(scope)
+        if not data.get("empty") and scope.sees_all_teams:
+            data["moves"] = _moves(scope, {r["group"] for r in data["by_region"]})
+        return data
+
+    data = cached(scope.cache_prefix, "page:carbon", {"rollup": marker}, compute)
+    return render_page(request, "carbon/overview.html", {**data, "coefficients": coefficient_set_current()})
 
 
 @login_required
+@require_GET
 def methodology(request: HttpRequest) -> HttpResponse:
+    """Organization-independent (formulas and coefficients): open to any signed-in user, with or without one."""
+    request.scope = scope_for(request)
     current = coefficient_set_current()
     requested = request.GET.get("version")
     chosen = CoefficientSet.objects.filter(version=requested).first() if requested else None
@@ -78,7 +189,6 @@ def methodology(request: HttpRequest) -> HttpResponse:
         for key in ("aws", "gcp", "azure")
     ]
     context = {
-        "memberships": Membership.objects.filter(user=request.user).select_related("organization"),
         "set": shown,
         "current": current,
         "sets": CoefficientSet.objects.all(),
@@ -89,4 +199,4 @@ def methodology(request: HttpRequest) -> HttpResponse:
         "sources": sorted(c.constants.get("sources", {}).items()),
         "providers": providers,
     }
-    return render(request, "carbon/methodology.html", context)
+    return render_page(request, "carbon/methodology.html", context)

@@ -148,3 +148,419 @@ def bars_and_line(
             yaxis2={"overlaying": "y", "side": "right", "title": {"text": line_unit}, "rangemode": "tozero"},
         ),
     }
+
+
+def burn_down(
+    actual: pd.DataFrame,
+    forecast: pd.DataFrame,
+    *,
+    limits: Sequence[tuple[str, float]],
+    start: str,
+    end: str,
+    title: str,
+    currency: str,
+    level_label: str = "80% interval",
+) -> dict[str, Any]:
+    """A budget period: cumulative actual (``day``, ``cumulative``), the cumulative forecast (``day``,
+    ``point``, ``lower``, ``upper``) with its band to period end, and one flat line per (label, limit)
+    across the period [start, end]."""
+    traces: list[dict[str, Any]] = []
+    if not actual.empty:
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "Actual (cumulative)",
+                "x": _labels(actual["day"]),
+                "y": _numbers(actual["cumulative"]),
+                "line": {"color": PALETTE[0], "width": 3},
+                "hovertemplate": "%{y:,.2f} " + currency + "<extra>Actual</extra>",
+            }
+        )
+    if not forecast.empty:
+        xs = _labels(forecast["day"])
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": f"Forecast {level_label} (low)",
+                "x": xs,
+                "y": _numbers(forecast["lower"]),
+                "line": {"width": 0, "color": PALETTE[4]},
+                "showlegend": False,
+                "hovertemplate": "%{y:,.2f} " + currency + "<extra>low</extra>",
+            }
+        )
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": f"Forecast {level_label}",
+                "x": xs,
+                "y": _numbers(forecast["upper"]),
+                "fill": "tonexty",
+                "fillcolor": "rgba(86,180,233,0.25)",
+                "line": {"width": 0, "color": PALETTE[4]},
+                "hovertemplate": "%{y:,.2f} " + currency + "<extra>high</extra>",
+            }
+        )
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "Forecast",
+                "x": xs,
+                "y": _numbers(forecast["point"]),
+                "line": {"color": PALETTE[0], "dash": "dash", "width": 2},
+                "hovertemplate": "%{y:,.2f} " + currency + "<extra>Forecast</extra>",
+            }
+        )
+    for index, (label, value) in enumerate(limits):
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": label,
+                "x": [start, end],
+                "y": [round(float(value), 2), round(float(value), 2)],
+                "line": {"color": (PALETTE[5], PALETTE[1], PALETTE[3], PALETTE[7])[index % 4], "dash": "dot"},
+                "hovertemplate": "%{y:,.2f} " + currency + "<extra>" + label + "</extra>",
+            }
+        )
+    return {"data": traces, "layout": _layout(title, yaxis=money_axis(currency), xaxis={"title": {"text": "Day"}})}
+
+
+def actual_and_forecast(
+    actual: pd.DataFrame,
+    forecast: pd.DataFrame,
+    *,
+    title: str,
+    currency: str,
+    band_label: str = "80% interval",
+    actual_label: str = "Actual",
+) -> dict[str, Any]:
+    """Daily actual cost (``day``, ``cost``) as bars, then the forecast (``day``, ``point``, ``lower``, ``upper``)
+    as a dashed line in its shaded interval."""
+    traces: list[dict[str, Any]] = []
+    if not actual.empty:
+        traces.append(
+            {
+                "type": "bar",
+                "name": actual_label,
+                "x": _labels(actual["day"]),
+                "y": _numbers(actual["cost"]),
+                "marker": {"color": PALETTE[0]},
+                "hovertemplate": "%{y:,.2f} " + currency + "<extra>" + actual_label + "</extra>",
+            }
+        )
+    if not forecast.empty:
+        xs = _labels(forecast["day"])
+        traces.extend(
+            [
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": f"{band_label} (low)",
+                    "x": xs,
+                    "y": _numbers(forecast["lower"]),
+                    "line": {"width": 0, "color": PALETTE[4]},
+                    "showlegend": False,
+                    "hovertemplate": "%{y:,.2f} " + currency + "<extra>low</extra>",
+                },
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": band_label,
+                    "x": xs,
+                    "y": _numbers(forecast["upper"]),
+                    "fill": "tonexty",
+                    "fillcolor": "rgba(86,180,233,0.3)",
+                    "line": {"width": 0, "color": PALETTE[4]},
+                    "hovertemplate": "%{y:,.2f} " + currency + "<extra>high</extra>",
+                },
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": "Forecast",
+                    "x": xs,
+                    "y": _numbers(forecast["point"]),
+                    "line": {"color": PALETTE[1], "dash": "dash", "width": 2},
+                    "hovertemplate": "%{y:,.2f} " + currency + "<extra>Forecast</extra>",
+                },
+            ]
+        )
+    return {"data": traces, "layout": _layout(title, yaxis=money_axis(currency), xaxis={"title": {"text": "Day"}})}
+
+
+def expected_vs_actual(actual: pd.DataFrame, marks: pd.DataFrame, *, title: str, currency: str) -> dict[str, Any]:
+    """A series' daily actual cost (``day``, ``cost``) as a line; on each anomalous day (``marks``: day,
+    expected, actual, lower, upper) the expected cost with its interval as error bars and the actual as a marker."""
+    traces: list[dict[str, Any]] = []
+    if not actual.empty:
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "Actual",
+                "x": _labels(actual["day"]),
+                "y": _numbers(actual["cost"]),
+                "line": {"color": PALETTE[0], "width": 2},
+                "hovertemplate": "%{y:,.2f} " + currency + "<extra>Actual</extra>",
+            }
+        )
+    if not marks.empty:
+        expected = [float(v) for v in marks["expected"]]
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "Expected (99% interval)",
+                "x": _labels(marks["day"]),
+                "y": _numbers(marks["expected"]),
+                "marker": {"color": PALETTE[2], "symbol": "diamond", "size": 9},
+                "error_y": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [round(float(u) - e, 2) for u, e in zip(marks["upper"], expected, strict=True)],
+                    "arrayminus": [round(e - float(lo), 2) for lo, e in zip(marks["lower"], expected, strict=True)],
+                    "color": PALETTE[2],
+                },
+                "hovertemplate": "%{y:,.2f} " + currency + "<extra>Expected</extra>",
+            }
+        )
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "Anomaly (actual)",
+                "x": _labels(marks["day"]),
+                "y": _numbers(marks["actual"]),
+                "marker": {"color": PALETTE[5], "symbol": "x", "size": 11},
+                "hovertemplate": "%{y:,.2f} " + currency + "<extra>Anomaly</extra>",
+            }
+        )
+    return {"data": traces, "layout": _layout(title, yaxis=money_axis(currency), xaxis={"title": {"text": "Day"}})}
+
+
+def ranked_bars(frame: pd.DataFrame, *, title: str, currency: str) -> dict[str, Any]:
+    """Horizontal bars (``label``, ``value``) in the frame's order, first on top; negatives in the second colour."""
+    traces: list[dict[str, Any]] = []
+    if not frame.empty:
+        values = _numbers(frame["value"])
+        traces.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": "Change",
+                "x": values,
+                "y": [str(v) for v in frame["label"]],
+                "marker": {"color": [PALETTE[5] if v >= 0 else PALETTE[0] for v in values]},
+                "hovertemplate": "%{x:,.2f} " + currency + "<extra></extra>",
+            }
+        )
+    return {
+        "data": traces,
+        "layout": _layout(
+            title,
+            xaxis={**money_axis(currency), "title": {"text": f"Change ({currency})"}},
+            yaxis={"autorange": "reversed", "automargin": True},
+            hovermode="closest",
+        ),
+    }
+
+
+def cost_waterfall(
+    layers: Sequence[tuple[str, Any]], *, reference: tuple[str, Any], title: str, currency: str
+) -> dict[str, Any]:
+    """A waterfall of cost layers (label, amount) adding up to their total, and a dotted reference level
+    (e.g. the all on-demand cost) across the chart."""
+    labels = [label for label, _ in layers]
+    values = [round(float(amount), 2) for _, amount in layers]
+    total = round(sum(values), 2)
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "waterfall",
+            "name": "Plan cost",
+            "x": [*labels, "Plan total"],
+            "y": [*values, total],
+            "measure": [*(["relative"] * len(values)), "total"],
+            "text": [f"{v:,.2f}" for v in [*values, total]],
+            "textposition": "outside",
+            "connector": {"line": {"color": OTHER_COLOUR}},
+            "increasing": {"marker": {"color": PALETTE[0]}},
+            "totals": {"marker": {"color": PALETTE[2]}},
+            "hovertemplate": "%{y:,.2f} " + currency + "<extra>%{x}</extra>",
+        }
+    ]
+    label, amount = reference
+    if amount is not None:
+        level = round(float(amount), 2)
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": f"{label}: {level:,.2f} {currency}",
+                "x": [labels[0], "Plan total"],
+                "y": [level, level],
+                "line": {"color": PALETTE[5], "dash": "dot", "width": 2},
+                "hovertemplate": "%{y:,.2f} " + currency + "<extra>" + label + "</extra>",
+            }
+        )
+    return {"data": traces, "layout": _layout(title, yaxis=money_axis(currency), hovermode="closest")}
+
+
+def coverage_layers(hourly: dict[str, Any], *, title: str) -> dict[str, Any]:
+    """Hourly stacked areas of the layers serving demand (``hours`` plus one list per layer) and the demand line.
+    Layers present among reservations, savings_plans, spot, on_demand are drawn in that order."""
+    hours = list(hourly.get("hours", []))
+    traces: list[dict[str, Any]] = []
+    names = (
+        ("reservations", "Reservations"),
+        ("savings_plans", "Savings plans"),
+        ("spot", "Spot"),
+        ("on_demand", "On-demand"),
+    )
+    for index, (key, label) in enumerate(names):
+        if key in hourly:
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "stackgroup": "layers",
+                    "name": label,
+                    "x": hours,
+                    "y": [round(float(v), 4) for v in hourly[key]],
+                    "line": {"width": 0.5, "color": PALETTE[index]},
+                }
+            )
+    if "demand" in hourly:
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "Demand",
+                "x": hours,
+                "y": [round(float(v), 4) for v in hourly["demand"]],
+                "line": {"color": PALETTE[7], "width": 1.5},
+            }
+        )
+    unit = hourly.get("unit", "on-demand equivalent USD per hour")
+    return {
+        "data": traces,
+        "layout": _layout(title, yaxis={"title": {"text": unit}}, xaxis={"title": {"text": "Hour (UTC)"}}),
+    }
+
+
+def carbon_front(
+    points: Sequence[tuple[float, float, str]], *, current: dict[str, Any] | None, title: str
+) -> dict[str, Any]:
+    """The cost-vs-carbon front: (cost USD, kgCO2e, summary) per non-dominated placement, with where the
+    workload runs now as a separate marker."""
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "Front (non-dominated placements)",
+            "x": [round(p[1], 3) for p in points],
+            "y": [round(p[0], 2) for p in points],
+            "text": [p[2] for p in points],
+            "marker": {"color": PALETTE[2], "size": 9},
+            "line": {"color": PALETTE[2]},
+            "hovertemplate": "%{y:,.2f} USD, %{x:,.1f} kgCO2e<br>%{text}<extra></extra>",
+        }
+    ]
+    if current and current.get("cost") is not None:
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "Where it runs now",
+                "x": [round(float(current["kgco2e"]), 3)],
+                "y": [round(float(current["cost"]), 2)],
+                "marker": {"color": PALETTE[5], "size": 12, "symbol": "star"},
+                "hovertemplate": "%{y:,.2f} USD, %{x:,.1f} kgCO2e<extra>now</extra>",
+            }
+        )
+    return {
+        "data": traces,
+        "layout": _layout(
+            title,
+            xaxis={"title": {"text": "kgCO2e over the window"}},
+            yaxis={**money_axis("USD"), "title": {"text": "On-demand cost over the window (USD)"}},
+            hovermode="closest",
+        ),
+    }
+
+
+def stacked_quantity(frame: pd.DataFrame, *, x: str, group: str, value: str, title: str, unit: str) -> dict[str, Any]:
+    """Stacked bars of a non-money quantity (e.g. kgCO2e), one trace per group in order of appearance."""
+    traces = []
+    if not frame.empty:
+        data = pd.DataFrame({x: frame[x], group: frame[group].astype(str), value: frame[value].astype(float)})
+        table = data.groupby([x, group], sort=True)[value].sum().unstack(fill_value=0.0).sort_index()
+        order = list(dict.fromkeys(data[group]))
+        xs = _labels(pd.Series(table.index))
+        for index, name in enumerate(order):
+            traces.append(
+                {
+                    "type": "bar",
+                    "name": name,
+                    "x": xs,
+                    "y": _numbers(table[name], 3),
+                    "marker": {"color": PALETTE[(index + 2) % len(PALETTE)]},
+                    "hovertemplate": "%{y:,.3f} " + unit + "<extra>%{fullData.name}</extra>",
+                }
+            )
+    return {
+        "data": traces,
+        "layout": _layout(title, barmode="stack", yaxis={"title": {"text": unit}, "tickformat": ",.0f"}),
+    }
+
+
+def intensity_line(frame: pd.DataFrame, *, x: str, y: str, title: str) -> dict[str, Any]:
+    """kgCO2e per unit of currency over time (months without cost are left out)."""
+    points = frame[[x, y]].dropna()
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "kgCO2e per $",
+                "x": _labels(points[x]),
+                "y": _numbers(points[y], 5),
+                "line": {"color": PALETTE[2], "width": 2},
+                "hovertemplate": "%{y:,.4f} kgCO2e per $<extra></extra>",
+            }
+        ]
+        if not points.empty
+        else [],
+        "layout": _layout(title, yaxis={"title": {"text": "kgCO2e per $"}, "rangemode": "tozero"}),
+    }
+
+
+def region_scatter(points: Sequence[tuple[str, float, float]], *, title: str) -> dict[str, Any]:
+    """One marker per region at (effective cost, kgCO2e), labelled with the region."""
+    data = []
+    if points:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers+text",
+                "name": "Regions",
+                "x": [round(p[1], 2) for p in points],
+                "y": [round(p[2], 3) for p in points],
+                "text": [p[0] for p in points],
+                "textposition": "top center",
+                "marker": {"color": PALETTE[0], "size": 11},
+                "hovertemplate": "%{text}: %{x:,.2f} USD, %{y:,.1f} kgCO2e<extra></extra>",
+            }
+        )
+    return {
+        "data": data,
+        "layout": _layout(
+            title,
+            xaxis={**money_axis("USD"), "title": {"text": "Effective cost (USD)"}},
+            yaxis={"title": {"text": "kgCO2e"}},
+            hovermode="closest",
+        ),
+    }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from finops.web import views
+from finops.web import views, views_budgets, views_forecasts, views_optimizer
 
 app_name = "web"
 urlpatterns = [
@@ -11,5 +11,14 @@ urlpatterns = [
     path("teams/<slug:slug>/metrics", views.team_metrics_upload, name="team_metrics_upload"),
     path("data/", views.data, name="data"),
     path("data/jobs/<int:job_id>/progress", views.job_progress, name="job_progress"),
+    path("budgets/", views_budgets.budget_list, name="budgets"),
+    path("budgets/new", views_budgets.budget_new, name="budget_new"),
+    path("budgets/<int:budget_id>/", views_budgets.budget_detail, name="budget_detail"),
+    path("budgets/<int:budget_id>/edit", views_budgets.budget_edit, name="budget_edit"),
+    path("anomalies/", views_forecasts.anomalies, name="anomalies"),
+    path("anomalies/<int:anomaly_id>/feedback", views_forecasts.anomaly_feedback, name="anomaly_feedback"),
+    path("optimizer/", views_optimizer.optimizer, name="optimizer"),
+    path("optimizer/runs/<int:run_id>/", views_optimizer.optimizer_run, name="optimizer_run"),
+    path("optimizer/runs/<int:run_id>/status", views_optimizer.optimizer_run_status, name="optimizer_run_status"),
     path("healthz", views.healthz, name="healthz"),
 ]

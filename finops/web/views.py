@@ -22,7 +22,7 @@ from finops.accounts.models import Membership, Organization, Role, Team
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
 from finops.usage.selectors import METRICS, ReportError
-from finops.web import figures, selectors
+from finops.web import figures, selectors, team_slots
 from finops.web.access import Scope, org_page
 from finops.web.cache import cached
 from finops.web.metrics_csv import MetricFileError
@@ -67,6 +67,10 @@ def overview(request: HttpRequest) -> HttpResponse:
         {"metric": metric, "stack": stack},
         lambda: _overview_data(scope, metric, stack),
     )
+    if not data.get("empty"):
+        from finops.web.views_forecasts import forecast_slot  # it imports this module (render_page)
+
+        context["slot"] = forecast_slot(scope, metric=metric, currency=data["currency"], mtd_start=data["mtd_start"])
     return render_page(request, "web/overview.html", {**context, **data})
 
 
@@ -336,6 +340,11 @@ def _team_data(scope: Scope, the_team: Team, metric: str, unit: str) -> dict:
             ),
             "by_service": sorted(by_service.items(), key=lambda kv: (-kv[1], kv[0])),
             "team_total": sum(by_service.values(), Decimal(0)),
+            "rightsizing": team_slots.team_rightsizing(scope, the_team),
+            "commitment_share": team_slots.team_commitment_share(
+                scope, the_team, start=window_start, end=last, currency=currency
+            ),
+            **team_slots.team_carbon(scope, the_team, start=window_start, end=last),
         }
     )
     if unit:
@@ -468,10 +477,14 @@ def dashboard_cache_warm(organization_id: int) -> list[str]:
     # An unsaved membership: the scope only needs the organization and an organization-wide role.
     scope = Scope(membership=Membership(organization=organization, role=Role.FINANCE), memberships=(), team_ids=None)
     warmed = []
+    from finops.web.views_forecasts import forecast_slot  # it imports this module (render_page)
+
     for metric in selectors.OVERVIEW_METRICS:
         params = {"metric": metric, "stack": "service"}
-        cached(scope.cache_prefix, "page:overview", params, lambda m=metric: _overview_data(scope, m, "service"))
+        data = cached(scope.cache_prefix, "page:overview", params, lambda m=metric: _overview_data(scope, m, "service"))
         warmed.append(f"overview metric={metric}")
+        if not data.get("empty"):
+            forecast_slot(scope, metric=metric, currency=data["currency"], mtd_start=data["mtd_start"])
     last = selectors.as_of(scope)
     if last is not None:
         query = selectors.explore_query_parse({}, default_end=last)

@@ -81,7 +81,25 @@
     if (box.dataset.done !== "true") { poll(); }
   }
 
+  function followRun() {
+    var box = document.querySelector("[data-run-status-url]");
+    if (!box) { return; }
+    var label = box.querySelector("[data-run-status]");
+    function poll() {
+      fetch(box.dataset.runStatusUrl, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+        .then(function (response) { return response.json(); })
+        .then(function (state) {
+          label.textContent = state.status;
+          box.dataset.status = state.status;
+          if (state.done) { window.location.reload(); } else { window.setTimeout(poll, 1000); }
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    }
+    poll();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    followRun();
     wireAutosubmit();
     wireDropZone();
     followProgress();

@@ -1,0 +1,118 @@
+"""The team page's slots: rightsizing recommendations (latest run), carbon by month, share of commitments.
+
+Each reads a rollup or a stored run, bounded to the team and the page's 13-month window; the team page caches
+them with its other numbers (until the next ingest)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+from django.db.models.functions import TruncMonth
+
+from finops.accounts.models import Team
+from finops.carbon.models import CarbonDaily
+from finops.core.money import MoneySum
+from finops.web import figures, selectors
+from finops.web.access import Scope
+from optimizer.rightsizing.models import RightsizingRecommendation
+from optimizer.rightsizing.selectors import rightsizing_latest_run
+
+RIGHTSIZING_ROWS = 25
+
+
+def team_rightsizing(scope: Scope, team: Team) -> dict:
+    run = rightsizing_latest_run(organization=scope.organization)
+    if run is None:
+        return {"run": None, "rows": [], "savings": Decimal(0)}
+    rows = list(
+        RightsizingRecommendation.objects.filter(run=run, team=team).exclude(
+            action=RightsizingRecommendation.Action.KEEP
+        )
+    )
+    # Money is compared in Python (fixed-place text on SQLite).
+    rows.sort(key=lambda r: (-(r.monthly_savings or Decimal(0)), r.resource_id))
+    return {
+        "run": run,
+        "rows": rows[:RIGHTSIZING_ROWS],
+        "more": max(len(rows) - RIGHTSIZING_ROWS, 0),
+        "savings": sum((r.monthly_savings or Decimal(0) for r in rows), Decimal(0)),
+    }
+
+
+def team_carbon(scope: Scope, team: Team, *, start: date, end: date) -> dict:
+    rows = (
+        CarbonDaily.objects.filter(organization=scope.organization, team=team, day__gte=start, day__lte=end)
+        .annotate(month=TruncMonth("day"))
+        .values("month")
+        .annotate(
+            operational=MoneySum("operational_kgco2e"),
+            embodied=MoneySum("embodied_kgco2e"),
+            cost=MoneySum("effective_cost"),
+        )
+        .order_by()
+    )
+    records = []
+    for r in rows:
+        operational, embodied, cost = (
+            r["operational"] or Decimal(0),
+            r["embodied"] or Decimal(0),
+            r["cost"] or Decimal(0),
+        )
+        total = operational + embodied
+        records.append(
+            {
+                "month": r["month"],
+                "operational": operational,
+                "embodied": embodied,
+                "kgco2e": total,
+                "cost": cost,
+                "intensity": float(total / cost) if cost > 0 else None,
+            }
+        )
+    frame = pd.DataFrame.from_records(
+        sorted(records, key=lambda r: r["month"]),
+        columns=["month", "operational", "embodied", "kgco2e", "cost", "intensity"],
+    )
+    long = pd.concat(
+        [
+            pd.DataFrame({"month": frame["month"], "group": "Operational", "value": frame["operational"]}),
+            pd.DataFrame({"month": frame["month"], "group": "Embodied", "value": frame["embodied"]}),
+        ]
+    )
+    return {
+        "carbon_months": frame.to_dict("records"),
+        "carbon_total": sum(frame["kgco2e"], Decimal(0)),
+        "carbon_figure": figures.stacked_quantity(
+            long, x="month", group="group", value="value", title=f"{team.name}: kgCO2e by month", unit="kgCO2e"
+        ),
+    }
+
+
+def team_commitment_share(scope: Scope, team: Team, *, start: date, end: date, currency: str) -> list[dict]:
+    """Per month: the team's covered (Used) usage at list cost, its coverage, and its share of the
+    organization's covered usage (who benefits from the reservations and savings plans)."""
+    team_rows = selectors.commitment_monthly(
+        dataclasses.replace(scope, team_ids=(team.pk,)), start=start, end=end, currency=currency
+    )
+    org_rows = selectors.commitment_monthly(
+        dataclasses.replace(scope, team_ids=None), start=start, end=end, currency=currency
+    )
+    org_covered = {r.month: r.covered_list for r in org_rows.itertuples()}
+    out = []
+    for r in team_rows.itertuples():
+        total = org_covered.get(r.month, Decimal(0))
+        if total <= 0:
+            continue
+        out.append(
+            {
+                "month": r.month,
+                "covered_list": r.covered_list,
+                "coverage": r.coverage,
+                "share": float(r.covered_list / total),
+                "savings": r.savings,
+            }
+        )
+    return out

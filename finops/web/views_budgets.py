@@ -1,0 +1,354 @@
+"""Budget pages: list with status, burn-down per budget with alert history, create/edit forms.
+
+Reads go through the budgets app (``budget_state``, ``budget_daily_costs``); writes through its services
+(``budget_create``/``budget_update``, validated by ``budget_validate`` whose field messages the form shows).
+Who: finance/admin/viewer see every budget of the organization; an engineer sees the budgets scoped to
+their own teams only; only finance/admin create or edit.
+
+The period shown is the one containing today (as the alert emails evaluate it); when the organization's data
+stops before that period began (a sample loaded months ago), the period of its last data day instead, so the
+page shows the spend there is.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from finops.accounts.models import Membership
+from finops.budgets import calc
+from finops.budgets.models import Budget, BudgetAlert
+from finops.budgets.selectors import budget_daily_costs, last_data_day
+from finops.budgets.services import budget_create, budget_state, budget_update
+from finops.budgets.validation import BudgetValidationError
+from finops.core.money import money_str
+from finops.usage.models import DailyCost
+from finops.web import figures
+from finops.web.access import Scope, org_page
+from finops.web.burndown import burn_down
+from finops.web.cache import cached
+from finops.web.views import render_page
+
+STATUS_LABELS = {"ok": "OK", "at_risk": "At risk", "breached": "Breached"}
+SCOPE_FIELDS = (
+    ("team", "Teams"),
+    ("service_name", "Services"),
+    ("billing_account_id", "Billing accounts"),
+    ("sub_account_id", "Sub accounts"),
+    ("region_id", "Regions"),
+)
+THRESHOLD_ROWS = 4
+
+
+def budget_today(organization_id: int, period: str, last: date | None) -> date:
+    """The day whose period the page shows (see the module docstring)."""
+    today = timezone.now().date()
+    if last is not None and last < calc.period_bounds(period, today)[0]:
+        return last
+    return today
+
+
+def visible_budgets(scope: Scope) -> QuerySet[Budget]:
+    budgets = Budget.objects.filter(organization=scope.organization).order_by("name")
+    if scope.sees_all_teams:
+        return budgets
+    slugs = set(scope.teams().values_list("slug", flat=True))
+    # An engineer sees a budget only when it is limited to teams they belong to.
+    allowed = [b.pk for b in budgets if (b.scope or {}).get("team") and set(b.scope["team"]) <= slugs]
+    return budgets.filter(pk__in=allowed)
+
+
+def _budget_or_404(scope: Scope, budget_id: int) -> Budget:
+    budget = visible_budgets(scope).filter(pk=budget_id).first()
+    if budget is None:
+        raise Http404("No such budget.")
+    return budget
+
+
+def _stored_row(budget: Budget, last: date | None, period_start: date) -> dict | None:
+    """The daily evaluation's stored result (``Budget.last_evaluation``) when it is still the answer: same period,
+    same last data day, evaluated after the budget's last edit. Saves a forecast per budget on the list."""
+    stored = budget.last_evaluation or {}
+    if (
+        not stored
+        or budget.last_evaluated_at is None
+        or budget.last_evaluated_at < budget.updated_at
+        or stored.get("period_start") != period_start.isoformat()
+        or stored.get("as_of") != (last.isoformat() if last else None)
+        or stored.get("status") not in STATUS_LABELS
+    ):
+        return None
+    amount, actual = Decimal(stored["amount"]), Decimal(stored["actual"])
+    lower, upper = stored["forecast_interval"]["80"]
+    return {
+        "id": budget.pk,
+        "name": budget.name,
+        "period": budget.period,
+        "period_label": calc.period_label(budget.period, period_start),
+        "currency": budget.currency,
+        "cost_metric": budget.cost_metric,
+        "active": budget.active,
+        "amount": amount,
+        "amount_source": stored.get("amount_source", "fixed"),
+        "actual": actual,
+        "forecast": Decimal(stored["forecast"]),
+        "lower80": Decimal(lower),
+        "upper80": Decimal(upper),
+        "probability": float(stored["probability_of_breach"]),
+        "status": stored["status"],
+        "status_label": STATUS_LABELS[stored["status"]],
+        "used": float(actual / amount) if amount else None,
+        "days_elapsed": stored["days_elapsed"],
+        "days_total": stored["days_total"],
+        "period_start": period_start,
+        "period_end": date.fromisoformat(stored["period_end"]),
+        "as_of": last,
+        "model": stored.get("model", ""),
+        "crossed": [f"{t['threshold']}% {t['kind']}" for t in stored.get("thresholds_crossed", [])],
+        "stored": True,
+    }
+
+
+def _state_row(budget: Budget, last: date | None) -> dict:
+    today = budget_today(budget.organization_id, budget.period, last)
+    stored = _stored_row(budget, last, calc.period_bounds(budget.period, today)[0])
+    if stored is not None:
+        return stored
+    ev, source = budget_state(budget=budget, today=today)
+    return {
+        "id": budget.pk,
+        "name": budget.name,
+        "period": budget.period,
+        "period_label": calc.period_label(budget.period, ev.period_start),
+        "currency": budget.currency,
+        "cost_metric": budget.cost_metric,
+        "active": budget.active,
+        "amount": ev.amount,
+        "amount_source": source,
+        "actual": ev.actual,
+        "forecast": ev.forecast,
+        "lower80": ev.lower[0.8],
+        "upper80": ev.upper[0.8],
+        "probability": ev.probability_of_breach,
+        "status": ev.status,
+        "status_label": STATUS_LABELS[ev.status],
+        "used": float(ev.actual / ev.amount) if ev.amount else None,
+        "days_elapsed": ev.days_elapsed,
+        "days_total": ev.days_total,
+        "period_start": ev.period_start,
+        "period_end": ev.period_end,
+        "as_of": ev.as_of,
+        "model": ev.model,
+        "crossed": [f"{t.percent.normalize():f}% {t.kind}" for t in ev.crossed],
+    }
+
+
+def _version(budgets: list[Budget]) -> list:
+    # Budget edits do not bump the ingest cache version: key on what changed, and on the day (the period
+    # evaluated follows today).
+    return [timezone.now().date().isoformat(), *((b.pk, b.updated_at.isoformat()) for b in budgets)]
+
+
+@org_page()
+@require_GET
+def budget_list(request: HttpRequest) -> HttpResponse:
+    scope: Scope = request.scope
+    budgets = list(visible_budgets(scope))
+
+    def compute() -> dict:
+        # The last data day is read inside: the cache prefix already changes with each ingest.
+        last = last_data_day(organization=scope.organization)
+        return {"rows": [_state_row(b, last) for b in budgets], "as_of": last}
+
+    data = cached(scope.cache_prefix, "page:budgets", {"v": _version(budgets)}, compute)
+    return render_page(request, "budgets/list.html", data)
+
+
+@org_page()
+@require_GET
+def budget_detail(request: HttpRequest, budget_id: int) -> HttpResponse:
+    scope: Scope = request.scope
+    budget = _budget_or_404(scope, budget_id)
+    data = cached(
+        scope.cache_prefix,
+        "page:budget",
+        {"v": _version([budget])},
+        lambda: _detail(budget, last_data_day(organization=scope.organization)),
+    )
+    alerts = list(BudgetAlert.objects.filter(budget=budget).order_by("-created_at", "-id")[:50])
+    return render_page(request, "budgets/detail.html", {"budget": budget, "alerts": alerts, **data})
+
+
+def _detail(budget: Budget, last: date | None) -> dict:
+    row = _state_row(budget, last)
+    daily: dict[date, Decimal] = {}
+    if last is not None:
+        start = calc.history_start(row["period_start"], last)
+        daily = budget_daily_costs(budget=budget, start=start, end=last)
+    as_of = None if last is None else min(last, budget_today(budget.organization_id, budget.period, last))
+    chart = burn_down(daily=daily, period_start=row["period_start"], period_end=row["period_end"], as_of=as_of)
+    limits = [("Budget amount", row["amount"])]
+    for t in budget.thresholds or []:
+        percent = Decimal(str(t["percent"]))
+        if percent != 100:
+            limits.append((f"{percent.normalize():f}% threshold ({t['kind']})", row["amount"] * percent / 100))
+    figure = figures.burn_down(
+        chart.actual,
+        chart.forecast,
+        limits=limits,
+        start=row["period_start"].isoformat(),
+        end=row["period_end"].isoformat(),
+        title=f"{budget.name}: cumulative {budget.cost_metric} cost, {row['period_label']} ({budget.currency})",
+        currency=budget.currency,
+    )
+    return {"row": row, "figure": figure, "limits": limits, "actual_days": len(chart.actual)}
+
+
+# --- Forms ----------------------------------------------------------------------------------
+
+
+def _require_manager(scope: Scope) -> None:
+    if not scope.can_manage_billing:
+        raise PermissionDenied("Budgets are managed by finance and admins.")
+
+
+def _scope_choices(scope: Scope) -> dict[str, list[str]]:
+    def compute() -> dict[str, list[str]]:
+        base = DailyCost.objects.filter(organization=scope.organization)
+        out = {"team": sorted(scope.teams().values_list("slug", flat=True))}
+        for name, _ in SCOPE_FIELDS[1:]:
+            out[name] = sorted(v for v in base.values_list(name, flat=True).distinct().order_by() if v)
+        return out
+
+    return cached(scope.cache_prefix, "budget-choices", {}, compute)
+
+
+def _form_data(post: QueryDict) -> dict:
+    """The POSTed form as budget_validate's input."""
+    scope = {key: post.getlist(f"scope_{key}") for key, _ in SCOPE_FIELDS if post.getlist(f"scope_{key}")}
+    thresholds = [
+        {"percent": p.strip(), "kind": k}
+        for p, k in zip(post.getlist("threshold_percent"), post.getlist("threshold_kind"), strict=False)
+        if p.strip()
+    ]
+    emails = [e for e in re.split(r"[\s,;]+", post.get("recipient_emails", "")) if e]
+    return {
+        "name": post.get("name", ""),
+        "period": post.get("period", ""),
+        "amount": post.get("amount", ""),
+        "currency": post.get("currency", ""),
+        "cost_metric": post.get("cost_metric", ""),
+        "scope": scope,
+        "thresholds": thresholds,
+        "recipient_users": post.getlist("recipient_users"),
+        "recipient_emails": emails,
+        "auto_adjust_periods": post.get("auto_adjust_periods", ""),
+        "active": post.get("active") == "on",
+    }
+
+
+def _amount_text(amount: Decimal) -> str:
+    """Cents when exact ("1234.50"), else every stored digit (no exponent)."""
+    cents = amount.quantize(Decimal("0.01"))
+    return f"{cents}" if cents == amount else money_str(amount)
+
+
+def _initial(budget: Budget | None) -> dict:
+    if budget is None:
+        return {
+            "name": "",
+            "period": "monthly",
+            "amount": "",
+            "currency": "USD",
+            "cost_metric": "billed",
+            "scope": {},
+            "thresholds": [{"percent": "80", "kind": "actual"}, {"percent": "100", "kind": "forecast"}],
+            "recipient_users": [],
+            "recipient_emails": [],
+            "auto_adjust_periods": "",
+            "active": True,
+        }
+    return {
+        "name": budget.name,
+        "period": budget.period,
+        "amount": _amount_text(budget.amount),
+        "currency": budget.currency,
+        "cost_metric": budget.cost_metric,
+        "scope": budget.scope or {},
+        "thresholds": budget.thresholds or [],
+        "recipient_users": [u.get_username() for u in budget.recipient_users.all()],
+        "recipient_emails": budget.recipient_emails or [],
+        "auto_adjust_periods": budget.auto_adjust_periods or "",
+        "active": budget.active,
+    }
+
+
+def _form_page(request: HttpRequest, scope: Scope, budget: Budget | None) -> HttpResponse:
+    values = _initial(budget)
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        values = _form_data(request.POST)
+        if budget is not None and (budget.scope or {}).get("tags"):
+            values["scope"]["tags"] = budget.scope["tags"]  # the form has no tag editor: keep them
+        try:
+            if budget is None:
+                saved = budget_create(organization=scope.organization, data=values)
+            else:
+                saved = budget_update(budget=budget, data=values)
+        except BudgetValidationError as error:
+            errors = error.message_dict
+            status = 400
+        else:
+            return redirect(reverse("web:budget_detail", args=[saved.pk]))
+    thresholds = list(values["thresholds"]) + [{"percent": "", "kind": "actual"}] * THRESHOLD_ROWS
+    members = (
+        Membership.objects.filter(organization=scope.organization).select_related("user").order_by("user__username")
+    )
+    choices = _scope_choices(scope)
+    scope_fields = [
+        {
+            "key": key,
+            "label": label,
+            "choices": choices.get(key, []),
+            "selected": values["scope"].get(key, []),
+            "errors": errors.get(f"scope.{key}", []),
+        }
+        for key, label in SCOPE_FIELDS
+    ]
+    context = {
+        "budget": budget,
+        "values": values,
+        "errors": errors,
+        "scope_errors": errors.get("scope", []) + errors.get("scope.tags", []),
+        "scope_fields": scope_fields,
+        "thresholds": thresholds[: max(THRESHOLD_ROWS, len(values["thresholds"]) + 1)],
+        "periods": calc.PERIODS,
+        "kinds": calc.KINDS,
+        "members": [m.user for m in members],
+        "emails_text": ", ".join(values["recipient_emails"]),
+    }
+    return render_page(request, "budgets/form.html", context, status=status)
+
+
+@org_page(write="can_manage_billing")
+def budget_new(request: HttpRequest) -> HttpResponse:
+    scope: Scope = request.scope
+    _require_manager(scope)
+    return _form_page(request, scope, None)
+
+
+@org_page(write="can_manage_billing")
+def budget_edit(request: HttpRequest, budget_id: int) -> HttpResponse:
+    scope: Scope = request.scope
+    _require_manager(scope)
+    return _form_page(request, scope, _budget_or_404(scope, budget_id))

@@ -1,0 +1,246 @@
+"""Forecast pages: the overview's month-end projection slot and the anomalies page.
+
+They read what the forecasting runs stored (SeriesForecast points, SeriesProjection, Anomaly with its ranked
+root cause); nothing is forecast at request time. Feedback goes through ``anomaly_feedback_set``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pandas as pd
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from finops.budgets.selectors import last_data_day
+from finops.core.money import MoneySum
+from finops.forecasting.models import Anomaly, Dimension, SeriesForecast
+from finops.forecasting.selectors import daily_cost_frame, series_forecast_latest
+from finops.forecasting.services import anomaly_feedback_set
+from finops.usage.selectors import METRICS
+from finops.web import figures
+from finops.web.access import Scope, org_page
+from finops.web.cache import cached
+from finops.web.views import render_page
+from finops.web.views_budgets import _state_row, _version, visible_budgets
+
+LEVEL = "80"
+
+
+def forecast_frame(forecast: SeriesForecast, *, after: date, until: date, level: str = LEVEL) -> pd.DataFrame:
+    """The stored daily forecast (decimal strings) of the days in (after, until]: day, point, lower, upper."""
+    points = forecast.points
+    start = date.fromisoformat(points["start"])
+    rows = []
+    for index, point in enumerate(points["point"]):
+        day = start + timedelta(days=index)
+        if after < day <= until:
+            rows.append(
+                {
+                    "day": day,
+                    "point": Decimal(point),
+                    "lower": Decimal(points[f"lower_{level}"][index]),
+                    "upper": Decimal(points[f"upper_{level}"][index]),
+                }
+            )
+    return pd.DataFrame(rows, columns=["day", "point", "lower", "upper"])
+
+
+def _daily_actual(scope: Scope, *, metric: str, start: date, end: date, currency: str) -> pd.DataFrame:
+    rows = (
+        scope.daily_costs()
+        .filter(day__gte=start, day__lte=end, billing_currency=currency)
+        .values("day")
+        .annotate(cost=MoneySum(METRICS[metric]))
+        .order_by()
+    )
+    frame = pd.DataFrame.from_records(list(rows), columns=["day", "cost"])
+    return frame.sort_values("day").reset_index(drop=True)
+
+
+def forecast_slot(scope: Scope, *, metric: str, currency: str, mtd_start: date) -> dict:
+    """The overview slot: the month-end projection of the organization's total series (with its 80% and 95%
+    intervals and the daily forecast band) and month to date against the monthly budgets. Engineers see their
+    budgets only: the stored forecasts are organization-wide series."""
+    budgets = [b for b in visible_budgets(scope) if b.period == "monthly" and b.active][:6]
+
+    def compute() -> dict:
+        # Inside the cached computation: the cache prefix already changes with each ingest.
+        last = last_data_day(organization=scope.organization)
+        out: dict = {"budgets": [_state_row(b, last) for b in budgets], "projection": None}
+        if not scope.sees_all_teams:
+            return out
+        forecast = series_forecast_latest(
+            organization=scope.organization, dimension=Dimension.TOTAL, key="", metric=metric, currency=currency
+        )
+        if forecast is None:
+            return out
+        projection = next((p for p in forecast.projections.all() if p.period == "month"), None)
+        if projection is None:
+            return out
+        month_start = projection.period_start
+        actual = _daily_actual(
+            scope,
+            metric=metric,
+            start=month_start,
+            end=min(forecast.history_end, projection.period_end),
+            currency=currency,
+        )
+        band = forecast_frame(forecast, after=forecast.history_end, until=projection.period_end)
+        out["projection"] = {
+            "total": projection.total,
+            "lower_80": projection.lower_80,
+            "upper_80": projection.upper_80,
+            "lower_95": projection.lower_95,
+            "upper_95": projection.upper_95,
+            "actual_to_date": projection.actual_to_date,
+            "period_start": projection.period_start,
+            "period_end": projection.period_end,
+            "as_of": forecast.history_end,
+            "model": forecast.model,
+            "current": projection.period_start == mtd_start,
+            "forecast_days": len(band),
+        }
+        out["forecast_figure"] = figures.actual_and_forecast(
+            actual,
+            band,
+            title=f"Daily {metric} cost this month and forecast to {projection.period_end:%b %d} ({currency})",
+            currency=currency,
+        )
+        return out
+
+    return cached(
+        scope.cache_prefix,
+        "slot:forecast",
+        {"metric": metric, "currency": currency, "v": _version(budgets)},
+        compute,
+    )
+
+
+# --- Anomalies --------------------------------------------------------------------------------
+
+ANOMALY_LIMIT = 100
+
+
+def visible_anomalies(scope: Scope):
+    anomalies = Anomaly.objects.filter(organization=scope.organization, suppressed_by__isnull=True)
+    if not scope.sees_all_teams:
+        # An engineer sees the anomalies of their teams' series only (organization-wide series show other teams).
+        slugs = list(scope.teams().values_list("slug", flat=True))  # team series are keyed by slug
+        anomalies = anomalies.filter(dimension=Dimension.TEAM, key__in=slugs)
+    return anomalies
+
+
+@org_page()
+@require_GET
+def anomalies(request: HttpRequest) -> HttpResponse:
+    scope: Scope = request.scope
+    rows = list(visible_anomalies(scope).order_by("-day", "-id")[:ANOMALY_LIMIT])
+    selected = None
+    wanted = request.GET.get("anomaly", "")
+    if wanted.isdigit():
+        selected = next((a for a in rows if a.pk == int(wanted)), None)
+        if selected is None:
+            selected = get_object_or_404(visible_anomalies(scope), pk=int(wanted))
+    selected = selected or (rows[0] if rows else None)
+    context: dict = {"rows": rows, "selected": selected, "verdicts": Anomaly.Verdict.choices}
+    if selected is not None:
+        context.update(
+            cached(
+                scope.cache_prefix,
+                "page:anomaly",
+                {"id": selected.pk, "updated": selected.updated_at.isoformat()},
+                lambda: _anomaly_detail(scope, selected),
+            )
+        )
+    return render_page(request, "forecasting/anomalies.html", context)
+
+
+TIMELINE_BEFORE = 45
+TIMELINE_AFTER = 14
+
+
+def _anomaly_detail(scope: Scope, anomaly: Anomaly) -> dict:
+    """The timeline of the anomaly's series around its day: the daily actual cost, and on each stored anomalous
+    day of the series the expected cost with its 99% interval (what the detector compared against)."""
+    start, end = anomaly.day - timedelta(days=TIMELINE_BEFORE), anomaly.day + timedelta(days=TIMELINE_AFTER)
+    actual = daily_cost_frame(
+        organization=anomaly.organization,
+        metric=anomaly.metric,
+        dimension=anomaly.dimension,
+        keys=[anomaly.key],
+        currency=anomaly.currency,
+        start=start,
+        end=end,
+    )[["day", "cost"]]
+    series = (
+        Anomaly.objects.filter(
+            organization=anomaly.organization,
+            metric=anomaly.metric,
+            currency=anomaly.currency,
+            dimension=anomaly.dimension,
+            key=anomaly.key,
+            day__gte=start,
+            day__lte=end,
+        )
+        .order_by("day")
+        .values("day", "expected", "actual", "lower", "upper")
+    )
+    marks = pd.DataFrame.from_records(list(series), columns=["day", "expected", "actual", "lower", "upper"])
+    causes = []
+    for cause in anomaly.root_cause or []:
+        causes.append(
+            {
+                "dimension": cause.get("dimension", ""),
+                "key": cause.get("key", ""),
+                "actual": Decimal(str(cause.get("actual", "0"))),
+                "baseline": Decimal(str(cause.get("baseline", "0"))),
+                "delta": Decimal(str(cause.get("delta", "0"))),
+                "share": cause.get("share"),
+            }
+        )
+    return {
+        "timeline_figure": figures.expected_vs_actual(
+            actual,
+            marks,
+            title=f"{anomaly.series_label}: daily {anomaly.metric} cost, expected vs actual ({anomaly.currency})",
+            currency=anomaly.currency,
+        ),
+        "timeline_days": len(actual),
+        "timeline_marks": len(marks),
+        "causes": causes,
+        "cause_figure": figures.ranked_bars(
+            pd.DataFrame(
+                [{"label": f"{c['dimension']}: {c['key'] or '(none)'}", "value": c["delta"]} for c in causes],
+                columns=["label", "value"],
+            ),
+            title=f"Root cause: change against the baseline by contributor ({anomaly.currency})",
+            currency=anomaly.currency,
+        ),
+    }
+
+
+@org_page(write="can_write")
+@require_POST
+def anomaly_feedback(request: HttpRequest, anomaly_id: int) -> HttpResponse:
+    scope: Scope = request.scope
+    anomaly = get_object_or_404(visible_anomalies(scope), pk=anomaly_id)
+    try:
+        anomaly_feedback_set(
+            anomaly=anomaly,
+            user=request.user,
+            verdict=request.POST.get("verdict", ""),
+            note=request.POST.get("note", ""),
+        )
+    except ValidationError as error:
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))
+    else:
+        messages.success(
+            request, f"Recorded: {anomaly.get_verdict_display()} for {anomaly.series_label} on {anomaly.day}."
+        )
+    return redirect(f"{reverse('web:anomalies')}?anomaly={anomaly.pk}")
