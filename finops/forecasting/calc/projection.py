@@ -12,6 +12,10 @@ and the interval is the summed point forecast +- z * sqrt(Var) (Gaussian). This 
 Gaussian errors; for seasonal naive and the fallback (whose daily intervals are empirical) it is the Gaussian
 approximation under their stated models (seasonal random walk; iid noise around a level). When the history had no
 negative day, the lower bound of the remainder is floored at 0.
+
+Recurring monthly charges (``SeriesForecast.monthly``) add their own uncertainty: their errors are taken as perfectly
+correlated across months (a mis-estimated tax rate is wrong every month: the cautious choice) and independent of
+the model's, so Var(sum) gains (sum of the charge sds over the days)^2 (``forecast_sum_sd``).
 """
 
 from __future__ import annotations
@@ -60,6 +64,14 @@ def sum_error_sd(psi: np.ndarray, sigma: float, days: int) -> float:
     return float(sigma * np.sqrt(np.sum(cumulative**2)))
 
 
+def forecast_sum_sd(forecast: SeriesForecast, days: int) -> float:
+    """Standard deviation of the error of the sum of the first ``days`` days of ``forecast``, monthly charges
+    included (use this rather than ``sum_error_sd`` on a ``SeriesForecast``)."""
+    base = sum_error_sd(forecast.psi, forecast.sigma, days)
+    charges = float(np.sum(forecast.charge_sd[: max(days, 0)]))
+    return float(np.hypot(base, charges))
+
+
 def _as_date(key: date) -> date:
     return key.date() if isinstance(key, datetime) else key  # pandas Timestamps are datetimes
 
@@ -93,7 +105,7 @@ def period_projection(
     remainder = float(np.sum(forecast.point[:days]))
     actual_to_date = float(sum(actual.values()))
     total = actual_to_date + remainder
-    sd = sum_error_sd(forecast.psi, forecast.sigma, days)
+    sd = forecast_sum_sd(forecast, days)
     lower: dict[float, float] = {}
     upper: dict[float, float] = {}
     for level in levels:

@@ -6,20 +6,26 @@ Rules, in order:
 2. Otherwise every candidate with enough history at the earliest backtest origin (seasonal naive: 14 days,
    ETS: 28, fallback: 1) is scored by rolling-origin MASE (``backtest``) and the lowest wins; ties go to the
    earlier of seasonal_naive, ets, fallback. The winner is refitted on the whole history for the forecast.
+Recurring day-of-month charges (``monthly``: tax, support, commitment fees on the 1st) are detected first; rules 1
+and 2 then run on the history with those days replaced by their weekly baseline, so the backtest scores every
+candidate on the same adjusted problem and one monthly spike inside a 7-day window no longer decides the model. The
+charges are added back on their future days, their uncertainty in quadrature with the model's interval.
 If the history has no negative day (no credits), point and bounds are clipped at 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
+from scipy.stats import norm
 
 from finops.forecasting.calc import models
 from finops.forecasting.calc.backtest import backtest_origins, rolling_origin_mase
 from finops.forecasting.calc.models import CandidateForecast
+from finops.forecasting.calc.monthly import MonthlyCharge, charge_effect, detect_charges, remove_charges
 
 SHORT_HISTORY_DAYS = 21
 SPARSE_WINDOW_DAYS = 56
@@ -40,8 +46,9 @@ class SeriesForecast:
 
     ``backtest_mase`` holds every candidate that was scored (empty when a rule forced the fallback);
     ``psi``/``sigma`` describe the chosen model's forecast errors in innovations form (see ``models``), used to
-    put an interval on sums of days (``projection``). The mappings are plain dicts (picklable for worker
-    processes); treat them as read-only.
+    put an interval on sums of days (``projection``); ``monthly`` are the recurring day-of-month charges added on
+    top of the model, and ``charge_sd`` the standard deviation they add on each forecast day. The mappings are
+    plain dicts (picklable for worker processes); treat them as read-only.
     """
 
     model: str
@@ -55,6 +62,8 @@ class SeriesForecast:
     sigma: float
     params: Mapping[str, float]
     nonnegative: bool  # the history had no negative day, so point and bounds were clipped at 0
+    monthly: tuple[MonthlyCharge, ...] = ()
+    charge_sd: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def start(self) -> date:
@@ -91,22 +100,13 @@ def forecast_series(
         raise ValueError(f"horizon must be at least 1 day, got {horizon}")
     levels = tuple(levels)
 
-    scores: dict[str, float] = {}
-    if y.size < SHORT_HISTORY_DAYS:
-        name, reason = "fallback", "short_history"
-    elif is_sparse(y):
-        name, reason = "fallback", "sparse_history"
-    else:
-        origins = backtest_origins(y.size)
-        for candidate_name, (candidate, min_train) in CANDIDATES.items():
-            if origins and origins[0] >= min_train:
-                scores[candidate_name] = rolling_origin_mase(y, candidate, origins)
-        name = min(scores, key=lambda key: scores[key])  # dict order breaks ties
-        reason = "backtest"
-
+    charges = detect_charges(y, start)
+    adjusted = remove_charges(y, start, charges)
+    name, reason, scores = choose_model(adjusted)
     candidate, _ = CANDIDATES[name]
-    result: CandidateForecast = candidate(y, horizon, levels)
-    point, lower, upper = result.point, dict(result.lower), dict(result.upper)
+    result: CandidateForecast = candidate(adjusted, horizon, levels)
+    effect, effect_sd = charge_effect(charges, start, y.size, horizon)
+    point, lower, upper = add_charges(result, effect, effect_sd)
     nonnegative = bool(y.min() >= 0.0)
     if nonnegative:
         point = np.maximum(point, 0.0)
@@ -125,4 +125,36 @@ def forecast_series(
         sigma=result.sigma,
         params=dict(result.params),
         nonnegative=nonnegative,
+        monthly=charges,
+        charge_sd=effect_sd,
     )
+
+
+def choose_model(values: np.ndarray) -> tuple[str, str, dict[str, float]]:
+    """(model name, reason, backtest MASE per scored candidate) for a history (rules 1 and 2 above)."""
+    scores: dict[str, float] = {}
+    if values.size < SHORT_HISTORY_DAYS:
+        return "fallback", "short_history", scores
+    if is_sparse(values):
+        return "fallback", "sparse_history", scores
+    origins = backtest_origins(values.size)
+    for candidate_name, (candidate, min_train) in CANDIDATES.items():
+        if origins and origins[0] >= min_train:
+            scores[candidate_name] = rolling_origin_mase(values, candidate, origins)
+    return min(scores, key=lambda key: scores[key]), "backtest", scores  # dict order breaks ties
+
+
+def add_charges(
+    result: CandidateForecast, effect: np.ndarray, effect_sd: np.ndarray
+) -> tuple[np.ndarray, dict[float, np.ndarray], dict[float, np.ndarray]]:
+    """Point + charge; each side of each interval widened in quadrature by z * the charge's sd (independent of
+    the model's error, which was fitted without the charge days' excess)."""
+    point = result.point + effect
+    lower: dict[float, np.ndarray] = {}
+    upper: dict[float, np.ndarray] = {}
+    for level, low in result.lower.items():
+        z = float(norm.ppf(0.5 + level / 2.0))
+        spread = z * effect_sd
+        lower[level] = point - np.hypot(result.point - low, spread)
+        upper[level] = point + np.hypot(result.upper[level] - result.point, spread)
+    return point, lower, upper

@@ -5,7 +5,9 @@ Anomaly interval: **one-step-ahead**. Each of the last ``lookback`` days is chec
 chosen model refitted on the history *before* that day and forecasting one day ahead. (The backtest intervals
 would judge a day with a model that has already seen it; the 90-day forecast starts after the last day.) A model
 that needs more history than the day has (seasonal naive 14 days, ETS 28) falls back to the robust fallback; days
-with fewer than ``MIN_DETECTION_HISTORY`` days before them are not checked.
+with fewer than ``MIN_DETECTION_HISTORY`` days before them are not checked. As ``forecast_series`` does, the
+recurring monthly charges of the history before the day are removed before the fit and added back (with their
+uncertainty) on their day, so the regular charge on the 1st is expected, not an anomaly.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from datetime import date, timedelta
 import numpy as np
 
 from finops.forecasting.calc.anomaly import Anomaly, detect
+from finops.forecasting.calc.monthly import charge_effect, detect_charges, remove_charges
 from finops.forecasting.calc.projection import Projection, month_end, period_projection, quarter_end
-from finops.forecasting.calc.select import CANDIDATES, DEFAULT_LEVELS, SeriesForecast, forecast_series
+from finops.forecasting.calc.select import CANDIDATES, DEFAULT_LEVELS, SeriesForecast, add_charges, forecast_series
 
 ANOMALY_LEVEL = 0.99
 MIN_DETECTION_HISTORY = 14
@@ -65,8 +68,10 @@ def one_step_intervals(
         if t < min_train:
             name = "fallback"
             candidate, _ = CANDIDATES[name]
-        result = candidate(train, 1, (level,))
-        expected, lower, upper = float(result.point[0]), float(result.lower[level][0]), float(result.upper[level][0])
+        charges = detect_charges(train, start)
+        result = candidate(remove_charges(train, start, charges), 1, (level,))
+        point, lows, highs = add_charges(result, *charge_effect(charges, start, t, 1))
+        expected, lower, upper = float(point[0]), float(lows[level][0]), float(highs[level][0])
         if train.min() >= 0.0:  # as forecast_series does: costs without credits are never negative
             expected, lower, upper = max(expected, 0.0), max(lower, 0.0), max(upper, 0.0)
         steps.append(OneStep(start + timedelta(days=t), name, expected, lower, upper))
