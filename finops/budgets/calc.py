@@ -9,9 +9,9 @@ Given the scoped daily cost series of one budget, ``evaluate_budget`` computes f
   (``forecast_series`` chooses the model, ``period_projection`` sums it with its 80%/95% interval);
 - ``probability_of_breach`` = P(period total > amount). **Distribution assumption**: the period total is
   actual + R with R ~ Normal(forecast remainder, sd), sd = the standard deviation of the summed forecast errors
-  (``projection.sum_error_sd``, the same Gaussian the projection's intervals come from). When the history had
-  no negative day the remainder is floored at 0 (as the projection's lower bound is), which changes nothing
-  for amounts >= actual. With no remaining days (or sd = 0) the probability is 1 or 0.
+  (``projection.forecast_sum_sd``, monthly charges included; the same Gaussian the projection's intervals come
+  from). When the history had no negative day the remainder is floored at 0 (as the projection's lower bound
+  is), which changes nothing for amounts >= actual. With no remaining days (or sd = 0) the probability is 1 or 0.
 - ``status``: ``breached`` when actual > amount; otherwise ``at_risk`` when the probability of breach is at
   least ``at_risk_probability`` (0.5 by default, i.e. the point forecast reaches the amount); else ``ok``.
 - the thresholds crossed: ``actual`` thresholds compare the exact actual, ``forecast`` thresholds the
@@ -29,7 +29,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import numpy as np
 from scipy.stats import norm
 
-from finops.forecasting.calc.projection import period_projection, sum_error_sd
+from finops.forecasting.calc.projection import forecast_sum_sd, period_projection
 from finops.forecasting.calc.select import forecast_series
 
 PERIODS = ("monthly", "quarterly", "annual")
@@ -245,12 +245,13 @@ def evaluate_budget(
             in_period = {day: float(cost) for day, cost in daily.items() if period_start <= day <= as_of}
             proj = period_projection(in_period, fc, period_end, period_start=period_start, levels=LEVELS)
             remainder = proj.forecast_remainder
-            sd = sum_error_sd(fc.psi, fc.sigma, proj.forecast_days)
+            sd = forecast_sum_sd(fc, proj.forecast_days)
         else:
             # Data stops before the period starts: forecast days before it are not part of the period.
             skip = (period_start - fc.start).days
             remainder = float(np.sum(fc.point[skip:]))
-            sd = _window_sum_sd(fc.psi, fc.sigma, skip, days_total)
+            charges = float(np.sum(fc.charge_sd[skip : skip + days_total]))  # monthly charges: fully correlated
+            sd = float(np.hypot(_window_sum_sd(fc.psi, fc.sigma, skip, days_total), charges))
         for level in LEVELS:
             half = float(norm.ppf(0.5 + level / 2.0)) * sd
             low = max(remainder - half, 0.0) if nonnegative else remainder - half

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from finops.forecasting.calc.projection import sum_error_sd
+from finops.forecasting.calc.projection import forecast_sum_sd
 from finops.forecasting.calc.select import forecast_series
 
 HISTORY_DAYS = 182  # as finops.budgets.calc.HISTORY_DAYS: the evaluator's history window
@@ -64,7 +64,7 @@ def burn_down(
     cumulative = 0.0
     for k in range(1, horizon + 1):
         cumulative += float(fc.point[k - 1])
-        half = z * sum_error_sd(fc.psi, fc.sigma, k)
+        half = z * forecast_sum_sd(fc, k)
         low = max(cumulative - half, 0.0) if fc.nonnegative else cumulative - half
         rows.append(
             {
