@@ -35,6 +35,8 @@ from optimizer.selectors import (
     compute_usage_span,
     on_demand_prices,
 )
+from optimizer.solver import parse_problem
+from optimizer.solver.allocation import coverage_series, hourly_allocation
 from optimizer.solver.quiet import quiet_native_stdout
 
 LOOKBACK_DAYS = (7, 30, 60, 90)
@@ -313,6 +315,7 @@ def _compute(run: OptimizationRun) -> _Outcome:
         backtest = _backtest(run, params, scope, offers, first, start, end, resize, budget, notes)
 
     results = _results(params, demand, priced, problem, solution, report, offers, start, end, notes, at)
+    results["hourly"] = _hourly(problem, solution, net.index[0])
     if params.carbon:
         results.update(_carbon(params, net, at))
         placement = results.get("carbon_placement")
@@ -552,6 +555,14 @@ def _results(params, demand, priced, problem, solution, report, offers, start, e
             "explanation": explanation,
         }
     )
+
+
+def _hourly(problem: dict[str, Any], solution: Any, first_hour: pd.Timestamp) -> dict[str, Any]:
+    """The coverage chart's layers (issue #7): the evaluator's allocation of the plan, hour by hour from the
+    window's first hour, in instances; windows over 90 days are summed per day (see ``coverage_series``)."""
+    allocation = hourly_allocation(parse_problem(problem), solution.reservations, solution.savings_plans)
+    note = "Demand is the usage left to serve: usage already covered by existing commitments (sunk) is left out."
+    return {**coverage_series(allocation, first_hour), "note": note}
 
 
 def _problem_ids(problem: dict[str, Any]) -> set[str]:

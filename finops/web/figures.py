@@ -445,9 +445,11 @@ def coverage_layers(hourly: dict[str, Any], *, title: str) -> dict[str, Any]:
             }
         )
     unit = hourly.get("unit", "on-demand equivalent USD per hour")
+    # Long windows are stored summed per day (granularity "day"): the axis says so.
+    x_title = "Day (UTC)" if hourly.get("granularity") == "day" else "Hour (UTC)"
     return {
         "data": traces,
-        "layout": _layout(title, yaxis={"title": {"text": unit}}, xaxis={"title": {"text": "Hour (UTC)"}}),
+        "layout": _layout(title, yaxis={"title": {"text": unit}}, xaxis={"title": {"text": x_title}}),
     }
 
 

@@ -39,10 +39,12 @@ class Evaluation:
 
 def _residual_lp(
     problem: Problem, demand: np.ndarray, residual: np.ndarray, counts: np.ndarray, x: np.ndarray, c: np.ndarray
-) -> tuple[float, float, np.ndarray]:
+) -> tuple[float, float, np.ndarray, np.ndarray]:
     """Allocate ``residual`` (G x K, after dedicated reservations) of every distinct hour to shared reservations,
     plans, spot (cap ``share * demand``) and on-demand. Returns (spot cost, on-demand cost, capacity used per
-    shared resource summed over hours: one entry per reservation then per plan, 0 for dedicated ones)."""
+    shared resource summed over hours: one entry per reservation then per plan, 0 for dedicated ones, and the
+    optimal allocation itself: 4 x G x K SKU units of one hour of each distinct vector on shared reservations,
+    plans, spot and on-demand)."""
     skus = problem.skus
     n_r, n_s = len(problem.reservations), len(problem.savings_plans)
     index = {sku.id: k for k, sku in enumerate(skus)}
@@ -64,12 +66,14 @@ def _residual_lp(
     spot_ok = np.array([sku.spot is not None and sku.spot_max_share > 0 and sku.spot < sku.on_demand for sku in skus])
     spot_price = np.array([sku.spot if sku.spot is not None else 0.0 for sku in skus])
     share = np.array([sku.spot_max_share for sku in skus])
+    layers = np.zeros((4, n_g, len(skus)))  # shared reservations, plans, spot, on-demand (order of LAYERS)
 
     if not slots:  # nothing shared bought: each entry takes its spot share when spot is cheaper, rest on-demand
         e, d = residual[g_idx, k_idx], demand[g_idx, k_idx]
         z = np.where(spot_ok[k_idx], np.minimum(e, share[k_idx] * d), 0.0)
         w = counts[g_idx]
-        return float(w @ (z * spot_price[k_idx])), float(w @ ((e - z) * od[k_idx])), np.zeros(n_r + n_s)
+        layers[2, g_idx, k_idx], layers[3, g_idx, k_idx] = z, e - z
+        return float(w @ (z * spot_price[k_idx])), float(w @ ((e - z) * od[k_idx])), np.zeros(n_r + n_s), layers
     costs, uppers, eq_cols, ub_rows, ub_cols, ub_vals, owners = [], [], [], [], [], [], []
     n_cols = 0
 
@@ -103,7 +107,7 @@ def _residual_lp(
     add(all_entries, counts[g_idx] * od[k_idx], inf, -2)
 
     if n_cols == 0:
-        return 0.0, 0.0, np.zeros(n_r + n_s)
+        return 0.0, 0.0, np.zeros(n_r + n_s), layers
     rows = np.concatenate([e for e, _ in eq_cols])
     cols = np.concatenate([col for _, col in eq_cols])
     a_eq = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_e, n_cols))
@@ -134,7 +138,22 @@ def _residual_lp(
     if a_ub is not None:
         weighted = np.repeat(counts, len(slots)) * (a_ub @ value)  # per (hour, slot) capacity used x hour count
         used[slots] = weighted.reshape(n_g, len(slots)).sum(axis=0)
-    return spot, on_demand, used
+    # Column cols[i] serves entry rows[i]; its owner (same order) names the layer: slot < n_r a reservation.
+    layer = np.select([owner == -2, owner == -1, owner >= n_r], [3, 2, 1], 0)
+    np.add.at(layers, (layer, g_idx[rows], k_idx[rows]), value[cols])
+    return spot, on_demand, used, layers
+
+
+@dataclass(frozen=True)
+class HourLayers:
+    """The evaluator's optimal allocation, per hour and SKU, in SKU units (instances): ``layers[l, h, k]`` for
+    l in reservations (dedicated and shared), savings_plans, spot, on_demand. Sums over l equal the demand."""
+
+    demand: np.ndarray  # H x K
+    layers: np.ndarray  # 4 x H x K
+
+
+LAYERS = ("reservations", "savings_plans", "spot", "on_demand")
 
 
 def evaluate_detail(
@@ -142,6 +161,19 @@ def evaluate_detail(
 ) -> Evaluation:
     """Exact cost, cost breakdown and utilization of buying ``reservations`` (units) and ``savings_plans``
     ($/hour); ids not given are bought at 0."""
+    return _evaluate(problem, reservations, savings_plans)[0]
+
+
+def evaluate_hours(
+    problem: Problem, reservations: Mapping[str, float], savings_plans: Mapping[str, float]
+) -> tuple[Evaluation, HourLayers]:
+    """:func:`evaluate_detail` plus the optimal allocation behind its cost, hour by hour (:class:`HourLayers`)."""
+    return _evaluate(problem, reservations, savings_plans)
+
+
+def _evaluate(
+    problem: Problem, reservations: Mapping[str, float], savings_plans: Mapping[str, float]
+) -> tuple[Evaluation, HourLayers]:
     known_r = {r.id for r in problem.reservations}
     known_s = {s.id for s in problem.savings_plans}
     unknown = (set(reservations) - known_r) | (set(savings_plans) - known_s)
@@ -155,8 +187,10 @@ def evaluate_detail(
     n_r = len(x)
     index = {sku.id: k for k, sku in enumerate(problem.skus)}
     demand = np.array([problem.demand[sku.id] for sku in problem.skus], dtype=float).T.reshape(hours, -1)
-    unique, counts = np.unique(demand, axis=0, return_counts=True)
+    unique, inverse, counts = np.unique(demand, axis=0, return_inverse=True, return_counts=True)
     nonzero = unique.any(axis=1)
+    group_of_hour = (np.cumsum(nonzero) - 1)[inverse.reshape(-1)]  # index among non-zero vectors
+    zero_hour = ~nonzero[inverse.reshape(-1)]
     unique, counts = unique[nonzero], counts[nonzero].astype(float)
 
     # Dedicated reservations: capacity per SKU in SKU units, served first in closed form.
@@ -170,11 +204,14 @@ def evaluate_detail(
     # Hours are independent: solving them in chunks keeps each simplex small (its cost grows faster than size).
     spot = on_demand = 0.0
     used = np.zeros(n_r + len(c))
+    group_layers = np.zeros((4, len(unique), len(problem.skus)))
     per_chunk = max(1, _CHUNK_ENTRIES // max(1, len(problem.skus)))
     for start in range(0, len(unique), per_chunk):
         part = slice(start, start + per_chunk)
-        s_cost, o_cost, s_used = _residual_lp(problem, unique[part], residual[part], counts[part], x, c)
+        s_cost, o_cost, s_used, layers = _residual_lp(problem, unique[part], residual[part], counts[part], x, c)
         spot, on_demand, used = spot + s_cost, on_demand + o_cost, used + s_used
+        group_layers[:, part] = layers
+    group_layers[0] += served  # dedicated reservations
     served_total = counts @ served  # SKU-hours on dedicated reservations, split pro rata over their capacity
     for r, res in enumerate(problem.reservations):
         if len(res.covers) == 1 and x[r] > 0:
@@ -197,7 +234,10 @@ def evaluate_detail(
             for i, s in enumerate(problem.savings_plans)
         },
     }
-    return Evaluation(float(sum(breakdown.values())), breakdown, utilization)
+    per_hour = np.zeros((4, hours, len(problem.skus)))  # all-zero hours stay zero
+    per_hour[:, ~zero_hour] = group_layers[:, group_of_hour[~zero_hour]]
+    evaluation = Evaluation(float(sum(breakdown.values())), breakdown, utilization)
+    return evaluation, HourLayers(demand, per_hour)
 
 
 def evaluate(problem: Problem, reservations: Mapping[str, float], savings_plans: Mapping[str, float]) -> float:

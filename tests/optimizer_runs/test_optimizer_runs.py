@@ -42,6 +42,32 @@ def _window_sums(rows, start, end):
     return total, sunk, od_cost
 
 
+def _hourly_net(rows, start, end) -> dict[pd.Timestamp, float]:
+    """Independent: instance-hours per hour not covered by existing commitments (what the plan must serve)."""
+    out: dict[pd.Timestamp, float] = {}
+    for r in rows:
+        t = pd.Timestamp(r["ChargePeriodStart"])
+        if start <= t < end and r["CommitmentDiscountStatus"] != "Unused" and not r["CommitmentDiscountId"]:
+            out[t] = out.get(t, 0.0) + float(r["ConsumedQuantity"])
+    return out
+
+
+def _assert_hourly_layers(hourly, rows, start, hours):
+    """results["hourly"] (#7 coverage chart): one point per hour of the window from its start, demand equal to
+    the fixture's uncommitted usage per hour, and the layers stacking to it (values are stored to 4 places)."""
+    assert hourly["granularity"] == "hour" and "instance" in hourly["unit"] and "sunk" in hourly["note"]
+    expected_hours = [start + timedelta(hours=h) for h in range(hours)]
+    assert [pd.Timestamp(h) for h in hourly["hours"]] == expected_hours
+    net = _hourly_net(rows, start, start + timedelta(hours=hours))
+    assert hourly["demand"] == pytest.approx([net.get(h, 0.0) for h in expected_hours], abs=1e-4)
+    layers = ("reservations", "savings_plans", "spot", "on_demand")
+    for name in layers:
+        assert len(hourly[name]) == hours and min(hourly[name]) >= 0
+    stacked = [sum(hourly[name][h] for name in layers) for h in range(hours)]
+    assert stacked == pytest.approx(hourly["demand"], abs=5e-4)
+    return stacked
+
+
 _CENTS = re.compile(r"^-?\d+(\.\d{1,2})?$")
 _RATE = re.compile(r"^-?\d+(\.\d{1,6})?$")
 # The contract (#4 money convention): these keys carry money wherever they appear in results/backtest.
@@ -94,6 +120,9 @@ def test_run_lifecycle_and_detail(org):
     breakdown = sum(Decimal(v) for v in results["breakdown"].values())
     assert abs(breakdown - money["objective"]) <= Decimal("0.005") * len(results["breakdown"])
     assert results["explanation"] and "sunk" in results["explanation"][0]
+    _assert_hourly_layers(results["hourly"], org.fixture_rows, pd.Timestamp(end - timedelta(days=7)), 7 * 24)
+    # Something bought is used: the committed layers carry part of the demand.
+    assert sum(results["hourly"]["reservations"]) + sum(results["hourly"]["savings_plans"]) > 0
 
     recs = list(run.recommendations.all())
     assert recs, "a growing fleet at on-demand prices should get a commitment"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,7 @@ from finops.web.views_optimizer import run_view
 from optimizer.models import OptimizationRun
 from optimizer.selectors import optimization_run_detail
 from optimizer.services import optimization_run_create, optimization_run_execute
-from tests.optimizer_runs.optruns_helpers import ingest_fixture, seed_catalog
+from tests.optimizer_runs.optruns_helpers import DAYS, START, ingest_fixture, seed_catalog
 from tests.web.conftest import PASSWORD
 
 
@@ -26,7 +27,7 @@ def login(username: str) -> Client:
 @pytest.fixture
 def acme(db, tmp_path):
     organization, _ = organization_get_or_create(slug="acme", name="Acme")
-    ingest_fixture(organization, tmp_path)
+    organization.fixture_rows = ingest_fixture(organization, tmp_path)
     seed_catalog()
     membership_set(username="fin", organization=organization, role="finance", password=PASSWORD)
     membership_set(username="view", organization=organization, role="viewer", password=PASSWORD)
@@ -54,6 +55,10 @@ def test_coverage_and_carbon_front_figures():
     fig = figures.coverage_layers(hourly, title="t")
     assert [t["name"] for t in fig["data"]] == ["Savings plans", "On-demand", "Demand"]
     assert all(len(t["x"]) == 3 for t in fig["data"])
+    assert fig["layout"]["xaxis"]["title"]["text"] == "Hour (UTC)"
+    daily = figures.coverage_layers({**hourly, "granularity": "day", "unit": "instance-hours per day"}, title="t")
+    assert daily["layout"]["xaxis"]["title"]["text"] == "Day (UTC)"
+    assert daily["layout"]["yaxis"]["title"]["text"] == "instance-hours per day"
     front = figures.carbon_front([(10.0, 5.0, "a"), (12.0, 3.0, "b")], current={"cost": 11, "kgco2e": 6}, title="t")
     assert front["data"][0]["x"] == [5.0, 3.0] and front["data"][0]["y"] == [10.0, 12.0]
     assert front["data"][1]["y"] == [11.0]
@@ -130,7 +135,32 @@ def test_form_creates_a_run_and_the_run_page_shows_it(acme):
     strategies = [r["strategy"] for r in page.context["backtest_rows"]]
     assert strategies[0] == "optimizer" and len(strategies) == len(detail["backtest"]["rows"]) >= 3
     html = page.content.decode()
-    assert 'id="coverage-missing"' in html  # the results carry no hourly layers (reported)
+    assert 'id="coverage-missing"' not in html and 'id="chart-coverage"' in html
+    _assert_coverage_chart(page.context["coverage_figure"], acme.fixture_rows)
+    assert 'id="figure-coverage"' in html  # the figure JSON the chart is drawn from
+    assert 'id="coverage-note"' in html and "sunk" in html
+
+
+def _assert_coverage_chart(figure, rows):
+    """One point per hour of the 7-day window (ending at the fixture's last hour), the demand line equal to the
+    fixture's usage not covered by its existing RI, hour by hour, and the stacked layers adding up to it."""
+    end = START + timedelta(days=DAYS)
+    hours = [end - timedelta(days=7) + timedelta(hours=h) for h in range(7 * 24)]
+    demand = dict.fromkeys(hours, 0.0)
+    for r in rows:
+        t = datetime.fromisoformat(r["ChargePeriodStart"].replace("Z", "+00:00"))
+        if t in demand and r["CommitmentDiscountStatus"] != "Unused" and not r["CommitmentDiscountId"]:
+            demand[t] += float(r["ConsumedQuantity"])
+    traces = {t["name"]: t for t in figure["data"]}
+    assert list(traces) == ["Reservations", "Savings plans", "Spot", "On-demand", "Demand"]
+    assert "instance" in figure["layout"]["yaxis"]["title"]["text"]
+    for trace in traces.values():
+        assert [datetime.fromisoformat(x) for x in trace["x"]] == hours
+    assert traces["Demand"]["y"] == pytest.approx([demand[h] for h in hours], abs=1e-3)
+    stacked = [sum(traces[n]["y"][i] for n in ("Reservations", "Savings plans", "Spot", "On-demand")) for i in
+               range(len(hours))]  # fmt: skip
+    assert stacked == pytest.approx([demand[h] for h in hours], abs=1e-3)
+    assert all(t.get("stackgroup") == "layers" for n, t in traces.items() if n != "Demand")
 
 
 def test_optimizer_access(acme):
