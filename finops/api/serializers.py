@@ -7,14 +7,13 @@ from rest_framework import serializers
 
 from finops.accounts.models import Membership, Organization, Role, Team
 from finops.api.models import ApiToken
-from finops.api.selectors import FILTER_FIELDS, GRANULARITIES
 from finops.usage.models import IngestJob, LineItem
-from finops.usage.selectors import METRICS
+from finops.usage.selectors import FILTER_FIELDS, GRANULARITIES, METRICS
 
 
 # --- costs --------------------------------------------------------------------------------------------------
 class FilterFieldsSerializer(serializers.Serializer):
-    """The exact-match filters (``finops.api.selectors.FILTER_FIELDS``); "" matches rows where it is not set."""
+    """The exact-match filters (``finops.usage.selectors.FILTER_FIELDS``); "" matches rows where it is not set."""
 
     account = serializers.CharField(required=False, allow_blank=True, help_text="Billing account id.")
     sub_account = serializers.CharField(required=False, allow_blank=True, help_text="Sub account id.")

@@ -137,6 +137,24 @@ class ApiViewMixin:
         bad = sorted(k for k, values in request.query_params.lists() if "\x00" in k or any("\x00" in v for v in values))
         if bad:
             raise exceptions.ValidationError({name: ["NUL characters are not allowed."] for name in bad})
+        data = request.data if request.method not in permissions.SAFE_METHODS else None
+        if isinstance(data, dict | list) and _has_nul(data):
+            names = (
+                sorted(str(k) for k, v in data.items() if _has_nul(k) or _has_nul(v)) if isinstance(data, dict) else []
+            )
+            message = "NUL characters are not allowed."
+            raise exceptions.ValidationError({name: [message] for name in names} if names else message)
+
+
+def _has_nul(value: object) -> bool:
+    """A NUL anywhere in a JSON value (PostgreSQL text and jsonb cannot hold it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class TenantMixin(ApiViewMixin):

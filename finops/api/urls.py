@@ -5,6 +5,10 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
 from finops.api import views
+from finops.api.budgets_api import BudgetViewSet
+from finops.api.carbon_api import CarbonSummaryApi
+from finops.api.forecasting_api import AnomalyViewSet, SeriesForecastViewSet
+from finops.api.optimizer_api import OptimizationRunViewSet, RightsizingApi
 from pricing.api import CatalogImportViewSet, PriceLookupApi, PriceViewSet, SkuViewSet
 
 router = SimpleRouter()
@@ -17,6 +21,10 @@ router.register("organizations", views.OrganizationViewSet, basename="organizati
 router.register("teams", views.TeamViewSet, basename="team")
 router.register("members", views.MemberViewSet, basename="member")
 router.register("tokens", views.TokenViewSet, basename="api-token")
+router.register("optimizer/runs", OptimizationRunViewSet, basename="optimizer-run")
+router.register("forecasts", SeriesForecastViewSet, basename="forecast")
+router.register("anomalies", AnomalyViewSet, basename="anomaly")
+router.register("budgets", BudgetViewSet, basename="budget")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -24,6 +32,8 @@ urlpatterns = [
     path("prices/lookup", PriceLookupApi.as_view(), name="price-lookup"),
     path("costs/summary", views.CostSummaryApi.as_view(), name="cost-summary"),
     path("costs/timeseries", views.CostTimeseriesApi.as_view(), name="cost-timeseries"),
+    path("rightsizing", RightsizingApi.as_view(), name="rightsizing"),
+    path("carbon/summary", CarbonSummaryApi.as_view(), name="carbon-summary"),
     path("", include(router.urls)),
     re_path(r"", views.api_not_found),  # last: unknown URLs get the JSON error shape
 ]

@@ -32,13 +32,12 @@ from finops.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from finops.api.idempotency import idempotent
 from finops.api.models import ApiToken
 from finops.api.pagination import IdCursorPagination, NewestFirstPagination
-from finops.api.selectors import cost_breakdown, line_items_filtered, parse_group_bys
 from finops.api.services import TokenError, token_create, token_revoke
 from finops.api.tenancy import ALL_ROLES, TenantAPIView, TenantMixin, TenantReadOnlyViewSet
 from finops.core.money import money_str
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob, LineItem
-from finops.usage.selectors import ReportError
+from finops.usage.selectors import ReportError, cost_breakdown, line_items_filtered, parse_group_bys
 from finops.usage.services import ingest_job_create
 from finops.usage.tasks import ingest_job_run_task
 

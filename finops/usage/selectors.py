@@ -1,16 +1,24 @@
-"""Reads over usage data. Reports come from the daily rollups; only tag group-bys read line items."""
+"""Reads over usage data. Reports come from the daily rollups; only tag group-bys and tag filters read line
+items (the rollups keep no tags).
+
+``cost_breakdown`` is the one code path for cost reports: one or two group-bys, filters, team scoping and a
+time granularity. ``cost_summary`` (the ``cost_report`` command, budgets' digests) and the API's
+costs/summary and costs/timeseries all call it.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import F, TextField, Value
+from django.db.models import F, Q, TextField, Value
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 
-from finops.accounts.models import Organization
+from finops.accounts.models import Organization, Team
 from finops.core.money import MoneySum
 from finops.usage.models import DailyCost, LineItem
 
@@ -53,6 +61,194 @@ def parse_metric(metric: str) -> str:
     return METRICS[metric]
 
 
+GRANULARITIES = ("day", "week", "month")
+# filter name -> rollup field (values compared exactly; "" matches "not set")
+FILTER_FIELDS = {
+    "account": "billing_account_id",
+    "sub_account": "sub_account_id",
+    "service": "service_name",
+    "service_category": "service_category",
+    "region": "region_id",
+    "provider": "provider_name",
+    "charge_category": "charge_category",
+    "pricing_category": "pricing_category",
+    "currency": "billing_currency",
+}
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    period: date | None  # first day of the period; None without a granularity
+    groups: tuple[str, ...]
+    currency: str
+    cost: Decimal
+
+    @property
+    def group(self) -> str:
+        return " / ".join(self.groups)
+
+
+def parse_group_bys(text: str) -> list[str]:
+    """``service`` or ``service,region`` (at most two dimensions, tags included)."""
+    names = [name.strip() for name in text.split(",")] if text else []
+    if len(names) > 2:
+        raise ReportError("group by at most two dimensions")
+    if len(set(names)) != len(names):
+        raise ReportError("a dimension appears twice in group_by")
+    return [parse_group_by(name) for name in names]
+
+
+def period_start(day: date, granularity: str) -> date:
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())  # ISO weeks start on Monday
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _line_item_fields() -> dict[str, object]:
+    """Line-item expressions matching the rollup's dimensions (nulls as "", region falling back to its name)."""
+    text = TextField()
+    return {
+        "service": Coalesce(F("service_name"), Value(""), output_field=text),
+        "account": Coalesce(F("billing_account_id"), Value(""), output_field=text),
+        "sub_account": Coalesce(F("sub_account_id"), Value(""), output_field=text),
+        "region": Coalesce(F("region_id"), F("region_name"), Value(""), output_field=text),
+        "team": Coalesce(F("team_tag_value"), Value(""), output_field=text),
+        "provider": Coalesce(F("provider_name"), Value(""), output_field=text),
+        "charge_category": Coalesce(F("charge_category"), Value(""), output_field=text),
+        "pricing_category": Coalesce(F("pricing_category"), Value(""), output_field=text),
+        "service_category": Coalesce(F("service_category"), Value(""), output_field=text),
+        "currency": F("billing_currency"),
+    }
+
+
+def tag_expression(key: str):
+    # As in cost_summary: KT() would split a key on "__"; tag keys are used as given.
+    return Coalesce(KT(f"tags__{key}"), Value(""), output_field=TextField())
+
+
+def line_items_filtered(
+    *,
+    organization: Organization,
+    start: date | None = None,
+    end: date | None = None,
+    filters: Mapping[str, str] | None = None,
+    team: str | None = None,
+    tag: tuple[str, str] | None = None,
+):
+    """Line items of ``organization`` matching the breakdown's filters, with the rollup's semantics
+    (inclusive UTC days by charge period start, nulls equal "", region falling back to its name)."""
+    filters = dict(filters or {})
+    unknown = set(filters) - set(FILTER_FIELDS)
+    if unknown:
+        raise ReportError(f"unknown filter(s) {', '.join(sorted(unknown))}")
+    queryset = LineItem.objects.filter(organization=organization)
+    if start:
+        queryset = queryset.filter(charge_period_start__gte=datetime.combine(start, time(), UTC))
+    if end:
+        queryset = queryset.filter(charge_period_start__lt=datetime.combine(end + timedelta(days=1), time(), UTC))
+    fields = _line_item_fields()
+    annotations = {f"f_{name}": fields[name] for name in filters}
+    if tag is not None:
+        annotations["f_tag"] = tag_expression(tag[0])
+    if annotations:
+        queryset = queryset.annotate(**annotations)
+    conditions = Q(**{f"f_{name}": value for name, value in filters.items()})
+    if tag is not None:
+        conditions &= Q(f_tag=tag[1])
+    if team is not None:
+        slugs = Team.objects.filter(organization=organization, slug=team)
+        conditions &= Q(team_tag_value__in=slugs.values("tag_value"))
+    return queryset.filter(conditions)
+
+
+def cost_breakdown(
+    *,
+    organization: Organization,
+    group_by: Sequence[str] = ("service",),
+    metric: str = "billed",
+    start: date | None = None,
+    end: date | None = None,
+    filters: Mapping[str, str] | None = None,
+    team: str | None = None,
+    tag: tuple[str, str] | None = None,
+    granularity: str | None = None,
+    visible_teams: Collection[Team] | None = None,
+) -> list[BreakdownRow]:
+    """Cost per (period, groups, currency) over [start, end] (inclusive UTC days).
+
+    ``filters`` maps FILTER_FIELDS names to exact values; ``team`` is a team slug; ``tag`` is (key, value).
+    ``visible_teams`` (None = all rows) restricts to those teams' rows, teamless rows excluded.
+    Rows: by period, then largest cost first (ranked in Python: money is text on SQLite).
+    """
+    field = parse_metric(metric)
+    dimensions = [parse_group_by(name) for name in group_by]
+    filters = dict(filters or {})
+    unknown = set(filters) - set(FILTER_FIELDS)
+    if unknown:
+        raise ReportError(f"unknown filter(s) {', '.join(sorted(unknown))}")
+    if granularity is not None and granularity not in GRANULARITIES:
+        raise ReportError(f"unknown granularity {granularity!r}; choose one of {', '.join(GRANULARITIES)}")
+    if start and end and start > end:
+        raise ReportError(f"start {start} is after end {end}")
+    teams_by_value: dict[str, str] = {}
+    read_line_items = tag is not None or any(d.startswith("tag:") for d in dimensions)
+    annotations: dict[str, object] = {}
+    if read_line_items:
+        queryset = line_items_filtered(
+            organization=organization, start=start, end=end, filters=filters, team=team, tag=tag
+        )
+        if visible_teams is not None:
+            queryset = queryset.filter(team_tag_value__in=[t.tag_value for t in visible_teams])
+        fields = _line_item_fields()
+        for i, dim in enumerate(dimensions):
+            annotations[f"g{i}"] = tag_expression(dim[4:]) if dim.startswith("tag:") else fields[dim]
+        if granularity:
+            annotations["period"] = TruncDate("charge_period_start", tzinfo=UTC)
+        queryset = queryset.annotate(**annotations)
+        team_values = Team.objects.filter(organization=organization)
+        teams_by_value = dict(team_values.values_list("tag_value", "slug"))
+    else:
+        queryset = DailyCost.objects.filter(organization=organization)
+        if start:
+            queryset = queryset.filter(day__gte=start)
+        if end:
+            queryset = queryset.filter(day__lte=end)
+        queryset = queryset.filter(**{FILTER_FIELDS[name]: value for name, value in filters.items()})
+        if team is not None:
+            queryset = queryset.filter(team__slug=team)
+        if visible_teams is not None:
+            queryset = queryset.filter(team__in=list(visible_teams))
+        for i, dim in enumerate(dimensions):
+            annotations[f"g{i}"] = Coalesce(F(GROUP_FIELDS[dim]), Value(""), output_field=TextField())
+        if granularity:
+            annotations["period"] = F("day")
+        queryset = queryset.annotate(**annotations)
+    keys = [f"g{i}" for i in range(len(dimensions))] + (["period"] if granularity else [])
+    totals = queryset.values(*keys, "billing_currency").annotate(cost=MoneySum(field)).order_by()
+    sums: dict[tuple, Decimal] = defaultdict(Decimal)
+    for r in totals:
+        labels = []
+        for i, dim in enumerate(dimensions):
+            value = r[f"g{i}"] or ""
+            if read_line_items and dim == "team":
+                value = teams_by_value.get(value, value)
+            labels.append(value or NONE_LABEL)
+        period = period_start(_as_date(r["period"]), granularity) if granularity else None
+        sums[(period, tuple(labels), r["billing_currency"])] += r["cost"] or Decimal(0)
+    rows = [BreakdownRow(period=p, groups=g, currency=c, cost=cost) for (p, g, c), cost in sums.items()]
+    return sorted(rows, key=lambda r: (r.period or date.min, -r.cost, r.groups, r.currency))
+
+
+def _as_date(value: date | datetime | str) -> date:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date() if value.tzinfo else value.date()
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value
+
+
 def cost_summary(
     *,
     organization: Organization,
@@ -64,31 +260,7 @@ def cost_summary(
     """Cost per group and currency over [start, end] (both inclusive days, UTC), largest first.
 
     Without dates it covers everything ingested. Charges are dated by the day their charge period starts.
+    A one-dimension ``cost_breakdown`` without filters.
     """
-    field = parse_metric(metric)
-    group_by = parse_group_by(group_by)
-    if start and end and start > end:
-        raise ReportError(f"start {start} is after end {end}")
-    if group_by.startswith("tag:"):
-        key = group_by[4:]
-        queryset = LineItem.objects.filter(organization=organization)
-        if start:
-            queryset = queryset.filter(charge_period_start__gte=datetime.combine(start, time(), UTC))
-        if end:
-            queryset = queryset.filter(charge_period_start__lt=datetime.combine(end + timedelta(days=1), time(), UTC))
-        # KT() would split a key on "__"; tag keys are used as given.
-        queryset = queryset.annotate(group=Coalesce(KT(f"tags__{key}"), Value(""), output_field=TextField()))
-    else:
-        queryset = DailyCost.objects.filter(organization=organization)
-        if start:
-            queryset = queryset.filter(day__gte=start)
-        if end:
-            queryset = queryset.filter(day__lte=end)
-        queryset = queryset.annotate(group=Coalesce(F(GROUP_FIELDS[group_by]), Value(""), output_field=TextField()))
-    totals = queryset.values("group", "billing_currency").annotate(cost=MoneySum(field)).order_by()
-    rows = [
-        CostRow(group=r["group"] or NONE_LABEL, currency=r["billing_currency"], cost=r["cost"] or Decimal(0))
-        for r in totals
-    ]
-    # Ranked in Python: money is text on SQLite (exactness), so SQL ORDER BY would sort lexically.
-    return sorted(rows, key=lambda r: (-r.cost, r.group, r.currency))
+    rows = cost_breakdown(organization=organization, group_by=[group_by], metric=metric, start=start, end=end)
+    return [CostRow(group=r.group, currency=r.currency, cost=r.cost) for r in rows]

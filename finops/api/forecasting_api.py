@@ -1,0 +1,255 @@
+"""Forecast and anomaly endpoints.
+
+``forecasts`` lists the series forecasts of the organization's latest finished forecast run (daily points
+with 80/95/99% intervals, month- and quarter-end projections); a detail URL reads any stored forecast.
+``anomalies`` lists detected cost anomalies with their root cause; ``anomalies/{id}/feedback`` records a
+verdict (viewers may not). Engineers see only the series of their own teams (dimension ``team``).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q, QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from finops.api.fields import Money
+from finops.api.pagination import IdCursorPagination, NewestFirstPagination
+from finops.api.tenancy import TenantReadOnlyViewSet
+from finops.forecasting.models import METRIC_CHOICES, Anomaly, Dimension, SeriesForecast, SeriesProjection
+from finops.forecasting.selectors import forecast_run_latest
+from finops.forecasting.services import anomaly_feedback_set
+
+
+def _team_series(queryset: QuerySet, teams) -> QuerySet:
+    """Engineers: only the series of their teams (the team dimension keyed by team slug)."""
+    if teams is None:
+        return queryset
+    return queryset.filter(Q(dimension=Dimension.TEAM) & Q(key__in=[t.slug for t in teams]))
+
+
+# --- forecasts -------------------------------------------------------------------------------------------
+class ProjectionSerializer(serializers.ModelSerializer):
+    period = serializers.CharField(help_text="month or quarter.")  # a plain string: no enum name clash
+    actual_to_date = Money()
+    forecast_remainder = Money()
+    total = Money()
+    lower_80 = Money()
+    upper_80 = Money()
+    lower_95 = Money()
+    upper_95 = Money()
+
+    class Meta:
+        model = SeriesProjection
+        fields = [
+            "period",
+            "period_start",
+            "period_end",
+            "actual_to_date",
+            "forecast_remainder",
+            "total",
+            "lower_80",
+            "upper_80",
+            "lower_95",
+            "upper_95",
+            "actual_days",
+            "forecast_days",
+        ]
+
+
+class ForecastPointsSerializer(serializers.Serializer):
+    start = serializers.DateField(help_text="Day of the first element; element i is start + i days.")
+    point = serializers.ListField(child=serializers.CharField())
+    lower_80 = serializers.ListField(child=serializers.CharField())
+    upper_80 = serializers.ListField(child=serializers.CharField())
+    lower_95 = serializers.ListField(child=serializers.CharField())
+    upper_95 = serializers.ListField(child=serializers.CharField())
+    lower_99 = serializers.ListField(child=serializers.CharField())
+    upper_99 = serializers.ListField(child=serializers.CharField())
+
+
+@extend_schema_field(ForecastPointsSerializer)
+class PointsField(serializers.JSONField):
+    """The stored parallel arrays, passed through (documented as ForecastPoints)."""
+
+
+class SeriesForecastSerializer(serializers.ModelSerializer):
+    as_of = serializers.DateField(source="run.as_of", read_only=True)
+    points = PointsField(read_only=True)
+    projections = ProjectionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SeriesForecast
+        fields = [
+            "id",
+            "run",
+            "as_of",
+            "metric",
+            "currency",
+            "dimension",
+            "key",
+            "model",
+            "reason",
+            "backtest_mase",
+            "backtest",
+            "history_start",
+            "history_end",
+            "sigma",
+            "points",
+            "projections",
+        ]
+
+
+class ForecastQuerySerializer(serializers.Serializer):
+    dimension = serializers.ChoiceField(choices=Dimension.choices, required=False)
+    key = serializers.CharField(required=False, allow_blank=True, help_text='Series key; "" for the total.')
+    metric = serializers.ChoiceField(choices=METRIC_CHOICES, required=False)
+    currency = serializers.CharField(required=False)
+
+
+class SeriesForecastViewSet(TenantReadOnlyViewSet):
+    """Series forecasts of the latest finished forecast run (filters: dimension, key, metric, currency)."""
+
+    queryset = SeriesForecast.objects.select_related("run").prefetch_related("projections")
+    serializer_class = SeriesForecastSerializer
+    pagination_class = IdCursorPagination
+
+    def scope_queryset(self, queryset: QuerySet) -> QuerySet:
+        return _team_series(super().scope_queryset(queryset), self.tenant.visible_teams())
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        if self.action != "list":
+            return queryset
+        query = ForecastQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        run = forecast_run_latest(organization=self.tenant.organization)
+        if run is None:
+            return queryset.none()
+        return queryset.filter(run=run, **query.validated_data)
+
+    @extend_schema(parameters=[ForecastQuerySerializer])
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+
+# --- anomalies -------------------------------------------------------------------------------------------
+class RootCauseSerializer(serializers.Serializer):
+    dimension = serializers.CharField()
+    key = serializers.CharField(allow_blank=True)
+    actual = serializers.CharField()
+    baseline = serializers.CharField()
+    delta = serializers.CharField()
+    share = serializers.FloatField(allow_null=True)
+
+
+class FeedbackSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=Anomaly.Verdict.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class FeedbackOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    anomaly = serializers.IntegerField(source="anomaly_id")
+    username = serializers.CharField(source="user.username")
+    verdict = serializers.CharField()
+    note = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
+class AnomalySerializer(serializers.ModelSerializer):
+    expected = Money()
+    actual = Money()
+    lower = Money()
+    upper = Money()
+    impact = Money()
+    root_cause = RootCauseSerializer(many=True, read_only=True)
+    baseline_days = serializers.ListField(child=serializers.DateField(), read_only=True)
+    feedback = FeedbackOutSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Anomaly
+        fields = [
+            "id",
+            "run",
+            "metric",
+            "currency",
+            "dimension",
+            "key",
+            "day",
+            "expected",
+            "actual",
+            "lower",
+            "upper",
+            "impact",
+            "impact_pct",
+            "direction",
+            "model",
+            "root_cause",
+            "baseline_days",
+            "top_dimension",
+            "top_key",
+            "verdict",
+            "suppressed_by",
+            "feedback",
+            "created_at",
+        ]
+
+
+class AnomalyQuerySerializer(serializers.Serializer):
+    dimension = serializers.ChoiceField(choices=Dimension.choices, required=False)
+    key = serializers.CharField(required=False, allow_blank=True)
+    metric = serializers.ChoiceField(choices=METRIC_CHOICES, required=False)
+    start = serializers.DateField(required=False, help_text="First anomaly day, inclusive.")
+    end = serializers.DateField(required=False, help_text="Last anomaly day, inclusive.")
+
+
+class AnomalyViewSet(TenantReadOnlyViewSet):
+    """Detected cost anomalies, newest first, with root cause and feedback; POST feedback to give a verdict."""
+
+    queryset = Anomaly.objects.prefetch_related("feedback__user")
+    serializer_class = AnomalySerializer
+    pagination_class = NewestFirstPagination
+
+    def scope_queryset(self, queryset: QuerySet) -> QuerySet:
+        return _team_series(super().scope_queryset(queryset), self.tenant.visible_teams())
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        if self.action != "list":
+            return queryset
+        query = AnomalyQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        data = dict(query.validated_data)
+        start, end = data.pop("start", None), data.pop("end", None)
+        if start and end and start > end:
+            raise ValidationError({"start": ["start is after end"]})
+        if start:
+            queryset = queryset.filter(day__gte=start)
+        if end:
+            queryset = queryset.filter(day__lte=end)
+        return queryset.filter(**data)
+
+    @extend_schema(parameters=[AnomalyQuerySerializer])
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=FeedbackSerializer, responses={201: FeedbackOutSerializer})
+    @action(detail=True, methods=["post"], url_path="feedback")
+    def feedback(self, request: Request, pk: str | None = None) -> Response:
+        """Record your verdict (expected, not_an_anomaly, confirmed) and an optional note."""
+        anomaly = self.get_object()
+        data = FeedbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            feedback = anomaly_feedback_set(
+                anomaly=anomaly,
+                user=request.user,
+                verdict=data.validated_data["verdict"],
+                note=data.validated_data["note"],
+            )
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from error
+        return Response(FeedbackOutSerializer(feedback).data, status=status.HTTP_201_CREATED)
