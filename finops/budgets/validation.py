@@ -209,6 +209,9 @@ def budget_validate(*, organization: Organization, data: dict, instance: Budget 
 
     users = []
     raw_users = _as_list(data.get("recipient_users"))
+    user_model = get_user_model()
+    if raw_users is not None and not all(isinstance(u, str | int | user_model) for u in raw_users):
+        raw_users = None  # e.g. a JSON object in the list: refused like a non-list, never a crash
     if raw_users is None:
         errors["recipient_users"] = ["Recipient users must be a list of user ids or usernames."]
     elif raw_users:
@@ -217,7 +220,7 @@ def budget_validate(*, organization: Organization, data: dict, instance: Budget 
         for membership in members:
             by_key[membership.user.pk] = membership.user
             by_key[membership.user.get_username()] = membership.user
-        unknown = [str(u) for u in raw_users if (u.pk if isinstance(u, get_user_model()) else u) not in by_key]
+        unknown = [str(u) for u in raw_users if (u.pk if isinstance(u, user_model) else u) not in by_key]
         if unknown:
             errors["recipient_users"] = [
                 f"Not member(s) of organization {organization.slug}: {', '.join(sorted(set(unknown)))}."
@@ -225,7 +228,7 @@ def budget_validate(*, organization: Organization, data: dict, instance: Budget 
         else:
             chosen = {}
             for u in raw_users:
-                user = by_key[u.pk if isinstance(u, get_user_model()) else u]
+                user = by_key[u.pk if isinstance(u, user_model) else u]
                 chosen[user.pk] = user
             users = list(chosen.values())
             no_email = sorted(u.get_username() for u in users if not u.email)

@@ -122,6 +122,12 @@ def test_invalid_emails_and_unknown_users(org):
     assert errors["recipient_users"] == [f"Not member(s) of organization acme: {outsider.pk}, ghost."]
 
 
+def test_a_recipient_that_is_not_an_id_or_username_is_refused_not_a_crash(org):
+    message = ["Recipient users must be a list of user ids or usernames."]
+    assert refused(org, recipient_users=[{}])["recipient_users"] == message
+    assert refused(org, recipient_users=["fin", ["nested"]])["recipient_users"] == message
+
+
 def test_users_without_email_and_no_recipient(org):
     add_user(org, "noemail", "")
     assert refused(org, recipient_users=["noemail"], recipient_emails=[]) == {
