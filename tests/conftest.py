@@ -31,7 +31,23 @@ def redis_url() -> str | None:
     return url if url and _reachable(url) else None
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here (Debian's chromium driven by Playwright), or None."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install playwright; no browser download needed)"
+    return None
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("FINOPS_REQUIRE_BROWSER") == "1" and (missing := browser_missing()):
+        raise pytest.UsageError(f"FINOPS_REQUIRE_BROWSER=1 but the browser is missing: {missing}")
     if os.environ.get("FINOPS_REQUIRE_SERVICES") == "1":
         if not os.environ.get("REDIS_URL"):
             raise pytest.UsageError("FINOPS_REQUIRE_SERVICES=1 but REDIS_URL is not set.")
@@ -42,12 +58,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Conditional skips, loud reasons; under FINOPS_REQUIRE_* pytest_configure already refused to run instead.
     missing_redis = redis_url() is None
+    missing_browser = browser_missing()
+    missing_data = not SHARED_DATA.is_dir()
     for item in items:
-        if "services" in item.keywords and missing_redis:
-            item.add_marker(pytest.mark.skipif(True, reason="SERVICE MISSING: needs a reachable Redis at REDIS_URL"))
-        if "shared_data" in item.fixturenames and not SHARED_DATA.is_dir():
-            item.add_marker(pytest.mark.skipif(True, reason=f"DATA MISSING: {SHARED_DATA} not found"))
+        if "services" in item.keywords:
+            item.add_marker(
+                pytest.mark.skipif(missing_redis, reason="SERVICE MISSING: needs a reachable Redis at REDIS_URL")
+            )
+        if "browser" in item.keywords:
+            item.add_marker(
+                pytest.mark.skipif(missing_browser is not None, reason=f"BROWSER MISSING: {missing_browser}")
+            )
+        if "shared_data" in item.fixturenames:
+            item.add_marker(pytest.mark.skipif(missing_data, reason=f"DATA MISSING: {SHARED_DATA} not found"))
 
 
 @pytest.fixture

@@ -1,46 +1,26 @@
 """Browser tests: Debian's chromium driven by Playwright for Python (never a downloaded browser).
 
 A test marked ``browser`` uses the ``browser_page`` fixture. Without /usr/bin/chromium or Playwright it skips
-with a loud BROWSER MISSING reason; with FINOPS_REQUIRE_BROWSER=1 (CI) a missing browser fails instead."""
+with a loud BROWSER MISSING reason (tests/conftest.py); with FINOPS_REQUIRE_BROWSER=1 (CI) the run refuses to
+start instead."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.conftest import CHROMIUM, browser_missing
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def browser_missing() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} not found (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is not installed (pip install playwright; no browser download needed)"
-    return None
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = browser_missing()
-    if reason is None or os.environ.get("FINOPS_REQUIRE_BROWSER") == "1":
-        return  # under FINOPS_REQUIRE_BROWSER=1 the chromium fixture fails the test instead
-    for item in items:
-        if "browser" in item.keywords:
-            item.add_marker(pytest.mark.skip(reason=f"BROWSER MISSING: {reason}"))
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[object]:
     reason = browser_missing()
-    if reason is not None:
-        if os.environ.get("FINOPS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"FINOPS_REQUIRE_BROWSER=1 but the browser is missing: {reason}")
-        pytest.skip(f"BROWSER MISSING: {reason}")
+    if reason is not None:  # a test using the browser without the ``browser`` marker (which skips it here)
+        pytest.fail(f"the browser is missing: {reason}; mark the test with @pytest.mark.browser")
     # Playwright's sync API runs an event loop in this thread; Django would then refuse ORM calls made
     # by the test itself (it thinks it is in async code). The test is synchronous, so allow them.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
