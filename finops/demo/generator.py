@@ -272,20 +272,25 @@ class _Fleet:
     columns: dict[str, str | None]  # everything a usage row of this fleet shares
 
 
+def resource_id(group: org.ComputeGroup) -> str:
+    """The ``ResourceId`` of a compute group's rows: an instance id, or its Auto Scaling group ARN (the demo
+    metrics generator names its resources with it too)."""
+    account = group.sub_account
+    if group.fixed:
+        return f"i-0{_hex(account, group.name, n=16)}"
+    uuid = _hex(account, group.name, n=32)
+    uuid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
+    return f"arn:aws:autoscaling:{group.region}:{account}:autoScalingGroup:{uuid}:autoScalingGroupName/{group.name}"
+
+
 def _fleet(ctx: _Context, group: org.ComputeGroup) -> _Fleet:
     od = prices.ec2_ondemand().get((group.instance_type, group.region))
     if od is None:
         raise ValueError(f"no real on-demand price for {group.instance_type} in {group.region}")
     account = group.sub_account
     if group.fixed:
-        resource_id = f"i-0{_hex(account, group.name, n=16)}"
         resource_type, zone = "instance", f"{group.region}a"
     else:
-        uuid = _hex(account, group.name, n=32)
-        uuid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
-        resource_id = (
-            f"arn:aws:autoscaling:{group.region}:{account}:autoScalingGroup:{uuid}:autoScalingGroupName/{group.name}"
-        )
         resource_type, zone = "Auto Scaling Group", None
     columns = {
         **_account_columns(ctx, account),
@@ -296,7 +301,7 @@ def _fleet(ctx: _Context, group: org.ComputeGroup) -> _Fleet:
         "ChargeFrequency": "Usage-Based",
         "PricingUnit": "Hours",
         "ConsumedUnit": "Hours",
-        "ResourceId": resource_id,
+        "ResourceId": resource_id(group),
         "ResourceName": group.name,
         "ResourceType": resource_type,
         "SkuId": _code("ec2", group.instance_type, group.region),

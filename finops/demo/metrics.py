@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from finops.demo import org
-from finops.demo.generator import _hex
+from finops.demo.generator import resource_id
 
 STEP_MINUTES = 5
 
@@ -64,16 +64,6 @@ PROFILES: dict[str, Profile] = {
     "adhoc-analysis": Profile(0.3, 0.6, 8, "idle: a forgotten analysis box", idle=True),
 }
 # fmt: on
-
-
-def resource_id(group: org.ComputeGroup) -> str:
-    """The ``ResourceId`` the billing generator writes for a compute group."""
-    account = group.sub_account
-    if group.fixed:
-        return f"i-0{_hex(account, group.name, n=16)}"
-    uuid = _hex(account, group.name, n=32)
-    uuid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
-    return f"arn:aws:autoscaling:{group.region}:{account}:autoScalingGroup:{uuid}:autoScalingGroupName/{group.name}"
 
 
 def _bump(hour: np.ndarray, center: float, width: float) -> np.ndarray:
