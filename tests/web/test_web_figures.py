@@ -115,7 +115,7 @@ def test_metric_csv_parses_and_refuses_by_row():
 
 
 def test_browser_missing_is_named(monkeypatch, tmp_path):
-    from tests.web import conftest
+    from tests import conftest
 
     monkeypatch.setattr(conftest, "CHROMIUM", tmp_path / "no-chromium")
     assert conftest.browser_missing() == f"{tmp_path / 'no-chromium'} not found (apt-get install chromium)"
