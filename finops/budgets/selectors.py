@@ -1,9 +1,9 @@
 """Reads for budgets: the scoped daily cost series, the organization's known scope values.
 
-Scope filters on accounts, service, region and team read the daily rollups (``DailyCost``). Tag filters can
-only be answered from line items (rollups keep no tags): the series is then one grouped aggregate over the
-organization's line items in the date window, which uses the (organization, charge_period_start) index. It
-scans every line item of the window (hourly rows in the demo), so tag-scoped budgets cost more than the others.
+Scope filters on accounts, service, region and team read the daily rollups (``DailyCost``), a filter on one
+tag key the tag rollup (``DailyTagCost``). Only a scope on several tag keys at once (their values must occur on
+the same line item) reads line items: one grouped aggregate over the window, bounded by the
+(organization, charge_period_start) index.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from finops.accounts.models import Organization, Team
 from finops.budgets.models import Budget
 from finops.core.money import MoneySum
-from finops.usage.models import DailyCost, LineItem
+from finops.usage.models import DailyCost, DailyTagCost, LineItem
 
 METRIC_FIELDS = {"billed": "billed_cost", "effective": "effective_cost"}
 # scope key -> DailyCost field (LineItem has the same column names)
@@ -48,12 +48,8 @@ def _tag(key: str) -> Coalesce:
 
 def known_tag_values(*, organization: Organization, key: str, values: list[str]) -> set[str]:
     """Which of ``values`` occur as the value of tag ``key`` on the organization's line items."""
-    found = set()
-    items = LineItem.objects.filter(organization=organization)
-    for value in values:
-        if items.annotate(v=_tag(key)).filter(v=value).exists():
-            found.add(value)
-    return found
+    rows = DailyTagCost.objects.filter(organization=organization, tag_key=key, tag_value__in=values)
+    return set(rows.values_list("tag_value", flat=True).distinct())
 
 
 def _line_item_filter(scope: dict, organization: Organization) -> Q:
@@ -79,9 +75,9 @@ def _line_item_filter(scope: dict, organization: Organization) -> Q:
 def scoped_costs(
     *, organization: Organization, scope: dict, metric: str, currency: str, start: date, end: date
 ) -> QuerySet:
-    """Rows (``DailyCost`` or, for tag scopes, ``LineItem``) of the scope, currency and days [start, end],
-    annotated with ``d`` (the day); aggregate with ``MoneySum(METRIC_FIELDS[metric])``."""
-    if scope.get("tags"):
+    """Rows (``DailyCost``, ``DailyTagCost`` for one tag key, ``LineItem`` for several) of the scope, currency
+    and days [start, end], annotated with ``d`` (the day); aggregate with ``MoneySum(METRIC_FIELDS[metric])``."""
+    if len(scope.get("tags") or {}) > 1:
         rows = LineItem.objects.filter(
             organization=organization,
             billing_currency=currency,
@@ -92,7 +88,12 @@ def scoped_costs(
             alias = f"tag_{index}"
             rows = rows.annotate(**{alias: _tag(key)}).filter(**{f"{alias}__in": values})
         return rows.annotate(d=TruncDate("charge_period_start", tzinfo=UTC))
-    rows = DailyCost.objects.filter(organization=organization, billing_currency=currency, day__gte=start, day__lte=end)
+    if scope.get("tags"):
+        ((key, values),) = scope["tags"].items()
+        rows = DailyTagCost.objects.filter(organization=organization, tag_key=key, tag_value__in=values)
+    else:
+        rows = DailyCost.objects.filter(organization=organization)
+    rows = rows.filter(billing_currency=currency, day__gte=start, day__lte=end)
     for key in DIMENSIONS:
         if scope.get(key):
             rows = rows.filter(**{f"{key}__in": scope[key]})

@@ -41,4 +41,3 @@ def evaluate_org(organization_id: int) -> dict:
 def weekly_digest() -> dict:
     """Weekly: the spend digest to every subscribed user, once per user, organization and week."""
     return {"sent": len(weekly_digest_send())}
-

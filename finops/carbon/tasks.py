@@ -28,4 +28,3 @@ def refresh_org(organization_id: int, start: str, end: str) -> dict:
         "coefficients": result.coefficients,
         "rows_written": result.rows_written,
     }
-

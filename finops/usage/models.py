@@ -197,6 +197,8 @@ class DailyCost(models.Model):
     charge_category = models.TextField(blank=True)
     pricing_category = models.TextField(blank=True)
     billing_currency = models.TextField()
+    # Used / Unused for commitment rows ("" otherwise): coverage and utilisation without reading line items.
+    commitment_discount_status = models.TextField(blank=True, default="", db_default="")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     billed_cost = MoneyField()
     effective_cost = MoneyField()
@@ -215,3 +217,44 @@ class DailyCost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.service_name} {self.billed_cost}"
+
+
+class DailyTagCost(models.Model):
+    """Daily rollup per tag: DailyCost's dimensions plus one (tag key, tag value) pair, so group-bys and
+    filters on a tag never scan line items. A line item appears once per non-empty tag it carries; its
+    untagged share for a key is the DailyCost total minus this table's rows for that key."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    ingest_job = models.ForeignKey(IngestJob, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    billing_period_start = models.DateTimeField()
+    provider_name = models.TextField()
+    billing_account_id = models.TextField()
+    sub_account_id = models.TextField(blank=True)
+    service_name = models.TextField(blank=True)
+    service_category = models.TextField(blank=True)
+    region_id = models.TextField(blank=True)
+    charge_category = models.TextField(blank=True)
+    pricing_category = models.TextField(blank=True)
+    billing_currency = models.TextField()
+    commitment_discount_status = models.TextField(blank=True, default="", db_default="")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    tag_key = models.TextField()
+    tag_value = models.TextField()
+    billed_cost = MoneyField()
+    effective_cost = MoneyField()
+    list_cost = MoneyField()
+    pricing_quantity = MoneyField()
+    row_count = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "tag_key", "day"], name="dailytagcost_org_key_day_idx"),
+            models.Index(
+                fields=["organization", "provider_name", "billing_account_id", "billing_period_start"],
+                name="dailytagcost_slice_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.tag_key}={self.tag_value} {self.billed_cost}"

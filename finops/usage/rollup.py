@@ -32,8 +32,11 @@ ROLLUP_DIMENSIONS: tuple[str, ...] = (
     "charge_category",
     "pricing_category",
     "billing_currency",
+    "commitment_discount_status",
     "team_value",
 )
+# The tag rollup: one row per (rollup dimensions, tag key, tag value) for every non-empty tag.
+TAG_ROLLUP_DIMENSIONS: tuple[str, ...] = (*ROLLUP_DIMENSIONS, "tag_key", "tag_value")
 ROLLUP_MEASURES: tuple[str, ...] = ("billed_cost", "effective_cost", "list_cost", "pricing_quantity")
 
 # Totals of a large delivery exceed the default 28-digit context; decimal128(38, 16) values need 38.
@@ -70,13 +73,10 @@ def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.fill_null(column, "")
 
 
-def rollup_chunk(table: pa.Table, team_value: pa.Array) -> pa.Table:
-    """Daily sums of one canonical chunk, keyed by ROLLUP_DIMENSIONS, with a row count.
-
-    A charge is attributed to the UTC day its charge period starts.
-    """
+def _keyed(table: pa.Table, team_value: pa.Array) -> pa.Table:
+    """The rollup's dimensions and measures per line item, with a row count of one."""
     region = pc.coalesce(table["region_id"], table["region_name"])
-    keyed = pa.table(
+    return pa.table(
         {
             "day": pc.cast(table["charge_period_start"], pa.date32()),
             "billing_period_start": table["billing_period_start"],
@@ -89,16 +89,64 @@ def rollup_chunk(table: pa.Table, team_value: pa.Array) -> pa.Table:
             "charge_category": _text(table["charge_category"]),
             "pricing_category": _text(table["pricing_category"]),
             "billing_currency": _text(table["billing_currency"]),
+            "commitment_discount_status": _text(table["commitment_discount_status"]),
             "team_value": team_value,
             **{m: pc.fill_null(table[m], pa.scalar(Decimal(0), DECIMAL)) for m in ROLLUP_MEASURES},
             "row_count": pa.array(np.ones(table.num_rows, dtype=np.int64)),
         }
     )
-    return _group(keyed)
 
 
-def _group(keyed: pa.Table) -> pa.Table:
-    grouped = keyed.group_by(list(ROLLUP_DIMENSIONS), use_threads=False).aggregate(
+def rollup_chunk(table: pa.Table, team_value: pa.Array) -> pa.Table:
+    """Daily sums of one canonical chunk, keyed by ROLLUP_DIMENSIONS, with a row count.
+
+    A charge is attributed to the UTC day its charge period starts.
+    """
+    return _group(_keyed(table, team_value), ROLLUP_DIMENSIONS)
+
+
+def tag_pairs(text: str | None) -> list[tuple[str, str]]:
+    """The (key, value) pairs of a Tags JSON object that count as tagged: non-empty key and value.
+    Non-string values are kept as their JSON text (as the database's ->> operator returns them)."""
+    if not text:
+        return []
+    pairs = []
+    for key, value in json.loads(text).items():
+        if value is None or value == "" or not key:
+            continue
+        pairs.append((key, value if isinstance(value, str) else json.dumps(value)))
+    return pairs
+
+
+def tag_rollup_chunk(table: pa.Table, team_value: pa.Array) -> pa.Table:
+    """Daily sums per tag of one canonical chunk, keyed by TAG_ROLLUP_DIMENSIONS.
+
+    Rows are first grouped by their whole Tags text (few distinct sets), then each group is repeated once
+    per tag it carries, then grouped again: each distinct Tags text is parsed once.
+    """
+    keyed = _keyed(table, team_value).append_column("tags", _text(table["tags"]))
+    by_tags = _group(keyed, (*ROLLUP_DIMENSIONS, "tags"))
+    encoded = pc.dictionary_encode(by_tags["tags"]).combine_chunks()
+    parsed = [tag_pairs(text) for text in encoded.dictionary.to_pylist()]
+    counts_per_text = np.array([len(pairs) for pairs in parsed], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts_per_text)[:-1]]) if len(parsed) else np.zeros(0, np.int64)
+    flat_keys = pa.array([k for pairs in parsed for k, _ in pairs], pa.string())
+    flat_values = pa.array([v for pairs in parsed for _, v in pairs], pa.string())
+    text_index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    repeats = counts_per_text[text_index]
+    rows = np.repeat(np.arange(by_tags.num_rows, dtype=np.int64), repeats)
+    # Position of each output row's pair: its text's first pair plus its rank within the repeated row.
+    starts = np.cumsum(repeats) - repeats
+    rank = np.arange(len(rows), dtype=np.int64) - np.repeat(starts, repeats)
+    pair_index = pa.array(np.repeat(offsets[text_index], repeats) + rank)
+    exploded = by_tags.drop_columns(["tags"]).take(pa.array(rows))
+    exploded = exploded.append_column("tag_key", pc.take(flat_keys, pair_index))
+    exploded = exploded.append_column("tag_value", pc.take(flat_values, pair_index))
+    return _group(exploded, TAG_ROLLUP_DIMENSIONS)
+
+
+def _group(keyed: pa.Table, dimensions: Sequence[str]) -> pa.Table:
+    grouped = keyed.group_by(list(dimensions), use_threads=False).aggregate(
         [(m, "sum") for m in (*ROLLUP_MEASURES, "row_count")]
     )
     return grouped.rename_columns(
@@ -106,12 +154,12 @@ def _group(keyed: pa.Table) -> pa.Table:
     )
 
 
-def merge_rollups(parts: Iterable[pa.Table]) -> pa.Table | None:
+def merge_rollups(parts: Iterable[pa.Table], dimensions: Sequence[str] = ROLLUP_DIMENSIONS) -> pa.Table | None:
     """Re-aggregate the rollups of several chunks into one (exact decimal sums)."""
     tables = [t for t in parts if t.num_rows]
     if not tables:
         return None
-    return _group(pa.concat_tables(tables))
+    return _group(pa.concat_tables(tables), dimensions)
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Reads over usage data. Reports come from the daily rollups; only tag group-bys and tag filters read line
-items (the rollups keep no tags).
+"""Reads over usage data. Reports come from the daily rollups: DailyCost, and DailyTagCost for one tag key
+(a group-by or a filter). Only a report on two different tag keys, or on an empty tag value, reads line items.
 
 ``cost_breakdown`` is the one code path for cost reports: one or two group-bys, filters, team scoping and a
 time granularity. ``cost_summary`` (the ``cost_report`` command, budgets' digests) and the API's
@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import F, Q, TextField, Value
+from django.db.models import F, Q, Sum, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncDate
 
 from finops.accounts.models import Organization, Team
 from finops.core.money import MoneySum
-from finops.usage.models import DailyCost, LineItem
+from finops.usage.models import DailyCost, DailyTagCost, LineItem
 
 METRICS = {"billed": "billed_cost", "effective": "effective_cost", "list": "list_cost"}
 # group-by name -> rollup field
@@ -192,9 +192,11 @@ def cost_breakdown(
         raise ReportError(f"unknown granularity {granularity!r}; choose one of {', '.join(GRANULARITIES)}")
     if start and end and start > end:
         raise ReportError(f"start {start} is after end {end}")
+    tag_keys = {dim[4:] for dim in dimensions if dim.startswith("tag:")} | ({tag[0]} if tag else set())
+    read_line_items = len(tag_keys) > 1 or (tag is not None and tag[1] in ("", NONE_LABEL))
     teams_by_value: dict[str, str] = {}
-    read_line_items = tag is not None or any(d.startswith("tag:") for d in dimensions)
-    annotations: dict[str, object] = {}
+    keys = [f"g{i}" for i in range(len(dimensions))] + (["period"] if granularity else [])
+    sums: dict[tuple, Decimal] = defaultdict(Decimal)
     if read_line_items:
         queryset = line_items_filtered(
             organization=organization, start=start, end=end, filters=filters, team=team, tag=tag
@@ -202,33 +204,55 @@ def cost_breakdown(
         if visible_teams is not None:
             queryset = queryset.filter(team_tag_value__in=[t.tag_value for t in visible_teams])
         fields = _line_item_fields()
+        annotations: dict[str, object] = {}
         for i, dim in enumerate(dimensions):
             annotations[f"g{i}"] = tag_expression(dim[4:]) if dim.startswith("tag:") else fields[dim]
         if granularity:
             annotations["period"] = TruncDate("charge_period_start", tzinfo=UTC)
-        queryset = queryset.annotate(**annotations)
+        totals = queryset.annotate(**annotations).values(*keys, "billing_currency").annotate(cost=MoneySum(field))
         team_values = Team.objects.filter(organization=organization)
         teams_by_value = dict(team_values.values_list("tag_value", "slug"))
+        rows_read = [{**r, "rows": 1} for r in totals.order_by()]
     else:
-        queryset = DailyCost.objects.filter(organization=organization)
-        if start:
-            queryset = queryset.filter(day__gte=start)
-        if end:
-            queryset = queryset.filter(day__lte=end)
-        queryset = queryset.filter(**{FILTER_FIELDS[name]: value for name, value in filters.items()})
-        if team is not None:
-            queryset = queryset.filter(team__slug=team)
-        if visible_teams is not None:
-            queryset = queryset.filter(team__in=list(visible_teams))
-        for i, dim in enumerate(dimensions):
-            annotations[f"g{i}"] = Coalesce(F(GROUP_FIELDS[dim]), Value(""), output_field=TextField())
-        if granularity:
-            annotations["period"] = F("day")
-        queryset = queryset.annotate(**annotations)
-    keys = [f"g{i}" for i in range(len(dimensions))] + (["period"] if granularity else [])
-    totals = queryset.values(*keys, "billing_currency").annotate(cost=MoneySum(field)).order_by()
-    sums: dict[tuple, Decimal] = defaultdict(Decimal)
-    for r in totals:
+
+        def rollup_rows(queryset, *, tag_dimension_as: object) -> list[dict]:
+            if start:
+                queryset = queryset.filter(day__gte=start)
+            if end:
+                queryset = queryset.filter(day__lte=end)
+            queryset = queryset.filter(**{FILTER_FIELDS[name]: value for name, value in filters.items()})
+            if team is not None:
+                queryset = queryset.filter(team__slug=team)
+            if visible_teams is not None:
+                queryset = queryset.filter(team__in=list(visible_teams))
+            annotations: dict[str, object] = {}
+            for i, dim in enumerate(dimensions):
+                annotations[f"g{i}"] = (
+                    tag_dimension_as
+                    if dim.startswith("tag:")
+                    else Coalesce(F(GROUP_FIELDS[dim]), Value(""), output_field=TextField())
+                )
+            if granularity:
+                annotations["period"] = F("day")
+            grouped = queryset.annotate(**annotations).values(*keys, "billing_currency")
+            return list(grouped.annotate(cost=MoneySum(field), rows=Sum("row_count")).order_by())
+
+        if not tag_keys:
+            rows_read = rollup_rows(DailyCost.objects.filter(organization=organization), tag_dimension_as=None)
+        else:
+            (key,) = tag_keys
+            tagged = DailyTagCost.objects.filter(organization=organization, tag_key=key)
+            if tag is not None:
+                tagged = tagged.filter(tag_value=tag[1])
+            rows_read = rollup_rows(tagged, tag_dimension_as=F("tag_value"))
+            if tag is None:  # the rows without the tag: all rows minus the tagged ones
+                everything = rollup_rows(
+                    DailyCost.objects.filter(organization=organization),
+                    tag_dimension_as=Value("", output_field=TextField()),
+                )
+                tag_group = next(f"g{i}" for i, dim in enumerate(dimensions) if dim.startswith("tag:"))
+                rows_read += untagged_remainder(tagged=rows_read, everything=everything, keys=keys, tag_group=tag_group)
+    for r in rows_read:
         labels = []
         for i, dim in enumerate(dimensions):
             value = r[f"g{i}"] or ""
@@ -239,6 +263,30 @@ def cost_breakdown(
         sums[(period, tuple(labels), r["billing_currency"])] += r["cost"] or Decimal(0)
     rows = [BreakdownRow(period=p, groups=g, currency=c, cost=cost) for (p, g, c), cost in sums.items()]
     return sorted(rows, key=lambda r: (r.period or date.min, -r.cost, r.groups, r.currency))
+
+
+def untagged_remainder(
+    *, tagged: list[dict], everything: list[dict], keys: Sequence[str], tag_group: str
+) -> list[dict]:
+    """Rows for what carries no value of the tag: per group of ``everything`` (whose ``tag_group`` is ""),
+    its cost and row count minus those of the ``tagged`` rows with the same other keys. Pure.
+
+    Rows are dicts with ``keys``, ``billing_currency``, ``cost`` (Decimal) and ``rows`` (line items). A
+    remainder is kept when line items remain (even if their cost nets to zero), never by comparing money.
+    """
+    other = [k for k in keys if k != tag_group]
+    covered: dict[tuple, list] = defaultdict(lambda: [Decimal(0), 0])
+    for r in tagged:
+        bucket = covered[(*(r[k] for k in other), r["billing_currency"])]
+        bucket[0] += r["cost"] or Decimal(0)
+        bucket[1] += r["rows"] or 0
+    remainder = []
+    for r in everything:
+        cost, rows = covered.get((*(r[k] for k in other), r["billing_currency"]), (Decimal(0), 0))
+        left = (r["rows"] or 0) - rows
+        if left > 0:
+            remainder.append({**r, "cost": (r["cost"] or Decimal(0)) - cost, "rows": left})
+    return remainder
 
 
 def _as_date(value: date | datetime | str) -> date:

@@ -33,8 +33,15 @@ from finops.usage import formats
 from finops.usage.followups import ingest_followups_enqueue
 from finops.usage.formats.errors import IngestError
 from finops.usage.formats.schema import CANONICAL_COLUMNS
-from finops.usage.models import BillingSlice, DailyCost, IngestFile, IngestJob, LineItem
-from finops.usage.rollup import DeliverySummary, merge_rollups, rollup_chunk, team_values
+from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestFile, IngestJob, LineItem
+from finops.usage.rollup import (
+    TAG_ROLLUP_DIMENSIONS,
+    DeliverySummary,
+    merge_rollups,
+    rollup_chunk,
+    tag_rollup_chunk,
+    team_values,
+)
 
 ProgressCallback = Callable[[dict], None]
 _ROLLUP_MERGE_EVERY = 16
@@ -212,8 +219,8 @@ def _prepare_delivery(
     job: IngestJob, files: list[IngestFile], loader: TableLoader, summary: DeliverySummary
 ) -> Iterator[tuple]:
     """The pure half of an ingest, run ahead in a thread: parse, map, summarise, roll up and encode each
-    chunk for the database. Yields (file, bytes read, prepared rows, rollup), then (file, None, None, None) at
-    the end of each file. No database access here."""
+    chunk for the database. Yields (file, bytes read, prepared rows, (rollup, tag rollup)), then
+    (file, None, None, None) at the end of each file. No database access here."""
     keys = settings.FINOPS_TEAM_TAG_KEYS
     for ingest_file in files:
         ingest_file.rows = 0
@@ -226,7 +233,8 @@ def _prepare_delivery(
             ingest_file.rows += chunk.num_rows
             ingest_file.format = parsed.fmt
             # Only what the loader needs travels on: holding parsed tables in the queue doubled peak RSS.
-            yield ingest_file, parsed.bytes_read, prepared, rollup_chunk(chunk, values)
+            rollups = (rollup_chunk(chunk, values), tag_rollup_chunk(chunk, values))
+            yield ingest_file, parsed.bytes_read, prepared, rollups
             del chunk, parsed, prepared
         if ingest_file.rows == 0:
             raise IngestError("no data rows", file=str(path))
@@ -236,19 +244,24 @@ def _prepare_delivery(
 def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progress) -> None:
     summary = DeliverySummary()
     rollups: list[pa.Table] = []
+    tag_rollups: list[pa.Table] = []
     files = list(job.files.all())
     loader = TableLoader(LineItem, LINE_ITEM_COLUMNS)
     # While the loader's COPY is open, no other query may run on the connection.
     with loader:
-        for ingest_file, bytes_read, prepared, rollup in prefetch(_prepare_delivery(job, files, loader, summary), 1):
+        for ingest_file, bytes_read, prepared, chunk_rollups in prefetch(
+            _prepare_delivery(job, files, loader, summary), 1
+        ):
             if bytes_read is None:
                 tracker.bytes_before += ingest_file.size_bytes
                 continue
             loader.load(prepared)
             del prepared
-            rollups.append(rollup)
+            rollups.append(chunk_rollups[0])
+            tag_rollups.append(chunk_rollups[1])
             if len(rollups) >= _ROLLUP_MERGE_EVERY:  # keep memory flat however long the delivery
                 rollups = [merge_rollups(rollups)]
+                tag_rollups = [merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)]
             tracker.rows = loader.rows
             tracker.report(tracker.bytes_before + bytes_read)
     for ingest_file in files:
@@ -260,13 +273,15 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
         LineItem.objects.filter(organization=organization, ingest_job_id__in=list(owners)).filter(slices).delete()
     )
     DailyCost.objects.filter(organization=organization).filter(slices).delete()
-    merged = merge_rollups(rollups)
+    DailyTagCost.objects.filter(organization=organization).filter(slices).delete()
     team_cache: dict[str, int | None] = {}
-    if merged is not None:
-        bulk_insert(
-            DailyCost,
-            _rollup_table(merged, organization.pk, job.pk, _team_ids(organization, merged["team_value"], team_cache)),
-        )
+    for model, merged in (
+        (DailyCost, merge_rollups(rollups)),
+        (DailyTagCost, merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)),
+    ):
+        if merged is not None:
+            team_ids = _team_ids(organization, merged["team_value"], team_cache)
+            bulk_insert(model, _rollup_table(merged, organization.pk, job.pk, team_ids))
     for (provider, account, period), rows in summary.slices.items():
         BillingSlice.objects.update_or_create(
             organization=organization,

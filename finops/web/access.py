@@ -3,7 +3,7 @@
 - The organization comes from ``?org=SLUG`` (remembered in the session), else the session, else the
   user's first membership. A slug the user is not a member of is a 404, never another tenant's data.
 - finance/admin/viewer read everything in the organization; an engineer reads only the rows of their
-  teams (DailyCost.team, LineItem.team_tag_value); a viewer can change nothing.
+  teams (the rollups' team); a viewer can change nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from finops.accounts.models import Membership, Organization, Role, Team
-from finops.usage.models import DailyCost, IngestJob, LineItem
+from finops.usage.models import DailyCost, DailyTagCost, IngestJob
 from finops.web.cache import dashboard_cache_version
 
 SESSION_KEY = "org"
@@ -72,11 +72,10 @@ class Scope:
             queryset = queryset.filter(team_id__in=self.team_ids)
         return queryset
 
-    def line_items(self) -> QuerySet[LineItem]:
-        """Always combine with a charge_period_start range: the (organization, time) index bounds the scan."""
-        queryset = LineItem.objects.filter(organization_id=self.organization.pk)
+    def daily_tag_costs(self) -> QuerySet[DailyTagCost]:
+        queryset = DailyTagCost.objects.filter(organization_id=self.organization.pk)
         if self.team_ids is not None:
-            queryset = queryset.filter(team_tag_value__in=list(self.teams().values_list("tag_value", flat=True)))
+            queryset = queryset.filter(team_id__in=self.team_ids)
         return queryset
 
     def teams(self) -> QuerySet[Team]:

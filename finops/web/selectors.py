@@ -1,35 +1,34 @@
-"""Reads behind the pages. All answer from DailyCost rollups, except tag group-bys and commitment status
-(bounded by the (organization, charge_period_start) index). Results are cached per organization version
-and scope (see cache.py). Money stays Decimal here; pages round for display only."""
+"""Reads behind the pages. All answer from the daily rollups: DailyCost, and DailyTagCost for tag group-bys.
+Results are cached per organization version and scope (see cache.py). Money stays Decimal here; pages
+round for display only."""
 
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 import pandas as pd
 from django.db.models import F, Max, Q, Sum, TextField, Value
-from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
 
 from finops.core.money import MoneySum
-from finops.usage.selectors import METRICS, NONE_LABEL, ReportError
+from finops.usage.selectors import METRICS, NONE_LABEL, ReportError, untagged_remainder
 from finops.web.access import Scope
 from finops.web.cache import cached
 from finops.web.models import BusinessMetric
 
-# Explore dimensions: name -> (rollup field, line item field) and their labels.
-DIMENSIONS: dict[str, tuple[str, str, str]] = {
-    "service": ("service_name", "service_name", "Service"),
-    "account": ("billing_account_id", "billing_account_id", "Billing account"),
-    "sub_account": ("sub_account_id", "sub_account_id", "Sub account"),
-    "region": ("region_id", "region_id", "Region"),
-    "team": ("team__slug", "team_tag_value", "Team"),
-    "charge_category": ("charge_category", "charge_category", "Charge category"),
-    "pricing_category": ("pricing_category", "pricing_category", "Pricing category"),
-    "provider": ("provider_name", "provider_name", "Provider"),
+# Explore dimensions: name -> (rollup field, label).
+DIMENSIONS: dict[str, tuple[str, str]] = {
+    "service": ("service_name", "Service"),
+    "account": ("billing_account_id", "Billing account"),
+    "sub_account": ("sub_account_id", "Sub account"),
+    "region": ("region_id", "Region"),
+    "team": ("team__slug", "Team"),
+    "charge_category": ("charge_category", "Charge category"),
+    "pricing_category": ("pricing_category", "Pricing category"),
+    "provider": ("provider_name", "Provider"),
 }
 STACK_DIMENSIONS = ("service", "account", "team")
 GRANULARITIES = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
@@ -50,10 +49,6 @@ def add_months(day: date, months: int) -> date:
 def same_day_last_month(day: date) -> date:
     previous = add_months(month_start(day), -1)
     return previous.replace(day=min(day.day, calendar.monthrange(previous.year, previous.month)[1]))
-
-
-def _utc(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
 
 
 def as_of(scope: Scope) -> date | None:
@@ -178,8 +173,7 @@ def top_movers(current: dict[str, Decimal], previous: dict[str, Decimal], limit:
 
 def commitment_monthly(scope: Scope, *, start: date, end: date, currency: str) -> pd.DataFrame:
     """Per month: usage list cost, covered (Used) list/effective cost, unused commitment cost, coverage,
-    utilisation and savings. Reads line items (DailyCost does not keep CommitmentDiscountStatus), bounded by
-    the (organization, charge_period_start) index; cached until the next ingest.
+    utilisation and savings, from the daily rollups (they keep CommitmentDiscountStatus).
 
     coverage    = list cost of covered usage / list cost of all usage (on-demand equivalent, Unused rows excluded)
     utilisation = effective cost of Used rows / effective cost of Used + Unused rows
@@ -187,38 +181,24 @@ def commitment_monthly(scope: Scope, *, start: date, end: date, currency: str) -
     """
 
     def compute() -> pd.DataFrame:
-        status_rows = (
-            scope.line_items()
-            .filter(
-                charge_period_start__gte=_utc(start),
-                charge_period_start__lt=_utc(end + timedelta(days=1)),
-                charge_category="Usage",
-                billing_currency=currency,
-                commitment_discount_status__in=["Used", "Unused"],
-            )
-            .annotate(month=TruncMonth("charge_period_start", tzinfo=UTC))
+        rows = (
+            scope.daily_costs()
+            .filter(day__gte=start, day__lte=end, billing_currency=currency, charge_category="Usage")
+            .annotate(month=TruncMonth("day"))
             .values("month", "commitment_discount_status")
             .annotate(effective=MoneySum("effective_cost"), listed=MoneySum("list_cost"))
             .order_by()
         )
-        usage_rows = (
-            scope.daily_costs()
-            .filter(day__gte=start, day__lte=end, billing_currency=currency, charge_category="Usage")
-            .annotate(month=TruncMonth("day"))
-            .values("month")
-            .annotate(listed=MoneySum("list_cost"))
-            .order_by()
-        )
         months: dict[date, dict[str, Decimal]] = {}
         zero = Decimal(0)
-        for row in usage_rows:
-            months.setdefault(row["month"], {})["usage_list"] = row["listed"] or zero
-        for row in status_rows:
+        for row in rows:
             month = row["month"].date() if isinstance(row["month"], datetime) else row["month"]
             bucket = months.setdefault(month, {})
+            bucket["usage_list"] = bucket.get("usage_list", zero) + (row["listed"] or zero)
             status = row["commitment_discount_status"].lower()
-            bucket[f"{status}_effective"] = row["effective"] or zero
-            bucket[f"{status}_list"] = row["listed"] or zero
+            if status in ("used", "unused"):
+                bucket[f"{status}_effective"] = bucket.get(f"{status}_effective", zero) + (row["effective"] or zero)
+                bucket[f"{status}_list"] = bucket.get(f"{status}_list", zero) + (row["listed"] or zero)
         records = []
         for month in sorted(months):
             b = months[month]
@@ -332,33 +312,24 @@ def explore_rows(scope: Scope, query: ExploreQuery) -> pd.DataFrame:
     trunc = GRANULARITIES[query.granularity]
 
     def compute() -> pd.DataFrame:
-        if query.group.startswith("tag:"):
-            queryset = scope.line_items().filter(
-                charge_period_start__gte=_utc(query.start),
-                charge_period_start__lt=_utc(query.end + timedelta(days=1)),
-            )
-            team_values = None
-            if "team" in query.filters:
-                team_values = tuple(
-                    scope.teams().filter(slug__in=query.filters["team"]).values_list("tag_value", flat=True)
-                ) + tuple(v for v in query.filters["team"] if v == NONE_LABEL)
-            for name, values in query.filters.items():
-                line_field = DIMENSIONS[name][1]
-                queryset = queryset.filter(_filter_q(line_field, team_values if name == "team" else values))
-            group = Coalesce(KT(f"tags__{query.group[4:]}"), Value(""), output_field=TextField())
-            period = trunc("charge_period_start", tzinfo=UTC)
-        else:
-            queryset = scope.daily_costs().filter(day__gte=query.start, day__lte=query.end)
+        def grouped(queryset, group) -> list[dict]:
+            queryset = queryset.filter(day__gte=query.start, day__lte=query.end)
             for name, values in query.filters.items():
                 queryset = queryset.filter(_filter_q(DIMENSIONS[name][0], values))
-            group = _group_expression(query.group)
-            period = trunc("day")
-        rows = (
-            queryset.annotate(period=period, group=group)
-            .values("period", "group", "billing_currency")
-            .annotate(cost=MoneySum(field_name))
-            .order_by()
-        )
+            return list(
+                queryset.annotate(period=trunc("day"), group=group)
+                .values("period", "group", "billing_currency")
+                .annotate(cost=MoneySum(field_name), rows=Sum("row_count"))
+                .order_by()
+            )
+
+        if query.group.startswith("tag:"):
+            tagged = grouped(scope.daily_tag_costs().filter(tag_key=query.group[4:]), F("tag_value"))
+            everything = grouped(scope.daily_costs(), Value("", output_field=TextField()))
+            keys = ("period", "group")
+            rows = tagged + untagged_remainder(tagged=tagged, everything=everything, keys=keys, tag_group="group")
+        else:
+            rows = grouped(scope.daily_costs(), _group_expression(query.group))
         records = [
             {
                 "period": r["period"].date() if isinstance(r["period"], datetime) else r["period"],
@@ -381,7 +352,7 @@ def explore_choices(scope: Scope, *, start: date, end: date) -> dict[str, list[s
     def compute() -> dict[str, list[str]]:
         base = scope.daily_costs().filter(day__gte=start, day__lte=end)
         out = {}
-        for name, (rollup_field, _, _) in DIMENSIONS.items():
+        for name, (rollup_field, _) in DIMENSIONS.items():
             values = base.values_list(rollup_field, flat=True).distinct().order_by()
             out[name] = sorted({v or NONE_LABEL for v in values})
         return out

@@ -57,7 +57,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "metric": metric,
         "stack": stack,
         "metric_labels": METRIC_LABELS,
-        "stack_choices": [(d, selectors.DIMENSIONS[d][2]) for d in selectors.STACK_DIMENSIONS],
+        "stack_choices": [(d, selectors.DIMENSIONS[d][1]) for d in selectors.STACK_DIMENSIONS],
         "metric_choices": [(m, METRIC_LABELS[m]) for m in selectors.OVERVIEW_METRICS],
     }
     # The whole page's numbers and figures are cached together: a warm page is one cache read + render.
@@ -90,7 +90,7 @@ def _overview_data(scope: Scope, metric: str, stack: str) -> dict:
     monthly = selectors.monthly_by(
         scope, dimension=stack, metric=metric, start=window_start, end=last, currency=currency
     )
-    stack_label = selectors.DIMENSIONS[stack][2].lower()
+    stack_label = selectors.DIMENSIONS[stack][1].lower()
     spend_figure = figures.stacked_bars(
         monthly,
         x="month",
@@ -190,7 +190,7 @@ def explore(request: HttpRequest) -> HttpResponse:
     last = selectors.as_of(scope) or date.today()
     context: dict = {
         "metric_labels": METRIC_LABELS,
-        "dimensions": [(k, v[2]) for k, v in selectors.DIMENSIONS.items()],
+        "dimensions": [(k, v[1]) for k, v in selectors.DIMENSIONS.items()],
         "granularities": list(selectors.GRANULARITIES),
     }
     try:
@@ -238,7 +238,7 @@ def _explore_data(scope: Scope, query: selectors.ExploreQuery) -> dict:
             }
         )
     currency = selectors.main_currency(scope)
-    group_label = f"tag {query.group[4:]}" if query.group.startswith("tag:") else selectors.DIMENSIONS[query.group][2]
+    group_label = f"tag {query.group[4:]}" if query.group.startswith("tag:") else selectors.DIMENSIONS[query.group][1]
     chart_frame = frame[frame["currency"] == currency] if not frame.empty else frame
     figure = figures.stacked_bars(
         chart_frame,

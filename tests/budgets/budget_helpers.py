@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 
 from finops.accounts.models import Organization, Team
 from finops.accounts.services import membership_set
-from finops.usage.models import DailyCost, IngestJob, LineItem
+from finops.usage.models import DailyCost, DailyTagCost, IngestJob, LineItem
 
 TODAY = date(2026, 3, 20)  # evaluations run "today"; data ends the day before
 FIRST_DAY = date(2025, 11, 1)
@@ -94,7 +94,8 @@ def build_org(frame: pd.DataFrame, slug: str = "acme") -> Organization:
 
 
 def add_line_items(organization: Organization, frame: pd.DataFrame) -> None:
-    """One line item per frame row, tagged {"team": ..., "env": "prod"|"dev" (by region)}."""
+    """One line item per frame row, tagged {"team": ..., "env": "prod"|"dev" (by region)}, and the tag
+    rollup rows the ingest would write for them (one per row and tag)."""
     job = IngestJob.objects.filter(organization=organization).first()
     items = []
     for row in frame.itertuples():
@@ -121,6 +122,34 @@ def add_line_items(organization: Organization, frame: pd.DataFrame) -> None:
             )
         )
     LineItem.objects.bulk_create(items, batch_size=2000)
+    teams = {t.tag_value: t for t in Team.objects.filter(organization=organization)}
+    tag_rows = []
+    for row in frame.itertuples():
+        for key, value in (("team", row.team), ("env", "prod" if row.region_id == "us-east-1" else "dev")):
+            tag_rows.append(
+                DailyTagCost(
+                    organization=organization,
+                    ingest_job=job,
+                    day=row.day,
+                    billing_period_start=datetime.combine(row.day.replace(day=1), time(), UTC),
+                    provider_name="AWS",
+                    billing_account_id=ACCOUNT,
+                    sub_account_id=row.sub_account_id,
+                    service_name=row.service_name,
+                    region_id=row.region_id,
+                    charge_category="Usage",
+                    billing_currency="USD",
+                    team=teams[row.team],
+                    tag_key=key,
+                    tag_value=value,
+                    billed_cost=row.billed,
+                    effective_cost=row.effective,
+                    list_cost=row.billed,
+                    pricing_quantity=Decimal(1),
+                    row_count=1,
+                )
+            )
+    DailyTagCost.objects.bulk_create(tag_rows, batch_size=2000)
 
 
 def add_user(organization: Organization, username: str, email: str, role: str = "finance"):

@@ -13,6 +13,7 @@ from finops.budgets import calc
 from finops.budgets.models import Budget
 from finops.budgets.services import budget_create, budget_evaluate
 from finops.forecasting.calc.select import forecast_series
+from finops.usage.models import DailyTagCost, LineItem
 from tests.budgets.budget_helpers import (
     FIRST_DAY,
     SERVICES,
@@ -84,14 +85,24 @@ def test_effective_metric(org, frame):
     assert ev.forecast == expected_forecast(frame, "effective", service_name=[SERVICES[1]])
 
 
-def test_tag_scope_reads_line_items(org, frame):
+def test_tag_scope_reads_the_tag_rollup(org, frame):
     add_line_items(org, frame[frame.day >= date(2025, 12, 1)])
+    LineItem.objects.filter(organization=org).delete()  # one tag key is answered from DailyTagCost alone
     budget = make(org, scope={"tags": {"env": ["prod"]}, "team": ["checkout"]})
     ev = budget_evaluate(budget=budget, today=TODAY).evaluation
     # env=prod is exactly the us-east-1 rows of the fixture.
     assert ev.actual == period_sum(frame, MARCH, AS_OF, region_id=["us-east-1"], team=["checkout"])
     recent = frame[frame.day >= date(2025, 12, 1)]
     assert ev.forecast == expected_forecast(recent, region_id=["us-east-1"], team=["checkout"])
+
+
+def test_scope_on_two_tag_keys_reads_line_items(org, frame):
+    add_line_items(org, frame[frame.day >= date(2025, 12, 1)])
+    budget = make(org, scope={"tags": {"env": ["dev"], "team": ["search"]}})
+    DailyTagCost.objects.filter(organization=org).delete()  # both tags must hold on the same line item
+    ev = budget_evaluate(budget=budget, today=TODAY).evaluation
+    assert ev.actual == period_sum(frame, MARCH, AS_OF, region_id=["eu-west-1"], team=["search"])
+    assert ev.actual > 0
 
 
 def test_quarterly_actual(org, frame):

@@ -21,7 +21,7 @@ def _day(value: str) -> date:
 
 
 class Command(BaseCommand):
-    help = "Cost per group from the daily rollups (tag:KEY groups read line items)."
+    help = "Cost per group from the daily rollups (tag:KEY groups from the tag rollup)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--org", required=True)

@@ -1,0 +1,223 @@
+"""The tag rollup (DailyTagCost) and the commitment-status dimension of DailyCost: written by the ingest,
+rebuilt from line items, and read by reports instead of line items. Expected numbers come from the csv
+module and Decimal over the FOCUS sample (tests/usage/helpers.py)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from datetime import date
+from decimal import Decimal
+from io import StringIO
+
+import pyarrow as pa
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from finops.accounts.models import Organization
+from finops.usage.models import DailyCost, DailyTagCost, LineItem
+from finops.usage.rebuild import rollups_rebuild
+from finops.usage.rollup import tag_pairs, tag_rollup_chunk
+from finops.usage.selectors import NONE_LABEL, cost_breakdown, untagged_remainder
+from tests.conftest import FOCUS_SAMPLE
+from tests.usage.helpers import NULLS, read_rows
+
+pytestmark = pytest.mark.django_db
+
+
+def charge_day(row: dict[str, str]) -> str:
+    return row["ChargePeriodStart"][:10]
+
+
+def tags_of(row: dict[str, str]) -> dict:
+    return {} if row["Tags"] in NULLS else json.loads(row["Tags"])
+
+
+def expected_tag_sums(rows: list[dict[str, str]], column: str = "BilledCost") -> dict[tuple, Decimal]:
+    """(day, key, value) -> sum, for every non-empty tag of every row."""
+    sums: dict[tuple, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        for key, value in tags_of(r).items():
+            if key and value not in (None, ""):
+                sums[(charge_day(r), key, value)] += Decimal(r[column]) if r[column] not in NULLS else Decimal(0)
+    return dict(sums)
+
+
+@pytest.fixture
+def ingested():
+    call_command("ingest_usage", str(FOCUS_SAMPLE), "--org", "acme", "--json", stdout=StringIO())
+    return Organization.objects.get(slug="acme"), read_rows(FOCUS_SAMPLE)
+
+
+def stored_tag_sums(organization: Organization) -> dict[tuple, Decimal]:
+    sums: dict[tuple, Decimal] = defaultdict(Decimal)
+    for row in DailyTagCost.objects.filter(organization=organization):
+        sums[(row.day.isoformat(), row.tag_key, row.tag_value)] += row.billed_cost
+    return dict(sums)
+
+
+def test_ingest_writes_one_tag_row_per_tag_and_the_sums_equal_the_file(ingested):
+    organization, rows = ingested
+    assert stored_tag_sums(organization) == expected_tag_sums(rows)
+    counts: Counter = Counter()
+    for r in rows:
+        counts.update(key for key, value in tags_of(r).items() if key and value not in (None, ""))
+    stored_counts: Counter = Counter()
+    for key, n in DailyTagCost.objects.filter(organization=organization).values_list("tag_key", "row_count"):
+        stored_counts[key] += n
+    assert stored_counts == counts
+    assert " org" in counts  # keys are kept exactly as written, leading space included
+
+
+def test_daily_cost_keeps_the_commitment_status(ingested):
+    organization, rows = ingested
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        status = "" if r["CommitmentDiscountStatus"] in NULLS else r["CommitmentDiscountStatus"]
+        expected[status] += Decimal(r["EffectiveCost"])
+    stored: dict[str, Decimal] = defaultdict(Decimal)
+    for status, cost in DailyCost.objects.filter(organization=organization).values_list(
+        "commitment_discount_status", "effective_cost"
+    ):
+        stored[status] += cost
+    assert dict(stored) == dict(expected)
+    assert set(stored) == {"", "Used"}
+
+
+def rollup_rows(model, organization: Organization) -> Counter:
+    fields = [f.attname for f in model._meta.concrete_fields if f.attname not in ("id", "ingest_job_id")]
+    return Counter(tuple(row) for row in model.objects.filter(organization=organization).values_list(*fields))
+
+
+def test_rebuild_from_line_items_reproduces_what_the_ingest_wrote(ingested):
+    organization, _ = ingested
+    daily, tagged = rollup_rows(DailyCost, organization), rollup_rows(DailyTagCost, organization)
+    DailyTagCost.objects.filter(organization=organization).delete()
+    DailyCost.objects.filter(organization=organization).update(commitment_discount_status="")
+    written = rollups_rebuild(organization_id=organization.pk)
+    assert written == {"DailyCost": sum(daily.values()), "DailyTagCost": sum(tagged.values())}
+    assert rollup_rows(DailyCost, organization) == daily
+    assert rollup_rows(DailyTagCost, organization) == tagged
+
+
+def test_rebuild_rollups_command(ingested):
+    organization, _ = ingested
+    before = rollup_rows(DailyTagCost, organization)
+    DailyTagCost.objects.all().delete()
+    out = StringIO()
+    call_command("rebuild_rollups", "--org", "acme", stdout=out)
+    assert out.getvalue().startswith(
+        f"acme: {DailyCost.objects.filter(organization=organization).count():,} daily rows"
+    )
+    assert rollup_rows(DailyTagCost, organization) == before
+    with pytest.raises(CommandError, match="no organization 'nope'") as error:
+        call_command("rebuild_rollups", "--org", "nope")
+    assert error.value.returncode == 2
+    with pytest.raises(CommandError, match=r"--org SLUG .* or --all"):
+        call_command("rebuild_rollups")
+
+
+def test_tag_reports_read_no_line_items(ingested):
+    organization, rows = ingested
+    LineItem.objects.filter(organization=organization).delete()  # answered from the rollups alone
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        value = tags_of(r).get("environment")
+        expected[value if value not in (None, "") else NONE_LABEL] += Decimal(r["BilledCost"])
+    got = {row.group: row.cost for row in cost_breakdown(organization=organization, group_by=["tag:environment"])}
+    assert got == dict(expected)
+    # Tag group-by beside a dimension, by day: the untagged remainder is per (service, day).
+    by_service_day: dict[tuple, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        value = tags_of(r).get("environment") or NONE_LABEL
+        by_service_day[(date.fromisoformat(charge_day(r)), r["ServiceName"] or NONE_LABEL, value)] += Decimal(
+            r["BilledCost"]
+        )
+    breakdown = cost_breakdown(organization=organization, group_by=["service", "tag:environment"], granularity="day")
+    got_by = {(row.period, *row.groups): row.cost for row in breakdown}
+    assert got_by == {k: v for k, v in by_service_day.items()}
+    # A tag filter with a dimension group-by.
+    filtered = cost_breakdown(organization=organization, group_by=["service"], tag=("environment", "prod"))
+    expected_prod: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        if tags_of(r).get("environment") == "prod":
+            expected_prod[r["ServiceName"] or NONE_LABEL] += Decimal(r["BilledCost"])
+    assert {row.group: row.cost for row in filtered} == dict(expected_prod)
+    assert expected_prod
+
+
+def test_two_tag_keys_fall_back_to_line_items(ingested):
+    organization, rows = ingested
+    DailyTagCost.objects.filter(organization=organization).delete()  # this report cannot use the tag rollup
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        tags = tags_of(r)
+        if tags.get("business_unit") == "PeoriaData":
+            expected[tags.get("environment") or NONE_LABEL] += Decimal(r["BilledCost"])
+    got = cost_breakdown(organization=organization, group_by=["tag:environment"], tag=("business_unit", "PeoriaData"))
+    assert {row.group: row.cost for row in got} == dict(expected)
+    assert expected
+
+
+def test_tag_pairs_keep_non_empty_tags_as_text():
+    assert tag_pairs(None) == [] and tag_pairs("") == []
+    text = json.dumps({"team": "a", "empty": "", "none": None, "n": 5, "flag": True, "": "x"})
+    assert tag_pairs(text) == [("team", "a"), ("n", "5"), ("flag", "true")]
+
+
+def test_tag_rollup_groups_rows_sharing_a_tag_across_different_tag_sets():
+    # Two rows with different tag sets share team=a: one (day, team, a) row with both costs.
+    from datetime import UTC, datetime
+
+    from finops.usage.formats.schema import DECIMAL, TIMESTAMP
+
+    start = datetime(2025, 1, 1, 5, tzinfo=UTC)
+    n = 3
+    table = pa.table(
+        {
+            "charge_period_start": pa.array([start] * n, TIMESTAMP),
+            "billing_period_start": pa.array([datetime(2025, 1, 1, tzinfo=UTC)] * n, TIMESTAMP),
+            **{
+                name: pa.array(["x"] * n, pa.string())
+                for name in (
+                    "provider_name",
+                    "billing_account_id",
+                    "sub_account_id",
+                    "service_name",
+                    "service_category",
+                    "region_id",
+                    "region_name",
+                    "charge_category",
+                    "pricing_category",
+                    "billing_currency",
+                )
+            },
+            "commitment_discount_status": pa.array([None] * n, pa.string()),
+            **{
+                m: pa.array([Decimal("1.5"), Decimal("2.25"), Decimal("4")], DECIMAL)
+                for m in ("billed_cost", "effective_cost", "list_cost", "pricing_quantity")
+            },
+            "tags": pa.array(['{"team": "a", "env": "prod"}', '{"team": "a"}', None], pa.string()),
+        }
+    )
+    rollup = tag_rollup_chunk(table, pa.array(["a", "a", ""], pa.string()))
+    got = {(r["tag_key"], r["tag_value"]): (r["billed_cost"], r["row_count"]) for r in rollup.to_pylist()}
+    assert got == {("team", "a"): (Decimal("3.75"), 2), ("env", "prod"): (Decimal("1.5"), 1)}
+
+
+def test_untagged_remainder_keeps_rows_whose_cost_nets_to_zero():
+    keys = ("period", "group")
+    everything = [
+        {"period": 1, "group": "", "billing_currency": "USD", "cost": Decimal("10"), "rows": 3},
+        {"period": 2, "group": "", "billing_currency": "USD", "cost": Decimal("0"), "rows": 2},
+        {"period": 3, "group": "", "billing_currency": "USD", "cost": Decimal("7"), "rows": 1},
+    ]
+    tagged = [
+        {"period": 1, "group": "a", "billing_currency": "USD", "cost": Decimal("4"), "rows": 1},
+        {"period": 1, "group": "b", "billing_currency": "USD", "cost": Decimal("6"), "rows": 1},
+        {"period": 3, "group": "a", "billing_currency": "USD", "cost": Decimal("7"), "rows": 1},
+    ]
+    remainder = untagged_remainder(tagged=tagged, everything=everything, keys=keys, tag_group="group")
+    # Period 1: one untagged row whose cost is 0; period 2: all untagged; period 3: nothing left.
+    assert [(r["period"], r["cost"], r["rows"]) for r in remainder] == [(1, Decimal(0), 1), (2, Decimal(0), 2)]
