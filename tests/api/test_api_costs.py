@@ -103,7 +103,7 @@ def test_date_range_is_inclusive_and_filters_apply(world, frame):
     assert api_rows(payload) == pandas_sum(frame[frame["ServiceName"] == one], ["region"])
 
 
-def test_tag_filter_reads_line_items(world, frame):
+def test_tag_filter(world, frame):
     payload = world.client("admin").get("/api/v1/costs/summary", {"group_by": "service", "tag": "environment=prod"})
     assert payload.status_code == 200
     subset = frame[frame["environment"] == "prod"]

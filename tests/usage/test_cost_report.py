@@ -73,7 +73,7 @@ def test_region_falls_back_to_region_name(focus_org):
     assert as_dict(report("--group-by", "region")) == expected
 
 
-def test_tag_group_by_reads_line_items(focus_org):
+def test_tag_group_by(focus_org):
     expected = grouped_sum(focus_org, lambda r: label(tag_value(r, "environment")), "BilledCost")
     assert as_dict(report("--group-by", "tag:environment")) == expected
 
@@ -94,7 +94,7 @@ def test_date_range_is_inclusive_by_charge_day(focus_org):
     expected = grouped_sum(in_range, lambda r: label(r["ServiceName"]), "BilledCost")
     payload = report("--start", start.isoformat(), "--end", end.isoformat())
     assert as_dict(payload) == expected
-    # The tag group-by reads line items, not rollups: the same range must hold the same money.
+    # The tag group-by reads the tag rollup: the same range must hold the same money.
     tag_payload = report("--start", "2024-09-10", "--end", "2024-09-20", "--group-by", "tag:environment")
     assert sum(as_dict(tag_payload).values()) == sum(expected.values())
 
