@@ -4,13 +4,24 @@ on loopback against a real gunicorn server, and print per-page latency percentil
 
     python bench/dashboard.py [--rows 10000000] [--clients 8] [--requests 100] [--workers 2] [--reuse]
 
-- Database: the one DATABASE_URL names with "_dashboard" appended (SQLite: var/dashboard.sqlite3), dropped,
-  re-created and migrated (``--reuse`` keeps an already seeded one with the same row count).
-- Seeding takes the fastest path: synthetic FOCUS line items generated with numpy/pyarrow in chunks and
-  written with ``finops.core.bulk.TableLoader`` (COPY on PostgreSQL) together with their DailyCost rollups
-  (``finops.usage.rollup``), exactly as the ingest writes them. Shape: ~1,100 resources billed hourly over 13
-  months (10M rows), 40 services, 12 accounts, 8 regions, 24 teams, reservations/savings plans (Used and
-  Unused rows), tags with team and environment.
+- Database: the one DATABASE_URL names with "_dashboard" appended (SQLite: var/dashboard.sqlite3, or
+  $FINOPS_VAR_DIR/dashboard.sqlite3 when that is set), dropped, re-created and migrated (``--reuse`` keeps an
+  already seeded one with the same row count and SEED_VERSION).
+- Line items take the fastest path: synthetic FOCUS line items generated with numpy/pyarrow in chunks and
+  written with ``finops.core.bulk.TableLoader`` (COPY on PostgreSQL) together with their DailyCost and
+  DailyTagCost rollups, with the ingest's own functions (``finops.usage.rollup`` and the helpers of
+  ``finops.usage.services._write_delivery``). Shape: ~1,100 resources billed hourly over 13 months (10M rows),
+  40 services, 12 accounts, 8 regions, 24 teams, reservations/savings plans (Used and Unused rows), tags with
+  team and environment; the compute services' resources are EC2 instances of six common types, and
+  INCIDENT_SERVICE costs 4x its rate for 3 days (an incident in the *input*, for the anomaly detector to find).
+- Derived data (what the ingest's follow-ups compute, each step timed and printed): carbon recompute,
+  forecasts and anomalies (``forecast_refresh_inline``, alerts off), four budgets (whole organization,
+  a service, a team, the tag scope environment=prod; amounts from the organization's own forecast) created
+  and evaluated by ``finops.budgets.services`` (their alerts go to a reserved .example address), the shipped
+  Libcloud price table imported with derived commitment rates (timed apart: once per installation, not per
+  ingest), a 30-day commitment recommendation executed inline by ``optimizer.services`` (whatever it
+  produces: a FAILED run with its reason is shown as is), and a daily "orders" metric for the largest team
+  uploaded with ``business_metrics_upload``. Nothing a service computes is written by the benchmark.
 - Clients: threads with ``requests`` sessions, each logged in as a finance user, requesting the pages round
   robin. Latency is measured at the client on loopback (server time plus a fraction of a millisecond). The
   first request of each page (cold cache) is reported apart from the steady-state distribution.
@@ -19,6 +30,7 @@ on loopback against a real gunicorn server, and print per-page latency percentil
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -33,6 +45,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,6 +57,15 @@ TARGET_P95_MS = 200
 USERNAME, PASSWORD = "bench-finance", "bench-password-1"
 ORG = "bench"
 HOURS_PER_CHUNK = 96
+# What the seeded database holds; --reuse re-seeds a database whose marker records another version.
+# 2: instance types, DailyTagCost, budgets, forecasts/anomalies, carbon, an optimizer run, a business metric.
+SEED_VERSION = 2
+# EC2 types of the compute services' resources, most common first; priced in the shipped Libcloud table.
+INSTANCE_TYPES = ("m5.large", "c5.large", "m6i.large", "r5.large", "c5.xlarge", "m5.2xlarge")
+LIBCLOUD_PRICES = ROOT / "pricing" / "data" / "libcloud_pricing.json.gz"
+UNIT = "orders"  # the business metric of the unit-cost page
+# A 3-day cost incident in the input (not in the anomalies table): the forecasting service finds what it finds.
+INCIDENT_SERVICE, INCIDENT_FACTOR, INCIDENT_DAYS_AGO = "Service 03", 4.0, 9
 
 
 # --- Seeding (child process, Django set up) -------------------------------------------------
@@ -62,6 +84,7 @@ def _resources(count: int, seed: int = 11) -> dict:
     service = rng.choice(len(services), count, p=_zipf(len(services)))
     team = rng.choice(len(teams), count, p=_zipf(len(teams)))
     pricing = rng.choice(3, count, p=[0.70, 0.22, 0.08])  # Standard, Committed, Dynamic (spot)
+    shapes = np.random.default_rng(seed + 1)  # its own stream: the costs stay those of earlier runs
     return {
         "service": np.array(services, dtype=object)[service],
         "service_category": np.array(categories, dtype=object)[service % len(categories)],
@@ -73,6 +96,15 @@ def _resources(count: int, seed: int = 11) -> dict:
         "status": np.where(pricing == 1, np.where(rng.random(count) < 1 / 6, "Unused", "Used"), None),
         "tags": np.array(
             [json.dumps({"team": teams[t], "environment": envs[i % 3]}) for i, t in enumerate(team)], dtype=object
+        ),
+        # Compute services run EC2 instances of common types (catalog SKUs), billed by the hour; the other
+        # services' rows carry no instance shape or unit, as storage/network charges of a FOCUS export don't.
+        "instance_type": np.where(
+            service % len(categories) == 0,
+            np.array(INSTANCE_TYPES, dtype=object)[
+                shapes.choice(len(INSTANCE_TYPES), count, p=_zipf(len(INSTANCE_TYPES)))
+            ],
+            None,
         ),
         "hourly": rng.lognormal(mean=-1.5, sigma=1.2, size=count),
         "id": np.array([f"r-{i:07d}" for i in range(count)], dtype=object),
@@ -86,8 +118,9 @@ def _zipf(n: int):
     return weights / weights.sum()
 
 
-def _chunk(res: dict, start: datetime, hours: int, rng) -> object:
-    """Canonical line items for ``hours`` consecutive hours of every resource."""
+def _chunk(res: dict, start: datetime, hours: int, rng, incident: tuple[datetime, datetime] | None = None) -> object:
+    """Canonical line items for ``hours`` consecutive hours of every resource. During ``incident`` (start, end),
+    the resources of INCIDENT_SERVICE cost INCIDENT_FACTOR times their usual rate (a runaway deployment)."""
     import numpy as np
     import pyarrow as pa
 
@@ -99,6 +132,9 @@ def _chunk(res: dict, start: datetime, hours: int, rng) -> object:
     hour = np.repeat(np.arange(hours), n_res)
     starts = np.datetime64(start.replace(tzinfo=None), "us") + hour.astype("timedelta64[h]")
     list_cost = res["hourly"][idx] * rng.uniform(0.85, 1.15, n)
+    if incident is not None:
+        window = (starts >= np.datetime64(incident[0], "us")) & (starts < np.datetime64(incident[1], "us"))
+        list_cost = np.where(window & (res["service"][idx] == INCIDENT_SERVICE), list_cost * INCIDENT_FACTOR, list_cost)
     pricing = res["pricing"][idx]
     status = res["status"][idx]
     effective = np.where(
@@ -132,6 +168,8 @@ def _chunk(res: dict, start: datetime, hours: int, rng) -> object:
         "region_id": pa.array(res["region"][idx]),
         "resource_id": pa.array(res["id"][idx]),
         "commitment_discount_status": pa.array(status),
+        "instance_type": pa.array(res["instance_type"][idx]),
+        "pricing_unit": pa.array(np.where(res["instance_type"][idx] != None, "Hours", None)),  # noqa: E711
         "tags": pa.array(res["tags"][idx]),
     }
     arrays = [columns[f.name].cast(f.type) if f.name in columns else pa.nulls(n, f.type) for f in CANONICAL_SCHEMA]
@@ -139,21 +177,21 @@ def _chunk(res: dict, start: datetime, hours: int, rng) -> object:
 
 
 def child_seed(rows: int) -> None:
+    """Seed the line items and their rollups as the ingest writes them, then the derived data the ingest's
+    follow-ups compute; print one ``RESULT {json}`` line (counts, seconds per step, ids of the driven pages)."""
     import django
 
     django.setup()
     import numpy as np
-    import pyarrow as pa
     from django.conf import settings
-    from django.core.cache import cache
-    from django.db import transaction
+    from django.db import connection, transaction
     from django.utils import timezone
 
-    from finops.accounts.services import membership_set, organization_get_or_create, teams_for_tag_values
+    from finops.accounts.services import membership_set, organization_get_or_create
     from finops.core.bulk import TableLoader, bulk_insert
-    from finops.usage.models import DailyCost, IngestJob, LineItem
-    from finops.usage.rollup import merge_rollups, rollup_chunk, team_values
-    from finops.usage.services import LINE_ITEM_COLUMNS
+    from finops.usage.models import DailyCost, DailyTagCost, IngestJob, LineItem
+    from finops.usage.rollup import TAG_ROLLUP_DIMENSIONS, merge_rollups, rollup_chunk, tag_rollup_chunk, team_values
+    from finops.usage.services import LINE_ITEM_COLUMNS, _line_item_table, _rollup_table, _team_ids
 
     started = time.perf_counter()
     hours_total = 395 * 24  # 13 months
@@ -161,55 +199,194 @@ def child_seed(rows: int) -> None:
     res = _resources(n_res)
     end = datetime.combine(date.today(), datetime.min.time())
     first = end - timedelta(hours=hours_total)
+    incident = (end - timedelta(days=INCIDENT_DAYS_AGO), end - timedelta(days=INCIDENT_DAYS_AGO - 3))
     rng = np.random.default_rng(5)
     organization, _ = organization_get_or_create(slug=ORG, name="Benchmark Inc.")
     membership_set(username=USERNAME, organization=organization, role="finance", password=PASSWORD)
     written = 0
+    counts: dict[str, int] = {}
     with transaction.atomic():
         job = IngestJob.objects.create(organization=organization, source="bench", delivery_sha256="bench" * 8)
-        rollups = []
+        rollups: list = []
+        tag_rollups: list = []
         loader = TableLoader(LineItem, LINE_ITEM_COLUMNS)
         with loader:
             hour = 0
             while written < rows:
                 hours = min(HOURS_PER_CHUNK, hours_total - hour)
-                chunk = _chunk(res, first + timedelta(hours=hour), hours, rng)
+                chunk = _chunk(res, first + timedelta(hours=hour), hours, rng, incident)
                 take = min(chunk.num_rows, rows - written)
                 chunk = chunk.slice(0, take)
                 values = team_values(chunk["tags"], settings.FINOPS_TEAM_TAG_KEYS)
-                table = (
-                    chunk.append_column("organization_id", pa.array(np.full(take, organization.pk, dtype=np.int64)))
-                    .append_column("ingest_job_id", pa.array(np.full(take, job.pk, dtype=np.int64)))
-                    .append_column("team_tag_value", values)
-                )
-                loader.load(loader.prepare(table))
+                loader.load(loader.prepare(_line_item_table(chunk, organization.pk, job.pk, values)))
+                # The ingest's per-chunk rollups (finops.usage.services._prepare_delivery / _write_delivery).
                 rollups.append(rollup_chunk(chunk, values))
+                tag_rollups.append(tag_rollup_chunk(chunk, values))
                 if len(rollups) >= 16:
                     rollups = [merge_rollups(rollups)]
+                    tag_rollups = [merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)]
                 written += take
                 hour += hours
                 print(f"  {written:,} line items ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-        merged = merge_rollups(rollups)
-        teams = teams_for_tag_values(organization=organization, tag_values=list(set(merged["team_value"].to_pylist())))
-        ids = pa.array([teams[v].pk if v else None for v in merged["team_value"].to_pylist()], pa.int64())
-        table = merged.drop_columns(["team_value"]).append_column("team_id", ids)
-        table = table.append_column(
-            "organization_id", pa.array(np.full(table.num_rows, organization.pk, dtype=np.int64))
-        )
-        table = table.append_column("ingest_job_id", pa.array(np.full(table.num_rows, job.pk, dtype=np.int64)))
-        bulk_insert(DailyCost, table)
+        team_cache: dict[str, int | None] = {}
+        for model, merged in (
+            (DailyCost, merge_rollups(rollups)),
+            (DailyTagCost, merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)),
+        ):
+            team_ids = _team_ids(organization, merged["team_value"], team_cache)
+            bulk_insert(model, _rollup_table(merged, organization.pk, job.pk, team_ids))
+            counts[model.__name__] = merged.num_rows
         job.status = IngestJob.Status.SUCCEEDED
         job.rows_read = job.rows_written = written
         job.finished_at = timezone.now()
         job.save()
-    from django.db import connection
-
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
+    seconds = {"line items and rollups": time.perf_counter() - started}
+    derived = _derived(organization, seconds)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    from django.core.cache import cache
+
     cache.clear()  # ids repeat across benchmark databases
-    team = sorted(teams.values(), key=lambda t: t.slug)[0].slug
-    print(f"RESULT {written} {table.num_rows} {time.perf_counter() - started:.1f} {team}")
+    result = {"rows": written, "daily_cost": counts["DailyCost"], "daily_tag_cost": counts["DailyTagCost"]}
+    print("RESULT " + json.dumps({**result, **derived, "seconds": seconds}))
+
+
+def _timed(seconds: dict[str, float], step: str, call):
+    t0 = time.perf_counter()
+    value = call()
+    seconds[step] = time.perf_counter() - t0
+    print(f"  {step}: {seconds[step]:.1f} s", file=sys.stderr, flush=True)
+    return value
+
+
+def _derived(organization, seconds: dict[str, float]) -> dict:
+    """What the ingest's follow-ups (finops.usage.followups) compute, with the project's services: carbon,
+    forecasts and anomalies (alerts off), budgets and their evaluation; then a commitment recommendation
+    (the catalog import it needs timed apart: once per installation, not per ingest) and a team's business
+    metric. Returns the counts and the ids of the pages to drive."""
+    from decimal import Decimal
+
+    import numpy as np
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from finops.accounts.models import Team
+    from finops.budgets.models import Budget, BudgetAlert
+    from finops.budgets.services import budget_create, budget_state, budgets_evaluate
+    from finops.carbon.models import CarbonDaily
+    from finops.carbon.services import carbon_recompute
+    from finops.forecasting.models import Anomaly, ForecastRun
+    from finops.forecasting.services import forecast_refresh_inline
+    from finops.usage.models import DailyCost
+    from finops.web.services import business_metrics_upload
+    from optimizer.services import OptimizationError, optimization_run_create, optimization_run_execute
+    from pricing.services import catalog_import, derive_commitment_prices
+
+    out: dict = {}
+    carbon = _timed(seconds, "carbon recompute", lambda: carbon_recompute(organization=organization))
+    out["carbon_rows"] = CarbonDaily.objects.filter(organization=organization).count()
+    out["carbon_methods"] = dict(
+        CarbonDaily.objects.filter(organization=organization)
+        .values("method")
+        .annotate(n=Count("id"))
+        .values_list("method", "n")
+    )
+    out["carbon_groups"] = carbon.groups if carbon is not None else 0
+
+    run = _timed(
+        seconds,
+        "forecasts and anomalies",
+        lambda: forecast_refresh_inline(
+            organization=organization, trigger=ForecastRun.Trigger.INGEST, send_alerts=False
+        ),
+    )
+    out["forecast"] = f"{run.status}, {run.series_done}/{run.series_total} series"
+    out["anomalies"] = Anomaly.objects.filter(organization=organization).count()
+
+    team = Team.objects.filter(organization=organization).order_by("slug").first()  # team-00, the largest
+    service = (
+        DailyCost.objects.filter(organization=organization, service_category="Compute")
+        .values_list("service_name", flat=True)
+        .order_by("service_name")
+        .first()
+    )
+    today = timezone.now().date()
+    thresholds = [{"percent": "80", "kind": "actual"}, {"percent": "100", "kind": "forecast"}]
+    # Amounts from the organization's own forecast (as finops.budgets.demo does), so the states differ
+    # whatever day the benchmark seeds: comfortably under, tight, and over on the forecast.
+    specs = [
+        ("Cloud total", "monthly", {}, Decimal("1.5")),
+        (f"{service}", "monthly", {"service_name": [service]}, Decimal("1.02")),
+        (f"Team {team.name}", "quarterly", {"team": [team.slug]}, Decimal("1.2")),
+        ("Production", "monthly", {"tags": {"environment": ["prod"]}}, Decimal("0.9")),
+    ]
+
+    def create_budgets() -> list:
+        budgets = []
+        for name, period, scope, factor in specs:
+            probe = Budget(organization=organization, amount=Decimal(1), thresholds=[], period=period, scope=scope)
+            evaluation, _ = budget_state(budget=probe, today=today)
+            amount = max((evaluation.forecast * factor).quantize(Decimal("0.01")), Decimal("0.01"))
+            data = {
+                "name": name,
+                "period": period,
+                "scope": scope,
+                "amount": str(amount),
+                "thresholds": thresholds,
+                # Reserved domain (RFC 2606): the alerts go to the mail folder or nowhere, never to a person.
+                "recipient_emails": ["finance@bench.example"],
+            }
+            budgets.append(budget_create(organization=organization, data=data))
+        return budgets
+
+    budgets = _timed(seconds, "budgets create", create_budgets)
+    results = _timed(seconds, "budgets evaluate", lambda: budgets_evaluate(organization=organization, today=today))
+    out["budgets"] = ", ".join(f"{r.budget.name} {r.evaluation.status}" for r in results)
+    out["budget_alerts"] = BudgetAlert.objects.filter(organization=organization).count()
+    out["budget"] = budgets[-1].pk  # the tag-scoped one
+
+    def prices() -> str:
+        record, duplicate = catalog_import(paths=[LIBCLOUD_PRICES])
+        derived, _ = derive_commitment_prices()
+        return f"{record.prices_added:,} prices, {derived.prices_added:,} derived commitment rates" + (
+            " (already imported)" if duplicate else ""
+        )
+
+    out["catalog"] = _timed(seconds, "price catalog import (once)", prices)
+    optimization = optimization_run_create(
+        organization=organization, parameters={"lookback_days": 30, "time_limit": 60.0}, enqueue=False
+    )
+
+    def optimize() -> None:
+        # Bad data makes the run FAILED with its reason, which the run page shows as the service left it.
+        with contextlib.suppress(OptimizationError):
+            optimization_run_execute(optimization)
+
+    _timed(seconds, "commitment optimizer run", optimize)
+    optimization.refresh_from_db()
+    out["optimizer_run"] = optimization.pk
+    out["optimizer"] = (
+        f"{optimization.status}, {optimization.recommendations.count()} purchase(s), "
+        f"solver {optimization.solver_status or '-'}" + (f", error: {optimization.error}" if optimization.error else "")
+    )
+
+    # One order count per day of data for the team, uploaded as the team page's CSV form does.
+    days = sorted(set(DailyCost.objects.filter(organization=organization).values_list("day", flat=True)))
+    orders = np.random.default_rng(3).poisson(900, len(days))
+    lines = ["date,metric,value", *(f"{d.isoformat()},{UNIT},{n}" for d, n in zip(days, orders, strict=True))]
+    out["metric_rows"] = _timed(
+        seconds,
+        "business metric upload",
+        lambda: business_metrics_upload(
+            organization=organization, team=team, data="\n".join(lines).encode(), name="orders.csv", user=None
+        ),
+    )
+    out.update({"team": team.slug, "unit": UNIT, "service": service})
+    return out
 
 
 # --- Load generation ------------------------------------------------------------------------
@@ -311,6 +488,24 @@ def drive(base: str, pages: list[str], clients: int, requests_per_page: int, log
         )
 
 
+def _print_seed(seeded: dict) -> None:
+    print(
+        f"  seeded {seeded['rows']:,} line items, {seeded['daily_cost']:,} daily rollups and "
+        f"{seeded['daily_tag_cost']:,} daily tag rollups in {seeded['seed_seconds']:,.0f} s (incl. migrate):"
+    )
+    for step, seconds in seeded["seconds"].items():
+        print(f"  | {step} | {seconds:,.1f} s |")
+    print(
+        f"  carbon: {seeded['carbon_rows']:,} daily rows from {seeded['carbon_groups']:,} line-item groups "
+        f"(by method: {seeded['carbon_methods']})\n"
+        f"  forecasts: {seeded['forecast']}; {seeded['anomalies']:,} anomalies\n"
+        f"  budgets: {seeded['budgets']}; {seeded['budget_alerts']} alert(s)\n"
+        f"  prices: {seeded['catalog']}\n"
+        f"  optimizer run {seeded['optimizer_run']}: {seeded['optimizer']}\n"
+        f"  business metric: {seeded['metric_rows']:,} days of {seeded['unit']} for {seeded['team']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000_000, help="line items to seed (default 10,000,000)")
@@ -335,31 +530,30 @@ def main() -> None:
         return cache.clear()
 
     env = dict(os.environ, DATABASE_URL=bench_database_url("_dashboard"))
+    if env["DATABASE_URL"].startswith("sqlite:///") and os.environ.get("FINOPS_VAR_DIR"):
+        env["DATABASE_URL"] = f"sqlite:///{Path(os.environ['FINOPS_VAR_DIR']) / 'dashboard.sqlite3'}"
     env.setdefault("FINOPS_VAR_DIR", str(ROOT / "var" / "bench-dashboard"))
     vendor = "PostgreSQL" if "postgres" in env["DATABASE_URL"] else "SQLite"
     print(f"dashboard benchmark: {args.rows:,} line items on {vendor} ({env['DATABASE_URL']})")
     marker = Path(env["FINOPS_VAR_DIR"]) / "dashboard-seed.json"
     seeded = json.loads(marker.read_text()) if args.reuse and marker.exists() else None
-    if not seeded or seeded.get("rows") != args.rows or seeded.get("database") != env["DATABASE_URL"]:
+    wanted = {"version": SEED_VERSION, "rows": args.rows, "database": env["DATABASE_URL"]}
+    if not seeded or any(seeded.get(key) != value for key, value in wanted.items()):
         prepare_database(env)
         started = time.perf_counter()
+        # Progress and errors go to stderr (shown); the result is the child's one RESULT line on stdout.
         output = subprocess.run(
             [sys.executable, __file__, "--child-seed", str(args.rows)],
             env=env,
             check=True,
-            capture_output=True,
+            stdout=subprocess.PIPE,
             text=True,
         ).stdout
-        _, rows, rollups, _seconds, team = next(
-            line for line in output.splitlines() if line.startswith("RESULT ")
-        ).split()
-        seeded = {"rows": int(rows), "rollups": int(rollups), "team": team, "database": env["DATABASE_URL"]}
+        result = json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
+        seeded = {**result, **wanted, "seed_seconds": round(time.perf_counter() - started, 1)}
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(json.dumps(seeded))
-        print(
-            f"  seeded {int(rows):,} line items and {int(rollups):,} daily rollups "
-            f"in {time.perf_counter() - started:.0f} s"
-        )
+    _print_seed(seeded)
     # Cold numbers are cold: nothing cached from an earlier run.
     subprocess.run([sys.executable, __file__, "--child-clear-cache"], env=env, check=True)
     port = _free_port()
@@ -397,7 +591,7 @@ def main() -> None:
                     break
             except OSError:
                 time.sleep(0.5)
-        team = seeded["team"]
+        team, service = seeded["team"], quote(seeded["service"])
         pages = [
             "/",
             "/?metric=effective",
@@ -406,8 +600,16 @@ def main() -> None:
             "/explore/?group=team&granularity=week",
             "/explore/?group=region&granularity=month&metric=list",
             "/explore/?group=tag:environment&granularity=month",
+            f"/explore/?group=tag:environment&granularity=week&service={service}",
             "/teams/",
             f"/teams/{team}/",
+            f"/teams/{team}/?unit={quote(seeded['unit'])}",
+            "/budgets/",
+            f"/budgets/{seeded['budget']}/",
+            "/anomalies/",
+            "/optimizer/",
+            f"/optimizer/runs/{seeded['optimizer_run']}/",
+            "/carbon/",
             "/data/",
         ]
         drive(base, pages, args.clients, args.requests, log)
