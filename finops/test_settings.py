@@ -9,3 +9,7 @@ from finops.settings import *  # noqa: F403
 
 # Queued follow-up tasks would outlive the test database they name; the follow-up tests turn this on.
 FINOPS_INGEST_FOLLOWUPS = False
+
+# The live server's threads would otherwise keep their connections open after the test, and PostgreSQL then
+# refuses to drop the test database ("is being accessed by other users").
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

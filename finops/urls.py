@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerView
 
 urlpatterns = [
@@ -10,4 +12,6 @@ urlpatterns = [
     path("pricing/", include("pricing.urls")),
     path("carbon/", include("finops.carbon.urls")),
     path("", include("finops.web.urls")),
+    # Browsers ask for /favicon.ico on pages without an icon link (Django's own error pages).
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
 ]

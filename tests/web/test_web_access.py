@@ -83,7 +83,7 @@ def test_engineer_sees_only_their_teams(tenants):
     # The overview's month to date is their team's, not the organization's.
     overview = eve.get("/")
     assert overview.context["mtd"] == expected
-    # Tag group-bys read line items: scoped too.
+    # Tag group-bys (the tag rollup) are scoped too.
     tag_rows = eve.get("/explore/?group=tag:business_unit&granularity=month&start=2024-09-01&end=2024-09-30")
     assert {r["group"] for r in tag_rows.context["rows"]} == {team.tag_value}
     # Billing data is organization-wide: not for a team-scoped engineer (nor in their navigation).
@@ -138,3 +138,16 @@ def test_user_without_organization_sees_what_to_do(db):
     get_user_model().objects.create_user("lonely", password=PASSWORD)
     page = login("lonely").get("/")
     assert page.status_code == 200 and b"add_member lonely" in page.content
+
+
+def test_error_pages_are_the_products_own(tenants, settings):
+    eve = login("eve")  # an engineer: billing data is not theirs
+    forbidden = eve.get("/data/")
+    assert forbidden.status_code == 403
+    body = forbidden.content.decode()
+    assert "<h1>Not allowed</h1>" in body and 'href="/explore/"' in body  # the site's layout and navigation
+    settings.DEBUG = False  # with DEBUG, Django answers 404s with its technical page instead
+    missing = eve.get("/teams/no-such-team/")
+    assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.content.decode()
+    icon = Client().get("/favicon.ico")
+    assert icon.status_code == 301 and icon["Location"].endswith("favicon.svg")

@@ -123,8 +123,7 @@ class DemoWalk:
         elif expect == 200:
             self.check(url, who=who)
             self.views.setdefault(who, set()).add(resolve(urlsplit(url).path).view_name)
-        # What an expected error page logs (chromium's report of its status, its /favicon.ico request) is not
-        # a failure of the next page.
+        # What an expected error page logs (chromium's report of its status) is not a failure of the next page.
         self.page.wait_for_load_state("networkidle")
         self._reset()
 
