@@ -118,11 +118,11 @@ def _import_files(record: CatalogImport, paths: list[Path], fmt: str) -> None:
     _merge(record, stage_sku, stage_price, stage_spot)
 
 
-def _index_staging(stage_sku: str, stage_price: str) -> None:
+def _index_staging(*tables: str) -> None:
     """Index the staging tables' join key and, on PostgreSQL, gather their statistics: temporary tables
     are never auto-analyzed, and without statistics the merge's joins are planned as nested loops."""
     with connection.cursor() as cursor:
-        for table in (stage_sku, stage_price):
+        for table in tables:
             index = connection.ops.quote_name(table.strip('"`') + "_sku_key")
             cursor.execute(f"CREATE INDEX {index} ON {table} (sku_key)")
             if connection.vendor == "postgresql":
@@ -316,6 +316,7 @@ def derive_commitment_prices() -> tuple[CatalogImport, bool]:
         stage = create_staging_table("pricing_stage_derived", schema)
         with TableLoader(stage, schema.names) as loader:
             loader.load(loader.prepare(table))
+        _index_staging(stage)
         _merge(record, None, stage, None, provenance=True)
         record.status = CatalogImport.Status.SUCCEEDED
         record.save()
