@@ -185,18 +185,21 @@ def test_two_concurrent_evaluations_send_each_alert_once(org, frame, smtp_server
     def run() -> None:
         try:
             barrier.wait(timeout=30)
-            results = evaluate(smtp_server.port)
+            results = budgets_evaluate(organization=None, today=TODAY)
             outcomes.append(sum(len(r.alerts) for r in results))
         except BaseException as error:  # reported below; a thread cannot fail the test itself
             errors.append(error)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    # Settings are overridden once, here: override_settings swaps process-wide state, and two threads
+    # entering and leaving it concurrently can restore each other's value (leaking SMTP to later tests).
+    with override_settings(**smtp_settings(smtp_server.port), SITE_URL=SITE):
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
     assert errors == []
     assert len(smtp_server.messages) == 3
     assert sum(outcomes) == 3  # each thread reports the alerts it sent itself

@@ -193,6 +193,8 @@ def test_every_demo_page_works_for_every_demo_role(browser_page, live_server, se
     from optimizer.services import optimization_run_execute
 
     settings.VAR_DIR = tmp_path  # the generated billing files and sent mail stay in this test's folder
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"  # as `make demo` sends them
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
     started = time.monotonic()
     call_command("seed_demo", "--end", DEMO_END, "--months", str(DEMO_MONTHS), stdout=StringIO())
     seeded = time.monotonic() - started
