@@ -181,8 +181,9 @@ class LineItem(models.Model):
         return f"{self.service_name} {self.charge_period_start:%Y-%m-%d %H:%M} {self.billed_cost}"
 
 
-class DailyCost(models.Model):
-    """Daily rollup of line items, maintained by ingest, so reports and dashboards never scan line items."""
+class DailyRollup(models.Model):
+    """The columns of the daily rollups (finops.usage.rollup.ROLLUP_DIMENSIONS and ROLLUP_MEASURES), written
+    by the ingest beside the line items so that reports and dashboards never scan line items."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     ingest_job = models.ForeignKey(IngestJob, on_delete=models.CASCADE, related_name="+")
@@ -207,6 +208,13 @@ class DailyCost(models.Model):
     row_count = models.BigIntegerField()
 
     class Meta:
+        abstract = True
+
+
+class DailyCost(DailyRollup):
+    """Daily rollup of line items by ROLLUP_DIMENSIONS."""
+
+    class Meta:
         indexes = [
             models.Index(fields=["organization", "day"], name="dailycost_org_day_idx"),
             models.Index(
@@ -219,33 +227,13 @@ class DailyCost(models.Model):
         return f"{self.day} {self.service_name} {self.billed_cost}"
 
 
-class DailyTagCost(models.Model):
+class DailyTagCost(DailyRollup):
     """Daily rollup per tag: DailyCost's dimensions plus one (tag key, tag value) pair, so group-bys and
     filters on a tag never scan line items. A line item appears once per non-empty tag it carries; its
     untagged share for a key is the DailyCost total minus this table's rows for that key."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    ingest_job = models.ForeignKey(IngestJob, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    billing_period_start = models.DateTimeField()
-    provider_name = models.TextField()
-    billing_account_id = models.TextField()
-    sub_account_id = models.TextField(blank=True)
-    service_name = models.TextField(blank=True)
-    service_category = models.TextField(blank=True)
-    region_id = models.TextField(blank=True)
-    charge_category = models.TextField(blank=True)
-    pricing_category = models.TextField(blank=True)
-    billing_currency = models.TextField()
-    commitment_discount_status = models.TextField(blank=True, default="", db_default="")
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     tag_key = models.TextField()
     tag_value = models.TextField()
-    billed_cost = MoneyField()
-    effective_cost = MoneyField()
-    list_cost = MoneyField()
-    pricing_quantity = MoneyField()
-    row_count = models.BigIntegerField()
 
     class Meta:
         indexes = [

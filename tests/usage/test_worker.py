@@ -101,7 +101,7 @@ def test_filesystem_broker_worker_ingests_through_the_task():
         "control_folder": str(settings.CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
-    _run_through_worker(settings.CELERY_BROKER_URL, options, redis=None)
+    _run_through_worker("filesystem://localhost/", options, redis=None)  # as the embedded settings name it
 
 
 @pytest.mark.services
