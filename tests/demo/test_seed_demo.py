@@ -17,7 +17,7 @@ from finops.accounts.models import Membership, Organization
 from finops.budgets.models import Budget, BudgetAlert
 from finops.carbon.models import CarbonDaily
 from finops.core.money import MoneySum
-from finops.forecasting.models import ForecastRun, SeriesForecast
+from finops.forecasting.models import Anomaly, ForecastRun, SeriesForecast
 from finops.usage.models import DailyCost, LineItem
 from optimizer.models import OptimizationRun
 from optimizer.rightsizing.models import RightsizingRun
@@ -68,7 +68,11 @@ def test_seed_demo_creates_two_tenants_with_users_and_data(tmp_path, settings, m
     # The derived data a worker would compute after ingest is there, so the demo opens complete.
     assert CarbonDaily.objects.filter(organization=demo).exists()
     assert CarbonDaily.objects.filter(organization=sample).exists()
-    assert ForecastRun.objects.get(organization=demo).status == "succeeded"
+    run = ForecastRun.objects.get(organization=demo)
+    assert run.status == "succeeded"
+    # One refresh checks the last month for anomalies (a month of nightly refreshes would have).
+    assert f"{run.anomalies_found} anomalies in the last 30 days" in out.getvalue()
+    assert Anomaly.objects.filter(organization=demo).count() == run.anomalies_found
     assert SeriesForecast.objects.filter(organization=demo, dimension="total").count() >= 1
     assert RightsizingRun.objects.filter(organization=demo).count() == 1
     budgets = {b.name: b.last_status for b in Budget.objects.filter(organization=demo)}

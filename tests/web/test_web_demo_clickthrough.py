@@ -202,6 +202,10 @@ def test_every_demo_page_works_for_every_demo_role(browser_page, live_server, se
     demo = Organization.objects.get(slug="demo")
     tag_keys = sorted(set(DailyTagCost.objects.filter(organization=demo).values_list("tag_key", flat=True)))
     assert tag_keys, "the demo has no tagged cost: Explore by tag cannot be checked"
+    from finops.forecasting.models import Anomaly
+
+    # The anomalies page must show its timeline, not its empty state (seed_demo checks the last month).
+    assert Anomaly.objects.filter(organization=demo).exists(), "the demo has no anomalies to show"
     queued: list[int] = []  # the form queues the run for a worker; this test is the worker
     monkeypatch.setattr(optimizer_tasks.optimization_run_execute_task, "delay", queued.append)
 

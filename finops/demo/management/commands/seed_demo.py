@@ -6,6 +6,7 @@ duplicate and nothing changes.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from datetime import date
@@ -22,6 +23,7 @@ from finops.budgets.demo import seed_budgets_demo
 from finops.budgets.services import budgets_evaluate
 from finops.carbon.services import carbon_recompute
 from finops.demo.generator import generate_demo_billing
+from finops.forecasting.conf import forecast_config
 from finops.forecasting.models import AnomalySubscription, ForecastRun
 from finops.forecasting.services import anomaly_subscription_create, forecast_refresh_inline
 from finops.usage.formats.errors import IngestError
@@ -39,6 +41,9 @@ LIBCLOUD_PRICES = Path(__file__).resolve().parents[4] / "pricing" / "data" / "li
 ENGINEER_TEAMS = ("checkout", "search")
 # Reserved example domain (RFC 2606): alert emails of the demo go to the mail folder, never to a real inbox.
 DEMO_EMAIL = "%s@example.com"
+# A refresh checks the days since the previous one for anomalies (FINOPS_ANOMALY_LOOKBACK_DAYS, 3). The demo
+# gets one refresh, so it checks the last month, as a month of nightly refreshes would have (about 6 s more).
+DEMO_ANOMALY_BACKFILL_DAYS = 30
 
 
 class Command(BaseCommand):
@@ -119,8 +124,12 @@ class Command(BaseCommand):
         forecasts and anomalies, rightsizing from demo metrics, budgets in every state and their first alerts.
         A commitment recommendation with its backtest is queued for the worker (about a minute)."""
         self._carbon(demo)
-        run = forecast_refresh_inline(organization=demo, trigger=ForecastRun.Trigger.MANUAL)
-        self.stdout.write(f"{demo.slug}: forecasts {run.status}, {run.series_done} series.")
+        config = dataclasses.replace(forecast_config(), anomaly_lookback_days=DEMO_ANOMALY_BACKFILL_DAYS)
+        run = forecast_refresh_inline(organization=demo, trigger=ForecastRun.Trigger.MANUAL, config=config)
+        self.stdout.write(
+            f"{demo.slug}: forecasts {run.status}, {run.series_done} series, {run.anomalies_found} anomalies "
+            f"in the last {DEMO_ANOMALY_BACKFILL_DAYS} days."
+        )
         finance = get_user_model().objects.get(username="finance")
         if not AnomalySubscription.objects.filter(organization=demo, user=finance).exists():
             anomaly_subscription_create(organization=demo, user=finance, mode=AnomalySubscription.Mode.DAILY_DIGEST)
