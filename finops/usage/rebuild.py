@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 from django.db import transaction
 
 from finops.core.bulk import bulk_insert
 from finops.usage.formats.schema import DECIMAL, TIMESTAMP
 from finops.usage.rollup import TAG_ROLLUP_DIMENSIONS, merge_rollups, rollup_chunk, tag_rollup_chunk
+from finops.usage.services import _rollup_table
 
 _TEXT_COLUMNS = (
     "provider_name",
@@ -55,12 +55,9 @@ def _batches(rows: Iterator[tuple]) -> Iterator[pa.Table]:
         yield pa.table(data)
 
 
-def _with_ids(rollup: pa.Table, organization_id: int, job_id: int, team_ids: dict[str, int | None]) -> pa.Table:
-    n = rollup.num_rows
-    ids = pa.array([team_ids.get(v) for v in rollup["team_value"].to_pylist()], pa.int64())
-    table = rollup.drop_columns(["team_value"]).append_column("team_id", ids)
-    table = table.append_column("organization_id", pa.array(np.full(n, organization_id, dtype=np.int64)))
-    return table.append_column("ingest_job_id", pa.array(np.full(n, job_id, dtype=np.int64)))
+def _team_ids(rollup: pa.Table, team_ids: dict[str, int | None]) -> pa.Array:
+    """Team id per rollup row from its team tag value (the teams the ingest created; none are created here)."""
+    return pa.array([team_ids.get(v) for v in rollup["team_value"].to_pylist()], pa.int64())
 
 
 def rollups_rebuild(*, organization_id: int, models: dict[str, Any] | None = None) -> dict[str, int]:
@@ -104,5 +101,6 @@ def rollups_rebuild(*, organization_id: int, models: dict[str, Any] | None = Non
                 (tagged, merge_rollups(tag_parts, TAG_ROLLUP_DIMENSIONS)),
             ):
                 if merged is not None:
-                    written[model.__name__] += bulk_insert(model, _with_ids(merged, organization_id, job_id, team_ids))
+                    table = _rollup_table(merged, organization_id, job_id, _team_ids(merged, team_ids))
+                    written[model.__name__] += bulk_insert(model, table)
     return written

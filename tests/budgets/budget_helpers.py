@@ -56,6 +56,31 @@ def cost_frame(first: date = FIRST_DAY, last: date = TODAY - timedelta(days=1), 
     return pd.DataFrame(rows)
 
 
+def _rollup_fields(organization: Organization, job: IngestJob, teams: dict[str, Team], row) -> dict:
+    """The daily rollup columns (DailyCost and DailyTagCost alike) of one frame row: one line item's worth."""
+    return {
+        "organization": organization,
+        "ingest_job": job,
+        "day": row.day,
+        "billing_period_start": datetime.combine(row.day.replace(day=1), time(), UTC),
+        "provider_name": "AWS",
+        "billing_account_id": ACCOUNT,
+        "sub_account_id": row.sub_account_id,
+        "service_name": row.service_name,
+        "service_category": "",
+        "region_id": row.region_id,
+        "charge_category": "Usage",
+        "pricing_category": "Standard",
+        "billing_currency": "USD",
+        "team": teams[row.team],
+        "billed_cost": row.billed,
+        "effective_cost": row.effective,
+        "list_cost": row.billed,
+        "pricing_quantity": Decimal(1),
+        "row_count": 1,
+    }
+
+
 def build_org(frame: pd.DataFrame, slug: str = "acme") -> Organization:
     organization = Organization.objects.create(slug=slug, name=slug.title())
     job = IngestJob.objects.create(organization=organization, delivery_sha256="0" * 64, status="succeeded")
@@ -64,31 +89,7 @@ def build_org(frame: pd.DataFrame, slug: str = "acme") -> Organization:
         for value in sorted(frame.team.unique())
     }
     DailyCost.objects.bulk_create(
-        [
-            DailyCost(
-                organization=organization,
-                ingest_job=job,
-                day=row.day,
-                billing_period_start=datetime.combine(row.day.replace(day=1), time(), UTC),
-                provider_name="AWS",
-                billing_account_id=ACCOUNT,
-                sub_account_id=row.sub_account_id,
-                service_name=row.service_name,
-                service_category="",
-                region_id=row.region_id,
-                charge_category="Usage",
-                pricing_category="Standard",
-                billing_currency="USD",
-                team=teams[row.team],
-                billed_cost=row.billed,
-                effective_cost=row.effective,
-                list_cost=row.billed,
-                pricing_quantity=Decimal(1),
-                row_count=1,
-            )
-            for row in frame.itertuples()
-        ],
-        batch_size=2000,
+        [DailyCost(**_rollup_fields(organization, job, teams, row)) for row in frame.itertuples()], batch_size=2000
     )
     return organization
 
@@ -123,32 +124,11 @@ def add_line_items(organization: Organization, frame: pd.DataFrame) -> None:
         )
     LineItem.objects.bulk_create(items, batch_size=2000)
     teams = {t.tag_value: t for t in Team.objects.filter(organization=organization)}
-    tag_rows = []
-    for row in frame.itertuples():
-        for key, value in (("team", row.team), ("env", "prod" if row.region_id == "us-east-1" else "dev")):
-            tag_rows.append(
-                DailyTagCost(
-                    organization=organization,
-                    ingest_job=job,
-                    day=row.day,
-                    billing_period_start=datetime.combine(row.day.replace(day=1), time(), UTC),
-                    provider_name="AWS",
-                    billing_account_id=ACCOUNT,
-                    sub_account_id=row.sub_account_id,
-                    service_name=row.service_name,
-                    region_id=row.region_id,
-                    charge_category="Usage",
-                    billing_currency="USD",
-                    team=teams[row.team],
-                    tag_key=key,
-                    tag_value=value,
-                    billed_cost=row.billed,
-                    effective_cost=row.effective,
-                    list_cost=row.billed,
-                    pricing_quantity=Decimal(1),
-                    row_count=1,
-                )
-            )
+    tag_rows = [
+        DailyTagCost(**_rollup_fields(organization, job, teams, row), tag_key=key, tag_value=value)
+        for row in frame.itertuples()
+        for key, value in (("team", row.team), ("env", "prod" if row.region_id == "us-east-1" else "dev"))
+    ]
     DailyTagCost.objects.bulk_create(tag_rows, batch_size=2000)
 
 
