@@ -100,7 +100,7 @@ def rollups_rebuild(*, organization_id: int, models: dict[str, Any] | None = Non
                 (daily, merge_rollups(parts)),
                 (tagged, merge_rollups(tag_parts, TAG_ROLLUP_DIMENSIONS)),
             ):
-                if merged is not None:
+                if merged.num_rows:
                     table = _rollup_table(merged, organization_id, job_id, _team_ids(merged, team_ids))
                     written[model.__name__] += bulk_insert(model, table)
     return written

@@ -154,11 +154,15 @@ def _group(keyed: pa.Table, dimensions: Sequence[str]) -> pa.Table:
     )
 
 
-def merge_rollups(parts: Iterable[pa.Table], dimensions: Sequence[str] = ROLLUP_DIMENSIONS) -> pa.Table | None:
-    """Re-aggregate the rollups of several chunks into one (exact decimal sums)."""
-    tables = [t for t in parts if t.num_rows]
+def merge_rollups(parts: Iterable[pa.Table], dimensions: Sequence[str] = ROLLUP_DIMENSIONS) -> pa.Table:
+    """Re-aggregate the rollups of several chunks into one (exact decimal sums).
+
+    Rollups without rows (an untagged chunk's tag rollup) merge into an empty table of the same schema, so
+    a merged result can always be merged again.
+    """
+    tables = list(parts)
     if not tables:
-        return None
+        raise ValueError("merge_rollups needs at least one rollup table")
     return _group(pa.concat_tables(tables), dimensions)
 
 

@@ -279,7 +279,7 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
         (DailyCost, merge_rollups(rollups)),
         (DailyTagCost, merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)),
     ):
-        if merged is not None:
+        if merged.num_rows:
             team_ids = _team_ids(organization, merged["team_value"], team_cache)
             bulk_insert(model, _rollup_table(merged, organization.pk, job.pk, team_ids))
     for (provider, account, period), rows in summary.slices.items():

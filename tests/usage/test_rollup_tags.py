@@ -16,12 +16,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from finops.accounts.models import Organization
+from finops.usage.formats import read_chunks
 from finops.usage.models import DailyCost, DailyTagCost, LineItem
 from finops.usage.rebuild import rollups_rebuild
-from finops.usage.rollup import tag_pairs, tag_rollup_chunk
+from finops.usage.rollup import TAG_ROLLUP_DIMENSIONS, merge_rollups, tag_pairs, tag_rollup_chunk
 from finops.usage.selectors import NONE_LABEL, cost_breakdown, untagged_remainder
 from tests.conftest import FOCUS_SAMPLE
-from tests.usage.helpers import NULLS, read_rows
+from tests.usage.helpers import NULLS, decimal_sum, read_rows, write_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -221,3 +222,32 @@ def test_untagged_remainder_keeps_rows_whose_cost_nets_to_zero():
     remainder = untagged_remainder(tagged=tagged, everything=everything, keys=keys, tag_group="group")
     # Period 1: one untagged row whose cost is 0; period 2: all untagged; period 3: nothing left.
     assert [(r["period"], r["cost"], r["rows"]) for r in remainder] == [(1, Decimal(0), 1), (2, Decimal(0), 2)]
+
+
+def test_a_long_untagged_delivery_ingests(tmp_path, settings):
+    """More than 16 chunks without a single tag (many organizations activate no cost allocation tag): the
+    merged tag rollup stays an empty table, the daily rollup still equals the file."""
+    rows = [{**r, "Tags": ""} for r in read_rows(FOCUS_SAMPLE)]
+    path = write_csv(tmp_path / "untagged.csv", rows)
+    settings.FINOPS_INGEST_CHUNK_ROWS = 50  # 1,000 rows: 20 chunks, past the merge every 16
+    out = StringIO()
+    call_command("ingest_usage", str(path), "--org", "untagged", "--json", stdout=out)
+    assert json.loads(out.getvalue())["status"] == "succeeded"
+    organization = Organization.objects.get(slug="untagged")
+    assert LineItem.objects.filter(organization=organization).count() == len(rows)
+    assert not DailyTagCost.objects.filter(organization=organization).exists()
+    stored = sum((r.billed_cost for r in DailyCost.objects.filter(organization=organization)), Decimal(0))
+    assert stored == decimal_sum(rows, "BilledCost")
+
+
+def test_merging_untagged_chunks_gives_an_empty_table_that_merges_again(tmp_path):
+    rows = [{**r, "Tags": ""} for r in read_rows(FOCUS_SAMPLE)[:120]]
+    path = write_csv(tmp_path / "untagged.csv", rows)
+    chunks = [parsed.table for parsed in read_chunks(path, "auto", 40)]
+    parts = [tag_rollup_chunk(chunk, pa.array([""] * chunk.num_rows, pa.string())) for chunk in chunks]
+    merged = merge_rollups(parts, TAG_ROLLUP_DIMENSIONS)
+    assert merged.num_rows == 0
+    again = merge_rollups([merged, *parts], TAG_ROLLUP_DIMENSIONS)
+    assert again.num_rows == 0 and again.schema == merged.schema
+    with pytest.raises(ValueError, match="at least one"):
+        merge_rollups([], TAG_ROLLUP_DIMENSIONS)
