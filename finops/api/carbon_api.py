@@ -15,7 +15,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from finops.api.tenancy import SEE_ALL_COSTS, TenantAPIView
+from finops.accounts.access import SEE_ALL_TEAMS
+from finops.api.tenancy import TenantAPIView
 from finops.carbon.selectors import MEASURES, REPORT_GROUPS, CarbonReportError, carbon_summary
 from finops.carbon.services import coefficient_set_current
 from finops.core.money import money_str
@@ -62,7 +63,7 @@ assert set(CarbonRowSerializer().fields) == {"group", "method", "methods", *MEAS
 class CarbonSummaryApi(TenantAPIView):
     """Energy (kWh) and emissions (kgCO2e, operational and embodied) per group, most emissions first."""
 
-    read_roles = SEE_ALL_COSTS
+    read_roles = SEE_ALL_TEAMS
 
     @extend_schema(parameters=[CarbonQuerySerializer], responses=CarbonSummarySerializer)
     def get(self, request: Request) -> Response:

@@ -21,9 +21,9 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from finops.accounts.access import AccessPolicy
 from finops.api.errors import Conflict
 from finops.api.services import idempotency_find, idempotency_record
-from finops.api.tenancy import Tenant
 
 HEADER = "Idempotency-Key"
 
@@ -49,7 +49,7 @@ def request_fingerprint(request: Request) -> str:
     return digest.hexdigest()
 
 
-def idempotent(request: Request, tenant: Tenant, work: Callable[[], Response]) -> Response:
+def idempotent(request: Request, tenant: AccessPolicy, work: Callable[[], Response]) -> Response:
     key = request.headers.get(HEADER)
     if key is None:
         return work()
@@ -72,7 +72,7 @@ def idempotent(request: Request, tenant: Tenant, work: Callable[[], Response]) -
                     idempotency_record(
                         organization=tenant.organization,
                         user=request.user,
-                        token=tenant.token,
+                        token_id=tenant.token_id,
                         caller=tenant.caller,
                         key=key,
                         request_sha256=fingerprint,

@@ -21,12 +21,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from finops.accounts.access import SEE_ALL_TEAMS
 from finops.accounts.models import Role
 from finops.api.errors import Conflict
 from finops.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from finops.api.idempotency import idempotent
 from finops.api.pagination import NewestFirstPagination
-from finops.api.tenancy import SEE_ALL_COSTS, TenantAPIView, TenantMixin
+from finops.api.tenancy import TenantAPIView, TenantMixin
 from optimizer.models import OptimizationRun
 from optimizer.rightsizing.fleet import FleetConstraints
 from optimizer.rightsizing.models import RightsizingRecommendation, RightsizingRun
@@ -140,7 +141,7 @@ class OptimizationRunViewSet(
     queryset = OptimizationRun.objects.select_related("organization").prefetch_related("recommendations")
     serializer_class = RunDetailSerializer
     pagination_class = NewestFirstPagination
-    read_roles = SEE_ALL_COSTS
+    read_roles = SEE_ALL_TEAMS
     write_roles = MANAGERS
 
     @extend_schema(responses=RunSummarySerializer(many=True))

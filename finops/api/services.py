@@ -115,7 +115,7 @@ def idempotency_record(
     *,
     organization: Organization,
     user: AbstractBaseUser,
-    token: ApiToken | None,
+    token_id: int | None,
     caller: str,
     key: str,
     request_sha256: str,
@@ -125,7 +125,7 @@ def idempotency_record(
     return IdempotencyRecord.objects.create(
         organization=organization,
         user=user,
-        token=token,
+        token_id=token_id,
         caller=caller,
         key=key,
         request_sha256=request_sha256,

@@ -34,69 +34,47 @@ A POST that starts work wraps its response in ``finops.api.idempotency.idempoten
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
+from django.http import Http404
 from rest_framework import exceptions, generics, permissions, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from finops.accounts.models import Membership, Organization, Role, Team
+from finops.accounts.access import AccessPolicy, policy_for_token, policy_for_user
+from finops.accounts.models import Membership, Role
 from finops.api.authentication import TokenAuthentication
 from finops.api.models import ApiToken
 from finops.api.throttling import TokenRateThrottle, UserRateThrottle
 
 ALL_ROLES = frozenset(Role.values)
 WRITERS = frozenset({Role.ADMIN, Role.FINANCE, Role.ENGINEER})
-SEE_ALL_COSTS = frozenset({Role.ADMIN, Role.FINANCE, Role.VIEWER})
 
 
-@dataclass(frozen=True)
-class Tenant:
-    organization: Organization
-    membership: Membership
-    token: ApiToken | None
-
-    @property
-    def role(self) -> str:
-        return self.membership.role
-
-    @property
-    def caller(self) -> str:
-        """Identity for per-caller records (idempotency keys): the token, else the session user."""
-        return f"token:{self.token.pk}" if self.token else f"user:{self.membership.user_id}"
-
-    @property
-    def sees_all_teams(self) -> bool:
-        return self.role in SEE_ALL_COSTS
-
-    def visible_teams(self) -> list[Team] | None:
-        """Teams whose cost rows the caller may see; None means every row (teamless included)."""
-        if self.sees_all_teams:
-            return None
-        return list(self.membership.teams.all())
-
-
-def resolve_tenant(request: Request) -> Tenant:
+def resolve_tenant(request: Request) -> AccessPolicy:
+    """The caller's access policy: a token's in its organization, a session user's in ``?org=`` (else their
+    first organization by slug)."""
     user = request.user
     if isinstance(request.auth, ApiToken):
         token = request.auth
-        membership = Membership.objects.filter(user=user, organization_id=token.organization_id).first()
-        if membership is None:  # checked at authentication too; a removed member's token stops working
-            raise exceptions.AuthenticationFailed("Token's user is no longer a member of its organization.")
-        return Tenant(organization=token.organization, membership=membership, token=token)
-    memberships = Membership.objects.filter(user=user).select_related("organization").order_by("organization__slug")
+        try:
+            return policy_for_token(
+                user=user,
+                organization_id=token.organization_id,
+                token_id=token.pk,
+                read_only=token.scope != ApiToken.Scope.WRITE,
+            )
+        except Membership.DoesNotExist:  # checked at authentication too; a removed member's token stops working
+            raise exceptions.AuthenticationFailed("Token's user is no longer a member of its organization.") from None
     wanted = request.query_params.get("org")
-    if wanted:
-        membership = next((m for m in memberships if m.organization.slug == wanted), None)
-        if membership is None:
-            raise exceptions.NotFound(f"No organization {wanted!r}.")
-    else:
-        membership = memberships.first()
-        if membership is None:
-            raise exceptions.PermissionDenied("You are not a member of any organization.")
-    return Tenant(organization=membership.organization, membership=membership, token=None)
+    try:
+        policy = policy_for_user(user, organization_slug=wanted)
+    except Http404:
+        raise exceptions.NotFound(f"No organization {wanted!r}.") from None
+    if policy is None:
+        raise exceptions.PermissionDenied("You are not a member of any organization.")
+    return policy
 
 
 class ReadScopeIsSafeOnly(permissions.BasePermission):
@@ -165,17 +143,12 @@ class TenantMixin(ApiViewMixin):
     team_field: str | None = None  # path to a Team FK: engineers see only rows of their teams
 
     @property
-    def tenant(self) -> Tenant:
+    def tenant(self) -> AccessPolicy:
         return self.request.tenant
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
         """Every row outside the caller's organization (and, for engineers, their teams) disappears."""
-        queryset = queryset.filter(**{self.organization_field: self.tenant.organization})
-        if self.team_field is not None:
-            teams = self.tenant.visible_teams()
-            if teams is not None:
-                queryset = queryset.filter(Q(**{f"{self.team_field}__in": teams}))
-        return queryset
+        return self.tenant.scope(queryset, organization_field=self.organization_field, team_field=self.team_field)
 
     def get_queryset(self) -> QuerySet:
         queryset = super().get_queryset()

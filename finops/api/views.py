@@ -281,7 +281,7 @@ class OrganizationViewSet(TenantReadOnlyViewSet):
     lookup_field = "slug"
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
-        if self.tenant.token is not None:
+        if self.tenant.token_id is not None:
             return queryset.filter(pk=self.tenant.organization.pk)
         return queryset.filter(memberships__user=self.request.user)
 

@@ -16,13 +16,14 @@ from django.db.models.functions import TruncMonth
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from finops.accounts.access import AccessPolicy
 from finops.carbon.calc import Coefficients
 from finops.carbon.models import CarbonDaily, CoefficientSet
 from finops.carbon.selectors import NONE_LABEL, carbon_region_alternatives
 from finops.carbon.services import coefficient_set_current
 from finops.core.money import MoneySum
 from finops.web import figures
-from finops.web.access import Scope, org_page, scope_for
+from finops.web.access import cache_prefix, org_page, scope_for
 from finops.web.cache import cached
 from finops.web.views import render_page
 
@@ -34,7 +35,7 @@ TOP_GROUPS = 15
 COLUMNS = ["month", "service", "region", "kwh", "operational", "embodied", "cost", "vcpu_hours"]
 
 
-def carbon_frame(scope: Scope) -> pd.DataFrame:
+def carbon_frame(scope: AccessPolicy) -> pd.DataFrame:
     """The scope's rollup grouped by month, service and region (Decimal measures; kgCO2e = operational + embodied)."""
     rows = CarbonDaily.objects.filter(organization=scope.organization)
     if scope.team_ids is not None:
@@ -85,7 +86,7 @@ def _totals(frame: pd.DataFrame, key: str) -> list[dict]:
     return out
 
 
-def carbon_page_data(scope: Scope) -> dict:
+def carbon_page_data(scope: AccessPolicy) -> dict:
     frame = carbon_frame(scope)
     if frame.empty:
         return {"empty": True}
@@ -133,7 +134,7 @@ def carbon_page_data(scope: Scope) -> dict:
     }
 
 
-def _moves(scope: Scope, regions_used: set[str]) -> list[dict]:
+def _moves(scope: AccessPolicy, regions_used: set[str]) -> list[dict]:
     """Region moves that cut carbon (organization-wide compute; catalog lookups, so cached with the page)."""
     current = coefficient_set_current()
     coefficients = Coefficients.from_dict(current.data)
@@ -153,7 +154,7 @@ def _moves(scope: Scope, regions_used: set[str]) -> list[dict]:
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
     """Carbon per month, service and region, intensity, the region comparison and region moves."""
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     marker = CarbonDaily.objects.filter(organization=scope.organization).aggregate(m=Max("pk"))["m"]
 
     def compute() -> dict:
@@ -162,7 +163,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             data["moves"] = _moves(scope, {r["group"] for r in data["by_region"]})
         return data
 
-    data = cached(scope.cache_prefix, "page:carbon", {"rollup": marker}, compute)
+    data = cached(cache_prefix(scope), "page:carbon", {"rollup": marker}, compute)
     return render_page(request, "carbon/overview.html", {**data, "coefficients": coefficient_set_current()})
 
 

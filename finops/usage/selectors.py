@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import F, Q, Sum, TextField, Value
+from django.db.models import F, Q, QuerySet, Sum, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncDate
 
+from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Organization, Team
 from finops.core.money import MoneySum
 from finops.usage.models import DailyCost, DailyTagCost, LineItem
@@ -312,3 +313,13 @@ def cost_summary(
     """
     rows = cost_breakdown(organization=organization, group_by=[group_by], metric=metric, start=start, end=end)
     return [CostRow(group=r.group, currency=r.currency, cost=r.cost) for r in rows]
+
+
+def daily_costs_visible(policy: AccessPolicy) -> QuerySet[DailyCost]:
+    """The daily rollup rows a caller may read."""
+    return policy.scope(DailyCost.objects.all(), team_field="team_id")
+
+
+def daily_tag_costs_visible(policy: AccessPolicy) -> QuerySet[DailyTagCost]:
+    """The daily tag rollup rows a caller may read."""
+    return policy.scope(DailyTagCost.objects.all(), team_field="team_id")

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
 
-from finops.web.access import Scope
+from finops.accounts.access import AccessPolicy
 
 
 @dataclass(frozen=True)
 class NavItem:
     label: str
     url_name: str
-    # Scope property that must hold for the item to show (None: everyone with an organization).
+    # AccessPolicy property that must hold for the item to show (None: everyone with an organization).
     requires: str | None = None
 
 
@@ -30,8 +30,8 @@ NAVIGATION: tuple[NavItem, ...] = (
 )
 
 
-def nav_links(scope: Scope | None, current_path: str) -> list[dict]:
-    """The header links. Pages rendered by other apps have no Scope in their context: they get every link
+def nav_links(scope: AccessPolicy | None, current_path: str) -> list[dict]:
+    """The header links. Pages rendered by other apps have no AccessPolicy in their context: they get every link
     (each page still checks access itself)."""
     links = []
     for item in NAVIGATION:

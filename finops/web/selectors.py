@@ -13,9 +13,17 @@ import pandas as pd
 from django.db.models import F, Max, Q, Sum, TextField, Value
 from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
 
+from finops.accounts.access import AccessPolicy
 from finops.core.money import MoneySum
-from finops.usage.selectors import METRICS, NONE_LABEL, ReportError, untagged_remainder
-from finops.web.access import Scope
+from finops.usage.selectors import (
+    METRICS,
+    NONE_LABEL,
+    ReportError,
+    daily_costs_visible,
+    daily_tag_costs_visible,
+    untagged_remainder,
+)
+from finops.web.access import cache_prefix
 from finops.web.cache import cached
 from finops.web.models import BusinessMetric
 
@@ -51,37 +59,37 @@ def same_day_last_month(day: date) -> date:
     return previous.replace(day=min(day.day, calendar.monthrange(previous.year, previous.month)[1]))
 
 
-def as_of(scope: Scope) -> date | None:
+def as_of(scope: AccessPolicy) -> date | None:
     """The last day with data in scope: 'today' for the dashboards (bills lag real time by a day or two)."""
     return cached(
-        scope.cache_prefix,
+        cache_prefix(scope),
         "as_of",
         {},
-        lambda: scope.daily_costs().aggregate(last=Max("day"))["last"],
+        lambda: daily_costs_visible(scope).aggregate(last=Max("day"))["last"],
     )
 
 
-def main_currency(scope: Scope) -> str:
+def main_currency(scope: AccessPolicy) -> str:
     """The currency most of the scope's rows are billed in (pages show one currency at a time)."""
 
     def compute() -> str:
-        counts = scope.daily_costs().values("billing_currency").annotate(n=Sum("row_count")).order_by()
+        counts = daily_costs_visible(scope).values("billing_currency").annotate(n=Sum("row_count")).order_by()
         ranked = sorted(counts, key=lambda r: (-(r["n"] or 0), r["billing_currency"]))
         return ranked[0]["billing_currency"] if ranked else "USD"
 
-    return cached(scope.cache_prefix, "currency", {}, compute)
+    return cached(cache_prefix(scope), "currency", {}, compute)
 
 
-def _currencies(scope: Scope) -> list[str]:
+def _currencies(scope: AccessPolicy) -> list[str]:
     return cached(
-        scope.cache_prefix,
+        cache_prefix(scope),
         "currencies",
         {},
-        lambda: sorted(set(scope.daily_costs().values_list("billing_currency", flat=True).distinct())),
+        lambda: sorted(set(daily_costs_visible(scope).values_list("billing_currency", flat=True).distinct())),
     )
 
 
-def other_currencies(scope: Scope) -> list[str]:
+def other_currencies(scope: AccessPolicy) -> list[str]:
     main = main_currency(scope)
     return [c for c in _currencies(scope) if c != main]
 
@@ -89,32 +97,34 @@ def other_currencies(scope: Scope) -> list[str]:
 # --- Overview -------------------------------------------------------------------------------
 
 
-def period_total(scope: Scope, *, metric: str, start: date, end: date, currency: str) -> Decimal:
+def period_total(scope: AccessPolicy, *, metric: str, start: date, end: date, currency: str) -> Decimal:
     field_name = METRICS[metric]
 
     def compute() -> Decimal:
         total = (
-            scope.daily_costs()
+            daily_costs_visible(scope)
             .filter(day__gte=start, day__lte=end, billing_currency=currency)
             .aggregate(t=MoneySum(field_name))["t"]
         )
         return total or Decimal(0)
 
     params = {"metric": metric, "start": start, "end": end, "currency": currency}
-    return cached(scope.cache_prefix, "period_total", params, compute)
+    return cached(cache_prefix(scope), "period_total", params, compute)
 
 
 def _group_expression(dimension: str) -> Coalesce:
     return Coalesce(F(DIMENSIONS[dimension][0]), Value(""), output_field=TextField())
 
 
-def monthly_by(scope: Scope, *, dimension: str, metric: str, start: date, end: date, currency: str) -> pd.DataFrame:
+def monthly_by(
+    scope: AccessPolicy, *, dimension: str, metric: str, start: date, end: date, currency: str
+) -> pd.DataFrame:
     """Columns month (date), group (str), cost (Decimal): one row per month and group with cost."""
     field_name = METRICS[metric]
 
     def compute() -> pd.DataFrame:
         rows = (
-            scope.daily_costs()
+            daily_costs_visible(scope)
             .filter(day__gte=start, day__lte=end, billing_currency=currency)
             .annotate(month=TruncMonth("day"), group=_group_expression(dimension))
             .values("month", "group")
@@ -127,17 +137,17 @@ def monthly_by(scope: Scope, *, dimension: str, metric: str, start: date, end: d
         return frame.sort_values(["month", "group"]).reset_index(drop=True)
 
     params = {"dimension": dimension, "metric": metric, "start": start, "end": end, "currency": currency}
-    return cached(scope.cache_prefix, "monthly_by", params, compute)
+    return cached(cache_prefix(scope), "monthly_by", params, compute)
 
 
 def group_totals(
-    scope: Scope, *, dimension: str, metric: str, start: date, end: date, currency: str
+    scope: AccessPolicy, *, dimension: str, metric: str, start: date, end: date, currency: str
 ) -> dict[str, Decimal]:
     field_name = METRICS[metric]
 
     def compute() -> dict[str, Decimal]:
         rows = (
-            scope.daily_costs()
+            daily_costs_visible(scope)
             .filter(day__gte=start, day__lte=end, billing_currency=currency)
             .annotate(group=_group_expression(dimension))
             .values("group")
@@ -147,7 +157,7 @@ def group_totals(
         return {(r["group"] or NONE_LABEL): (r["cost"] or Decimal(0)) for r in rows}
 
     params = {"dimension": dimension, "metric": metric, "start": start, "end": end, "currency": currency}
-    return cached(scope.cache_prefix, "group_totals", params, compute)
+    return cached(cache_prefix(scope), "group_totals", params, compute)
 
 
 @dataclass(frozen=True)
@@ -171,7 +181,7 @@ def top_movers(current: dict[str, Decimal], previous: dict[str, Decimal], limit:
     return sorted(movers, key=lambda m: (-abs(m.change), m.group))[:limit]
 
 
-def commitment_monthly(scope: Scope, *, start: date, end: date, currency: str) -> pd.DataFrame:
+def commitment_monthly(scope: AccessPolicy, *, start: date, end: date, currency: str) -> pd.DataFrame:
     """Per month: usage list cost, covered (Used) list/effective cost, unused commitment cost, coverage,
     utilisation and savings, from the daily rollups (they keep CommitmentDiscountStatus).
 
@@ -182,7 +192,7 @@ def commitment_monthly(scope: Scope, *, start: date, end: date, currency: str) -
 
     def compute() -> pd.DataFrame:
         rows = (
-            scope.daily_costs()
+            daily_costs_visible(scope)
             .filter(day__gte=start, day__lte=end, billing_currency=currency, charge_category="Usage")
             .annotate(month=TruncMonth("day"))
             .values("month", "commitment_discount_status")
@@ -232,7 +242,7 @@ def commitment_monthly(scope: Scope, *, start: date, end: date, currency: str) -
         )
 
     params = {"start": start, "end": end, "currency": currency}
-    return cached(scope.cache_prefix, "commitments", params, compute)
+    return cached(cache_prefix(scope), "commitments", params, compute)
 
 
 # --- Explore --------------------------------------------------------------------------------
@@ -306,7 +316,7 @@ def _filter_q(field_name: str, values: tuple[str, ...]) -> Q:
     return condition
 
 
-def explore_rows(scope: Scope, query: ExploreQuery) -> pd.DataFrame:
+def explore_rows(scope: AccessPolicy, query: ExploreQuery) -> pd.DataFrame:
     """Columns period (date), group, currency, cost (Decimal), sorted by period then cost (largest first)."""
     field_name = METRICS[query.metric]
     trunc = GRANULARITIES[query.granularity]
@@ -324,12 +334,12 @@ def explore_rows(scope: Scope, query: ExploreQuery) -> pd.DataFrame:
             )
 
         if query.group.startswith("tag:"):
-            tagged = grouped(scope.daily_tag_costs().filter(tag_key=query.group[4:]), F("tag_value"))
-            everything = grouped(scope.daily_costs(), Value("", output_field=TextField()))
+            tagged = grouped(daily_tag_costs_visible(scope).filter(tag_key=query.group[4:]), F("tag_value"))
+            everything = grouped(daily_costs_visible(scope), Value("", output_field=TextField()))
             keys = ("period", "group")
             rows = tagged + untagged_remainder(tagged=tagged, everything=everything, keys=keys, tag_group="group")
         else:
-            rows = grouped(scope.daily_costs(), _group_expression(query.group))
+            rows = grouped(daily_costs_visible(scope), _group_expression(query.group))
         records = [
             {
                 "period": r["period"].date() if isinstance(r["period"], datetime) else r["period"],
@@ -343,33 +353,35 @@ def explore_rows(scope: Scope, query: ExploreQuery) -> pd.DataFrame:
         records.sort(key=lambda r: (r["period"], -r["cost"], r["group"], r["currency"]))
         return pd.DataFrame.from_records(records, columns=["period", "group", "currency", "cost"])
 
-    return cached(scope.cache_prefix, "explore", query.params(), compute)
+    return cached(cache_prefix(scope), "explore", query.params(), compute)
 
 
-def explore_choices(scope: Scope, *, start: date, end: date) -> dict[str, list[str]]:
+def explore_choices(scope: AccessPolicy, *, start: date, end: date) -> dict[str, list[str]]:
     """Values offered in Explore's filter selects (rollup dimensions only)."""
 
     def compute() -> dict[str, list[str]]:
-        base = scope.daily_costs().filter(day__gte=start, day__lte=end)
+        base = daily_costs_visible(scope).filter(day__gte=start, day__lte=end)
         out = {}
         for name, (rollup_field, _) in DIMENSIONS.items():
             values = base.values_list(rollup_field, flat=True).distinct().order_by()
             out[name] = sorted({v or NONE_LABEL for v in values})
         return out
 
-    return cached(scope.cache_prefix, "choices", {"start": start, "end": end}, compute)
+    return cached(cache_prefix(scope), "choices", {"start": start, "end": end}, compute)
 
 
 # --- Team -----------------------------------------------------------------------------------
 
 
-def team_daily(scope: Scope, *, team_id: int, metric: str, start: date, end: date, currency: str) -> pd.DataFrame:
+def team_daily(
+    scope: AccessPolicy, *, team_id: int, metric: str, start: date, end: date, currency: str
+) -> pd.DataFrame:
     """Columns day, cost (Decimal) for one team."""
     field_name = METRICS[metric]
 
     def compute() -> pd.DataFrame:
         rows = (
-            scope.daily_costs()
+            daily_costs_visible(scope)
             .filter(team_id=team_id, day__gte=start, day__lte=end, billing_currency=currency)
             .values("day")
             .annotate(cost=MoneySum(field_name))
@@ -379,7 +391,7 @@ def team_daily(scope: Scope, *, team_id: int, metric: str, start: date, end: dat
         return frame.sort_values("day").reset_index(drop=True)
 
     params = {"team": team_id, "metric": metric, "start": start, "end": end, "currency": currency}
-    return cached(scope.cache_prefix, "team_daily", params, compute)
+    return cached(cache_prefix(scope), "team_daily", params, compute)
 
 
 def unit_costs(daily: pd.DataFrame, metrics: pd.DataFrame, *, by: str) -> pd.DataFrame:

@@ -12,18 +12,18 @@ from decimal import Decimal
 import pandas as pd
 from django.db.models.functions import TruncMonth
 
+from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Team
 from finops.carbon.models import CarbonDaily
 from finops.core.money import MoneySum
 from finops.web import figures, selectors
-from finops.web.access import Scope
 from optimizer.rightsizing.models import RightsizingRecommendation
 from optimizer.rightsizing.selectors import rightsizing_latest_run
 
 RIGHTSIZING_ROWS = 25
 
 
-def team_rightsizing(scope: Scope, team: Team) -> dict:
+def team_rightsizing(scope: AccessPolicy, team: Team) -> dict:
     run = rightsizing_latest_run(organization=scope.organization)
     if run is None:
         return {"run": None, "rows": [], "savings": Decimal(0)}
@@ -42,7 +42,7 @@ def team_rightsizing(scope: Scope, team: Team) -> dict:
     }
 
 
-def team_carbon(scope: Scope, team: Team, *, start: date, end: date) -> dict:
+def team_carbon(scope: AccessPolicy, team: Team, *, start: date, end: date) -> dict:
     rows = (
         CarbonDaily.objects.filter(organization=scope.organization, team=team, day__gte=start, day__lte=end)
         .annotate(month=TruncMonth("day"))
@@ -91,7 +91,7 @@ def team_carbon(scope: Scope, team: Team, *, start: date, end: date) -> dict:
     }
 
 
-def team_commitment_share(scope: Scope, team: Team, *, start: date, end: date, currency: str) -> list[dict]:
+def team_commitment_share(scope: AccessPolicy, team: Team, *, start: date, end: date, currency: str) -> list[dict]:
     """Per month: the team's covered (Used) usage at list cost, its coverage, and its share of the
     organization's covered usage (who benefits from the reservations and savings plans)."""
     team_rows = selectors.commitment_monthly(

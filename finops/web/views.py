@@ -1,4 +1,4 @@
-"""Pages: thin shells. Each resolves the request's Scope (access.py), calls selectors, builds figures
+"""Pages: thin shells. Each resolves the request's AccessPolicy (access.py), calls selectors, builds figures
 (figures.py) and renders. Every chart has a table next to it; Explore's table is also its CSV export."""
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
+from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Membership, Organization, Role, Team
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
 from finops.usage.selectors import METRICS, ReportError
 from finops.web import figures, selectors, team_slots
-from finops.web.access import Scope, org_page
+from finops.web.access import cache_prefix, org_page
 from finops.web.cache import cached
 from finops.web.metrics_csv import MetricFileError
 from finops.web.services import billing_upload_create, business_metrics_upload
@@ -34,7 +35,7 @@ FINAL_STATUSES = (IngestJob.Status.SUCCEEDED, IngestJob.Status.DUPLICATE, Ingest
 
 
 def render_page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
-    scope: Scope | None = getattr(request, "scope", None)
+    scope: AccessPolicy | None = getattr(request, "scope", None)
     context = {"scope": scope, **context}
     return render(request, template, context, status=status)
 
@@ -50,7 +51,7 @@ def _choice(request: HttpRequest, name: str, allowed: tuple[str, ...] | list[str
 @org_page()
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     metric = _choice(request, "metric", selectors.OVERVIEW_METRICS, "billed")
     stack = _choice(request, "stack", selectors.STACK_DIMENSIONS, "service")
     context: dict = {
@@ -62,7 +63,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     }
     # The whole page's numbers and figures are cached together: a warm page is one cache read + render.
     data = cached(
-        scope.cache_prefix,
+        cache_prefix(scope),
         "page:overview",
         {"metric": metric, "stack": stack},
         lambda: _overview_data(scope, metric, stack),
@@ -74,7 +75,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render_page(request, "web/overview.html", {**context, **data})
 
 
-def _overview_data(scope: Scope, metric: str, stack: str) -> dict:
+def _overview_data(scope: AccessPolicy, metric: str, stack: str) -> dict:
     context: dict = {}
     last = selectors.as_of(scope)
     if last is None:
@@ -186,7 +187,7 @@ def _explore_canonical_url(query: selectors.ExploreQuery) -> str:
 @org_page()
 @require_GET
 def explore(request: HttpRequest) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     last = selectors.as_of(scope) or date.today()
     context: dict = {
         "metric_labels": METRIC_LABELS,
@@ -197,7 +198,7 @@ def explore(request: HttpRequest) -> HttpResponse:
         query = selectors.explore_query_parse(_explore_params(request), default_end=last)
     except ReportError as error:
         return render_page(request, "web/explore.html", {**context, "error": str(error)}, status=400)
-    data = cached(scope.cache_prefix, "page:explore", query.params(), lambda: _explore_data(scope, query))
+    data = cached(cache_prefix(scope), "page:explore", query.params(), lambda: _explore_data(scope, query))
     rows = data["rows"]
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -221,7 +222,7 @@ def explore(request: HttpRequest) -> HttpResponse:
     return render_page(request, "web/explore.html", context)
 
 
-def _explore_data(scope: Scope, query: selectors.ExploreQuery) -> dict:
+def _explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
     frame = selectors.explore_rows(scope, query)
     rows = []
     for r in frame.itertuples():
@@ -273,12 +274,12 @@ def _explore_data(scope: Scope, query: selectors.ExploreQuery) -> dict:
 @org_page()
 @require_GET
 def teams(request: HttpRequest) -> HttpResponse:
-    scope: Scope = request.scope
-    data = cached(scope.cache_prefix, "page:teams", {}, lambda: _teams_data(scope))
+    scope: AccessPolicy = request.scope
+    data = cached(cache_prefix(scope), "page:teams", {}, lambda: _teams_data(scope))
     return render_page(request, "web/teams.html", data)
 
 
-def _teams_data(scope: Scope) -> dict:
+def _teams_data(scope: AccessPolicy) -> dict:
     last = selectors.as_of(scope)
     totals: dict[str, Decimal] = {}
     currency = selectors.main_currency(scope)
@@ -294,7 +295,7 @@ def _teams_data(scope: Scope) -> dict:
 @org_page()
 @require_GET
 def team(request: HttpRequest, slug: str) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     the_team = scope.team_or_404(slug)
     metric = _choice(request, "metric", tuple(METRICS), "billed")
     context: dict = {"team": the_team, "metric": metric, "metric_labels": METRIC_LABELS}
@@ -302,7 +303,7 @@ def team(request: HttpRequest, slug: str) -> HttpResponse:
     unit = _choice(request, "unit", names, names[0] if names else "")
     context.update({"unit_names": names, "unit": unit})
     data = cached(
-        scope.cache_prefix,
+        cache_prefix(scope),
         "page:team",
         {"team": the_team.pk, "metric": metric, "unit": unit},
         lambda: _team_data(scope, the_team, metric, unit),
@@ -310,7 +311,7 @@ def team(request: HttpRequest, slug: str) -> HttpResponse:
     return render_page(request, "web/team.html", {**context, **data})
 
 
-def _team_data(scope: Scope, the_team: Team, metric: str, unit: str) -> dict:
+def _team_data(scope: AccessPolicy, the_team: Team, metric: str, unit: str) -> dict:
     team_scope = dataclasses.replace(scope, team_ids=(the_team.pk,))
     context: dict = {}
     last = selectors.as_of(scope)
@@ -379,7 +380,7 @@ def _team_data(scope: Scope, the_team: Team, metric: str, unit: str) -> dict:
 @org_page(write="can_write")
 @require_POST
 def team_metrics_upload(request: HttpRequest, slug: str) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     the_team = scope.team_or_404(slug)
     upload = request.FILES.get("file")
     if upload is None:
@@ -399,7 +400,7 @@ def team_metrics_upload(request: HttpRequest, slug: str) -> HttpResponse:
 # --- Data -----------------------------------------------------------------------------------
 
 
-def _require_org_wide(scope: Scope) -> None:
+def _require_org_wide(scope: AccessPolicy) -> None:
     # Import history carries organization-wide totals: not for a team-scoped engineer.
     if not scope.sees_all_teams:
         raise PermissionDenied("Billing data is managed by finance and admins.")
@@ -425,7 +426,7 @@ def _job_progress(job: IngestJob) -> dict:
 
 @org_page(write="can_manage_billing")
 def data(request: HttpRequest) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     _require_org_wide(scope)
     status = 200
     if request.method == "POST":
@@ -454,7 +455,7 @@ def data(request: HttpRequest) -> HttpResponse:
 @org_page()
 @require_GET
 def job_progress(request: HttpRequest, job_id: int) -> JsonResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     _require_org_wide(scope)
     job = get_object_or_404(IngestJob, pk=job_id, organization=scope.organization)
     return JsonResponse(_job_progress(job))
@@ -475,21 +476,25 @@ def dashboard_cache_warm(organization_id: int) -> list[str]:
     Returns the names of the views warmed."""
     organization = Organization.objects.get(pk=organization_id)
     # An unsaved membership: the scope only needs the organization and an organization-wide role.
-    scope = Scope(membership=Membership(organization=organization, role=Role.FINANCE), memberships=(), team_ids=None)
+    scope = AccessPolicy(
+        membership=Membership(organization=organization, role=Role.FINANCE), memberships=(), team_ids=None
+    )
     warmed = []
     from finops.web.views_forecasts import forecast_slot  # it imports this module (render_page)
 
     for metric in selectors.OVERVIEW_METRICS:
         params = {"metric": metric, "stack": "service"}
-        data = cached(scope.cache_prefix, "page:overview", params, lambda m=metric: _overview_data(scope, m, "service"))
+        data = cached(
+            cache_prefix(scope), "page:overview", params, lambda m=metric: _overview_data(scope, m, "service")
+        )
         warmed.append(f"overview metric={metric}")
         if not data.get("empty"):
             forecast_slot(scope, metric=metric, currency=data["currency"], mtd_start=data["mtd_start"])
     last = selectors.as_of(scope)
     if last is not None:
         query = selectors.explore_query_parse({}, default_end=last)
-        cached(scope.cache_prefix, "page:explore", query.params(), lambda: _explore_data(scope, query))
+        cached(cache_prefix(scope), "page:explore", query.params(), lambda: _explore_data(scope, query))
         warmed.append("explore default")
-    cached(scope.cache_prefix, "page:teams", {}, lambda: _teams_data(scope))
+    cached(cache_prefix(scope), "page:teams", {}, lambda: _teams_data(scope))
     warmed.append("teams")
     return warmed

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Membership
 from finops.budgets import calc
 from finops.budgets.models import Budget, BudgetAlert
@@ -33,7 +34,7 @@ from finops.budgets.validation import BudgetValidationError
 from finops.core.money import money_str
 from finops.usage.models import DailyCost
 from finops.web import figures
-from finops.web.access import Scope, org_page
+from finops.web.access import cache_prefix, org_page
 from finops.web.burndown import burn_down
 from finops.web.cache import cached
 from finops.web.views import render_page
@@ -57,7 +58,7 @@ def budget_today(organization_id: int, period: str, last: date | None) -> date:
     return today
 
 
-def visible_budgets(scope: Scope) -> QuerySet[Budget]:
+def visible_budgets(scope: AccessPolicy) -> QuerySet[Budget]:
     budgets = Budget.objects.filter(organization=scope.organization).order_by("name")
     if scope.sees_all_teams:
         return budgets
@@ -67,7 +68,7 @@ def visible_budgets(scope: Scope) -> QuerySet[Budget]:
     return budgets.filter(pk__in=allowed)
 
 
-def _budget_or_404(scope: Scope, budget_id: int) -> Budget:
+def _budget_or_404(scope: AccessPolicy, budget_id: int) -> Budget:
     budget = visible_budgets(scope).filter(pk=budget_id).first()
     if budget is None:
         raise Http404("No such budget.")
@@ -161,7 +162,7 @@ def _version(budgets: list[Budget]) -> list:
 @org_page()
 @require_GET
 def budget_list(request: HttpRequest) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     budgets = list(visible_budgets(scope))
 
     def compute() -> dict:
@@ -169,17 +170,17 @@ def budget_list(request: HttpRequest) -> HttpResponse:
         last = last_data_day(organization=scope.organization)
         return {"rows": [_state_row(b, last) for b in budgets], "as_of": last}
 
-    data = cached(scope.cache_prefix, "page:budgets", {"v": _version(budgets)}, compute)
+    data = cached(cache_prefix(scope), "page:budgets", {"v": _version(budgets)}, compute)
     return render_page(request, "budgets/list.html", data)
 
 
 @org_page()
 @require_GET
 def budget_detail(request: HttpRequest, budget_id: int) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     budget = _budget_or_404(scope, budget_id)
     data = cached(
-        scope.cache_prefix,
+        cache_prefix(scope),
         "page:budget",
         {"v": _version([budget])},
         lambda: _detail(budget, last_data_day(organization=scope.organization)),
@@ -216,12 +217,12 @@ def _detail(budget: Budget, last: date | None) -> dict:
 # --- Forms ----------------------------------------------------------------------------------
 
 
-def _require_manager(scope: Scope) -> None:
+def _require_manager(scope: AccessPolicy) -> None:
     if not scope.can_manage_billing:
         raise PermissionDenied("Budgets are managed by finance and admins.")
 
 
-def _scope_choices(scope: Scope) -> dict[str, list[str]]:
+def _scope_choices(scope: AccessPolicy) -> dict[str, list[str]]:
     def compute() -> dict[str, list[str]]:
         base = DailyCost.objects.filter(organization=scope.organization)
         out = {"team": sorted(scope.teams().values_list("slug", flat=True))}
@@ -229,7 +230,7 @@ def _scope_choices(scope: Scope) -> dict[str, list[str]]:
             out[name] = sorted(v for v in base.values_list(name, flat=True).distinct().order_by() if v)
         return out
 
-    return cached(scope.cache_prefix, "budget-choices", {}, compute)
+    return cached(cache_prefix(scope), "budget-choices", {}, compute)
 
 
 def _form_data(post: QueryDict) -> dict:
@@ -292,7 +293,7 @@ def _initial(budget: Budget | None) -> dict:
     }
 
 
-def _form_page(request: HttpRequest, scope: Scope, budget: Budget | None) -> HttpResponse:
+def _form_page(request: HttpRequest, scope: AccessPolicy, budget: Budget | None) -> HttpResponse:
     values = _initial(budget)
     errors: dict[str, list[str]] = {}
     status = 200
@@ -342,13 +343,13 @@ def _form_page(request: HttpRequest, scope: Scope, budget: Budget | None) -> Htt
 
 @org_page(write="can_manage_billing")
 def budget_new(request: HttpRequest) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     _require_manager(scope)
     return _form_page(request, scope, None)
 
 
 @org_page(write="can_manage_billing")
 def budget_edit(request: HttpRequest, budget_id: int) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     _require_manager(scope)
     return _form_page(request, scope, _budget_or_404(scope, budget_id))

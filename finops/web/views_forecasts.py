@@ -17,14 +17,15 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from finops.accounts.access import AccessPolicy
 from finops.budgets.selectors import last_data_day
 from finops.core.money import MoneySum
 from finops.forecasting.models import Anomaly, Dimension, SeriesForecast
 from finops.forecasting.selectors import daily_cost_frame, series_forecast_latest
 from finops.forecasting.services import anomaly_feedback_set
-from finops.usage.selectors import METRICS
+from finops.usage.selectors import METRICS, daily_costs_visible
 from finops.web import figures
-from finops.web.access import Scope, org_page
+from finops.web.access import cache_prefix, org_page
 from finops.web.cache import cached
 from finops.web.views import render_page
 from finops.web.views_budgets import _state_row, _version, visible_budgets
@@ -51,9 +52,9 @@ def forecast_frame(forecast: SeriesForecast, *, after: date, until: date, level:
     return pd.DataFrame(rows, columns=["day", "point", "lower", "upper"])
 
 
-def _daily_actual(scope: Scope, *, metric: str, start: date, end: date, currency: str) -> pd.DataFrame:
+def _daily_actual(scope: AccessPolicy, *, metric: str, start: date, end: date, currency: str) -> pd.DataFrame:
     rows = (
-        scope.daily_costs()
+        daily_costs_visible(scope)
         .filter(day__gte=start, day__lte=end, billing_currency=currency)
         .values("day")
         .annotate(cost=MoneySum(METRICS[metric]))
@@ -63,7 +64,7 @@ def _daily_actual(scope: Scope, *, metric: str, start: date, end: date, currency
     return frame.sort_values("day").reset_index(drop=True)
 
 
-def forecast_slot(scope: Scope, *, metric: str, currency: str, mtd_start: date) -> dict:
+def forecast_slot(scope: AccessPolicy, *, metric: str, currency: str, mtd_start: date) -> dict:
     """The overview slot: the month-end projection of the organization's total series (with its 80% and 95%
     intervals and the daily forecast band) and month to date against the monthly budgets. Engineers see their
     budgets only: the stored forecasts are organization-wide series."""
@@ -115,7 +116,7 @@ def forecast_slot(scope: Scope, *, metric: str, currency: str, mtd_start: date) 
         return out
 
     return cached(
-        scope.cache_prefix,
+        cache_prefix(scope),
         "slot:forecast",
         {"metric": metric, "currency": currency, "v": _version(budgets)},
         compute,
@@ -127,7 +128,7 @@ def forecast_slot(scope: Scope, *, metric: str, currency: str, mtd_start: date) 
 ANOMALY_LIMIT = 100
 
 
-def visible_anomalies(scope: Scope):
+def visible_anomalies(scope: AccessPolicy):
     anomalies = Anomaly.objects.filter(organization=scope.organization, suppressed_by__isnull=True)
     if not scope.sees_all_teams:
         # An engineer sees the anomalies of their teams' series only (organization-wide series show other teams).
@@ -139,7 +140,7 @@ def visible_anomalies(scope: Scope):
 @org_page()
 @require_GET
 def anomalies(request: HttpRequest) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     rows = list(visible_anomalies(scope).order_by("-day", "-id")[:ANOMALY_LIMIT])
     selected = None
     wanted = request.GET.get("anomaly", "")
@@ -152,7 +153,7 @@ def anomalies(request: HttpRequest) -> HttpResponse:
     if selected is not None:
         context.update(
             cached(
-                scope.cache_prefix,
+                cache_prefix(scope),
                 "page:anomaly",
                 {"id": selected.pk, "updated": selected.updated_at.isoformat()},
                 lambda: _anomaly_detail(scope, selected),
@@ -165,7 +166,7 @@ TIMELINE_BEFORE = 45
 TIMELINE_AFTER = 14
 
 
-def _anomaly_detail(scope: Scope, anomaly: Anomaly) -> dict:
+def _anomaly_detail(scope: AccessPolicy, anomaly: Anomaly) -> dict:
     """The timeline of the anomaly's series around its day: the daily actual cost, and on each stored anomalous
     day of the series the expected cost with its 99% interval (what the detector compared against)."""
     start, end = anomaly.day - timedelta(days=TIMELINE_BEFORE), anomaly.day + timedelta(days=TIMELINE_AFTER)
@@ -228,7 +229,7 @@ def _anomaly_detail(scope: Scope, anomaly: Anomaly) -> dict:
 @org_page(write="can_write")
 @require_POST
 def anomaly_feedback(request: HttpRequest, anomaly_id: int) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     anomaly = get_object_or_404(visible_anomalies(scope), pk=anomaly_id)
     try:
         anomaly_feedback_set(

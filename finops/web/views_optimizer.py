@@ -17,8 +17,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from finops.accounts.access import AccessPolicy
 from finops.web import figures
-from finops.web.access import Scope, org_page
+from finops.web.access import org_page
 from finops.web.views import render_page
 from optimizer.models import OptimizationRun
 from optimizer.selectors import optimization_run_detail
@@ -61,7 +62,7 @@ def _form_parameters(post) -> tuple[dict[str, Any], dict[str, str]]:
 
 @org_page(write="can_manage_billing")
 def optimizer(request: HttpRequest) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     _require_org_wide(scope)
     errors: dict[str, str] = {}
     values: dict[str, Any] = {
@@ -93,13 +94,13 @@ def optimizer(request: HttpRequest) -> HttpResponse:
     return render_page(request, "optimizer/index.html", context, status=status)
 
 
-def _require_org_wide(scope: Scope) -> None:
+def _require_org_wide(scope: AccessPolicy) -> None:
     # Runs price the whole organization's usage: not for a team-scoped engineer.
     if not scope.sees_all_teams:
         raise PermissionDenied("Optimizer runs cover the whole organization: finance, admins and viewers only.")
 
 
-def _run_or_404(scope: Scope, run_id: int) -> OptimizationRun:
+def _run_or_404(scope: AccessPolicy, run_id: int) -> OptimizationRun:
     _require_org_wide(scope)
     run = OptimizationRun.objects.filter(organization=scope.organization, pk=run_id).first()
     if run is None:
@@ -127,7 +128,7 @@ def optimizer_run_status(request: HttpRequest, run_id: int) -> JsonResponse:
 @org_page()
 @require_GET
 def optimizer_run(request: HttpRequest, run_id: int) -> HttpResponse:
-    scope: Scope = request.scope
+    scope: AccessPolicy = request.scope
     run = _run_or_404(scope, run_id)
     context: dict[str, Any] = {"run": run, "state": _status(run)}
     if run.status == OptimizationRun.Status.SUCCEEDED:

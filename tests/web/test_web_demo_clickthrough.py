@@ -30,7 +30,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import resolve
 
-from finops.web.access import Scope, scope_for
+from finops.accounts.access import AccessPolicy
+from finops.web.access import scope_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -170,7 +171,7 @@ class DemoWalk:
         assert response is not None and response.status == 200, f"{who} {url}: {response and response.status}"
 
 
-def scope_of(username: str) -> Scope | None:
+def scope_of(username: str) -> AccessPolicy | None:
     """The user's scope as the app resolves it for a request (no ?org: their first organization)."""
     from django.contrib.auth import get_user_model
     from django.test import RequestFactory
