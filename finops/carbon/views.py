@@ -23,9 +23,8 @@ from finops.carbon.selectors import NONE_LABEL, carbon_region_alternatives
 from finops.carbon.services import coefficient_set_current
 from finops.core.money import MoneySum
 from finops.web import figures
-from finops.web.access import cache_prefix, org_page, scope_for
+from finops.web.access import cache_prefix, org_page, render_page, scope_for
 from finops.web.cache import cached
-from finops.web.views import render_page
 
 PROVIDER_NAMES = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Azure"}
 # Candidate regions on the page: where the organization runs plus this many lowest-factor regions (every

@@ -63,3 +63,9 @@ def org_page(*, write: str | None = None) -> Callable:
         return wrapped
 
     return decorator
+
+
+def render_page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    """Render a page with the caller's policy in the context as ``scope`` (the layout's organization switcher
+    and role-dependent navigation read it)."""
+    return render(request, template, {"scope": getattr(request, "scope", None), **context}, status=status)

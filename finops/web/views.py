@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
@@ -24,20 +24,15 @@ from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
 from finops.usage.selectors import METRICS, ReportError
 from finops.web import figures, selectors, team_slots
-from finops.web.access import cache_prefix, org_page
+from finops.web.access import cache_prefix, org_page, render_page
 from finops.web.cache import cached
 from finops.web.metrics_csv import MetricFileError
 from finops.web.services import billing_upload_create, business_metrics_upload
 from finops.web.templatetags.finops_format import format_money
+from finops.web.views_forecasts import forecast_slot
 
 METRIC_LABELS = {"billed": "Billed", "effective": "Amortized (effective)", "list": "List (on-demand)"}
 FINAL_STATUSES = (IngestJob.Status.SUCCEEDED, IngestJob.Status.DUPLICATE, IngestJob.Status.FAILED)
-
-
-def render_page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
-    scope: AccessPolicy | None = getattr(request, "scope", None)
-    context = {"scope": scope, **context}
-    return render(request, template, context, status=status)
 
 
 def _choice(request: HttpRequest, name: str, allowed: tuple[str, ...] | list[str], default: str) -> str:
@@ -69,8 +64,6 @@ def overview(request: HttpRequest) -> HttpResponse:
         lambda: _overview_data(scope, metric, stack),
     )
     if not data.get("empty"):
-        from finops.web.views_forecasts import forecast_slot  # it imports this module (render_page)
-
         context["slot"] = forecast_slot(scope, metric=metric, currency=data["currency"], mtd_start=data["mtd_start"])
     return render_page(request, "web/overview.html", {**context, **data})
 
@@ -480,7 +473,6 @@ def dashboard_cache_warm(organization_id: int) -> list[str]:
         membership=Membership(organization=organization, role=Role.FINANCE), memberships=(), team_ids=None
     )
     warmed = []
-    from finops.web.views_forecasts import forecast_slot  # it imports this module (render_page)
 
     for metric in selectors.OVERVIEW_METRICS:
         params = {"metric": metric, "stack": "service"}

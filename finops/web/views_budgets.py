@@ -34,10 +34,9 @@ from finops.budgets.validation import BudgetValidationError
 from finops.core.money import money_str
 from finops.usage.models import DailyCost
 from finops.web import figures
-from finops.web.access import cache_prefix, org_page
+from finops.web.access import cache_prefix, org_page, render_page
 from finops.web.burndown import burn_down
 from finops.web.cache import cached
-from finops.web.views import render_page
 
 STATUS_LABELS = {"ok": "OK", "at_risk": "At risk", "breached": "Breached"}
 SCOPE_FIELDS = (

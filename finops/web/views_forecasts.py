@@ -25,9 +25,8 @@ from finops.forecasting.selectors import daily_cost_frame, series_forecast_lates
 from finops.forecasting.services import anomaly_feedback_set
 from finops.usage.selectors import METRICS, daily_costs_visible
 from finops.web import figures
-from finops.web.access import cache_prefix, org_page
+from finops.web.access import cache_prefix, org_page, render_page
 from finops.web.cache import cached
-from finops.web.views import render_page
 from finops.web.views_budgets import _state_row, _version, visible_budgets
 
 LEVEL = "80"

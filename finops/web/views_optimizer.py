@@ -19,8 +19,7 @@ from django.views.decorators.http import require_GET
 
 from finops.accounts.access import AccessPolicy
 from finops.web import figures
-from finops.web.access import org_page
-from finops.web.views import render_page
+from finops.web.access import org_page, render_page
 from optimizer.models import OptimizationRun
 from optimizer.selectors import optimization_run_detail
 from optimizer.services import LOOKBACK_DAYS, PAYMENTS, TERMS, ParametersError, optimization_run_create
