@@ -562,7 +562,16 @@ def main() -> None:
     log = Path(env["FINOPS_VAR_DIR"]) / "dashboard-access.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
-    server_env = dict(env, DJANGO_DEBUG="0", DJANGO_SECRET_KEY="bench-only-secret", DJANGO_ALLOWED_HOSTS="127.0.0.1")
+    # Production settings, but plain http on loopback: no HTTPS redirect, cookies sent over http.
+    server_env = dict(
+        env,
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="bench-only-secret",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_SESSION_COOKIE_SECURE="0",
+        DJANGO_CSRF_COOKIE_SECURE="0",
+    )
     server = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("gunicorn")),
