@@ -7,6 +7,7 @@ than ``plotly.graph_objects`` keeps page time low (no validation pass) and the o
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,28 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 OTHER_COLOUR = "#9AA0A6"
 OTHER_LABEL = "Other"
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def chart_text(value: object) -> str:
+    """``value`` as literal chart text. Plotly renders a subset of HTML (links included) and ``%{...}``
+    placeholders in text, so data such as a tag value ``<a href=...>`` must reach it escaped."""
+    return html.escape(str(value), quote=False).replace("%{", "%&#123;")
+
+
+# Keys whose strings are Plotly templates written by this module (their markup is intended); every other
+# string of a figure is data or a label and is shown literally.
+_TEMPLATE_KEYS = frozenset({"hovertemplate", "texttemplate"})
+
+
+def escape_figure_text(figure: Any, key: str | None = None) -> Any:
+    """A copy of ``figure`` with every text value escaped by ``chart_text`` except the templates."""
+    if isinstance(figure, dict):
+        return {k: escape_figure_text(v, k) for k, v in figure.items()}
+    if isinstance(figure, list | tuple):
+        return [escape_figure_text(v, key) for v in figure]
+    if isinstance(figure, str) and key not in _TEMPLATE_KEYS:
+        return chart_text(figure)
+    return figure
 
 
 def money_axis(currency: str) -> dict[str, Any]:
@@ -77,7 +100,7 @@ def stacked_bars(
                     "x": xs,
                     "y": _numbers(table[name]),
                     "marker": {"color": colour},
-                    "hovertemplate": "%{y:,.2f} " + currency + "<extra>%{fullData.name}</extra>",
+                    "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>%{fullData.name}</extra>",
                 }
             )
     return {
@@ -99,7 +122,7 @@ def percent_lines(frame: pd.DataFrame, *, x: str, series: Sequence[tuple[str, st
                 "x": _labels(points[x]),
                 "y": _numbers(points[column], 4),
                 "line": {"color": PALETTE[index % len(PALETTE)], "width": 2},
-                "hovertemplate": "%{y:.1%}<extra>" + label + "</extra>",
+                "hovertemplate": "%{y:.1%}<extra>" + chart_text(label) + "</extra>",
             }
         )
     return {
@@ -129,7 +152,7 @@ def bars_and_line(
                 "x": _labels(frame[x]),
                 "y": _numbers(frame[bar]),
                 "marker": {"color": PALETTE[0]},
-                "hovertemplate": "%{y:,.2f} " + currency + "<extra>" + bar_label + "</extra>",
+                "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>" + chart_text(bar_label) + "</extra>",
             },
             {
                 "type": "scatter",
@@ -139,7 +162,7 @@ def bars_and_line(
                 "y": _numbers(frame[line], 6),
                 "yaxis": "y2",
                 "line": {"color": PALETTE[1], "width": 2},
-                "hovertemplate": "%{y:,.6f} " + line_unit + "<extra>" + line_label + "</extra>",
+                "hovertemplate": "%{y:,.6f} " + chart_text(line_unit) + "<extra>" + chart_text(line_label) + "</extra>",
             },
         ],
         "layout": _layout(
@@ -174,7 +197,7 @@ def burn_down(
                 "x": _labels(actual["day"]),
                 "y": _numbers(actual["cumulative"]),
                 "line": {"color": PALETTE[0], "width": 3},
-                "hovertemplate": "%{y:,.2f} " + currency + "<extra>Actual</extra>",
+                "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>Actual</extra>",
             }
         )
     if not forecast.empty:
@@ -188,7 +211,7 @@ def burn_down(
                 "y": _numbers(forecast["lower"]),
                 "line": {"width": 0, "color": PALETTE[4]},
                 "showlegend": False,
-                "hovertemplate": "%{y:,.2f} " + currency + "<extra>low</extra>",
+                "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>low</extra>",
             }
         )
         traces.append(
@@ -201,7 +224,7 @@ def burn_down(
                 "fill": "tonexty",
                 "fillcolor": "rgba(86,180,233,0.25)",
                 "line": {"width": 0, "color": PALETTE[4]},
-                "hovertemplate": "%{y:,.2f} " + currency + "<extra>high</extra>",
+                "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>high</extra>",
             }
         )
         traces.append(
@@ -212,7 +235,7 @@ def burn_down(
                 "x": xs,
                 "y": _numbers(forecast["point"]),
                 "line": {"color": PALETTE[0], "dash": "dash", "width": 2},
-                "hovertemplate": "%{y:,.2f} " + currency + "<extra>Forecast</extra>",
+                "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>Forecast</extra>",
             }
         )
     for index, (label, value) in enumerate(limits):
@@ -224,7 +247,7 @@ def burn_down(
                 "x": [start, end],
                 "y": [round(float(value), 2), round(float(value), 2)],
                 "line": {"color": (PALETTE[5], PALETTE[1], PALETTE[3], PALETTE[7])[index % 4], "dash": "dot"},
-                "hovertemplate": "%{y:,.2f} " + currency + "<extra>" + label + "</extra>",
+                "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>" + chart_text(label) + "</extra>",
             }
         )
     return {"data": traces, "layout": _layout(title, yaxis=money_axis(currency), xaxis={"title": {"text": "Day"}})}
@@ -250,7 +273,11 @@ def actual_and_forecast(
                 "x": _labels(actual["day"]),
                 "y": _numbers(actual["cost"]),
                 "marker": {"color": PALETTE[0]},
-                "hovertemplate": "%{y:,.2f} " + currency + "<extra>" + actual_label + "</extra>",
+                "hovertemplate": "%{y:,.2f} "
+                + chart_text(currency)
+                + "<extra>"
+                + chart_text(actual_label)
+                + "</extra>",
             }
         )
     if not forecast.empty:
@@ -265,7 +292,7 @@ def actual_and_forecast(
                     "y": _numbers(forecast["lower"]),
                     "line": {"width": 0, "color": PALETTE[4]},
                     "showlegend": False,
-                    "hovertemplate": "%{y:,.2f} " + currency + "<extra>low</extra>",
+                    "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>low</extra>",
                 },
                 {
                     "type": "scatter",
@@ -276,7 +303,7 @@ def actual_and_forecast(
                     "fill": "tonexty",
                     "fillcolor": "rgba(86,180,233,0.3)",
                     "line": {"width": 0, "color": PALETTE[4]},
-                    "hovertemplate": "%{y:,.2f} " + currency + "<extra>high</extra>",
+                    "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>high</extra>",
                 },
                 {
                     "type": "scatter",
@@ -285,7 +312,7 @@ def actual_and_forecast(
                     "x": xs,
                     "y": _numbers(forecast["point"]),
                     "line": {"color": PALETTE[1], "dash": "dash", "width": 2},
-                    "hovertemplate": "%{y:,.2f} " + currency + "<extra>Forecast</extra>",
+                    "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>Forecast</extra>",
                 },
             ]
         )
@@ -305,7 +332,7 @@ def expected_vs_actual(actual: pd.DataFrame, marks: pd.DataFrame, *, title: str,
                 "x": _labels(actual["day"]),
                 "y": _numbers(actual["cost"]),
                 "line": {"color": PALETTE[0], "width": 2},
-                "hovertemplate": "%{y:,.2f} " + currency + "<extra>Actual</extra>",
+                "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>Actual</extra>",
             }
         )
     if not marks.empty:
@@ -325,7 +352,7 @@ def expected_vs_actual(actual: pd.DataFrame, marks: pd.DataFrame, *, title: str,
                     "arrayminus": [round(e - float(lo), 2) for lo, e in zip(marks["lower"], expected, strict=True)],
                     "color": PALETTE[2],
                 },
-                "hovertemplate": "%{y:,.2f} " + currency + "<extra>Expected</extra>",
+                "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>Expected</extra>",
             }
         )
         traces.append(
@@ -336,7 +363,7 @@ def expected_vs_actual(actual: pd.DataFrame, marks: pd.DataFrame, *, title: str,
                 "x": _labels(marks["day"]),
                 "y": _numbers(marks["actual"]),
                 "marker": {"color": PALETTE[5], "symbol": "x", "size": 11},
-                "hovertemplate": "%{y:,.2f} " + currency + "<extra>Anomaly</extra>",
+                "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>Anomaly</extra>",
             }
         )
     return {"data": traces, "layout": _layout(title, yaxis=money_axis(currency), xaxis={"title": {"text": "Day"}})}
@@ -355,7 +382,7 @@ def ranked_bars(frame: pd.DataFrame, *, title: str, currency: str) -> dict[str, 
                 "x": values,
                 "y": [str(v) for v in frame["label"]],
                 "marker": {"color": [PALETTE[5] if v >= 0 else PALETTE[0] for v in values]},
-                "hovertemplate": "%{x:,.2f} " + currency + "<extra></extra>",
+                "hovertemplate": "%{x:,.2f} " + chart_text(currency) + "<extra></extra>",
             }
         )
     return {
@@ -389,7 +416,7 @@ def cost_waterfall(
             "connector": {"line": {"color": OTHER_COLOUR}},
             "increasing": {"marker": {"color": PALETTE[0]}},
             "totals": {"marker": {"color": PALETTE[2]}},
-            "hovertemplate": "%{y:,.2f} " + currency + "<extra>%{x}</extra>",
+            "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>%{x}</extra>",
         }
     ]
     label, amount = reference
@@ -403,7 +430,7 @@ def cost_waterfall(
                 "x": [labels[0], "Plan total"],
                 "y": [level, level],
                 "line": {"color": PALETTE[5], "dash": "dot", "width": 2},
-                "hovertemplate": "%{y:,.2f} " + currency + "<extra>" + label + "</extra>",
+                "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>" + chart_text(label) + "</extra>",
             }
         )
     return {"data": traces, "layout": _layout(title, yaxis=money_axis(currency), hovermode="closest")}
@@ -510,7 +537,7 @@ def stacked_quantity(frame: pd.DataFrame, *, x: str, group: str, value: str, tit
                     "x": xs,
                     "y": _numbers(table[name], 3),
                     "marker": {"color": PALETTE[(index + 2) % len(PALETTE)]},
-                    "hovertemplate": "%{y:,.3f} " + unit + "<extra>%{fullData.name}</extra>",
+                    "hovertemplate": "%{y:,.3f} " + chart_text(unit) + "<extra>%{fullData.name}</extra>",
                 }
             )
     return {

@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django import template
+from django.utils.html import json_script
+from django.utils.safestring import SafeString
 
-from finops.web.figures import CURRENCY_SYMBOLS
+from finops.web.figures import CURRENCY_SYMBOLS, escape_figure_text
 
 register = template.Library()
 CENT = Decimal("0.01")
@@ -55,3 +57,9 @@ def main_nav(context: template.Context) -> list[dict]:
 
     request = context.get("request")
     return nav_links(context.get("scope"), request.path if request is not None else "")
+
+
+@register.filter
+def chart_json_script(figure: dict, element_id: str) -> SafeString:
+    """A figure as a JSON script element, its text escaped for Plotly (see figures.chart_text)."""
+    return json_script(escape_figure_text(figure), element_id)
