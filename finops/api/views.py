@@ -7,15 +7,10 @@ from __future__ import annotations
 
 import csv
 import json
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
-from django.conf import settings
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import JsonResponse, StreamingHttpResponse
-from django.utils.text import get_valid_filename
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -38,8 +33,7 @@ from finops.core.money import money_str
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob, LineItem
 from finops.usage.selectors import ReportError, cost_breakdown, line_items_filtered, parse_group_bys
-from finops.usage.services import ingest_job_create
-from finops.usage.tasks import ingest_job_run_task
+from finops.usage.services import billing_upload_create
 
 
 # --- costs ----------------------------------------------------------------------------------------------
@@ -247,20 +241,16 @@ class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         return idempotent(request, self.tenant, lambda: self._start(request, upload.validated_data))
 
     def _start(self, request: Request, data: dict) -> Response:
-        upload = data["file"]
-        folder = Path(settings.FINOPS_INGEST_DIR) / "uploads" / str(self.tenant.organization.pk) / uuid.uuid4().hex
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / (get_valid_filename(Path(upload.name).name) or "upload")
-        with path.open("wb") as handle:
-            for chunk in upload.chunks():
-                handle.write(chunk)
         try:
-            job = ingest_job_create(
-                organization=self.tenant.organization, paths=[path], fmt=data["format"], source="api", user=request.user
+            job = billing_upload_create(
+                organization=self.tenant.organization,
+                files=[data["file"]],
+                user=request.user,
+                fmt=data["format"],
+                source="api",
             )
         except IngestError as error:
             raise ValidationError({"file": [error.describe()]}) from error
-        transaction.on_commit(lambda: ingest_job_run_task.delay(job.pk))
         body = self.get_serializer(job).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
 
