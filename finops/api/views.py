@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from finops.accounts.access import BILLING_MANAGERS
 from finops.accounts.models import Membership, Organization, Role, Team
 from finops.api import serializers as s
 from finops.api.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -57,7 +58,7 @@ def _cost_rows(view: TenantAPIView, request: Request, query_class: type, default
             team=data.get("team"),
             tag=data.get("tag"),
             granularity=data.get("granularity"),
-            visible_teams=view.tenant.visible_teams(),
+            team_ids=view.tenant.team_ids,
         )
     except ReportError as error:
         raise ValidationError(str(error)) from error
@@ -142,10 +143,9 @@ class LineItemViewSet(TenantReadOnlyViewSet):
     renderer_classes = [JSONRenderer, CSVRenderer]
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = queryset.filter(organization=self.tenant.organization)
-        teams = self.tenant.visible_teams()
-        if teams is not None:
-            queryset = queryset.filter(team_tag_value__in=[t.tag_value for t in teams])
+        queryset = super().scope_queryset(queryset)
+        if not self.tenant.sees_all_teams:  # line items name their team by its tag value
+            queryset = queryset.filter(team_tag_value__in=self.tenant.teams().values("tag_value"))
         return queryset
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
@@ -156,7 +156,7 @@ class LineItemViewSet(TenantReadOnlyViewSet):
         data = query.validated_data
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             raise ValidationError({"start": ["start is after end"]})
-        # The scoped queryset's rows, filtered exactly as the cost breakdown filters them (one code path).
+        # Filtered exactly as the cost breakdown filters them (one code path).
         matching = line_items_filtered(
             organization=self.tenant.organization,
             start=data.get("start"),
@@ -165,8 +165,7 @@ class LineItemViewSet(TenantReadOnlyViewSet):
             team=data.get("team"),
             tag=data.get("tag"),
         )
-        queryset = queryset.filter(pk__in=matching.values("pk"))
-        return queryset
+        return queryset.filter(pk__in=matching.values("pk"))
 
     @extend_schema(
         parameters=[
@@ -215,7 +214,7 @@ class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     queryset = IngestJob.objects.prefetch_related("files")
     serializer_class = s.IngestJobSerializer
     pagination_class = NewestFirstPagination
-    write_roles = {Role.ADMIN, Role.FINANCE}  # an upload replaces the organization's billing slices
+    write_roles = BILLING_MANAGERS  # an upload replaces the organization's billing slices
 
     def get_serializer_context(self) -> dict:
         context = super().get_serializer_context()
