@@ -1,13 +1,11 @@
 """``carbon/summary``: energy and emissions per group from the daily carbon rollups, the JSON of
 ``carbon_report --format json`` (same parameters: group_by, start, end; same row shape).
 
-Organization-wide (the rollups are not split by the caller's teams): engineers, who see only their teams'
-costs, are refused.
+An organization-wide report: engineers, who see only their teams' rows, are refused (the carbon page shows
+them their teams' share).
 """
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -18,14 +16,6 @@ from rest_framework.response import Response
 from finops.accounts.access import SEE_ALL_TEAMS
 from finops.api.tenancy import TenantAPIView
 from finops.carbon.selectors import MEASURES, REPORT_GROUPS, CarbonReportError, carbon_summary
-from finops.carbon.services import coefficient_set_current
-from finops.core.money import money_str
-
-QUANTUM = Decimal("0.000001")  # as carbon_report prints them
-
-
-def _text(value: Decimal) -> str:
-    return money_str(value.quantize(QUANTUM)) or "0"
 
 
 class CarbonQuerySerializer(serializers.Serializer):
@@ -73,26 +63,12 @@ class CarbonSummaryApi(TenantAPIView):
         start, end = data.get("start"), data.get("end")
         try:
             report = carbon_summary(
-                organization=self.tenant.organization, group_by=data["group_by"], start=start, end=end
+                organization=self.tenant.organization,
+                group_by=data["group_by"],
+                start=start,
+                end=end,
+                team_ids=self.tenant.team_ids,
             )
         except CarbonReportError as error:
             raise ValidationError({"start": [str(error)]} if start and end and start > end else str(error)) from error
-        version = ",".join(report.versions) if report.versions else coefficient_set_current().version
-        return Response(
-            {
-                "rows": [
-                    {
-                        "group": r.group,
-                        **{m: _text(r.values[m]) for m in MEASURES},
-                        "method": r.method,
-                        "methods": {k: _text(v) for k, v in sorted(r.methods.items())},
-                    }
-                    for r in report.rows
-                ],
-                "coefficients": version,
-                "group_by": data["group_by"],
-                "start": start.isoformat() if start else None,
-                "end": end.isoformat() if end else None,
-                "grid_estimated_regions": report.grid_estimated_regions,
-            }
-        )
+        return Response(report.as_json())

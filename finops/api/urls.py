@@ -9,7 +9,7 @@ from finops.api.budgets_api import BudgetViewSet
 from finops.api.carbon_api import CarbonSummaryApi
 from finops.api.forecasting_api import AnomalyViewSet, SeriesForecastViewSet
 from finops.api.optimizer_api import OptimizationRunViewSet, RightsizingApi
-from pricing.api import CatalogImportViewSet, PriceLookupApi, PriceViewSet, SkuViewSet
+from finops.api.pricing_api import CatalogImportViewSet, PriceLookupApi, PriceViewSet, SkuViewSet
 
 router = SimpleRouter()
 router.register("skus", SkuViewSet, basename="sku")

@@ -7,15 +7,10 @@ from __future__ import annotations
 
 import csv
 import json
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
-from django.conf import settings
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import JsonResponse, StreamingHttpResponse
-from django.utils.text import get_valid_filename
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -26,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from finops.accounts.access import BILLING_MANAGERS
 from finops.accounts.models import Membership, Organization, Role, Team
 from finops.api import serializers as s
 from finops.api.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -38,8 +34,7 @@ from finops.core.money import money_str
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob, LineItem
 from finops.usage.selectors import ReportError, cost_breakdown, line_items_filtered, parse_group_bys
-from finops.usage.services import ingest_job_create
-from finops.usage.tasks import ingest_job_run_task
+from finops.usage.services import billing_upload_create
 
 
 # --- costs ----------------------------------------------------------------------------------------------
@@ -63,7 +58,7 @@ def _cost_rows(view: TenantAPIView, request: Request, query_class: type, default
             team=data.get("team"),
             tag=data.get("tag"),
             granularity=data.get("granularity"),
-            visible_teams=view.tenant.visible_teams(),
+            team_ids=view.tenant.team_ids,
         )
     except ReportError as error:
         raise ValidationError(str(error)) from error
@@ -148,10 +143,9 @@ class LineItemViewSet(TenantReadOnlyViewSet):
     renderer_classes = [JSONRenderer, CSVRenderer]
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = queryset.filter(organization=self.tenant.organization)
-        teams = self.tenant.visible_teams()
-        if teams is not None:
-            queryset = queryset.filter(team_tag_value__in=[t.tag_value for t in teams])
+        queryset = super().scope_queryset(queryset)
+        if not self.tenant.sees_all_teams:  # line items name their team by its tag value
+            queryset = queryset.filter(team_tag_value__in=self.tenant.teams().values("tag_value"))
         return queryset
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
@@ -162,7 +156,7 @@ class LineItemViewSet(TenantReadOnlyViewSet):
         data = query.validated_data
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             raise ValidationError({"start": ["start is after end"]})
-        # The scoped queryset's rows, filtered exactly as the cost breakdown filters them (one code path).
+        # Filtered exactly as the cost breakdown filters them (one code path).
         matching = line_items_filtered(
             organization=self.tenant.organization,
             start=data.get("start"),
@@ -171,8 +165,7 @@ class LineItemViewSet(TenantReadOnlyViewSet):
             team=data.get("team"),
             tag=data.get("tag"),
         )
-        queryset = queryset.filter(pk__in=matching.values("pk"))
-        return queryset
+        return queryset.filter(pk__in=matching.values("pk"))
 
     @extend_schema(
         parameters=[
@@ -221,7 +214,7 @@ class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     queryset = IngestJob.objects.prefetch_related("files")
     serializer_class = s.IngestJobSerializer
     pagination_class = NewestFirstPagination
-    write_roles = {Role.ADMIN, Role.FINANCE}  # an upload replaces the organization's billing slices
+    write_roles = BILLING_MANAGERS  # an upload replaces the organization's billing slices
 
     def get_serializer_context(self) -> dict:
         context = super().get_serializer_context()
@@ -247,20 +240,16 @@ class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         return idempotent(request, self.tenant, lambda: self._start(request, upload.validated_data))
 
     def _start(self, request: Request, data: dict) -> Response:
-        upload = data["file"]
-        folder = Path(settings.FINOPS_INGEST_DIR) / "uploads" / str(self.tenant.organization.pk) / uuid.uuid4().hex
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / (get_valid_filename(Path(upload.name).name) or "upload")
-        with path.open("wb") as handle:
-            for chunk in upload.chunks():
-                handle.write(chunk)
         try:
-            job = ingest_job_create(
-                organization=self.tenant.organization, paths=[path], fmt=data["format"], source="api", user=request.user
+            job = billing_upload_create(
+                organization=self.tenant.organization,
+                files=[data["file"]],
+                user=request.user,
+                fmt=data["format"],
+                source="api",
             )
         except IngestError as error:
             raise ValidationError({"file": [error.describe()]}) from error
-        transaction.on_commit(lambda: ingest_job_run_task.delay(job.pk))
         body = self.get_serializer(job).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
 

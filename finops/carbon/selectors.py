@@ -1,19 +1,22 @@
-"""Reads for carbon: line-item groups to estimate (aggregated in SQL), reports, region alternatives."""
+"""Reads for carbon: line-item groups to estimate (aggregated in SQL), the carbon report (the ``carbon_report``
+command, the API's carbon/summary) and the carbon page's monthly frame, both over the rows a caller may read,
+and region alternatives."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import FloatField, Max, Min, Q, Sum, Value
+from django.db.models import FloatField, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth
 
 from finops.accounts.models import Organization
-from finops.carbon.calc import Coefficients, estimate_instance_hours
+from finops.carbon.calc import Coefficients, estimate_instance_hours, load_shipped
 from finops.carbon.models import CarbonDaily, CoefficientSet
-from finops.core.money import MoneySum
+from finops.core.money import MoneySum, money_str
 from finops.usage.models import LineItem
 from pricing.selectors import LookupError_, price_lookup
 
@@ -53,6 +56,7 @@ MEASURES = (
     "embodied_kgco2e",
 )
 NONE_LABEL = "(none)"
+QUANTUM = Decimal("0.000001")  # report measures are printed to the micro-unit
 # Services whose instances can move region (EC2 compute); databases and storage stay with their data.
 MOVABLE_SERVICES = ("Amazon Elastic Compute Cloud", "AmazonEC2", "Amazon EC2")
 
@@ -138,22 +142,76 @@ class CarbonRow:
         return next(iter(self.methods)) if len(self.methods) == 1 else ("mixed" if self.methods else "unknown")
 
 
+def coefficient_version_current() -> str:
+    """The version ``coefficient_set_current()`` answers, read-only: the newest stored set, or the shipped set
+    when it is not stored yet and no stored set is published later (registering it would make it the newest)."""
+    shipped = load_shipped()
+    latest = coefficient_set_latest()
+    if latest is None or latest.version == shipped.version:
+        return shipped.version
+    if CoefficientSet.objects.filter(version=shipped.version).exists():
+        return latest.version
+    published = date.fromisoformat(shipped.published) if shipped.published else None
+    newer = latest.published is not None and published is not None and latest.published > published
+    return latest.version if newer else shipped.version
+
+
+def carbon_daily_visible(*, organization: Organization, team_ids: Collection[int] | None = None) -> QuerySet:
+    """The carbon rollup rows a caller may read: ``team_ids`` is ``AccessPolicy.team_ids`` (None: every row;
+    otherwise those teams' rows, teamless rows excluded)."""
+    rows = CarbonDaily.objects.filter(organization=organization)
+    return rows if team_ids is None else rows.filter(team_id__in=list(team_ids))
+
+
+def measure_text(value: Decimal) -> str:
+    return money_str(value.quantize(QUANTUM)) or "0"
+
+
 @dataclass
 class CarbonReport:
     rows: list[CarbonRow]
     versions: list[str]
     grid_estimated_regions: list[str]
+    group_by: str = "service"
+    start: date | None = None
+    end: date | None = None
+    coefficients: str = ""  # the rows' coefficient set versions, else the current set's
+
+    def as_json(self) -> dict:
+        """The documented JSON of ``carbon_report --format json`` and of the API's carbon/summary."""
+        return {
+            "rows": [
+                {
+                    "group": r.group,
+                    **{m: measure_text(r.values[m]) for m in MEASURES},
+                    "method": r.method,
+                    "methods": {k: measure_text(v) for k, v in sorted(r.methods.items())},
+                }
+                for r in self.rows
+            ],
+            "coefficients": self.coefficients,
+            "group_by": self.group_by,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "grid_estimated_regions": self.grid_estimated_regions,
+        }
 
 
 def carbon_summary(
-    *, organization: Organization, group_by: str = "service", start: date | None = None, end: date | None = None
+    *,
+    organization: Organization,
+    group_by: str = "service",
+    start: date | None = None,
+    end: date | None = None,
+    team_ids: Collection[int] | None = None,
 ) -> CarbonReport:
-    """Carbon per group over [start, end] (inclusive UTC days), most operational kgCO2e first."""
+    """Carbon per group over [start, end] (inclusive UTC days), most operational kgCO2e first, over the rows
+    ``team_ids`` may read (see ``carbon_daily_visible``)."""
     if group_by not in REPORT_GROUPS:
         raise CarbonReportError(f"unknown group-by {group_by!r}; choose one of {', '.join(REPORT_GROUPS)}")
     if start and end and start > end:
         raise CarbonReportError(f"start {start} is after end {end}")
-    queryset = CarbonDaily.objects.filter(organization=organization)
+    queryset = carbon_daily_visible(organization=organization, team_ids=team_ids)
     if start:
         queryset = queryset.filter(day__gte=start)
     if end:
@@ -176,7 +234,49 @@ def carbon_summary(
     ordered = sorted(rows.values(), key=lambda r: (-r.values["operational_kgco2e"], r.group))
     versions = sorted(set(queryset.values_list("coefficient_set__version", flat=True).distinct()))
     flagged = sorted(set(queryset.filter(grid_estimated=True).values_list("region_id", flat=True).distinct()))
-    return CarbonReport(rows=ordered, versions=versions, grid_estimated_regions=[r or NONE_LABEL for r in flagged])
+    return CarbonReport(
+        rows=ordered,
+        versions=versions,
+        grid_estimated_regions=[r or NONE_LABEL for r in flagged],
+        group_by=group_by,
+        start=start,
+        end=end,
+        coefficients=",".join(versions) if versions else coefficient_version_current(),
+    )
+
+
+CARBON_FRAME_COLUMNS = ["month", "service", "region", "kwh", "operational", "embodied", "cost", "vcpu_hours"]
+
+
+def carbon_frame(*, organization: Organization, team_ids: Collection[int] | None = None) -> pd.DataFrame:
+    """The carbon page's rows: the visible rollup grouped by month, service and region (Decimal measures, cost is
+    effective cost; kgco2e = operational + embodied)."""
+    grouped = (
+        carbon_daily_visible(organization=organization, team_ids=team_ids)
+        .annotate(month=TruncMonth("day"))
+        .values("month", "service_name", "region_id")
+        .annotate(
+            kwh=MoneySum("kwh"),
+            operational=MoneySum("operational_kgco2e"),
+            embodied=MoneySum("embodied_kgco2e"),
+            cost=MoneySum("effective_cost"),
+            vcpu_hours=MoneySum("vcpu_hours"),
+        )
+        .order_by()
+    )
+    zero = Decimal(0)
+    records = [
+        (
+            r["month"],
+            r["service_name"] or NONE_LABEL,
+            r["region_id"] or NONE_LABEL,
+            *(r[m] or zero for m in ("kwh", "operational", "embodied", "cost", "vcpu_hours")),
+        )
+        for r in grouped
+    ]
+    frame = pd.DataFrame.from_records(records, columns=CARBON_FRAME_COLUMNS)
+    frame["kgco2e"] = [o + e for o, e in zip(frame["operational"], frame["embodied"], strict=True)]
+    return frame
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Reads over usage data. Reports come from the daily rollups: DailyCost, and DailyTagCost for one tag key
 (a group-by or a filter). Only a report on two different tag keys, or on an empty tag value, reads line items.
 
-``cost_breakdown`` is the one code path for cost reports: one or two group-bys, filters, team scoping and a
-time granularity. ``cost_summary`` (the ``cost_report`` command, budgets' digests) and the API's
-costs/summary and costs/timeseries all call it.
+``cost_breakdown`` is the one code path for cost reports: one or two group-bys, filters (one value or several,
+"(none)" for "not set"), the caller's team visibility and a time granularity. ``cost_summary`` (the
+``cost_report`` command, budgets' digests), the API's costs/summary and costs/timeseries and the Explore page
+all call it.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def parse_metric(metric: str) -> str:
 
 
 GRANULARITIES = ("day", "week", "month")
-# filter name -> rollup field (values compared exactly; "" matches "not set")
+# filter name -> rollup field (values compared exactly; "" and "(none)" match "not set")
 FILTER_FIELDS = {
     "account": "billing_account_id",
     "sub_account": "sub_account_id",
@@ -75,6 +76,9 @@ FILTER_FIELDS = {
     "pricing_category": "pricing_category",
     "currency": "billing_currency",
 }
+# Filters of cost_breakdown: FILTER_FIELDS plus ``team`` (team slugs; "(none)" is the rows without a team).
+BREAKDOWN_FILTERS = (*FILTER_FIELDS, "team")
+FilterValues = str | Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -129,38 +133,85 @@ def tag_expression(key: str):
     return Coalesce(KT(f"tags__{key}"), Value(""), output_field=TextField())
 
 
+def _filter_values(filters: Mapping[str, FilterValues] | None, *, allowed: Collection[str]) -> dict[str, tuple]:
+    """Filters as name -> tuple of values (a single value is a one-element tuple); unknown names refused."""
+    filters = dict(filters or {})
+    unknown = set(filters) - set(allowed)
+    if unknown:
+        raise ReportError(f"unknown filter(s) {', '.join(sorted(unknown))}")
+    return {name: (values,) if isinstance(values, str) else tuple(values) for name, values in filters.items()}
+
+
+def _set_values(values: tuple[str, ...]) -> tuple[list[str], bool]:
+    """The values to match exactly, and whether "not set" ("" or "(none)") is wanted too."""
+    return [v for v in values if v not in ("", NONE_LABEL)], any(v in ("", NONE_LABEL) for v in values)
+
+
+def _rollup_filter(name: str, values: tuple[str, ...]) -> Q:
+    wanted, unset = _set_values(values)
+    if name == "team":
+        condition = Q(team__slug__in=wanted)
+        unset_condition = Q(team__isnull=True)
+    else:
+        field_name = FILTER_FIELDS[name]
+        condition = Q(**{f"{field_name}__in": wanted})
+        unset_condition = Q(**{field_name: ""}) | Q(**{f"{field_name}__isnull": True})
+    return condition | unset_condition if unset else condition
+
+
+def _team_tag_values(
+    *, organization: Organization, slugs: Sequence[str] | None = None, team_ids: Collection[int] | None = None
+) -> QuerySet:
+    teams = Team.objects.filter(organization=organization)
+    if slugs is not None:
+        teams = teams.filter(slug__in=slugs)
+    if team_ids is not None:
+        teams = teams.filter(pk__in=team_ids)
+    return teams.values("tag_value")
+
+
 def line_items_filtered(
     *,
     organization: Organization,
     start: date | None = None,
     end: date | None = None,
-    filters: Mapping[str, str] | None = None,
+    filters: Mapping[str, FilterValues] | None = None,
     team: str | None = None,
     tag: tuple[str, str] | None = None,
+    team_ids: Collection[int] | None = None,
 ):
     """Line items of ``organization`` matching the breakdown's filters, with the rollup's semantics
-    (inclusive UTC days by charge period start, nulls equal "", region falling back to its name)."""
-    filters = dict(filters or {})
-    unknown = set(filters) - set(FILTER_FIELDS)
-    if unknown:
-        raise ReportError(f"unknown filter(s) {', '.join(sorted(unknown))}")
+    (inclusive UTC days by charge period start, nulls equal "", region falling back to its name).
+    ``team_ids`` (None: every row) keeps the rows of those teams only."""
+    filters = _filter_values(filters, allowed=BREAKDOWN_FILTERS)
+    if team is not None:
+        filters["team"] = (team,)
     queryset = LineItem.objects.filter(organization=organization)
     if start:
         queryset = queryset.filter(charge_period_start__gte=datetime.combine(start, time(), UTC))
     if end:
         queryset = queryset.filter(charge_period_start__lt=datetime.combine(end + timedelta(days=1), time(), UTC))
     fields = _line_item_fields()
-    annotations = {f"f_{name}": fields[name] for name in filters}
+    annotations = {f"f_{name}": fields[name] for name in filters if name != "team"}
     if tag is not None:
         annotations["f_tag"] = tag_expression(tag[0])
     if annotations:
         queryset = queryset.annotate(**annotations)
-    conditions = Q(**{f"f_{name}": value for name, value in filters.items()})
+    conditions = Q()
+    for name, values in filters.items():
+        wanted, unset = _set_values(values)
+        if name == "team":
+            column = "team_tag_value"
+            condition = Q(team_tag_value__in=_team_tag_values(organization=organization, slugs=wanted))
+        else:
+            column, condition = f"f_{name}", Q(**{f"f_{name}__in": wanted})
+        if unset:
+            condition |= Q(**{column: ""})
+        conditions &= condition
     if tag is not None:
         conditions &= Q(f_tag=tag[1])
-    if team is not None:
-        slugs = Team.objects.filter(organization=organization, slug=team)
-        conditions &= Q(team_tag_value__in=slugs.values("tag_value"))
+    if team_ids is not None:
+        conditions &= Q(team_tag_value__in=_team_tag_values(organization=organization, team_ids=team_ids))
     return queryset.filter(conditions)
 
 
@@ -171,24 +222,25 @@ def cost_breakdown(
     metric: str = "billed",
     start: date | None = None,
     end: date | None = None,
-    filters: Mapping[str, str] | None = None,
+    filters: Mapping[str, FilterValues] | None = None,
     team: str | None = None,
     tag: tuple[str, str] | None = None,
     granularity: str | None = None,
-    visible_teams: Collection[Team] | None = None,
+    team_ids: Collection[int] | None = None,
 ) -> list[BreakdownRow]:
     """Cost per (period, groups, currency) over [start, end] (inclusive UTC days).
 
-    ``filters`` maps FILTER_FIELDS names to exact values; ``team`` is a team slug; ``tag`` is (key, value).
-    ``visible_teams`` (None = all rows) restricts to those teams' rows, teamless rows excluded.
+    ``filters`` maps BREAKDOWN_FILTERS names to a value or a sequence of values (any of them matches; "" and
+    "(none)" match "not set"); ``team`` is a team slug (the same as ``filters["team"]``); ``tag`` is (key, value).
+    ``team_ids`` is the caller's visibility (``AccessPolicy.team_ids``): None = every row, otherwise those
+    teams' rows only, teamless rows excluded.
     Rows: by period, then largest cost first (ranked in Python: money is text on SQLite).
     """
     field = parse_metric(metric)
     dimensions = [parse_group_by(name) for name in group_by]
-    filters = dict(filters or {})
-    unknown = set(filters) - set(FILTER_FIELDS)
-    if unknown:
-        raise ReportError(f"unknown filter(s) {', '.join(sorted(unknown))}")
+    filters = _filter_values(filters, allowed=BREAKDOWN_FILTERS)
+    if team is not None:
+        filters["team"] = (team,)
     if granularity is not None and granularity not in GRANULARITIES:
         raise ReportError(f"unknown granularity {granularity!r}; choose one of {', '.join(GRANULARITIES)}")
     if start and end and start > end:
@@ -200,10 +252,8 @@ def cost_breakdown(
     sums: dict[tuple, Decimal] = defaultdict(Decimal)
     if read_line_items:
         queryset = line_items_filtered(
-            organization=organization, start=start, end=end, filters=filters, team=team, tag=tag
+            organization=organization, start=start, end=end, filters=filters, tag=tag, team_ids=team_ids
         )
-        if visible_teams is not None:
-            queryset = queryset.filter(team_tag_value__in=[t.tag_value for t in visible_teams])
         fields = _line_item_fields()
         annotations: dict[str, object] = {}
         for i, dim in enumerate(dimensions):
@@ -221,11 +271,10 @@ def cost_breakdown(
                 queryset = queryset.filter(day__gte=start)
             if end:
                 queryset = queryset.filter(day__lte=end)
-            queryset = queryset.filter(**{FILTER_FIELDS[name]: value for name, value in filters.items()})
-            if team is not None:
-                queryset = queryset.filter(team__slug=team)
-            if visible_teams is not None:
-                queryset = queryset.filter(team__in=list(visible_teams))
+            for name, values in filters.items():
+                queryset = queryset.filter(_rollup_filter(name, values))
+            if team_ids is not None:
+                queryset = queryset.filter(team_id__in=list(team_ids))
             annotations: dict[str, object] = {}
             for i, dim in enumerate(dimensions):
                 annotations[f"g{i}"] = (

@@ -8,8 +8,10 @@ exactly as before. The same delivery ingested again while its slices are current
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +21,11 @@ import pyarrow.compute as pc
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 from finops.accounts.models import Organization
 from finops.accounts.services import teams_for_tag_values
@@ -80,6 +84,43 @@ def ingest_job_create(
             IngestFile(job=job, name=path.name, path=str(path.resolve()), sha256=digest, size_bytes=size)
             for path, digest, size in described
         )
+    return job
+
+
+def _enqueue_ingest(job_id: int) -> None:
+    from finops.usage.tasks import ingest_job_run_task  # tasks import this module
+
+    ingest_job_run_task.delay(job_id)
+
+
+def billing_upload_create(
+    *,
+    organization: Organization,
+    files: Iterable[UploadedFile],
+    user: AbstractBaseUser | None,
+    fmt: str = "auto",
+    source: str = "upload",
+) -> IngestJob:
+    """Save uploaded billing files under ``FINOPS_INGEST_DIR/uploads/<uuid>/``, record their ingest job and
+    enqueue it once the transaction commits. A refusal (no file, unknown format) raises IngestError and
+    leaves neither a job nor the folder behind."""
+    folder = Path(settings.FINOPS_INGEST_DIR) / "uploads" / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        paths = []
+        for upload in files:
+            path = folder / (get_valid_filename(Path(upload.name).name) or "upload")
+            with path.open("wb") as handle:
+                for chunk in upload.chunks():
+                    handle.write(chunk)
+            paths.append(path)
+        if not paths:
+            raise IngestError("choose at least one billing file")
+        job = ingest_job_create(organization=organization, paths=paths, fmt=fmt, source=source, user=user)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    transaction.on_commit(lambda: _enqueue_ingest(job.pk))
     return job
 
 

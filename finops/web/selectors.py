@@ -10,18 +10,18 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import F, Max, Q, Sum, TextField, Value
-from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
+from django.db.models import F, Max, Sum, TextField, Value
+from django.db.models.functions import Coalesce, TruncMonth
 
 from finops.accounts.access import AccessPolicy
 from finops.core.money import MoneySum
 from finops.usage.selectors import (
+    GRANULARITIES,
     METRICS,
     NONE_LABEL,
     ReportError,
+    cost_breakdown,
     daily_costs_visible,
-    daily_tag_costs_visible,
-    untagged_remainder,
 )
 from finops.web.access import cache_prefix
 from finops.web.cache import cached
@@ -39,7 +39,6 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "provider": ("provider_name", "Provider"),
 }
 STACK_DIMENSIONS = ("service", "account", "team")
-GRANULARITIES = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 OVERVIEW_METRICS = ("billed", "effective")
 CENT = Decimal("0.01")
 
@@ -308,49 +307,22 @@ def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> E
     )
 
 
-def _filter_q(field_name: str, values: tuple[str, ...]) -> Q:
-    wanted = [v for v in values if v != NONE_LABEL]
-    condition = Q(**{f"{field_name}__in": wanted})
-    if NONE_LABEL in values:
-        condition |= Q(**{field_name: ""}) | Q(**{f"{field_name}__isnull": True})
-    return condition
-
-
 def explore_rows(scope: AccessPolicy, query: ExploreQuery) -> pd.DataFrame:
-    """Columns period (date), group, currency, cost (Decimal), sorted by period then cost (largest first)."""
-    field_name = METRICS[query.metric]
-    trunc = GRANULARITIES[query.granularity]
+    """Columns period (date), group, currency, cost (Decimal), sorted by period then cost (largest first): the
+    cost breakdown the API's costs/timeseries answers, for the caller's visible teams."""
 
     def compute() -> pd.DataFrame:
-        def grouped(queryset, group) -> list[dict]:
-            queryset = queryset.filter(day__gte=query.start, day__lte=query.end)
-            for name, values in query.filters.items():
-                queryset = queryset.filter(_filter_q(DIMENSIONS[name][0], values))
-            return list(
-                queryset.annotate(period=trunc("day"), group=group)
-                .values("period", "group", "billing_currency")
-                .annotate(cost=MoneySum(field_name), rows=Sum("row_count"))
-                .order_by()
-            )
-
-        if query.group.startswith("tag:"):
-            tagged = grouped(daily_tag_costs_visible(scope).filter(tag_key=query.group[4:]), F("tag_value"))
-            everything = grouped(daily_costs_visible(scope), Value("", output_field=TextField()))
-            keys = ("period", "group")
-            rows = tagged + untagged_remainder(tagged=tagged, everything=everything, keys=keys, tag_group="group")
-        else:
-            rows = grouped(daily_costs_visible(scope), _group_expression(query.group))
-        records = [
-            {
-                "period": r["period"].date() if isinstance(r["period"], datetime) else r["period"],
-                "group": r["group"] or NONE_LABEL,
-                "currency": r["billing_currency"],
-                "cost": r["cost"] or Decimal(0),
-            }
-            for r in rows
-        ]
-        # Ranked in Python: money is text on SQLite.
-        records.sort(key=lambda r: (r["period"], -r["cost"], r["group"], r["currency"]))
+        rows = cost_breakdown(
+            organization=scope.organization,
+            group_by=[query.group],
+            metric=query.metric,
+            start=query.start,
+            end=query.end,
+            filters=query.filters,
+            granularity=query.granularity,
+            team_ids=scope.team_ids,
+        )
+        records = [{"period": r.period, "group": r.group, "currency": r.currency, "cost": r.cost} for r in rows]
         return pd.DataFrame.from_records(records, columns=["period", "group", "currency", "cost"])
 
     return cached(cache_prefix(scope), "explore", query.params(), compute)

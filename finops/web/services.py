@@ -1,21 +1,11 @@
-"""Writes owned by the web app: business-metric uploads, billing uploads handed to the ingest."""
+"""Writes owned by the web app: business-metric uploads (billing uploads: finops.usage.services)."""
 
 from __future__ import annotations
 
-import shutil
-import uuid
-from pathlib import Path
-
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils.text import get_valid_filename
 
 from finops.accounts.models import Organization, Team
-from finops.usage.formats.errors import IngestError
-from finops.usage.models import IngestJob
-from finops.usage.services import ingest_job_create
 from finops.web.cache import dashboard_cache_bump
 from finops.web.metrics_csv import parse_metric_csv
 from finops.web.models import BusinessMetric
@@ -45,33 +35,3 @@ def business_metrics_upload(
     )
     dashboard_cache_bump(organization.pk)
     return len(rows)
-
-
-def _enqueue_ingest(job_id: int) -> None:
-    from finops.usage.tasks import ingest_job_run_task
-
-    ingest_job_run_task.delay(job_id)
-
-
-@transaction.atomic
-def billing_upload_create(
-    *, organization: Organization, files: list[UploadedFile], user: AbstractBaseUser | None, fmt: str = "auto"
-) -> IngestJob:
-    """Save uploaded billing files under the ingest folder, create their job and enqueue it after commit.
-    Refusals (no file, unknown format) raise IngestError before anything is queued."""
-    folder = Path(settings.FINOPS_INGEST_DIR) / "uploads" / uuid.uuid4().hex
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    try:
-        for upload in files:
-            path = folder / (get_valid_filename(Path(upload.name).name) or "upload")
-            with open(path, "wb") as handle:
-                for chunk in upload.chunks():
-                    handle.write(chunk)
-            paths.append(path)
-        job = ingest_job_create(organization=organization, paths=paths, fmt=fmt, source="upload", user=user)
-    except IngestError:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    transaction.on_commit(lambda: _enqueue_ingest(job.pk))
-    return job

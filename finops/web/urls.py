@@ -1,6 +1,6 @@
 from django.urls import path
 
-from finops.web import views, views_budgets, views_forecasts, views_optimizer
+from finops.web import views, views_budgets, views_carbon, views_forecasts, views_optimizer, views_pricing
 
 app_name = "web"
 urlpatterns = [
@@ -22,3 +22,10 @@ urlpatterns = [
     path("optimizer/runs/<int:run_id>/status", views_optimizer.optimizer_run_status, name="optimizer_run_status"),
     path("healthz", views.healthz, name="healthz"),
 ]
+
+# Mounted by finops/urls.py under /carbon/ and /pricing/ with their own namespaces ("carbon:", "pricing:").
+carbon_urlpatterns = [
+    path("", views_carbon.overview, name="overview"),
+    path("methodology/", views_carbon.methodology, name="methodology"),
+]
+pricing_urlpatterns = [path("", views_pricing.catalog, name="catalog")]

@@ -23,11 +23,12 @@ from finops.accounts.models import Membership, Organization, Role, Team
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
 from finops.usage.selectors import METRICS, ReportError
+from finops.usage.services import billing_upload_create
 from finops.web import figures, selectors, team_slots
 from finops.web.access import cache_prefix, org_page, render_page
 from finops.web.cache import cached
 from finops.web.metrics_csv import MetricFileError
-from finops.web.services import billing_upload_create, business_metrics_upload
+from finops.web.services import business_metrics_upload
 from finops.web.templatetags.finops_format import format_money
 from finops.web.views_forecasts import forecast_slot
 
@@ -423,12 +424,12 @@ def data(request: HttpRequest) -> HttpResponse:
     _require_org_wide(scope)
     status = 200
     if request.method == "POST":
-        files = request.FILES.getlist("files")
         try:
-            if not files:
-                raise IngestError("choose at least one billing file")
             job = billing_upload_create(
-                organization=scope.organization, files=files, user=request.user, fmt=request.POST.get("format", "auto")
+                organization=scope.organization,
+                files=request.FILES.getlist("files"),
+                user=request.user,
+                fmt=request.POST.get("format", "auto"),
             )
         except IngestError as error:
             messages.error(request, error.describe())

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from finops.carbon.management.commands._common import day_range, organization_or_exit
-from finops.carbon.selectors import MEASURES, REPORT_GROUPS, CarbonReportError, carbon_summary
-from finops.carbon.services import CarbonError, carbon_recompute, coefficient_set_current
-from finops.core.money import money_str
-
-QUANTUM = Decimal("0.000001")
-
-
-def _text(value: Decimal) -> str:
-    return money_str(value.quantize(QUANTUM)) or "0"
+from finops.carbon.selectors import MEASURES, REPORT_GROUPS, CarbonReportError, carbon_summary, measure_text
+from finops.carbon.services import CarbonError, carbon_recompute
 
 
 class Command(BaseCommand):
@@ -44,31 +36,14 @@ class Command(BaseCommand):
             report = carbon_summary(organization=organization, group_by=options["group_by"], start=start, end=end)
         except (CarbonReportError, CarbonError) as error:
             raise CommandError(str(error), returncode=2) from error
-        version = ",".join(report.versions) if report.versions else coefficient_set_current().version
         output = options["format"]
         if output == "json":
-            payload = {
-                "rows": [
-                    {
-                        "group": r.group,
-                        **{m: _text(r.values[m]) for m in MEASURES},
-                        "method": r.method,
-                        "methods": {k: _text(v) for k, v in sorted(r.methods.items())},
-                    }
-                    for r in report.rows
-                ],
-                "coefficients": version,
-                "group_by": options["group_by"],
-                "start": start.isoformat() if start else None,
-                "end": end.isoformat() if end else None,
-                "grid_estimated_regions": report.grid_estimated_regions,
-            }
-            self.stdout.write(json.dumps(payload))
+            self.stdout.write(json.dumps(report.as_json()))
         elif output == "csv":
             writer = csv.writer(self.stdout, lineterminator="\n")
             writer.writerow(["group", *MEASURES, "method"])
             for r in report.rows:
-                writer.writerow([r.group, *(_text(r.values[m]) for m in MEASURES), r.method])
+                writer.writerow([r.group, *(measure_text(r.values[m]) for m in MEASURES), r.method])
         else:
             if not report.rows:
                 self.stdout.write("No carbon estimates in that range. Ingest usage, or run with --refresh.")
@@ -84,7 +59,7 @@ class Command(BaseCommand):
                     f"{r.group:<{width}}  {v['vcpu_hours']:>12,.1f}  {v['kwh']:>12,.2f}  "
                     f"{v['operational_kgco2e']:>12,.2f}  {v['embodied_kgco2e']:>12,.2f}  {r.method}"
                 )
-            self.stdout.write(f"coefficients {version}")
+            self.stdout.write(f"coefficients {report.coefficients}")
             if report.grid_estimated_regions:
                 self.stdout.write(
                     "regions without a grid factor (provider average used): " + ", ".join(report.grid_estimated_regions)

@@ -1,9 +1,8 @@
-"""Carbon pages in the shared dashboard layout: kgCO2e by month, service and region, intensity (kgCO2e per $),
-the region comparison (cost vs carbon), region moves, and the methodology page listing every formula and
-coefficient with its source and version.
+"""Carbon pages: kgCO2e by month, service and region, intensity (kgCO2e per $), the region comparison (cost vs
+carbon), region moves, and the methodology page listing every formula and coefficient with its source and version.
 
-Numbers come from the ``CarbonDaily`` rollup in one grouped query (month x service x region), scoped like every
-page (an engineer sees their teams' rows) and cached per organization until the next ingest or recompute."""
+Numbers come from ``finops.carbon.selectors.carbon_frame`` (one grouped query over the ``CarbonDaily`` rows the
+caller's policy may read) and are cached per organization until the next ingest or recompute."""
 
 from __future__ import annotations
 
@@ -12,16 +11,14 @@ from decimal import Decimal
 import pandas as pd
 from django.contrib.auth.decorators import login_required
 from django.db.models import Max
-from django.db.models.functions import TruncMonth
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from finops.accounts.access import AccessPolicy
 from finops.carbon.calc import Coefficients
 from finops.carbon.models import CarbonDaily, CoefficientSet
-from finops.carbon.selectors import NONE_LABEL, carbon_region_alternatives
+from finops.carbon.selectors import carbon_frame, carbon_region_alternatives
 from finops.carbon.services import coefficient_set_current
-from finops.core.money import MoneySum
 from finops.web import figures
 from finops.web.access import cache_prefix, org_page, render_page, scope_for
 from finops.web.cache import cached
@@ -31,39 +28,6 @@ PROVIDER_NAMES = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Azure"}
 # candidate costs a catalog lookup per instance type; the carbon_regions command searches them all).
 PAGE_GREENEST_REGIONS = 6
 TOP_GROUPS = 15
-COLUMNS = ["month", "service", "region", "kwh", "operational", "embodied", "cost", "vcpu_hours"]
-
-
-def carbon_frame(scope: AccessPolicy) -> pd.DataFrame:
-    """The scope's rollup grouped by month, service and region (Decimal measures; kgCO2e = operational + embodied)."""
-    rows = CarbonDaily.objects.filter(organization=scope.organization)
-    if scope.team_ids is not None:
-        rows = rows.filter(team_id__in=scope.team_ids)
-    grouped = (
-        rows.annotate(month=TruncMonth("day"))
-        .values("month", "service_name", "region_id")
-        .annotate(
-            kwh=MoneySum("kwh"),
-            operational=MoneySum("operational_kgco2e"),
-            embodied=MoneySum("embodied_kgco2e"),
-            cost=MoneySum("effective_cost"),
-            vcpu_hours=MoneySum("vcpu_hours"),
-        )
-        .order_by()
-    )
-    zero = Decimal(0)
-    records = [
-        (
-            r["month"],
-            r["service_name"] or NONE_LABEL,
-            r["region_id"] or NONE_LABEL,
-            *(r[m] or zero for m in ("kwh", "operational", "embodied", "cost", "vcpu_hours")),
-        )
-        for r in grouped
-    ]
-    frame = pd.DataFrame.from_records(records, columns=COLUMNS)
-    frame["kgco2e"] = [o + e for o, e in zip(frame["operational"], frame["embodied"], strict=True)]
-    return frame
 
 
 def _totals(frame: pd.DataFrame, key: str) -> list[dict]:
@@ -86,7 +50,7 @@ def _totals(frame: pd.DataFrame, key: str) -> list[dict]:
 
 
 def carbon_page_data(scope: AccessPolicy) -> dict:
-    frame = carbon_frame(scope)
+    frame = carbon_frame(organization=scope.organization, team_ids=scope.team_ids)
     if frame.empty:
         return {"empty": True}
     by_month = sorted(_totals(frame, "month"), key=lambda r: r["group"])

@@ -1,0 +1,92 @@
+"""One billing-upload use case (finops.usage.services.billing_upload_create) behind the Data page and the API's
+ingest-jobs upload: accepted files land under FINOPS_INGEST_DIR/uploads/<uuid>/, a refused upload leaves no
+folder, no job and no line item behind."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from rest_framework.test import APIClient
+
+from finops.accounts.models import Organization
+from finops.accounts.services import membership_set
+from finops.api.services import token_create
+from finops.usage.formats.errors import IngestError
+from finops.usage.models import IngestJob, LineItem
+from tests.conftest import FOCUS_SAMPLE
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def finance(settings, tmp_path):
+    settings.FINOPS_INGEST_DIR = tmp_path / "ingest"
+    organization = Organization.objects.create(slug="upload-org", name="Upload")
+    membership, _ = membership_set(username="upload-finance", organization=organization, role="finance")
+    return membership
+
+
+def _web(membership) -> Client:
+    client = Client()
+    client.force_login(membership.user)
+    return client
+
+
+def _api(membership) -> APIClient:
+    key = token_create(user=membership.user, organization=membership.organization, name="ci", scope="write").key
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def _post_web(membership, fmt: str = "auto"):
+    upload = SimpleUploadedFile("focus.csv", FOCUS_SAMPLE.read_bytes())
+    return _web(membership).post("/data/", {"files": upload, "format": fmt})
+
+
+def _post_api(membership):
+    upload = SimpleUploadedFile("focus.csv", FOCUS_SAMPLE.read_bytes())
+    return _api(membership).post("/api/v1/ingest-jobs/", {"file": upload, "format": "auto"}, format="multipart")
+
+
+def _uploads(settings) -> list[str]:
+    folder = settings.FINOPS_INGEST_DIR / "uploads"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def _refuse(**kwargs):
+    raise IngestError("no such file", file="focus.csv")
+
+
+@pytest.mark.parametrize("post", [_post_web, _post_api], ids=["web", "api"])
+def test_a_refused_upload_leaves_no_folder_job_or_line_item(finance, settings, monkeypatch, post):
+    monkeypatch.setattr("finops.usage.services.ingest_job_create", _refuse)
+    jobs, items = IngestJob.objects.count(), LineItem.objects.count()
+    response = post(finance)
+    assert response.status_code == 400
+    assert "file focus.csv: no such file" in response.content.decode()
+    assert _uploads(settings) == []
+    assert (IngestJob.objects.count(), LineItem.objects.count()) == (jobs, items)
+
+
+def test_an_unknown_format_on_the_page_leaves_no_folder_or_job(finance, settings):
+    response = _post_web(finance, fmt="bogus")
+    assert response.status_code == 400 and "unknown format &#x27;bogus&#x27;" in response.content.decode()
+    assert _uploads(settings) == [] and not IngestJob.objects.exists()
+
+
+@pytest.mark.parametrize(("post", "source"), [(_post_web, "upload"), (_post_api, "api")], ids=["web", "api"])
+def test_an_accepted_upload_is_saved_in_its_own_folder_and_enqueued_once(
+    finance, settings, monkeypatch, django_capture_on_commit_callbacks, post, source
+):
+    queued = []
+    monkeypatch.setattr("finops.usage.services._enqueue_ingest", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(finance)
+    job = IngestJob.objects.get()
+    assert queued == [job.pk] and job.source == source and job.status == "pending"
+    (folder,) = _uploads(settings)
+    saved = settings.FINOPS_INGEST_DIR / "uploads" / folder / "focus.csv"
+    assert [f.path for f in job.files.all()] == [str(saved.resolve())]
+    assert saved.read_bytes() == FOCUS_SAMPLE.read_bytes()
