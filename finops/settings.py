@@ -261,9 +261,15 @@ REST_FRAMEWORK = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_errors_without_traceback": {"()": "finops.core.log_filters.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["client_errors_without_traceback"]},
+        # Every login writes an INFO line per attempt; failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # Ingest: where uploads and deliveries are kept while jobs run; rows per chunk.

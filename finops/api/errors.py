@@ -4,16 +4,21 @@
 
 ``fields`` is present for field-level input errors only. Codes: invalid, parse_error, not_authenticated,
 permission_denied, not_found, method_not_allowed, not_acceptable, unsupported_media_type, conflict,
-throttled. Throttled responses carry ``Retry-After`` (seconds).
+throttled, server_error. Throttled responses carry ``Retry-After`` (seconds). An unexpected failure is a 500
+in the same shape (``server_error``); its traceback goes to the log, never to the caller.
 """
 
 from __future__ import annotations
+
+import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger("finops.api")
 
 CODES: list[tuple[type[exceptions.APIException], str]] = [
     (exceptions.ValidationError, "invalid"),
@@ -59,8 +64,18 @@ def _flatten(detail) -> list[str]:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     response = exception_handler(exc, context)  # DRF sets status, WWW-Authenticate and Retry-After
-    if response is None:
-        return None  # not an API exception: a real bug, left to Django's 500 handling
+    if response is None:  # not an API exception: a bug, logged with its traceback
+        request = context.get("request")
+        logger.error(
+            "Internal server error: %s %s",
+            getattr(request, "method", "?"),
+            getattr(request, "path", "?"),
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        return Response(
+            {"error": {"code": "server_error", "message": "Internal server error."}},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     code = _code(exc, response.status_code)
     detail = exc.detail if isinstance(exc, exceptions.APIException) else response.data.get("detail", str(exc))
     error: dict = {"code": code}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from rest_framework.test import APIClient
 
 from finops.accounts.models import Organization
@@ -115,3 +116,30 @@ def test_429_per_user_across_tokens_and_session(org_user, settings):
     session.force_login(admin)
     assert session.get("/api/v1/teams/").status_code == 429
     assert client_for(viewer, organization).get("/api/v1/teams/").status_code == 200
+
+
+def test_500_in_the_error_shape_with_the_traceback_in_the_log_only(org_user, monkeypatch, caplog):
+    organization, admin, _ = org_user
+
+    def broken(**kwargs):
+        raise RuntimeError("secret detail /srv/finops/var/ingest")
+
+    monkeypatch.setattr("finops.api.views.cost_breakdown", broken)
+    response = client_for(admin, organization).get("/api/v1/costs/summary")
+    error = assert_error(response, 500, "server_error")
+    assert error["message"] == "Internal server error."
+    assert b"secret detail" not in response.content and b"Traceback" not in response.content
+    logged = [r for r in caplog.records if r.name == "finops.api" and r.levelname == "ERROR"]
+    assert len(logged) == 1 and logged[0].exc_info[0] is RuntimeError
+    assert "GET /api/v1/costs/summary" in logged[0].getMessage()
+
+
+def test_a_refused_request_logs_one_line_without_traceback(org_user, caplog):
+    organization, _, viewer = org_user
+    client_for(viewer, organization).get("/api/v1/members/")
+    page = Client()
+    page.force_login(viewer)
+    assert page.post("/budgets/new?org=err-org", {}).status_code == 403
+    refused = [r for r in caplog.records if r.name == "django.request"]
+    assert [r.status_code for r in refused] == [403, 403]
+    assert all(r.exc_info is None for r in refused)
