@@ -5,7 +5,6 @@ Every view here is tenant-scoped through ``finops.api.tenancy`` (see its docstri
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 
@@ -31,6 +30,7 @@ from finops.api.pagination import IdCursorPagination, NewestFirstPagination
 from finops.api.services import TokenError, token_create, token_revoke
 from finops.api.tenancy import ALL_ROLES, TenantAPIView, TenantMixin, TenantReadOnlyViewSet
 from finops.core.money import money_str
+from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob, LineItem
 from finops.usage.selectors import ReportError, cost_breakdown, line_items_filtered, parse_group_bys
@@ -188,7 +188,7 @@ class LineItemViewSet(TenantReadOnlyViewSet):
         fields = s.LINE_ITEM_FIELDS
 
         def rows() -> Iterator[str]:
-            writer = csv.writer(_Echo(), lineterminator="\n")
+            writer = SpreadsheetSafeWriter(_Echo(), lineterminator="\n")
             yield writer.writerow(fields)
             # iterator(): rows are fetched in chunks and never held all at once.
             for values in queryset.order_by("id").values_list(*fields).iterator(chunk_size=2000):

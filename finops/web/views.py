@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from datetime import date
 from decimal import Decimal
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Membership, Organization, Role, Team
+from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
 from finops.usage.selectors import METRICS, ReportError
@@ -198,7 +198,7 @@ def explore(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         name = f"explore-{scope.organization.slug}-{query.group.replace(':', '-')}-{query.start}-{query.end}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
-        writer = csv.writer(response, lineterminator="\n")
+        writer = SpreadsheetSafeWriter(response, lineterminator="\n")
         writer.writerow(["period", "group", "currency", "cost"])
         for row in rows:
             writer.writerow([row["period"].isoformat(), row["group"], row["currency"], f"{row['cost']:f}"])

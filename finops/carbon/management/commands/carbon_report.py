@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -10,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from finops.carbon.management.commands._common import day_range, organization_or_exit
 from finops.carbon.selectors import MEASURES, REPORT_GROUPS, CarbonReportError, carbon_summary, measure_text
 from finops.carbon.services import CarbonError, carbon_recompute
+from finops.core.spreadsheet import SpreadsheetSafeWriter
 
 
 class Command(BaseCommand):
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         if output == "json":
             self.stdout.write(json.dumps(report.as_json()))
         elif output == "csv":
-            writer = csv.writer(self.stdout, lineterminator="\n")
+            writer = SpreadsheetSafeWriter(self.stdout, lineterminator="\n")
             writer.writerow(["group", *MEASURES, "method"])
             for r in report.rows:
                 writer.writerow([r.group, *(measure_text(r.values[m]) for m in MEASURES), r.method])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import date
 
@@ -10,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from finops.accounts.models import Organization
 from finops.core.money import money_str
+from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.usage.selectors import GROUP_FIELDS, METRICS, ReportError, cost_summary
 
 
@@ -58,7 +58,7 @@ class Command(BaseCommand):
             }
             self.stdout.write(json.dumps(payload))
         elif output == "csv":
-            writer = csv.writer(self.stdout, lineterminator="\n")
+            writer = SpreadsheetSafeWriter(self.stdout, lineterminator="\n")
             writer.writerow(["group", "currency", "cost"])
             for r in rows:
                 writer.writerow([r.group, r.currency, money_str(r.cost)])

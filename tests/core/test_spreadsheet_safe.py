@@ -1,0 +1,80 @@
+"""Every CSV the product writes is safe to open in a spreadsheet: text that would run as a formula is
+written with a leading apostrophe; numbers, negative ones included, stay numbers; the API's JSON keeps the
+raw value."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from rest_framework.test import APIClient
+
+from finops.accounts.models import Organization
+from finops.accounts.services import membership_set
+from finops.api.services import token_create
+from finops.core.spreadsheet import spreadsheet_cell
+from tests.conftest import FOCUS_SAMPLE
+from tests.usage.helpers import read_rows, write_csv
+
+HOSTILE = ['=HYPERLINK("https://evil.example","x")', "=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_formula_text_is_neutralised(text):
+    assert spreadsheet_cell(text) == "'" + text
+
+
+@pytest.mark.parametrize("value", ["-12.34", "+5", "-0.0000000001", "1e-7", "-3E+2", "12", "Amazon EC2", "", "a=b"])
+def test_numbers_and_plain_text_are_unchanged(value):
+    assert spreadsheet_cell(value) == value
+
+
+def test_non_text_values_are_unchanged():
+    assert spreadsheet_cell(-3) == -3 and spreadsheet_cell(None) is None
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.mark.django_db
+def test_explore_api_and_cost_report_exports_neutralise_formulas(tmp_path):
+    rows = read_rows(FOCUS_SAMPLE)[:60]
+    for index, row in enumerate(rows):
+        row["Tags"] = json.dumps({"team": HOSTILE[index % 2]})
+        row["ChargeDescription"] = HOSTILE[2]
+    path = write_csv(tmp_path / "formulas.csv", rows)
+    call_command("ingest_usage", str(path), "--org", "formulas", "--json", stdout=StringIO())
+    organization = Organization.objects.get(slug="formulas")
+    membership, _ = membership_set(username="fin", organization=organization, role="finance")
+
+    out = StringIO()
+    call_command("cost_report", "--org", "formulas", "--group-by", "tag:team", "--format", "csv", stdout=out)
+    groups = {r["group"] for r in _csv(out.getvalue())}
+    assert {"'" + HOSTILE[0], "'" + HOSTILE[1]} <= groups
+    assert all(not g.startswith(("=", "+", "@")) for g in groups)
+    assert all(float(r["cost"]) == float(r["cost"]) for r in _csv(out.getvalue()))  # costs stay numbers
+
+    page = Client()
+    page.force_login(membership.user)
+    response = page.get("/explore/", {"org": "formulas", "group": "tag:team", "granularity": "month", "format": "csv"})
+    explore = _csv(response.content.decode())
+    assert {"'" + HOSTILE[0], "'" + HOSTILE[1]} <= {r["group"] for r in explore}
+
+    api = APIClient()
+    api.credentials(
+        HTTP_AUTHORIZATION="Token " + token_create(user=membership.user, organization=organization, name="t").key
+    )
+    exported = _csv(b"".join(api.get("/api/v1/line-items/?format=csv").streaming_content).decode())
+    assert {r["charge_description"] for r in exported} == {"'" + HOSTILE[2]}
+    assert {r["team_tag_value"] for r in exported} == {"'" + HOSTILE[0], "'" + HOSTILE[1]}
+    negative = [r["billed_cost"] for r in exported if r["billed_cost"].startswith("-")]
+    assert all(not value.startswith("'") for value in negative)
+    # The JSON keeps the raw value.
+    listed = api.get("/api/v1/line-items/?page_size=5").json()["results"]
+    assert {r["charge_description"] for r in listed} == {HOSTILE[2]}
