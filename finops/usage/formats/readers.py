@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from finops.core.arrowtext import text_size
 from finops.usage.formats.convert import Where, blank_to_null, is_text, to_text
 from finops.usage.formats.errors import IngestError
 
@@ -239,7 +240,7 @@ class Source:
                         self._raise_bad_utf8(names)
                     raise self._csv_error(exc, invalid, rows, len(names)) from None
                 rows += batch.num_rows
-                text_bytes += _text_size(batch)
+                text_bytes += text_size(batch)
                 yield batch, self._consumed(text_bytes, stream, position())
         finally:
             close()
@@ -338,14 +339,3 @@ class Source:
 
 def _is_text_like(dtype: pa.DataType) -> bool:
     return is_text(dtype) or (pa.types.is_dictionary(dtype) and is_text(dtype.value_type))
-
-
-def _text_size(batch: pa.RecordBatch) -> int:
-    """Approximate CSV text size of a batch of text columns: the values plus one delimiter each
-    (quotes are not counted, so this errs low)."""
-    size = batch.num_rows * batch.num_columns
-    for column in batch.columns:
-        buffers = column.buffers()
-        if len(buffers) > 2 and buffers[2] is not None:
-            size += buffers[2].size
-    return size
