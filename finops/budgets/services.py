@@ -11,14 +11,13 @@ Exactly-once alerts
    locked row and finds it sent afterwards.
 A crash after the insert and before the send leaves the row pending: the next evaluation (the task redelivered
 thanks to ``acks_late``/``reject_on_worker_lost``, or the next daily run) sends it. An SMTP error rolls back
-(the row stays pending) and the task retries. The one window left is a crash after the SMTP server accepted
+(the row stays pending, its attempt and error recorded, the failure logged by ``finops.core.outbox``), the
+delivery stops there and the task retries. The one window left is a crash after the SMTP server accepted
 the message and before the commit: that alert is sent again; its Message-ID is stable, so receivers can drop it.
 """
 
 from __future__ import annotations
 
-import smtplib
-import socket
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,13 +36,11 @@ from finops.budgets import calc, emails
 from finops.budgets.models import Budget, BudgetAlert, DigestDelivery, DigestSubscription
 from finops.budgets.selectors import budget_daily_costs, budgets_for, last_data_day
 from finops.budgets.validation import BudgetSpec, budget_validate
+from finops.core import outbox
 from finops.core.money import money_str
 from finops.usage.models import DailyCost
 from finops.usage.selectors import cost_summary
 
-# Errors of delivery that are worth retrying (server down or unreachable, connection reset, SMTP refusal). A
-# permanent SMTP refusal is retried a bounded number of times by the task; the alert stays pending with its error.
-TEMPORARY_SEND_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError, socket.gaierror)
 PAUSE_SETTING = "FINOPS_BUDGETS_TEST_PAUSE_FILE"  # test-only: see _test_pause
 STATUS_LABELS = {"ok": "OK", "at_risk": "At risk", "breached": "Breached"}
 METRIC_LABELS = {"billed": "billed cost", "effective": "effective (amortized) cost"}
@@ -312,18 +309,19 @@ def _deliver(model: type[BudgetAlert] | type[DigestDelivery], pks: list[int], ke
                 row = model.objects.select_for_update(skip_locked=True).filter(pk=pk, status="pending").first()
                 if row is None:  # sent already, or another worker is sending it right now
                     continue
-                emails.send(
+                outbox.send(
                     subject=row.subject,
                     text=row.body_text,
                     html=row.body_html,
                     recipients=list(row.recipients),
+                    kind=key,
                     message_key=f"finops.{key}.{row.pk}",
                 )
                 row.status = "sent"
                 row.sent_at = timezone.now()
                 row.attempts += 1
                 row.save(update_fields=["status", "sent_at", "attempts"])
-        except TEMPORARY_SEND_ERRORS as error:
+        except outbox.SEND_ERRORS as error:  # kept pending; the task retries with a backoff
             model.objects.filter(pk=pk, status="pending").update(attempts=F("attempts") + 1, last_error=str(error))
             raise
         sent.append(row)

@@ -10,8 +10,6 @@ done chunk is skipped) and a rerun (a reset run deletes its chunks, so stale tas
 
 from __future__ import annotations
 
-import logging
-import smtplib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,13 +19,13 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from finops.accounts.models import Membership, Organization, Role
+from finops.core import outbox
 from finops.forecasting.calc.rootcause import DEFAULT_DIMENSIONS, baseline_days, rank_root_cause
 from finops.forecasting.calc.series import SeriesAnalysis, analyse_series
 from finops.forecasting.conf import ForecastConfig, forecast_config
@@ -49,7 +47,6 @@ from finops.forecasting.selectors import (
     series_values,
 )
 
-logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 # Errors the forecasting math raises on data it cannot model: recorded per series, the run goes on.
 SERIES_ERRORS = (ValueError, FloatingPointError, np.linalg.LinAlgError)
@@ -502,13 +499,12 @@ def _anomaly_context(anomaly: Anomaly) -> dict:
 
 
 def _send(recipient: str, subject: str, text: str, html: str, batch_anomalies: Sequence[Anomaly], mode: str) -> bool:
-    message = EmailMultiAlternatives(subject=subject, body=text, to=[recipient])
-    message.attach_alternative(html, "text/html")
+    """Send one email for the claimed rows; a failed send marks them failed (logged by the outbox), and the next
+    ``anomaly_alerts_send`` (after a refresh, or the daily digest) claims and sends them again."""
     alerts = AnomalyAlert.objects.filter(anomaly__in=batch_anomalies, recipient=recipient, mode=mode)
     try:
-        message.send()
-    except (smtplib.SMTPException, OSError) as error:  # temporary: the next run takes the failed rows over
-        logger.warning("anomaly alert to %s failed: %s", recipient, error)
+        outbox.send(subject=subject, text=text, html=html, recipients=[recipient], kind=f"anomaly-{mode}")
+    except outbox.SEND_ERRORS as error:
         alerts.update(status=AnomalyAlert.Status.FAILED, error=str(error)[:2000])
         return False
     alerts.update(status=AnomalyAlert.Status.SENT, sent_at=timezone.now())
