@@ -20,8 +20,9 @@ import pyarrow.csv as pacsv
 
 from finops.core.arrowtext import text_size
 from finops.core.concurrency import prefetch
+from finops.core.inputs import DECOMPRESS_ERRORS
 from pricing.importers.errors import PriceImportError
-from pricing.importers.files import DECOMPRESS_ERRORS, InputFile
+from pricing.importers.files import InputFile
 from pricing.importers.records import CatalogMeta, parse_timestamp
 
 # pyarrow's CSV block: one row must fit in one. 4 MiB measured faster than 1 MiB on the EC2 bench file.
