@@ -11,13 +11,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from finops.carbon.management.commands._common import day_range, organization_or_exit
 from finops.carbon.selectors import MEASURES, REPORT_GROUPS, CarbonReportError, carbon_summary
 from finops.carbon.services import CarbonError, carbon_recompute, coefficient_set_current
-from finops.core.money import money_str
-
-QUANTUM = Decimal("0.000001")
+from finops.core.amounts import money_text
 
 
 def _text(value: Decimal) -> str:
-    return money_str(value.quantize(QUANTUM)) or "0"
+    return money_text(value, 6)
 
 
 class Command(BaseCommand):
