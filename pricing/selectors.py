@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Q
 
-from finops.core.money import money_str
+from finops.core.amounts import money_str
 from pricing.models import Price, Sku, SpotPriceSample, Term
 from pricing.offers import SpotStats, break_even_month, effective_hourly, savings_vs_on_demand, spot_stats
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
+from finops.core.amounts import quantize_money
 from finops.core.bulk import TableLoader, create_staging_table
 from finops.core.concurrency import prefetch
 from finops.core.hashing import file_sha256
@@ -222,8 +223,7 @@ def _close_superseded(cursor, import_id: int, same: str) -> int:
 # --- Derived commitment prices ---------------------------------------------------------------------
 RESERVED_DISCOUNTS = Path(__file__).resolve().parent / "data" / "ec2_reserved_discounts_x2iedn.json"
 _VARIANT = {"noUpfront": "no_upfront", "allUpfront": "all_upfront"}
-RATE_QUANTUM = Decimal("0.000001")
-CENT = Decimal("0.01")
+RATE_PLACES = 6
 
 
 def derive_commitment_prices() -> tuple[CatalogImport, bool]:
@@ -334,8 +334,8 @@ def _derived_row(price, term, lease_years, purchase_option, offering_class, plan
         "offering_class": offering_class,
         "plan_type": plan_type,
         "unit": price.unit,
-        "upfront": upfront.quantize(CENT),
-        "hourly": hourly.quantize(RATE_QUANTUM),
+        "upfront": quantize_money(upfront),
+        "hourly": quantize_money(hourly, RATE_PLACES),
         "currency": price.currency,
         "effective_from": price.effective_from,
         "tier_start": None,

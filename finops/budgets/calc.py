@@ -24,11 +24,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 import numpy as np
 from scipy.stats import norm
 
+from finops.core.amounts import quantize_money
 from finops.forecasting.calc.projection import forecast_sum_sd, period_projection
 from finops.forecasting.calc.select import forecast_series
 
@@ -37,7 +38,6 @@ KINDS = ("actual", "forecast")
 LEVELS = (0.8, 0.95)
 # Days of history before the period fed to the forecaster (enough for the weekly-seasonal backtest).
 HISTORY_DAYS = 182
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class BudgetEvaluation:
     @property
     def daily_run_rate(self) -> Decimal:
         """Average actual spend per elapsed day of the period."""
-        return (self.actual / self.days_elapsed).quantize(CENT) if self.days_elapsed else Decimal(0)
+        return quantize_money(self.actual / self.days_elapsed) if self.days_elapsed else Decimal(0)
 
     @property
     def exhaustion_date(self) -> date | None:
@@ -97,7 +97,7 @@ class BudgetEvaluation:
         """What may be spent per remaining day to land on the amount (None when no day is left)."""
         if self.days_remaining <= 0:
             return None
-        return ((self.amount - self.actual) / self.days_remaining).quantize(CENT)
+        return quantize_money((self.amount - self.actual) / self.days_remaining)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def auto_amount(period_totals: Sequence[Decimal]) -> Decimal | None:
     None when there is no period or the average is not positive (the configured amount then stands)."""
     if not period_totals:
         return None
-    average = (sum(period_totals, Decimal(0)) / len(period_totals)).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    average = quantize_money(sum(period_totals, Decimal(0)) / len(period_totals))
     return average if average > 0 else None
 
 
@@ -193,10 +193,6 @@ def _dec(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
-
-
 def evaluate_budget(
     *,
     daily: Mapping[date, Decimal],
@@ -225,7 +221,7 @@ def evaluate_budget(
     days_elapsed = 0 if last_actual is None else max((last_actual - period_start).days + 1, 0)
 
     remainder, sd, nonnegative, model = 0.0, 0.0, True, ""
-    lower = {lv: _cents(actual) for lv in LEVELS}
+    lower = {lv: quantize_money(actual) for lv in LEVELS}
     upper = dict(lower)
     # No data at all: nothing to forecast from (remainder 0, no spread). Period over: nothing left to forecast.
     window_start = None if as_of is None else history_start(period_start, as_of)
@@ -255,9 +251,9 @@ def evaluate_budget(
         for level in LEVELS:
             half = float(norm.ppf(0.5 + level / 2.0)) * sd
             low = max(remainder - half, 0.0) if nonnegative else remainder - half
-            lower[level] = _cents(actual + _dec(low))
-            upper[level] = _cents(actual + _dec(remainder + half))
-    forecast = _cents(actual + _dec(remainder))
+            lower[level] = quantize_money(actual + _dec(low))
+            upper[level] = quantize_money(actual + _dec(remainder + half))
+    forecast = quantize_money(actual + _dec(remainder))
     probability = breach_probability(float(actual), remainder, sd, float(amount), nonnegative)
     if actual > amount:
         status = "breached"

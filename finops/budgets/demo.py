@@ -15,7 +15,7 @@ whatever day the demo is seeded on, and recipients, so the first evaluation send
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -25,6 +25,7 @@ from django.utils import timezone
 from finops.accounts.models import Membership, Organization, Team
 from finops.budgets.models import Budget
 from finops.budgets.services import budget_create, budget_state, budget_update
+from finops.core.amounts import CENT, quantize_money
 from finops.usage.models import DailyCost
 
 EC2 = "Amazon Elastic Compute Cloud"
@@ -36,11 +37,6 @@ THRESHOLDS = [
     {"percent": "100", "kind": "actual"},
     {"percent": "100", "kind": "forecast"},
 ]
-CENT = Decimal("0.01")
-
-
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
 def _ensure_emails(organization: Organization, stdout: Any) -> list[str]:
@@ -86,7 +82,9 @@ def seed_budgets_demo(*, organization: Organization, stdout: Any, today: date | 
     budgets = []
 
     total = _state(organization, today, period="monthly", scope={})
-    ok_amount = max(_cents(total.forecast * Decimal("1.5")), _cents(total.upper[0.95] * Decimal("1.25")), CENT)
+    ok_amount = max(
+        quantize_money(total.forecast * Decimal("1.5")), quantize_money(total.upper[0.95] * Decimal("1.25")), CENT
+    )
     budgets.append(
         _save(
             organization,
@@ -98,10 +96,10 @@ def seed_budgets_demo(*, organization: Organization, stdout: Any, today: date | 
     risk_scope = {"team": [team]} if team else {}
     risk = _state(organization, today, period="monthly", scope=risk_scope)
     # Between actual-to-date and the forecast, nearer the forecast: P(breach) > 0.5 on any day of the month.
-    risk_amount = _cents(risk.actual + (risk.forecast - risk.actual) * Decimal("0.6"))
+    risk_amount = quantize_money(risk.actual + (risk.forecast - risk.actual) * Decimal("0.6"))
     if risk_amount <= risk.actual:
         stdout.write("budgets: no forecast spend left this month; the at-risk demo budget may not be at risk.\n")
-        risk_amount = _cents(risk.actual) + CENT
+        risk_amount = quantize_money(risk.actual) + CENT
     budgets.append(
         _save(
             organization,
@@ -124,7 +122,7 @@ def seed_budgets_demo(*, organization: Organization, stdout: Any, today: date | 
             break
     else:
         stdout.write("budgets: no spend yet this year; the breached demo budget cannot be breached today.\n")
-    breach_amount = max(_cents(breach.actual * Decimal("0.8")), CENT)
+    breach_amount = max(quantize_money(breach.actual * Decimal("0.8")), CENT)
     budgets.append(
         _save(
             organization,
@@ -147,7 +145,7 @@ def seed_budgets_demo(*, organization: Organization, stdout: Any, today: date | 
                 {
                     "name": "Data platform (auto)",
                     # Used until 2 complete quarters of data exist: 20% above the forecast.
-                    "amount": str(max(_cents(data.forecast * Decimal("1.2")), CENT)),
+                    "amount": str(max(quantize_money(data.forecast * Decimal("1.2")), CENT)),
                     "period": "quarterly",
                     "scope": {"billing_account_id": [DATA_PLATFORM_ACCOUNT]},
                     "auto_adjust_periods": 2,

@@ -11,14 +11,13 @@ Exactly-once alerts
    locked row and finds it sent afterwards.
 A crash after the insert and before the send leaves the row pending: the next evaluation (the task redelivered
 thanks to ``acks_late``/``reject_on_worker_lost``, or the next daily run) sends it. An SMTP error rolls back
-(the row stays pending) and the task retries. The one window left is a crash after the SMTP server accepted
+(the row stays pending, its attempt and error recorded, the failure logged by ``finops.core.outbox``), the
+delivery stops there and the task retries. The one window left is a crash after the SMTP server accepted
 the message and before the commit: that alert is sent again; its Message-ID is stable, so receivers can drop it.
 """
 
 from __future__ import annotations
 
-import smtplib
-import socket
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,13 +36,11 @@ from finops.budgets import calc, emails
 from finops.budgets.models import Budget, BudgetAlert, DigestDelivery, DigestSubscription
 from finops.budgets.selectors import budget_daily_costs, budgets_for, last_data_day
 from finops.budgets.validation import BudgetSpec, budget_validate
-from finops.core.money import money_str
+from finops.core import outbox
+from finops.core.amounts import grouped_money, money_str
 from finops.usage.models import DailyCost
 from finops.usage.selectors import cost_summary
 
-# Errors of delivery that are worth retrying (server down or unreachable, connection reset, SMTP refusal). A
-# permanent SMTP refusal is retried a bounded number of times by the task; the alert stays pending with its error.
-TEMPORARY_SEND_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError, socket.gaierror)
 PAUSE_SETTING = "FINOPS_BUDGETS_TEST_PAUSE_FILE"  # test-only: see _test_pause
 STATUS_LABELS = {"ok": "OK", "at_risk": "At risk", "breached": "Breached"}
 METRIC_LABELS = {"billed": "billed cost", "effective": "effective (amortized) cost"}
@@ -134,10 +131,6 @@ def _percent_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:,.2f}"
-
-
 def budget_recipients(budget: Budget) -> list[str]:
     addresses = {u.email.strip() for u in budget.recipient_users.all() if u.email}
     addresses.update(e.strip() for e in budget.recipient_emails or [])
@@ -197,18 +190,18 @@ def _alert_context(budget: Budget, ev: calc.BudgetEvaluation, source: str, thres
         "threshold": format(threshold.percent.normalize(), "f"),
         "kind": threshold.kind,
         "kind_label": "forecast" if threshold.kind == "forecast" else "actual",
-        "limit": _money(calc.limit(amount, threshold)),
+        "limit": grouped_money(calc.limit(amount, threshold)),
         "currency": budget.currency,
         "metric_label": METRIC_LABELS.get(budget.cost_metric, budget.cost_metric),
-        "amount": _money(amount),
+        "amount": grouped_money(amount),
         "amount_source": source,
         "auto_periods": budget.auto_adjust_periods,
-        "actual": _money(ev.actual),
-        "forecast": _money(ev.forecast),
-        "lower80": _money(ev.lower[0.8]),
-        "upper80": _money(ev.upper[0.8]),
-        "lower95": _money(ev.lower[0.95]),
-        "upper95": _money(ev.upper[0.95]),
+        "actual": grouped_money(ev.actual),
+        "forecast": grouped_money(ev.forecast),
+        "lower80": grouped_money(ev.lower[0.8]),
+        "upper80": grouped_money(ev.upper[0.8]),
+        "lower95": grouped_money(ev.lower[0.95]),
+        "upper95": grouped_money(ev.upper[0.95]),
         "probability": f"{ev.probability_of_breach * 100:.1f}",
         "status_label": STATUS_LABELS[ev.status],
         "used_percent": f"{ev.actual / amount * 100:.1f}",
@@ -217,8 +210,8 @@ def _alert_context(budget: Budget, ev: calc.BudgetEvaluation, source: str, thres
         "days_total": ev.days_total,
         "days_remaining": ev.days_remaining,
         "elapsed_percent": f"{ev.elapsed_fraction * 100:.0f}",
-        "run_rate": _money(ev.daily_run_rate),
-        "allowance": _money(ev.remaining_daily_allowance) if (ev.remaining_daily_allowance or 0) > 0 else "",
+        "run_rate": grouped_money(ev.daily_run_rate),
+        "allowance": grouped_money(ev.remaining_daily_allowance) if (ev.remaining_daily_allowance or 0) > 0 else "",
         "exhaustion_date": ev.exhaustion_date.isoformat() if ev.exhaustion_date else "",
         "budget_path": budget.get_absolute_url(),
     }
@@ -312,18 +305,19 @@ def _deliver(model: type[BudgetAlert] | type[DigestDelivery], pks: list[int], ke
                 row = model.objects.select_for_update(skip_locked=True).filter(pk=pk, status="pending").first()
                 if row is None:  # sent already, or another worker is sending it right now
                     continue
-                emails.send(
+                outbox.send(
                     subject=row.subject,
                     text=row.body_text,
                     html=row.body_html,
                     recipients=list(row.recipients),
+                    kind=key,
                     message_key=f"finops.{key}.{row.pk}",
                 )
                 row.status = "sent"
                 row.sent_at = timezone.now()
                 row.attempts += 1
                 row.save(update_fields=["status", "sent_at", "attempts"])
-        except TEMPORARY_SEND_ERRORS as error:
+        except outbox.SEND_ERRORS as error:  # kept pending; the task retries with a backoff
             model.objects.filter(pk=pk, status="pending").update(attempts=F("attempts") + 1, last_error=str(error))
             raise
         sent.append(row)
@@ -369,9 +363,11 @@ def _digest_context(organization: Organization, week_start: date, as_of: date | 
     totals = []
     for currency, (now, before) in sorted(by_currency.items()):
         change = f"{(now - before) / before * 100:+.1f}%" if before else ""
-        totals.append({"currency": currency, "total": _money(now), "previous": _money(before), "change": change})
+        totals.append(
+            {"currency": currency, "total": grouped_money(now), "previous": grouped_money(before), "change": change}
+        )
     services = [
-        {"group": r.group, "currency": r.currency, "cost": _money(r.cost)}
+        {"group": r.group, "currency": r.currency, "cost": grouped_money(r.cost)}
         for r in cost_summary(organization=organization, group_by="service", start=start, end=end)[:5]
     ]
     budgets = []
@@ -386,9 +382,9 @@ def _digest_context(organization: Organization, week_start: date, as_of: date | 
                 "period_label": calc.period_label(budget.period, date.fromisoformat(state["period_start"])),
                 "status": STATUS_LABELS.get(state.get("status", ""), state.get("status", "")),
                 "currency": budget.currency,
-                "actual": _money(Decimal(state["actual"])),
-                "amount": _money(Decimal(state["amount"])),
-                "forecast": _money(Decimal(state["forecast"])),
+                "actual": grouped_money(Decimal(state["actual"])),
+                "amount": grouped_money(Decimal(state["amount"])),
+                "forecast": grouped_money(Decimal(state["forecast"])),
             }
         )
     return {

@@ -7,10 +7,11 @@ from celery import shared_task
 
 from finops.accounts.models import Organization
 from finops.budgets.models import Budget
-from finops.budgets.services import TEMPORARY_SEND_ERRORS, budgets_evaluate, weekly_digest_send
+from finops.budgets.services import budgets_evaluate, weekly_digest_send
+from finops.core.outbox import SEND_ERRORS
 
 _RETRY = {
-    "autoretry_for": TEMPORARY_SEND_ERRORS,  # SMTP down or refusing for now; the alerts stay pending
+    "autoretry_for": SEND_ERRORS,  # SMTP down or refusing for now; the alerts stay pending
     "retry_backoff": 30,
     "retry_backoff_max": 1800,
     "max_retries": 8,

@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db import models
 
+from finops.core.amounts import money_str  # noqa: F401 - the text form of stored amounts, also used with them
+
 MONEY_DIGITS = 38
 MONEY_PLACES = 16
 _CONTEXT = decimal.Context(prec=MONEY_DIGITS)
@@ -90,13 +92,3 @@ class _DecimalSumAggregate:
 def register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
     if connection.vendor == "sqlite":
         connection.connection.create_aggregate("finops_decimal_sum", 1, _DecimalSumAggregate)
-
-
-def money_str(value: Decimal | None) -> str | None:
-    """A Decimal as a plain decimal string (no exponent), trailing zeros beyond the source trimmed."""
-    if value is None:
-        return None
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text

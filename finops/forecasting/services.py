@@ -10,24 +10,23 @@ done chunk is skipped) and a rerun (a reset run deletes its chunks, so stale tas
 
 from __future__ import annotations
 
-import logging
-import smtplib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from finops.accounts.models import Membership, Organization, Role
+from finops.core import outbox
+from finops.core.amounts import money_from_float
 from finops.forecasting.calc.rootcause import DEFAULT_DIMENSIONS, baseline_days, rank_root_cause
 from finops.forecasting.calc.series import SeriesAnalysis, analyse_series
 from finops.forecasting.conf import ForecastConfig, forecast_config
@@ -49,18 +48,12 @@ from finops.forecasting.selectors import (
     series_values,
 )
 
-logger = logging.getLogger(__name__)
-CENT = Decimal("0.01")
 # Errors the forecasting math raises on data it cannot model: recorded per series, the run goes on.
 SERIES_ERRORS = (ValueError, FloatingPointError, np.linalg.LinAlgError)
 
 
-def _money(value: float) -> Decimal:
-    return Decimal(repr(float(value))).quantize(CENT, rounding=ROUND_HALF_EVEN)
-
-
 def _money_text(value: float) -> str:
-    return format(_money(value), "f")
+    return format(money_from_float(value), "f")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -169,13 +162,13 @@ def _projection_row(forecast_row: SeriesForecast, period: str, projection, perio
         period=period,
         period_start=period_start,
         period_end=projection.period_end,
-        actual_to_date=_money(projection.actual_to_date),
-        forecast_remainder=_money(projection.forecast_remainder),
-        total=_money(projection.total),
-        lower_80=_money(projection.lower[0.8]),
-        upper_80=_money(projection.upper[0.8]),
-        lower_95=_money(projection.lower[0.95]),
-        upper_95=_money(projection.upper[0.95]),
+        actual_to_date=money_from_float(projection.actual_to_date),
+        forecast_remainder=money_from_float(projection.forecast_remainder),
+        total=money_from_float(projection.total),
+        lower_80=money_from_float(projection.lower[0.8]),
+        upper_80=money_from_float(projection.upper[0.8]),
+        lower_95=money_from_float(projection.lower[0.95]),
+        upper_95=money_from_float(projection.upper[0.95]),
         actual_days=projection.actual_days,
         forecast_days=projection.forecast_days,
     )
@@ -192,11 +185,11 @@ def _save_anomalies(run: ForecastRun, result: _SeriesResult, config: ForecastCon
         model = next((s.model for s in result.analysis.checked if s.day == found.day), result.analysis.forecast.model)
         values = {
             "run": run,
-            "expected": _money(found.expected),
-            "actual": _money(found.value),
-            "lower": _money(found.lower),
-            "upper": _money(found.upper),
-            "impact": _money(found.impact),
+            "expected": money_from_float(found.expected),
+            "actual": money_from_float(found.value),
+            "lower": money_from_float(found.lower),
+            "upper": money_from_float(found.upper),
+            "impact": money_from_float(found.impact),
             "impact_pct": found.impact / found.expected if found.expected else None,
             "direction": found.direction,
             "model": model,
@@ -502,13 +495,12 @@ def _anomaly_context(anomaly: Anomaly) -> dict:
 
 
 def _send(recipient: str, subject: str, text: str, html: str, batch_anomalies: Sequence[Anomaly], mode: str) -> bool:
-    message = EmailMultiAlternatives(subject=subject, body=text, to=[recipient])
-    message.attach_alternative(html, "text/html")
+    """Send one email for the claimed rows; a failed send marks them failed (logged by the outbox), and the next
+    ``anomaly_alerts_send`` (after a refresh, or the daily digest) claims and sends them again."""
     alerts = AnomalyAlert.objects.filter(anomaly__in=batch_anomalies, recipient=recipient, mode=mode)
     try:
-        message.send()
-    except (smtplib.SMTPException, OSError) as error:  # temporary: the next run takes the failed rows over
-        logger.warning("anomaly alert to %s failed: %s", recipient, error)
+        outbox.send(subject=subject, text=text, html=html, recipients=[recipient], kind=f"anomaly-{mode}")
+    except outbox.SEND_ERRORS as error:
         alerts.update(status=AnomalyAlert.Status.FAILED, error=str(error)[:2000])
         return False
     alerts.update(status=AnomalyAlert.Status.SENT, sent_at=timezone.now())

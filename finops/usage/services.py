@@ -29,10 +29,10 @@ from django.utils.text import get_valid_filename
 
 from finops.accounts.models import Organization
 from finops.accounts.services import teams_for_tag_values
+from finops.core.amounts import money_str
 from finops.core.bulk import TableLoader, bulk_insert
 from finops.core.concurrency import prefetch
 from finops.core.hashing import file_sha256
-from finops.core.money import money_str
 from finops.usage import formats
 from finops.usage.followups import ingest_followups_enqueue
 from finops.usage.formats.errors import IngestError

@@ -12,24 +12,23 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import queue
-import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from finops.core.arrowtext import text_size
+from finops.core.concurrency import prefetch
+from finops.core.inputs import DECOMPRESS_ERRORS
 from pricing.importers.errors import PriceImportError
-from pricing.importers.files import DECOMPRESS_ERRORS, InputFile
+from pricing.importers.files import InputFile
 from pricing.importers.records import CatalogMeta, parse_timestamp
 
 # pyarrow's CSV block: one row must fit in one. 4 MiB measured faster than 1 MiB on the EC2 bench file.
 BLOCK_BYTES = 1 << 20
 # Blocks the reader thread may parse ahead of the converting thread (each BLOCK_BYTES of text).
 READ_AHEAD = 8
-T = TypeVar("T")
 PREAMBLE_KEYS = ("FormatVersion", "Disclaimer", "Publication Date", "Version", "OfferCode")
 _PREAMBLE_HELP = (
     "expected the 5-line AWS Price List preamble (FormatVersion, Disclaimer, Publication Date, Version, "
@@ -123,7 +122,7 @@ class CsvStream:
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
         first_row = 1
-        for batch, position in _read_ahead(self._batches(), READ_AHEAD):
+        for batch, position in prefetch(self._batches(), READ_AHEAD, name="price-csv-reader"):
             pending.append(batch)
             pending_rows += batch.num_rows
             while pending_rows >= self.group_rows:
@@ -178,7 +177,7 @@ class CsvStream:
                 except (pa.ArrowInvalid, *DECOMPRESS_ERRORS) as exc:
                     raise self._error(exc, invalid, rows) from None
                 rows += batch.num_rows
-                text_bytes += _text_size(batch)
+                text_bytes += text_size(batch)
                 yield batch, self._consumed(text_bytes, position())
         finally:
             close()
@@ -241,63 +240,3 @@ def preamble_meta(preamble: Preamble, fmt: str) -> CatalogMeta:
         publication_date=publication_date(preamble),
         version=preamble.version,
     )
-
-
-def _read_ahead(source: Iterator[T], depth: int) -> Iterator[T]:
-    """``source`` iterated in a thread, up to ``depth`` items ahead of the consumer.
-
-    pyarrow's CSV parsing releases the GIL, so reading the next blocks runs on the second core while the
-    caller converts the current group. An exception in the reader is re-raised in the caller; a caller
-    that stops early stops the reader too.
-    """
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in source:
-                if not put((True, item)):
-                    return
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            put((False, exc))
-            return
-        finally:
-            if stop.is_set():
-                close = getattr(source, "close", None)
-                if close is not None:
-                    close()
-        put((True, done))
-
-    thread = threading.Thread(target=produce, name="price-csv-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            ok, item = items.get()
-            if not ok:
-                raise item
-            if item is done:
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-def _text_size(batch: pa.RecordBatch) -> int:
-    """Approximate text size of a batch of string columns: the values plus one delimiter each."""
-    size = batch.num_rows * batch.num_columns
-    for column in batch.columns:
-        buffers = column.buffers()
-        if len(buffers) > 2 and buffers[2] is not None:
-            size += buffers[2].size
-    return size

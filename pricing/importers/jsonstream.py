@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+from finops.core.inputs import DECOMPRESS_ERRORS
 from pricing.importers.errors import PriceImportError
-from pricing.importers.files import DECOMPRESS_ERRORS, InputFile
+from pricing.importers.files import InputFile
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _AFTER = frozenset(" \t\n\r,]}")  # what may follow a complete number

@@ -27,7 +27,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pricing.importers.files import DECOMPRESS_ERRORS, InputFile
+from finops.core.inputs import DECOMPRESS_ERRORS
+from pricing.importers.files import InputFile
 from pricing.importers.instances import instance_spec
 from pricing.importers.records import (
     SPOT_SCHEMA,

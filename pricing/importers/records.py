@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from finops.core.arrowtext import json_escape
 from pricing.importers.errors import PriceImportError
 
 DECIMAL = pa.decimal128(38, 16)
@@ -350,27 +351,6 @@ def timestamp_column(arr: pa.Array, where: Where, name: str) -> pa.Array:
     return pc.take(pa.array(parsed, TIMESTAMP), encoded.indices)
 
 
-def _json_escape(col: pa.Array) -> pa.Array:
-    """Text as it goes between the quotes of a JSON string (same as json.dumps, ensure_ascii=False).
-
-    Published values almost never need escaping, so the whole value buffer is checked first with two
-    ``bytes.find`` and one numpy ``min`` (much cheaper than a regex per column)."""
-    data = col.buffers()[2]
-    if data is None or data.size == 0:
-        return col
-    raw = data.to_pybytes()
-    has_control = bool(np.frombuffer(raw, dtype=np.uint8).min() < 0x20)
-    if not has_control and raw.find(b'"') < 0 and raw.find(b"\\") < 0:
-        return col
-    escaped = pc.replace_substring(pc.replace_substring(col, "\\", "\\\\"), '"', '\\"')
-    if has_control:
-        control = pc.fill_null(pc.match_substring_regex(col, r"[\x00-\x1f]"), False)
-        if pc.any(control).as_py():
-            fixed = [json.dumps(v, ensure_ascii=False)[1:-1] for v in col.filter(control).to_pylist()]
-            escaped = pc.replace_with_mask(escaped, control, pa.array(fixed, pa.string()))
-    return escaped
-
-
 def json_objects(names: Sequence[str], columns: Sequence[pa.Array], length: int) -> pa.Array:
     """Per row, the JSON object text {name: value} of the row's non-null values, in column order ("{}"
     when all are null). Vectorised: one string kernel per column, no Python loop per row."""
@@ -380,7 +360,7 @@ def json_objects(names: Sequence[str], columns: Sequence[pa.Array], length: int)
         if col.null_count == len(col):
             continue
         key = json.dumps(name, ensure_ascii=False)
-        pieces.append(pc.binary_join_element_wise(f",{key}:" + '"', _json_escape(col), '"', ""))
+        pieces.append(pc.binary_join_element_wise(f",{key}:" + '"', json_escape(col), '"', ""))
     if not pieces:
         return pa.array(["{}"] * length, pa.string())
     # Each piece starts with ","; nulls become "" (join's "skip" mode drops rows that are all null).

@@ -7,15 +7,13 @@ rows (the last one shorter).
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import pyarrow as pa
 
+from finops.core.concurrency import prefetch
 from finops.usage.formats.aws_cur import CurMapper
 from finops.usage.formats.convert import Where
 from finops.usage.formats.detect import FORMATS, detect_columns
@@ -26,7 +24,6 @@ from finops.usage.formats.readers import CONVERT_ROWS, Source
 _MAPPERS = {"focus": FocusMapper, "aws-cur": CurMapper}
 # Raw groups read ahead by the reader thread (each CONVERT_ROWS rows, a few MB).
 _READ_AHEAD = 2
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,7 +61,7 @@ def read_chunks(path: Path, fmt: str = "auto", chunk_rows: int = 100_000) -> Ite
     # Reading (decompression, CSV parsing) runs in a thread while this one converts: both spend their
     # time in pyarrow/numpy code that releases the GIL, so they use two cores.
     progress = 0
-    groups = _read_ahead(_groups(source.batches(names), group_rows), _READ_AHEAD)
+    groups = prefetch(_groups(source.batches(names), group_rows), _READ_AHEAD, name="finops-formats-read")
     try:
         for group, position in groups:
             progress = max(progress, position)  # never backwards, whatever the estimate does
@@ -115,48 +112,3 @@ def _merge(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     if len(batches) == 1:
         return batches[0]
     return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
-
-
-def _read_ahead(items: Iterator[T], depth: int) -> Generator[T, None, None]:
-    """``items`` produced by a background thread, at most ``depth`` ahead of the consumer.
-
-    An exception in the thread is raised here; closing this generator stops the thread."""
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def put(entry: tuple) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(entry, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-            put((end, None))
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            put((end, exc))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="finops-formats-read", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, exc = slots.get()
-            if item is end:
-                if exc is not None:
-                    raise exc
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()

@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from finops.core.arrowtext import json_escape
 from finops.usage.formats.errors import IngestError
 from finops.usage.formats.schema import DECIMAL, TIMESTAMP
 
@@ -316,26 +317,6 @@ def _mixed(text: pa.Array) -> pa.Array:
 # ------------------------------------------------------------------------------------- JSON objects
 
 
-def _json_escape(col: pa.Array) -> pa.Array:
-    """Text as it goes between the quotes of a JSON string (same output as json.dumps)."""
-    data = col.buffers()[2]
-    if data is None or data.size == 0:
-        return col
-    raw = np.frombuffer(data, dtype=np.uint8)
-    has_control = bool(raw.min() < 0x20)
-    # bytes.find is a memchr: much cheaper than a regex over the column.
-    as_bytes = data.to_pybytes()
-    if not has_control and as_bytes.find(b'"') < 0 and as_bytes.find(b"\\") < 0:
-        return col
-    escaped = pc.replace_substring(pc.replace_substring(col, "\\", "\\\\"), '"', '\\"')
-    if has_control:
-        mask = pc.fill_null(pc.match_substring_regex(col, r"[\x00-\x1f]"), False)
-        if pc.any(mask).as_py():
-            fixed = [json.dumps(v, ensure_ascii=False)[1:-1] for v in col.filter(mask).to_pylist()]
-            escaped = pc.replace_with_mask(escaped, mask, pa.array(fixed, pa.string()))
-    return escaped
-
-
 def _rows_from_pieces(pool: pa.Array, order: np.ndarray, starts: np.ndarray, valid: np.ndarray) -> pa.Array:
     """Row r = concatenation of ``pool[order[starts[r]:starts[r + 1]]]``; null where not ``valid``.
 
@@ -385,7 +366,7 @@ def json_object_columns(names: Sequence[str], columns: Sequence[pa.Array]) -> pa
     keys = [json.dumps(name, ensure_ascii=False) for name, _ in kept]
     opening = [f'{{{key}:"' for key in keys] + ['"}']
     following = [f'",{key}:"' for key in keys] + ['"}']
-    values = [_json_escape(col) for _, col in kept]
+    values = [json_escape(col) for _, col in kept]
     present = np.empty((k, n), dtype=bool)
     for j, col in enumerate(values):
         present[j] = validity_mask(col)
@@ -440,8 +421,8 @@ def map_to_json(arr: pa.Array, where: Where, column: str) -> pa.Array:
     pool = pa.concat_arrays(
         [
             pa.array(['{"', '","', '":"'], pa.string()),
-            _json_escape(keys),
-            _json_escape(items),
+            json_escape(keys),
+            json_escape(items),
             pa.array(['"}']),
         ]
     )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from finops.core.inputs import InputError
 
-class IngestError(Exception):
+
+class IngestError(InputError):
     """Bad input: the file cannot be ingested as it is. Nothing is written when this is raised."""
+
+    part_label = "column"
 
     def __init__(
         self,
@@ -14,21 +18,11 @@ class IngestError(Exception):
         row: int | None = None,
         column: str | None = None,
     ) -> None:
-        self.message = message
-        self.file = file
-        self.row = row
-        self.column = column
-        super().__init__(self.describe())
+        super().__init__(message, file=file, row=row, part=column)
 
-    def describe(self) -> str:
-        where = []
-        if self.file:
-            where.append(f"file {self.file}")
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.column:
-            where.append(f"column {self.column}")
-        return f"{', '.join(where)}: {self.message}" if where else self.message
+    @property
+    def column(self) -> str | None:
+        return self.part
 
 
 class UnknownFormatError(IngestError):

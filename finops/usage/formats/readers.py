@@ -14,21 +14,19 @@ import csv
 import io
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from finops.core.arrowtext import text_size
+from finops.core.inputs import GZIP, PARQUET, PLAIN, ZIP, InputFile
 from finops.usage.formats.convert import Where, blank_to_null, is_text, to_text
 from finops.usage.formats.errors import IngestError
 
-PLAIN, GZIP, ZIP, PARQUET = "csv", "gzip", "zip", "parquet"
-_MAGIC = ((b"\x1f\x8b", GZIP), (b"PK\x03\x04", ZIP), (b"PAR1", PARQUET))
-_EXTENSIONS = {".gz": GZIP, ".gzip": GZIP, ".zip": ZIP, ".parquet": PARQUET, ".pq": PARQUET}
 # pyarrow's CSV block (a single row must fit in one). 1 MiB measured as fast as larger blocks.
 CSV_BLOCK_BYTES = 1 << 20
 # Rows converted at once: large enough to amortise the per-call cost of the vectorised steps,
@@ -39,41 +37,15 @@ _NULL_TEXTS = ["", "NULL"]
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
-@dataclass
-class Source:
+@dataclass(frozen=True)
+class Source(InputFile):
     """One export file: where it is, how it is packed, and its header."""
 
-    path: Path
-    label: str
-    size: int
-    container: str
-    member: str | None = None
-
     @classmethod
-    def open(cls, path: Path) -> Source:
-        path = Path(path)
-        label = str(path)
-        try:
-            size = path.stat().st_size
-            with open(path, "rb") as handle:
-                magic = handle.read(4)
-        except OSError as exc:
-            raise IngestError(f"cannot read the file: {exc.strerror or exc}", file=label) from None
-        if size == 0:
-            raise IngestError("empty file (0 bytes)", file=label)
-        container = next((kind for prefix, kind in _MAGIC if magic.startswith(prefix)), None)
-        if container is None:
-            suffix = path.suffix.lower()
-            container = _EXTENSIONS.get(suffix, PLAIN)
-            if container == GZIP:
-                raise IngestError("truncated or corrupt gzip file (no gzip header)", file=label)
-            if container == ZIP:
-                raise IngestError("not a valid zip file (no zip header)", file=label)
-            if container == PARQUET:
-                raise IngestError("not a valid Parquet file (no PAR1 header)", file=label)
-        source = cls(path=path, label=label, size=size, container=container)
-        if container == ZIP:
-            source.member = source._zip_member()
+    def open(cls, path: Path) -> Source:  # type: ignore[override]
+        source = super().open(path, IngestError, containers=(GZIP, ZIP, PARQUET))
+        if source.container == ZIP:
+            source = replace(source, member=source._zip_member())
         return source
 
     # ----------------------------------------------------------------------------- zip
@@ -102,40 +74,6 @@ class Source:
 
     # -------------------------------------------------------------------------- streams
 
-    def open_binary(self) -> BinaryIO:
-        """The decompressed bytes as a Python stream (header sniffing and error scans only)."""
-        if self.container == GZIP:
-            import gzip
-
-            return gzip.open(self.path, "rb")  # type: ignore[return-value]
-        if self.container == ZIP:
-            archive = zipfile.ZipFile(self.path)
-            return archive.open(self.member or "")  # type: ignore[return-value]
-        return open(self.path, "rb")
-
-    def _arrow_stream(self) -> tuple[pa.NativeFile, Callable[[], int], Callable[[], None]]:
-        """The decompressed bytes as an Arrow stream, a function telling how many bytes of the file
-        on disk were consumed so far, and a closer."""
-        if self.container == ZIP:
-            # Closed by the returned closer, not a with block: the stream outlives this call.
-            raw = open(self.path, "rb")  # noqa: SIM115
-            member = zipfile.ZipFile(raw).open(self.member or "")  # noqa: SIM115
-            stream = pa.PythonFile(member, mode="r")
-
-            def close_zip() -> None:
-                stream.close()
-                raw.close()
-
-            return stream, raw.tell, close_zip
-        raw_file = pa.OSFile(str(self.path), "r")
-        native = pa.CompressedInputStream(raw_file, "gzip") if self.container == GZIP else raw_file
-
-        def close() -> None:
-            native.close()
-            raw_file.close()
-
-        return native, raw_file.tell, close
-
     # --------------------------------------------------------------------------- header
 
     def header(self) -> list[str]:
@@ -146,16 +84,16 @@ class Source:
     def _read_first_line(self) -> bytes:
         head = b""
         try:
-            with self.open_binary() as stream:
+            with self.binary()[0] as stream:
                 while b"\n" not in head and len(head) < _HEADER_LIMIT:
                     block = stream.read(64 * 1024)
                     if not block:
                         break
                     head += block
         except (OSError, EOFError, zlib.error) as exc:
-            raise self._decompress_error(exc) from None
+            raise self.decompress_error(exc) from None
         except _ZIP_ERRORS as exc:  # pragma: no cover - zip errors are OSError/EOFError subclasses too
-            raise self._decompress_error(exc) from None
+            raise self.decompress_error(exc) from None
         return head
 
     def _csv_header(self) -> list[str]:
@@ -184,13 +122,6 @@ class Source:
             raise IngestError(f"duplicate column names in the header: {', '.join(duplicates)}", file=self.label)
         return names
 
-    def _decompress_error(self, exc: BaseException) -> IngestError:
-        if self.container == GZIP:
-            return IngestError(f"truncated or corrupt gzip file ({exc})", file=self.label)
-        if self.container == ZIP:
-            return IngestError(f"truncated or corrupt zip file ({exc})", file=self.label)
-        return IngestError(f"cannot read the file ({exc})", file=self.label)
-
     # -------------------------------------------------------------------------- batches
 
     def batches(self, names: list[str]) -> Iterator[tuple[pa.RecordBatch, int]]:
@@ -209,7 +140,7 @@ class Source:
             invalid.append(row)
             return "error"
 
-        stream, position, close = self._arrow_stream()
+        stream, position, close = self.arrow_stream()
         rows = 0
         text_bytes = 0  # CSV text of the batches handed out so far (estimated)
         try:
@@ -239,7 +170,7 @@ class Source:
                         self._raise_bad_utf8(names)
                     raise self._csv_error(exc, invalid, rows, len(names)) from None
                 rows += batch.num_rows
-                text_bytes += _text_size(batch)
+                text_bytes += text_size(batch)
                 yield batch, self._consumed(text_bytes, stream, position())
         finally:
             close()
@@ -279,7 +210,7 @@ class Source:
         if self.container in (GZIP, ZIP) and (
             isinstance(exc, (*_ZIP_ERRORS, OSError)) and not isinstance(exc, pa.ArrowInvalid)
         ):
-            return self._decompress_error(exc)
+            return self.decompress_error(exc)
         if "straddling" in message or "straddle" in message:
             row, found = self._find_bad_row(expected)
             detail = "unterminated quoted value" if found is None else f"row longer than {CSV_BLOCK_BYTES} bytes"
@@ -291,7 +222,7 @@ class Source:
         with Python's csv module (error path only). Field count None: an unterminated quote."""
         row = 0
         try:
-            with self.open_binary() as binary:
+            with self.binary()[0] as binary:
                 text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
                 reader = csv.reader(text, strict=True)
                 next(reader, None)
@@ -338,14 +269,3 @@ class Source:
 
 def _is_text_like(dtype: pa.DataType) -> bool:
     return is_text(dtype) or (pa.types.is_dictionary(dtype) and is_text(dtype.value_type))
-
-
-def _text_size(batch: pa.RecordBatch) -> int:
-    """Approximate CSV text size of a batch of text columns: the values plus one delimiter each
-    (quotes are not counted, so this errs low)."""
-    size = batch.num_rows * batch.num_columns
-    for column in batch.columns:
-        buffers = column.buffers()
-        if len(buffers) > 2 and buffers[2] is not None:
-            size += buffers[2].size
-    return size

@@ -19,11 +19,7 @@ from finops.carbon.management.commands._common import day_range, organization_or
 from finops.carbon.selectors import Alternative, MovableWorkload, carbon_region_alternatives
 from finops.carbon.services import coefficient_set_current
 from finops.carbon.tradeoff import RegionOption, TradeoffError, Workload, pareto_front, solve_placement
-from finops.core.money import money_str
-
-
-def _money(value: Decimal | None) -> str | None:
-    return money_str(value.quantize(Decimal("0.01"))) if value is not None else None
+from finops.core.amounts import money_str, money_text
 
 
 def _num(value: float | None, places: int = 6) -> str | None:
@@ -34,8 +30,8 @@ def _alternative(a: Alternative) -> dict:
     return {
         "region": a.region,
         "on_demand_hourly": money_str(a.on_demand_hourly),
-        "cost": _money(a.cost),
-        "cost_delta": _money(a.cost_delta),
+        "cost": money_text(a.cost),
+        "cost_delta": money_text(a.cost_delta),
         "cost_delta_pct": _num(a.cost_delta_pct, 2),
         "kgco2e": _num(a.kgco2e),
         "carbon_delta": _num(a.carbon_delta),
@@ -53,7 +49,7 @@ def _workload(w: MovableWorkload, top: int) -> dict:
         "instance_type": w.instance_type,
         "instance_hours": _num(w.instance_hours),
         "on_demand_hourly": money_str(w.current_on_demand_hourly) if w.current_on_demand_hourly else None,
-        "cost": _money(w.current_cost),
+        "cost": money_text(w.current_cost),
         "kgco2e": _num(w.current_kgco2e),
         "alternatives": [_alternative(a) for a in w.alternatives[:top]],
         "lowest_carbon": _alternative(w.alternatives[0]) if lower else None,
@@ -121,7 +117,7 @@ class Command(BaseCommand):
             if options["pareto"] and model:
                 payload["pareto"] = [
                     {
-                        "cost": _money(Decimal(f"{p.cost:.6f}")),
+                        "cost": money_text(Decimal(f"{p.cost:.6f}")),
                         "kgco2e": _num(p.kgco2e),
                         "cost_pct_vs_cost_optimal": _num(p.cost_pct_vs_cost_optimal, 3),
                         "carbon_pct_vs_cost_optimal": _num(p.carbon_pct_vs_cost_optimal, 3),
@@ -137,7 +133,7 @@ class Command(BaseCommand):
                 payload["placement"] = {
                     "carbon_price": options["carbon_price"],
                     "carbon_cap": options["carbon_cap"],
-                    "cost": _money(Decimal(f"{placement.cost:.6f}")),
+                    "cost": money_text(Decimal(f"{placement.cost:.6f}")),
                     "kgco2e": _num(placement.kgco2e),
                     "moves": {k: v for k, v in placement.regions.items() if v != k.split("/")[1]},
                 }

@@ -8,7 +8,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from finops.accounts.models import Organization
-from finops.core.money import money_str
+from finops.core.amounts import money_str
 from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.usage.selectors import GROUP_FIELDS, METRICS, ReportError, cost_summary
 

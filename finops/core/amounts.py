@@ -1,0 +1,42 @@
+"""Money amounts as Decimals: rounding and text forms (pure: no Django).
+
+Every rounding here is half-even (banker's rounding, Decimal's default), so sums of rounded amounts do not
+drift. ``finops.core.money`` holds the database side (exact storage and sums).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+CENT = Decimal("0.01")
+
+
+def quantize_money(value: Decimal, places: int = 2) -> Decimal:
+    """``value`` rounded half-even to ``places`` decimal places (2: cents)."""
+    return value.quantize(CENT if places == 2 else Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+
+
+def money_from_float(value: float, places: int = 2) -> Decimal:
+    """A float (from numpy or a solver) as a Decimal rounded to ``places``, read from its shortest text form so
+    that 0.1 stays 0.1 rather than its binary expansion."""
+    return quantize_money(Decimal(repr(float(value))), places)
+
+
+def money_str(value: Decimal | None) -> str | None:
+    """A Decimal as a plain decimal string (no exponent), trailing zeros beyond the source trimmed."""
+    if value is None:
+        return None
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def money_text(value: Decimal | None, places: int = 2) -> str | None:
+    """``value`` rounded to ``places`` as a plain decimal string without trailing zeros ("12.5", "3")."""
+    return None if value is None else money_str(quantize_money(value, places))
+
+
+def grouped_money(value: Decimal | None) -> str:
+    """Cents with thousands separators for reading ("1,234.50", "-12.00"); "" for None."""
+    return "" if value is None else f"{quantize_money(value):,.2f}"
