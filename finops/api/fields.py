@@ -9,7 +9,7 @@ from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from rest_framework import serializers
 
-from finops.core.money import money_str
+from finops.core.amounts import money_str
 
 
 class Money(serializers.Field):

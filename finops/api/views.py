@@ -29,7 +29,7 @@ from finops.api.models import ApiToken
 from finops.api.pagination import IdCursorPagination, NewestFirstPagination
 from finops.api.services import TokenError, token_create, token_revoke
 from finops.api.tenancy import ALL_ROLES, TenantAPIView, TenantMixin, TenantReadOnlyViewSet
-from finops.core.money import money_str
+from finops.core.amounts import money_str
 from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob, LineItem

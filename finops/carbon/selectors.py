@@ -16,7 +16,8 @@ from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth
 from finops.accounts.models import Organization
 from finops.carbon.calc import Coefficients, estimate_instance_hours, load_shipped
 from finops.carbon.models import CarbonDaily, CoefficientSet
-from finops.core.money import MoneySum, money_str
+from finops.core.amounts import money_text, quantize_money
+from finops.core.money import MoneySum
 from finops.usage.models import LineItem
 from pricing.selectors import LookupError_, price_lookup
 
@@ -56,7 +57,6 @@ MEASURES = (
     "embodied_kgco2e",
 )
 NONE_LABEL = "(none)"
-QUANTUM = Decimal("0.000001")  # report measures are printed to the micro-unit
 # Services whose instances can move region (EC2 compute); databases and storage stay with their data.
 MOVABLE_SERVICES = ("Amazon Elastic Compute Cloud", "AmazonEC2", "Amazon EC2")
 
@@ -164,7 +164,7 @@ def carbon_daily_visible(*, organization: Organization, team_ids: Collection[int
 
 
 def measure_text(value: Decimal) -> str:
-    return money_str(value.quantize(QUANTUM)) or "0"
+    return money_text(value, 6) or "0"  # report measures are printed to the micro-unit
 
 
 @dataclass
@@ -390,7 +390,7 @@ def carbon_region_alternatives(
     out: list[MovableWorkload] = []
     for i, (provider, sub_account, region, instance_type, hours) in enumerate(found):
         current_price = prices(region, instance_type)
-        current_cost = (current_price * Decimal(str(hours))).quantize(Decimal("0.01")) if current_price else None
+        current_cost = quantize_money(current_price * Decimal(str(hours))) if current_price else None
         current_kg = kg[(i, region)]
         workload = MovableWorkload(
             provider, sub_account, region, instance_type, hours, current_price, current_cost, current_kg
@@ -401,7 +401,7 @@ def carbon_region_alternatives(
             price = prices(candidate, instance_type)
             if price is None or current_cost is None:
                 continue
-            cost = (price * Decimal(str(hours))).quantize(Decimal("0.01"))
+            cost = quantize_money(price * Decimal(str(hours)))
             alt_kg = kg[(i, candidate)]
             workload.alternatives.append(
                 Alternative(

@@ -40,7 +40,6 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
 }
 STACK_DIMENSIONS = ("service", "account", "team")
 OVERVIEW_METRICS = ("billed", "effective")
-CENT = Decimal("0.01")
 
 
 def month_start(day: date) -> date:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Membership, Organization, Role, Team
+from finops.core.amounts import quantize_money
 from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
@@ -220,7 +221,7 @@ def _explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
     frame = selectors.explore_rows(scope, query)
     rows = []
     for r in frame.itertuples():
-        cost = r.cost.quantize(selectors.CENT)
+        cost = quantize_money(r.cost)
         # Formatted once here (cached), not per request in the template loop.
         rows.append(
             {

@@ -31,7 +31,7 @@ from finops.budgets.models import Budget, BudgetAlert
 from finops.budgets.selectors import budget_daily_costs, last_data_day
 from finops.budgets.services import budget_create, budget_state, budget_update
 from finops.budgets.validation import BudgetValidationError
-from finops.core.money import money_str
+from finops.core.amounts import money_str
 from finops.usage.models import DailyCost
 from finops.web import figures
 from finops.web.access import cache_prefix, org_page, render_page

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from django import template
 from django.utils.html import json_script
 from django.utils.safestring import SafeString
 
+from finops.core.amounts import quantize_money
 from finops.web.figures import CURRENCY_SYMBOLS, escape_figure_text
 
 register = template.Library()
-CENT = Decimal("0.01")
 
 
 def format_money(value: Decimal | float | int | None, currency: str = "USD") -> str:
     """'$1,234.56', '-$12.00' (credits keep their sign), 'EUR 1.00' where no symbol is known; '' for None."""
     if value is None or value == "":
         return ""
-    amount = Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    amount = quantize_money(Decimal(str(value)))
     symbol = CURRENCY_SYMBOLS.get(currency)
     body = f"{abs(amount):,.2f}"
     body = f"{symbol}{body}" if symbol else f"{currency} {body}"
