@@ -49,11 +49,13 @@ INSTALLED_APPS = [
     "finops.core",
     "finops.accounts",
     "finops.usage",
-    "finops.web",
     "finops.demo",
+    # Receivers of finops.core.signals run in this order: after an ingest the derived data (carbon rollup,
+    # forecasts, budgets) is queued before the dashboards are re-warmed from it.
+    "finops.carbon",
     "finops.forecasting",
     "finops.budgets",
-    "finops.carbon",
+    "finops.web",
     "finops.api",
     "pricing",
     "optimizer",
@@ -164,7 +166,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
-# After each ingest: refresh carbon, forecasts and budgets of the organization (finops/usage/followups.py).
+# After each ingest: refresh carbon, forecasts, budgets and dashboards of the organization (ingest_committed).
 FINOPS_INGEST_FOLLOWUPS = env.bool("FINOPS_INGEST_FOLLOWUPS", default=True)
 
 # --- Email ----------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from finops.carbon.services import carbon_rollup_refresh
 def refresh_org(organization_id: int, start: str, end: str) -> dict:
     """Rebuild the carbon rollup of one organization for [start, end] (ISO dates, inclusive).
 
-    Safe to rerun: the range is replaced in one transaction. Enqueued after each ingest by
-    finops.usage.followups with the days of the ingested billing periods.
+    Safe to rerun: the range is replaced in one transaction. Enqueued after each ingest (``ingest_committed``)
+    with the days of the ingested billing periods.
     """
     organization = Organization.objects.get(pk=organization_id)
     result = carbon_rollup_refresh(

@@ -1,5 +1,2 @@
-"""Demo data: a deterministic FOCUS billing export of a realistic mid-size SaaS organization."""
-
-from finops.demo.generator import generate_demo_billing
-
-__all__ = ["generate_demo_billing"]
+"""Demo data: a deterministic FOCUS billing export of a realistic mid-size SaaS organization (``generator``),
+its utilisation metrics (``metrics``) and the ``seed_demo`` command that loads them."""

@@ -1,6 +1,6 @@
-"""What follows a delivery that landed: once the ingest commits, Celery workers refresh the organization's
-derived data (carbon rollups of the ingested days, forecasts and anomalies, budget evaluation) and the
-dashboards' cached aggregates are invalidated. One list, so a new derived table is one line here."""
+"""What follows a delivery that landed: once the ingest commits, ``finops.core.signals.ingest_committed`` is sent
+and the apps deriving data from the organization's costs (carbon, forecasts, budgets, dashboards) queue their
+refreshes from their own receivers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
+
+from finops.core.signals import ingest_committed
+from finops.usage.models import IngestJob
 
 
 def period_days(billing_periods: list[str]) -> tuple[str, str] | None:
@@ -21,23 +24,13 @@ def period_days(billing_periods: list[str]) -> tuple[str, str] | None:
 
 
 def ingest_followups_enqueue(*, organization_id: int, billing_periods: list[str]) -> None:
-    """Enqueue the refreshes on commit. Off when ``FINOPS_INGEST_FOLLOWUPS`` is false (the test suite, where
+    """Announce the ingest on commit. Off when ``FINOPS_INGEST_FOLLOWUPS`` is false (the test suite, where
     queued tasks would outlive the test database they name)."""
     if not settings.FINOPS_INGEST_FOLLOWUPS:
         return
-    days = period_days(billing_periods)
+    periods = list(billing_periods)
 
-    def enqueue() -> None:
-        # Imported here: these apps build on usage, not the other way round.
-        from finops.budgets.tasks import evaluate_org as budgets_evaluate_org
-        from finops.carbon.tasks import refresh_org as carbon_refresh_org
-        from finops.forecasting.tasks import refresh_org as forecast_refresh_org
-        from finops.web.tasks import dashboard_refresh_task
+    def announce() -> None:
+        ingest_committed.send(sender=IngestJob, organization_id=organization_id, billing_periods=periods)
 
-        if days is not None:
-            carbon_refresh_org.delay(organization_id, *days)
-        forecast_refresh_org.delay(organization_id)
-        budgets_evaluate_org.delay(organization_id)
-        dashboard_refresh_task.delay(organization_id)
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(announce)

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finops.demo import generate_demo_billing, org, prices
+from finops.demo import org, prices
+from finops.demo.generator import generate_demo_billing
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"

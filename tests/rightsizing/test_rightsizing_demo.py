@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 from finops.accounts.services import organization_get_or_create
-from finops.demo import generate_demo_billing, org
+from finops.demo import org
+from finops.demo.generator import generate_demo_billing
 from finops.demo.metrics import PROFILES, generate_demo_metrics
+from finops.demo.rightsizing import seed_rightsizing_demo
 from finops.usage.services import ingest_job_create, ingest_job_run
-from optimizer.rightsizing.demo import seed_rightsizing_demo
 from optimizer.rightsizing.models import RightsizingRecommendation, UtilizationImport
 from optimizer.rightsizing.services import rightsizing_recommend
 

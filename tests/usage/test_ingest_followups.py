@@ -4,8 +4,10 @@ for a successful new delivery (never for a duplicate or a failure), covering the
 from __future__ import annotations
 
 from datetime import date, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.test import override_settings
 
 from finops.accounts.services import organization_get_or_create
@@ -17,6 +19,7 @@ from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
 from finops.usage.services import ingest_job_create, ingest_job_run
 from finops.web import tasks as web_tasks
+from finops.web.cache import dashboard_cache_version
 from tests.conftest import FOCUS_SAMPLE
 from tests.usage.helpers import read_rows, write_csv
 
@@ -87,3 +90,10 @@ def test_followups_are_off_in_the_test_suite(enqueued, django_capture_on_commit_
     with django_capture_on_commit_callbacks(execute=True):
         run(org, FOCUS_SAMPLE)
     assert enqueued == []
+
+
+def test_rebuilt_rollups_invalidate_the_cached_dashboards():
+    org, _ = organization_get_or_create(slug="acme", name="Acme")
+    before = dashboard_cache_version(org.pk)
+    call_command("rebuild_rollups", "--org", "acme", stdout=StringIO())
+    assert dashboard_cache_version(org.pk) == before + 1

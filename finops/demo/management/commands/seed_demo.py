@@ -23,13 +23,13 @@ from finops.budgets.demo import seed_budgets_demo
 from finops.budgets.services import budgets_evaluate
 from finops.carbon.services import carbon_recompute
 from finops.demo.generator import generate_demo_billing
+from finops.demo.rightsizing import seed_rightsizing_demo
 from finops.forecasting.conf import forecast_config
 from finops.forecasting.models import AnomalySubscription, ForecastRun
 from finops.forecasting.services import anomaly_subscription_create, forecast_refresh_inline
 from finops.usage.formats.errors import IngestError
 from finops.usage.services import ingest_job_create, ingest_job_run
 from optimizer.models import OptimizationRun
-from optimizer.rightsizing.demo import seed_rightsizing_demo
 from optimizer.rightsizing.services import rightsizing_recommend
 from optimizer.services import optimization_run_create
 from pricing.importers import PriceImportError

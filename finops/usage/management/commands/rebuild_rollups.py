@@ -7,8 +7,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from finops.accounts.models import Organization
+from finops.core.signals import organization_data_changed
+from finops.usage.models import DailyCost
 from finops.usage.rebuild import rollups_rebuild
-from finops.web.cache import dashboard_cache_bump
 
 
 class Command(BaseCommand):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         for organization in organizations:
             started = time.monotonic()
             written = rollups_rebuild(organization_id=organization.pk)
-            dashboard_cache_bump(organization.pk)
+            organization_data_changed.send(sender=DailyCost, organization_id=organization.pk)
             self.stdout.write(
                 f"{organization.slug}: {written['DailyCost']:,} daily rows, {written['DailyTagCost']:,} tag rows "
                 f"({time.monotonic() - started:.1f} s)"

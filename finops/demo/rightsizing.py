@@ -1,7 +1,5 @@
-"""Demo utilisation metrics: generate them for the demo organization's EC2 resources and import them.
-
-The lead wires ``seed_rightsizing_demo`` into ``seed_demo`` after the billing ingest.
-"""
+"""Demo utilisation metrics: generate them for the demo organization's EC2 resources and import them
+(``seed_demo`` runs this after the billing ingest)."""
 
 from __future__ import annotations
 
