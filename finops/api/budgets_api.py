@@ -3,8 +3,8 @@ alert history of a budget and its evaluation state.
 
 Lists and details carry the *stored* state of the last evaluation (``status``, ``evaluation``, written by the
 daily ``budget_evaluate``): cheap. ``budgets/{id}/state`` evaluates now (reads only; it fits the period's
-forecast, so it costs a little more). Finance and admins write; engineers see only budgets limited to their
-own teams (as on the budget pages).
+forecast, so it costs a little more). Finance and admins write; who reads which budget is
+``budgets_visible`` (as on the budget pages).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from finops.api.fields import Money
 from finops.api.pagination import IdCursorPagination
 from finops.api.tenancy import TenantModelViewSet
 from finops.budgets.models import Budget, BudgetAlert
+from finops.budgets.selectors import budgets_visible
 from finops.budgets.services import BudgetResult, budget_create, budget_state, budget_update
 from finops.budgets.validation import MAX_AUTO_PERIODS
 
@@ -182,18 +183,7 @@ class BudgetViewSet(TenantModelViewSet):
     write_roles = MANAGERS
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = super().scope_queryset(queryset)
-        teams = self.tenant.visible_teams()
-        if teams is None:
-            return queryset
-        slugs = {t.slug for t in teams}
-        # As on the budget pages: an engineer sees a budget only when it is limited to teams of theirs.
-        allowed = [
-            pk
-            for pk, scope in queryset.values_list("pk", "scope")
-            if (scope or {}).get("team") and set(scope["team"]) <= slugs
-        ]
-        return queryset.filter(pk__in=allowed)
+        return queryset & budgets_visible(self.tenant)
 
     def _save(self, work) -> Budget:
         try:

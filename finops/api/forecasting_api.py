@@ -2,14 +2,16 @@
 
 ``forecasts`` lists the series forecasts of the organization's latest finished forecast run (daily points
 with 80/95/99% intervals, month- and quarter-end projections); a detail URL reads any stored forecast.
-``anomalies`` lists detected cost anomalies with their root cause; ``anomalies/{id}/feedback`` records a
-verdict (viewers may not). Engineers see only the series of their own teams (dimension ``team``).
+``anomalies`` lists detected cost anomalies with their root cause (those suppressed by "expected" feedback with
+``suppressed=1`` only; a detail URL reads any); ``anomalies/{id}/feedback`` records a verdict (viewers may not).
+Who reads which series is ``forecast_series_visible`` / ``anomalies_visible`` (as on the pages): engineers see
+only the series of their own teams (dimension ``team``).
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -21,15 +23,8 @@ from finops.api.fields import Money
 from finops.api.pagination import IdCursorPagination, NewestFirstPagination
 from finops.api.tenancy import TenantReadOnlyViewSet
 from finops.forecasting.models import METRIC_CHOICES, Anomaly, Dimension, SeriesForecast, SeriesProjection
-from finops.forecasting.selectors import forecast_run_latest
+from finops.forecasting.selectors import anomalies_visible, forecast_run_latest, forecast_series_visible
 from finops.forecasting.services import anomaly_feedback_set
-
-
-def _team_series(queryset: QuerySet, teams) -> QuerySet:
-    """Engineers: only the series of their teams (the team dimension keyed by team slug)."""
-    if teams is None:
-        return queryset
-    return queryset.filter(Q(dimension=Dimension.TEAM) & Q(key__in=[t.slug for t in teams]))
 
 
 # --- forecasts -------------------------------------------------------------------------------------------
@@ -119,7 +114,7 @@ class SeriesForecastViewSet(TenantReadOnlyViewSet):
     pagination_class = IdCursorPagination
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
-        return _team_series(super().scope_queryset(queryset), self.tenant.visible_teams())
+        return queryset & forecast_series_visible(self.tenant)
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         if self.action != "list":
@@ -205,6 +200,9 @@ class AnomalyQuerySerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=METRIC_CHOICES, required=False)
     start = serializers.DateField(required=False, help_text="First anomaly day, inclusive.")
     end = serializers.DateField(required=False, help_text="Last anomaly day, inclusive.")
+    suppressed = serializers.BooleanField(
+        required=False, default=False, help_text='Include anomalies suppressed by "expected" feedback.'
+    )
 
 
 class AnomalyViewSet(TenantReadOnlyViewSet):
@@ -215,7 +213,7 @@ class AnomalyViewSet(TenantReadOnlyViewSet):
     pagination_class = NewestFirstPagination
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
-        return _team_series(super().scope_queryset(queryset), self.tenant.visible_teams())
+        return queryset & anomalies_visible(self.tenant, include_suppressed=True)  # by id: every visible one
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         if self.action != "list":
@@ -223,6 +221,7 @@ class AnomalyViewSet(TenantReadOnlyViewSet):
         query = AnomalyQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         data = dict(query.validated_data)
+        queryset = queryset & anomalies_visible(self.tenant, include_suppressed=data.pop("suppressed"))
         start, end = data.pop("start", None), data.pop("end", None)
         if start and end and start > end:
             raise ValidationError({"start": ["start is after end"]})

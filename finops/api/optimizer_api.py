@@ -9,7 +9,6 @@ numbers there, depending on the optimizer version that wrote it).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -247,15 +246,7 @@ class RightsizingApi(TenantAPIView):
     def _payload(self, run: RightsizingRun | None) -> dict:
         if run is None:
             return dict(EMPTY_RIGHTSIZING)
-        payload = rightsizing_payload(run)
-        teams = self.tenant.visible_teams()
-        if teams is not None:
-            values = {t.tag_value for t in teams}
-            visible = [r for r in payload["recommendations"] if r["team"] in values]
-            payload["recommendations"] = visible
-            total = sum((Decimal(r["monthly_savings"]) for r in visible if r["monthly_savings"]), Decimal(0))
-            payload["total_monthly_savings"] = f"{total.quantize(Decimal('0.01'))}"
-        return payload
+        return rightsizing_payload(run, policy=self.tenant)
 
     @extend_schema(responses=RightsizingSerializer)
     def get(self, request: Request) -> Response:

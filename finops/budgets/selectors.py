@@ -1,4 +1,5 @@
-"""Reads for budgets: the scoped daily cost series, the organization's known scope values.
+"""Reads for budgets: which budgets a caller may see, the scoped daily cost series, the organization's known
+scope values.
 
 Scope filters on accounts, service, region and team read the daily rollups (``DailyCost``), a filter on one
 tag key the tag rollup (``DailyTagCost``). Only a scope on several tag keys at once (their values must occur on
@@ -15,6 +16,7 @@ from django.db.models import F, Max, Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncDate
 
+from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Organization, Team
 from finops.budgets.models import Budget
 from finops.core.money import MoneySum
@@ -24,6 +26,21 @@ METRIC_FIELDS = {"billed": "billed_cost", "effective": "effective_cost"}
 # scope key -> DailyCost field (LineItem has the same column names)
 DIMENSIONS = ("billing_account_id", "sub_account_id", "service_name", "region_id")
 SCOPE_KEYS = (*DIMENSIONS, "team", "tags")
+
+
+def budgets_visible(policy: AccessPolicy) -> QuerySet[Budget]:
+    """The budgets a caller may read: every budget of the organization; for an engineer, only the budgets
+    limited to teams they belong to (a budget on other teams or on no team spans spend that is not theirs)."""
+    budgets = Budget.objects.filter(organization=policy.organization)
+    if policy.sees_all_teams:
+        return budgets
+    slugs = set(policy.teams().values_list("slug", flat=True))
+    allowed = [
+        pk
+        for pk, scope in budgets.values_list("pk", "scope")
+        if (scope or {}).get("team") and set(scope["team"]) <= slugs
+    ]
+    return budgets.filter(pk__in=allowed)
 
 
 def last_data_day(*, organization: Organization) -> date | None:

@@ -1,4 +1,5 @@
-"""Reads for forecasting: daily cost series from the rollups, line items behind an anomaly, latest forecasts."""
+"""Reads for forecasting: which forecasts and anomalies a caller may see, daily cost series from the rollups, line
+items behind an anomaly, latest forecasts."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.db.models import F, Max, Min, Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncDate
 
+from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Organization, Team
 from finops.core.money import MoneySum
 from finops.forecasting.conf import ForecastConfig, forecast_config
@@ -53,6 +55,30 @@ class SeriesKey:
 
     def as_list(self) -> list[str]:
         return [self.metric, self.currency, self.dimension, self.key]
+
+
+def _own_series(policy: AccessPolicy, queryset: QuerySet) -> QuerySet:
+    """An engineer reads only the series of their teams (dimension team, keyed by team slug): the other series
+    (total, service, account, region) sum every team's spend."""
+    queryset = policy.scope(queryset)
+    if policy.sees_all_teams:
+        return queryset
+    slugs = list(policy.teams().values_list("slug", flat=True))
+    return queryset.filter(dimension=Dimension.TEAM, key__in=slugs)
+
+
+def forecast_series_visible(policy: AccessPolicy) -> QuerySet[SeriesForecast]:
+    """The stored series forecasts a caller may read."""
+    return _own_series(policy, SeriesForecast.objects.all())
+
+
+def anomalies_visible(policy: AccessPolicy, *, include_suppressed: bool = False) -> QuerySet[Anomaly]:
+    """The anomalies a caller may read. Anomalies suppressed by "expected" feedback are left out unless
+    ``include_suppressed``: lists hide them by default and offer a filter to show them."""
+    anomalies = _own_series(policy, Anomaly.objects.all())
+    if not include_suppressed:
+        anomalies = anomalies.filter(suppressed_by__isnull=True)
+    return anomalies
 
 
 def cost_as_of(*, organization: Organization) -> date | None:
@@ -209,11 +235,19 @@ def forecast_run_latest(*, organization: Organization) -> ForecastRun | None:
 
 
 def series_forecast_latest(
-    *, organization: Organization, dimension: str, key: str = "", metric: str = "effective", currency: str = "USD"
+    *,
+    organization: Organization,
+    dimension: str,
+    key: str = "",
+    metric: str = "effective",
+    currency: str = "USD",
+    visible_to: AccessPolicy | None = None,
 ) -> SeriesForecast | None:
-    """The newest finished forecast of one series (an index scan on organization, metric, dimension, key)."""
+    """The newest finished forecast of one series (an index scan on organization, metric, dimension, key); with
+    ``visible_to``, None when that caller may not read the series."""
+    forecasts = SeriesForecast.objects.all() if visible_to is None else forecast_series_visible(visible_to)
     return (
-        SeriesForecast.objects.filter(
+        forecasts.filter(
             organization=organization,
             metric=metric,
             currency=currency,

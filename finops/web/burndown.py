@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from finops.budgets.calc import HISTORY_DAYS
 from finops.forecasting.calc.projection import forecast_sum_sd
 from finops.forecasting.calc.select import forecast_series
 
-HISTORY_DAYS = 182  # as finops.budgets.calc.HISTORY_DAYS: the evaluator's history window
 LEVEL = 0.8
 
 

@@ -18,7 +18,7 @@ from finops.carbon.models import CarbonDaily
 from finops.core.money import MoneySum
 from finops.web import figures, selectors
 from optimizer.rightsizing.models import RightsizingRecommendation
-from optimizer.rightsizing.selectors import rightsizing_latest_run
+from optimizer.rightsizing.selectors import rightsizing_latest_run, rightsizing_recommendations_visible
 
 RIGHTSIZING_ROWS = 25
 
@@ -28,9 +28,9 @@ def team_rightsizing(scope: AccessPolicy, team: Team) -> dict:
     if run is None:
         return {"run": None, "rows": [], "savings": Decimal(0)}
     rows = list(
-        RightsizingRecommendation.objects.filter(run=run, team=team).exclude(
-            action=RightsizingRecommendation.Action.KEEP
-        )
+        rightsizing_recommendations_visible(scope, run)
+        .filter(team=team)
+        .exclude(action=RightsizingRecommendation.Action.KEEP)
     )
     # Money is compared in Python (fixed-place text on SQLite).
     rows.sort(key=lambda r: (-(r.monthly_savings or Decimal(0)), r.resource_id))

@@ -1,13 +1,9 @@
 """Budget pages: list with status, burn-down per budget with alert history, create/edit forms.
 
-Reads go through the budgets app (``budget_state``, ``budget_daily_costs``); writes through its services
-(``budget_create``/``budget_update``, validated by ``budget_validate`` whose field messages the form shows).
-Who: finance/admin/viewer see every budget of the organization; an engineer sees the budgets scoped to
-their own teams only; only finance/admin create or edit.
-
-The period shown is the one containing today (as the alert emails evaluate it); when the organization's data
-stops before that period began (a sample loaded months ago), the period of its last data day instead, so the
-page shows the spend there is.
+Which budgets a caller sees is ``budgets_visible`` (as in the API); the rows are ``budget_rows.budget_row``
+(the period shown is explained there). Writes go through the budget services (``budget_create`` /
+``budget_update``, validated by ``budget_validate`` whose field messages the form shows); only finance and
+admins create or edit.
 """
 
 from __future__ import annotations
@@ -17,28 +13,26 @@ from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Membership
 from finops.budgets import calc
 from finops.budgets.models import Budget, BudgetAlert
-from finops.budgets.selectors import budget_daily_costs, last_data_day
-from finops.budgets.services import budget_create, budget_state, budget_update
+from finops.budgets.selectors import budget_daily_costs, budgets_visible, last_data_day
+from finops.budgets.services import budget_create, budget_update
 from finops.budgets.validation import BudgetValidationError
 from finops.core.amounts import money_str
 from finops.usage.models import DailyCost
 from finops.web import figures
 from finops.web.access import cache_prefix, org_page, render_page
+from finops.web.budget_rows import budget_row, budget_today, budgets_cache_version
 from finops.web.burndown import burn_down
 from finops.web.cache import cached
 
-STATUS_LABELS = {"ok": "OK", "at_risk": "At risk", "breached": "Breached"}
 SCOPE_FIELDS = (
     ("team", "Teams"),
     ("service_name", "Services"),
@@ -49,127 +43,25 @@ SCOPE_FIELDS = (
 THRESHOLD_ROWS = 4
 
 
-def budget_today(organization_id: int, period: str, last: date | None) -> date:
-    """The day whose period the page shows (see the module docstring)."""
-    today = timezone.now().date()
-    if last is not None and last < calc.period_bounds(period, today)[0]:
-        return last
-    return today
-
-
-def visible_budgets(scope: AccessPolicy) -> QuerySet[Budget]:
-    budgets = Budget.objects.filter(organization=scope.organization).order_by("name")
-    if scope.sees_all_teams:
-        return budgets
-    slugs = set(scope.teams().values_list("slug", flat=True))
-    # An engineer sees a budget only when it is limited to teams they belong to.
-    allowed = [b.pk for b in budgets if (b.scope or {}).get("team") and set(b.scope["team"]) <= slugs]
-    return budgets.filter(pk__in=allowed)
-
-
 def _budget_or_404(scope: AccessPolicy, budget_id: int) -> Budget:
-    budget = visible_budgets(scope).filter(pk=budget_id).first()
+    budget = budgets_visible(scope).filter(pk=budget_id).first()
     if budget is None:
         raise Http404("No such budget.")
     return budget
-
-
-def _stored_row(budget: Budget, last: date | None, period_start: date) -> dict | None:
-    """The daily evaluation's stored result (``Budget.last_evaluation``) when it is still the answer: same period,
-    same last data day, evaluated after the budget's last edit. Saves a forecast per budget on the list."""
-    stored = budget.last_evaluation or {}
-    if (
-        not stored
-        or budget.last_evaluated_at is None
-        or budget.last_evaluated_at < budget.updated_at
-        or stored.get("period_start") != period_start.isoformat()
-        or stored.get("as_of") != (last.isoformat() if last else None)
-        or stored.get("status") not in STATUS_LABELS
-    ):
-        return None
-    amount, actual = Decimal(stored["amount"]), Decimal(stored["actual"])
-    lower, upper = stored["forecast_interval"]["80"]
-    return {
-        "id": budget.pk,
-        "name": budget.name,
-        "period": budget.period,
-        "period_label": calc.period_label(budget.period, period_start),
-        "currency": budget.currency,
-        "cost_metric": budget.cost_metric,
-        "active": budget.active,
-        "amount": amount,
-        "amount_source": stored.get("amount_source", "fixed"),
-        "actual": actual,
-        "forecast": Decimal(stored["forecast"]),
-        "lower80": Decimal(lower),
-        "upper80": Decimal(upper),
-        "probability": float(stored["probability_of_breach"]),
-        "status": stored["status"],
-        "status_label": STATUS_LABELS[stored["status"]],
-        "used": float(actual / amount) if amount else None,
-        "days_elapsed": stored["days_elapsed"],
-        "days_total": stored["days_total"],
-        "period_start": period_start,
-        "period_end": date.fromisoformat(stored["period_end"]),
-        "as_of": last,
-        "model": stored.get("model", ""),
-        "crossed": [f"{t['threshold']}% {t['kind']}" for t in stored.get("thresholds_crossed", [])],
-        "stored": True,
-    }
-
-
-def _state_row(budget: Budget, last: date | None) -> dict:
-    today = budget_today(budget.organization_id, budget.period, last)
-    stored = _stored_row(budget, last, calc.period_bounds(budget.period, today)[0])
-    if stored is not None:
-        return stored
-    ev, source = budget_state(budget=budget, today=today)
-    return {
-        "id": budget.pk,
-        "name": budget.name,
-        "period": budget.period,
-        "period_label": calc.period_label(budget.period, ev.period_start),
-        "currency": budget.currency,
-        "cost_metric": budget.cost_metric,
-        "active": budget.active,
-        "amount": ev.amount,
-        "amount_source": source,
-        "actual": ev.actual,
-        "forecast": ev.forecast,
-        "lower80": ev.lower[0.8],
-        "upper80": ev.upper[0.8],
-        "probability": ev.probability_of_breach,
-        "status": ev.status,
-        "status_label": STATUS_LABELS[ev.status],
-        "used": float(ev.actual / ev.amount) if ev.amount else None,
-        "days_elapsed": ev.days_elapsed,
-        "days_total": ev.days_total,
-        "period_start": ev.period_start,
-        "period_end": ev.period_end,
-        "as_of": ev.as_of,
-        "model": ev.model,
-        "crossed": [f"{t.percent.normalize():f}% {t.kind}" for t in ev.crossed],
-    }
-
-
-def _version(budgets: list[Budget]) -> list:
-    # Budget edits do not bump the ingest cache version: key on what changed, and on the day (the period
-    # evaluated follows today).
-    return [timezone.now().date().isoformat(), *((b.pk, b.updated_at.isoformat()) for b in budgets)]
 
 
 @org_page()
 @require_GET
 def budget_list(request: HttpRequest) -> HttpResponse:
     scope: AccessPolicy = request.scope
-    budgets = list(visible_budgets(scope))
+    budgets = list(budgets_visible(scope).order_by("name"))
 
     def compute() -> dict:
         # The last data day is read inside: the cache prefix already changes with each ingest.
         last = last_data_day(organization=scope.organization)
-        return {"rows": [_state_row(b, last) for b in budgets], "as_of": last}
+        return {"rows": [budget_row(b, last) for b in budgets], "as_of": last}
 
-    data = cached(cache_prefix(scope), "page:budgets", {"v": _version(budgets)}, compute)
+    data = cached(cache_prefix(scope), "page:budgets", {"v": budgets_cache_version(budgets)}, compute)
     return render_page(request, "budgets/list.html", data)
 
 
@@ -181,7 +73,7 @@ def budget_detail(request: HttpRequest, budget_id: int) -> HttpResponse:
     data = cached(
         cache_prefix(scope),
         "page:budget",
-        {"v": _version([budget])},
+        {"v": budgets_cache_version([budget])},
         lambda: _detail(budget, last_data_day(organization=scope.organization)),
     )
     alerts = list(BudgetAlert.objects.filter(budget=budget).order_by("-created_at", "-id")[:50])
@@ -189,12 +81,12 @@ def budget_detail(request: HttpRequest, budget_id: int) -> HttpResponse:
 
 
 def _detail(budget: Budget, last: date | None) -> dict:
-    row = _state_row(budget, last)
+    row = budget_row(budget, last)
     daily: dict[date, Decimal] = {}
     if last is not None:
         start = calc.history_start(row["period_start"], last)
         daily = budget_daily_costs(budget=budget, start=start, end=last)
-    as_of = None if last is None else min(last, budget_today(budget.organization_id, budget.period, last))
+    as_of = None if last is None else min(last, budget_today(budget.period, last))
     chart = burn_down(daily=daily, period_start=row["period_start"], period_end=row["period_end"], as_of=as_of)
     limits = [("Budget amount", row["amount"])]
     for t in budget.thresholds or []:

@@ -1,7 +1,9 @@
 """Forecast pages: the overview's month-end projection slot and the anomalies page.
 
 They read what the forecasting runs stored (SeriesForecast points, SeriesProjection, Anomaly with its ranked
-root cause); nothing is forecast at request time. Feedback goes through ``anomaly_feedback_set``.
+root cause); nothing is forecast at request time. Which forecasts and anomalies a caller sees is
+``forecast_series_visible`` / ``anomalies_visible`` (as in the API): suppressed anomalies are listed with
+``?suppressed=1`` only. Feedback goes through ``anomaly_feedback_set``.
 """
 
 from __future__ import annotations
@@ -18,16 +20,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from finops.accounts.access import AccessPolicy
-from finops.budgets.selectors import last_data_day
+from finops.budgets.selectors import budgets_visible, last_data_day
 from finops.core.money import MoneySum
 from finops.forecasting.models import Anomaly, Dimension, SeriesForecast
-from finops.forecasting.selectors import daily_cost_frame, series_forecast_latest
+from finops.forecasting.selectors import anomalies_visible, daily_cost_frame, series_forecast_latest
 from finops.forecasting.services import anomaly_feedback_set
 from finops.usage.selectors import METRICS, daily_costs_visible
 from finops.web import figures
 from finops.web.access import cache_prefix, org_page, render_page
+from finops.web.budget_rows import budget_row, budgets_cache_version
 from finops.web.cache import cached
-from finops.web.views_budgets import _state_row, _version, visible_budgets
 
 LEVEL = "80"
 
@@ -65,18 +67,21 @@ def _daily_actual(scope: AccessPolicy, *, metric: str, start: date, end: date, c
 
 def forecast_slot(scope: AccessPolicy, *, metric: str, currency: str, mtd_start: date) -> dict:
     """The overview slot: the month-end projection of the organization's total series (with its 80% and 95%
-    intervals and the daily forecast band) and month to date against the monthly budgets. Engineers see their
-    budgets only: the stored forecasts are organization-wide series."""
-    budgets = [b for b in visible_budgets(scope) if b.period == "monthly" and b.active][:6]
+    intervals and the daily forecast band) and month to date against the monthly budgets, each as far as the
+    caller may see it (an engineer gets no total series, so no projection)."""
+    budgets = list(budgets_visible(scope).filter(period="monthly", active=True).order_by("name")[:6])
 
     def compute() -> dict:
         # Inside the cached computation: the cache prefix already changes with each ingest.
         last = last_data_day(organization=scope.organization)
-        out: dict = {"budgets": [_state_row(b, last) for b in budgets], "projection": None}
-        if not scope.sees_all_teams:
-            return out
+        out: dict = {"budgets": [budget_row(b, last) for b in budgets], "projection": None}
         forecast = series_forecast_latest(
-            organization=scope.organization, dimension=Dimension.TOTAL, key="", metric=metric, currency=currency
+            organization=scope.organization,
+            dimension=Dimension.TOTAL,
+            key="",
+            metric=metric,
+            currency=currency,
+            visible_to=scope,
         )
         if forecast is None:
             return out
@@ -93,6 +98,7 @@ def forecast_slot(scope: AccessPolicy, *, metric: str, currency: str, mtd_start:
         )
         band = forecast_frame(forecast, after=forecast.history_end, until=projection.period_end)
         out["projection"] = {
+            "forecast_id": forecast.pk,
             "total": projection.total,
             "lower_80": projection.lower_80,
             "upper_80": projection.upper_80,
@@ -117,7 +123,7 @@ def forecast_slot(scope: AccessPolicy, *, metric: str, currency: str, mtd_start:
     return cached(
         cache_prefix(scope),
         "slot:forecast",
-        {"metric": metric, "currency": currency, "v": _version(budgets)},
+        {"metric": metric, "currency": currency, "v": budgets_cache_version(budgets)},
         compute,
     )
 
@@ -127,28 +133,28 @@ def forecast_slot(scope: AccessPolicy, *, metric: str, currency: str, mtd_start:
 ANOMALY_LIMIT = 100
 
 
-def visible_anomalies(scope: AccessPolicy):
-    anomalies = Anomaly.objects.filter(organization=scope.organization, suppressed_by__isnull=True)
-    if not scope.sees_all_teams:
-        # An engineer sees the anomalies of their teams' series only (organization-wide series show other teams).
-        slugs = list(scope.teams().values_list("slug", flat=True))  # team series are keyed by slug
-        anomalies = anomalies.filter(dimension=Dimension.TEAM, key__in=slugs)
-    return anomalies
+TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
 
 
 @org_page()
 @require_GET
 def anomalies(request: HttpRequest) -> HttpResponse:
     scope: AccessPolicy = request.scope
-    rows = list(visible_anomalies(scope).order_by("-day", "-id")[:ANOMALY_LIMIT])
+    include_suppressed = request.GET.get("suppressed", "").lower() in TRUE_VALUES
+    rows = list(anomalies_visible(scope, include_suppressed=include_suppressed).order_by("-day", "-id")[:ANOMALY_LIMIT])
     selected = None
     wanted = request.GET.get("anomaly", "")
     if wanted.isdigit():
         selected = next((a for a in rows if a.pk == int(wanted)), None)
-        if selected is None:
-            selected = get_object_or_404(visible_anomalies(scope), pk=int(wanted))
+        if selected is None:  # by id, a suppressed anomaly is shown too (as the API's detail)
+            selected = get_object_or_404(anomalies_visible(scope, include_suppressed=True), pk=int(wanted))
     selected = selected or (rows[0] if rows else None)
-    context: dict = {"rows": rows, "selected": selected, "verdicts": Anomaly.Verdict.choices}
+    context: dict = {
+        "rows": rows,
+        "selected": selected,
+        "verdicts": Anomaly.Verdict.choices,
+        "include_suppressed": include_suppressed,
+    }
     if selected is not None:
         context.update(
             cached(
@@ -229,7 +235,7 @@ def _anomaly_detail(scope: AccessPolicy, anomaly: Anomaly) -> dict:
 @require_POST
 def anomaly_feedback(request: HttpRequest, anomaly_id: int) -> HttpResponse:
     scope: AccessPolicy = request.scope
-    anomaly = get_object_or_404(visible_anomalies(scope), pk=anomaly_id)
+    anomaly = get_object_or_404(anomalies_visible(scope, include_suppressed=True), pk=anomaly_id)
     try:
         anomaly_feedback_set(
             anomaly=anomaly,

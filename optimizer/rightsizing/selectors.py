@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet
 
+from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Organization
 from finops.core.money import MoneySum
 from finops.usage.models import LineItem
@@ -138,6 +139,13 @@ def rightsizing_latest_run(*, organization: Organization) -> RightsizingRun | No
     )
 
 
+def rightsizing_recommendations_visible(
+    policy: AccessPolicy, run: RightsizingRun
+) -> QuerySet[RightsizingRecommendation]:
+    """The run's recommendations a caller may read: an engineer only those of resources of their teams."""
+    return policy.scope(RightsizingRecommendation.objects.filter(run=run), team_field="team_id")
+
+
 def rightsizing_changes(organization: Organization) -> dict[str, str | None]:
     """resource_id -> the new instance type (None: stop) of the latest succeeded run; unchanged resources
     are absent. What the commitment optimizer applies to demand before it solves the mix."""
@@ -155,10 +163,15 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value.quantize(Decimal('0.01'))}"
 
 
-def rightsizing_payload(run: RightsizingRun) -> dict:
-    """The JSON of a run (recommend_rightsizing --json): money as decimal strings, biggest savings first."""
+def rightsizing_payload(run: RightsizingRun, policy: AccessPolicy | None = None) -> dict:
+    """The JSON of a run (recommend_rightsizing --json): money as decimal strings, biggest savings first. With
+    ``policy``: only the recommendations that caller may read, and for an engineer the total of those."""
+    rows = list(run.recommendations.all() if policy is None else rightsizing_recommendations_visible(policy, run))
+    total = run.total_monthly_savings or Decimal(0)
+    if policy is not None and not policy.sees_all_teams:
+        total = sum((r.monthly_savings or Decimal(0) for r in rows), Decimal(0))
     recommendations = sorted(
-        run.recommendations.all(),
+        rows,
         key=lambda r: (-(r.monthly_savings or Decimal(0)), r.team_tag_value, r.resource_id),
     )
     return {
@@ -191,5 +204,5 @@ def rightsizing_payload(run: RightsizingRun) -> dict:
             }
             for r in recommendations
         ],
-        "total_monthly_savings": _money(run.total_monthly_savings or Decimal(0)),
+        "total_monthly_savings": _money(total),
     }

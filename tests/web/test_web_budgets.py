@@ -224,7 +224,7 @@ def test_access_rules(tenants):
 @pytest.mark.django_db
 def test_list_reuses_the_daily_evaluation_when_current(tenants, monkeypatch):
     from finops.budgets.services import budget_evaluate
-    from finops.web import views_budgets
+    from finops.web import budget_rows
 
     frame = tenants["frame"]
     total = sum(frame["BilledCost"], Decimal(0))
@@ -238,7 +238,7 @@ def test_list_reuses_the_daily_evaluation_when_current(tenants, monkeypatch):
     def refuse(**kwargs):
         raise AssertionError("the list recomputed a stored evaluation")
 
-    monkeypatch.setattr(views_budgets, "budget_state", refuse)
+    monkeypatch.setattr(budget_rows, "budget_state", refuse)
     (row,) = login("ann").get("/budgets/").context["rows"]
     assert row.get("stored") is True
     for key in ("actual", "amount", "forecast", "lower80", "upper80", "status", "days_elapsed", "period_end"):
