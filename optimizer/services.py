@@ -13,21 +13,26 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
+from celery import current_app
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Organization, Team
 from finops.carbon.calc import Coefficients
 from finops.carbon.services import coefficient_set_current
+from finops.carbon.tradeoff import carbon_tradeoff
 from finops.core.money import money_str
 from optimizer.backtest import backtest as run_backtest
 from optimizer.backtest import solve_plan
 from optimizer.carbon import NOTE as CARBON_NOTE
-from optimizer.carbon import candidate_regions, carbon_tradeoff, price_pairs, tradeoff_workloads
+from optimizer.carbon import candidate_regions, price_pairs, tradeoff_workloads
 from optimizer.demand import Demand, DemandError, build_demand, split_sku
 from optimizer.models import OptimizationRun, Recommendation
 from optimizer.offers import OfferError, OfferSet, build_offers, build_problem, prune_dominated
 from optimizer.plan import HOURS_PER_MONTH, PlanReport, bought, plan_report
+from optimizer.rightsizing.selectors import rightsizing_changes
 from optimizer.selectors import (
     Scope,
     commitment_catalog,
@@ -37,8 +42,8 @@ from optimizer.selectors import (
 )
 from optimizer.solver import parse_problem
 from optimizer.solver.allocation import coverage_series, hourly_allocation
-from optimizer.solver.quiet import quiet_native_stdout
 
+EXECUTE_TASK = "optimizer.run_execute"
 LOOKBACK_DAYS = (7, 30, 60, 90)
 TERMS = {"1y": 1, "3y": 3}
 PAYMENTS = {"no": "no_upfront", "partial": "partial_upfront", "all": "all_upfront"}
@@ -190,17 +195,26 @@ def _validate_carbon(values: Mapping[str, Any], out: dict[str, Any], errors: dic
     out["carbon_points"] = points if "carbon_points" not in errors else 9
 
 
+def optimization_run_start(*, policy: AccessPolicy, parameters: Mapping[str, Any]) -> OptimizationRun:
+    """A caller starts a run (the web form, the API): the policy must manage billing, since a run prices the
+    whole organization's usage. Raises ``PermissionDenied``, or :class:`ParametersError` for bad options."""
+    if not policy.can_manage_billing:
+        raise PermissionDenied("Optimizer runs are started by finance and admins.")
+    return optimization_run_create(organization=policy.organization, parameters=parameters)
+
+
 @transaction.atomic
 def optimization_run_create(
     *, organization: Organization, parameters: Mapping[str, Any], enqueue: bool = True
 ) -> OptimizationRun:
-    """Validate the options and record a pending run; queue its execution once the transaction commits."""
+    """Validate the options and record a pending run; queue its execution (the task ``EXECUTE_TASK``, which
+    calls :func:`optimization_run_execute`) once the transaction commits. ``enqueue=False``: the caller runs
+    it inline (the command's default)."""
     params = validate_parameters(organization, parameters)
     run = OptimizationRun.objects.create(organization=organization, parameters=asdict(params))
     if enqueue:
-        from optimizer.tasks import optimization_run_execute_task
-
-        transaction.on_commit(lambda: optimization_run_execute_task.delay(run.pk))
+        # Looked up by name in the Celery registry: the task module imports this one, never the reverse.
+        transaction.on_commit(lambda: current_app.tasks[EXECUTE_TASK].delay(run.pk))
     return run
 
 
@@ -215,8 +229,7 @@ def optimization_run_execute(run: OptimizationRun) -> OptimizationRun:
     run.error = ""
     run.save(update_fields=["status", "started_at", "error"])
     try:
-        with quiet_native_stdout():  # the HiGHS banner would corrupt a command's --json output
-            outcome = _compute(run)
+        outcome = _compute(run)  # the solvers silence the HiGHS banner themselves (a command's --json stays clean)
         with transaction.atomic():
             _store(run, outcome)
     except (OptimizationError, DemandError, OfferError) as error:
@@ -254,13 +267,6 @@ class _Outcome:
 def _resize_map(run: OptimizationRun, params: RunParameters) -> dict[str, str | None] | None:
     if not params.rightsize:
         return None
-    try:
-        from optimizer.rightsizing.services import rightsizing_changes
-    except ImportError as error:
-        raise OptimizationError(
-            "rightsize=True needs optimizer.rightsizing.services.rightsizing_changes, which is not available "
-            f"yet ({error}); run without rightsize"
-        ) from error
     return dict(rightsizing_changes(run.organization))
 
 
