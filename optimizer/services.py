@@ -40,7 +40,7 @@ from optimizer.selectors import (
     compute_usage_span,
     on_demand_prices,
 )
-from optimizer.solver import parse_problem
+from optimizer.solver import Problem, Solution
 from optimizer.solver.allocation import coverage_series, hourly_allocation
 
 EXECUTE_TASK = "optimizer.run_execute"
@@ -257,7 +257,7 @@ def _mark_failed(run: OptimizationRun, message: str) -> None:
 @dataclass
 class _Outcome:
     solution: Any
-    problem: dict[str, Any]
+    problem: Problem
     offers: OfferSet
     report: PlanReport
     results: dict[str, Any]
@@ -482,7 +482,7 @@ def _scope_text(params: RunParameters) -> str:
 
 
 def _results(params, demand, priced, problem, solution, report, offers, start, end, notes, at) -> dict[str, Any]:
-    hours = problem["hours"]
+    hours = problem.hours
     per_month = HOURS_PER_MONTH / hours
     all_od = report.all_on_demand
     savings = all_od - report.cost
@@ -511,7 +511,7 @@ def _results(params, demand, priced, problem, solution, report, offers, start, e
     _, dominated = prune_dominated(problem)
     if dominated:
         explanation.append(
-            f"{len(dominated)} of {len(problem['reservations']) + len(problem['savings_plans'])} offers were set aside "
+            f"{len(dominated)} of {len(problem.offer_ids())} offers were set aside "
             "as dominated: another offer serves the same usage at no higher cost and no more upfront cash (e.g. a "
             "convertible RI next to the standard one, an RI next to a savings plan at the same rate), so dropping "
             "them provably leaves the optimum unchanged (offers_dominated lists each with what dominates it)."
@@ -548,9 +548,9 @@ def _results(params, demand, priced, problem, solution, report, offers, start, e
             "overall_utilization": report.overall_utilization,
             "upfront_total": sum(p["upfront_total"] for p in report.purchases),
             "purchases": report.purchases,
-            "offers_considered": len(problem["reservations"]) + len(problem["savings_plans"]),
+            "offers_considered": len(problem.offer_ids()),
             "offers_dominated": dominated,
-            "offers": [o.to_dict() for o in offers.offers.values() if o.id in _problem_ids(problem)],
+            "offers": [o.to_dict() for o in offers.offers.values() if o.id in problem.offer_ids()],
             "spot_prices": {
                 s: {"price": offers.catalog[s].spot, "source": offers.catalog[s].spot_source}
                 for s in priced
@@ -563,16 +563,12 @@ def _results(params, demand, priced, problem, solution, report, offers, start, e
     )
 
 
-def _hourly(problem: dict[str, Any], solution: Any, first_hour: pd.Timestamp) -> dict[str, Any]:
-    """The coverage chart's layers (issue #7): the evaluator's allocation of the plan, hour by hour from the
-    window's first hour, in instances; windows over 90 days are summed per day (see ``coverage_series``)."""
-    allocation = hourly_allocation(parse_problem(problem), solution.reservations, solution.savings_plans)
+def _hourly(problem: Problem, solution: Solution, first_hour: pd.Timestamp) -> dict[str, Any]:
+    """The coverage chart's layers: the evaluator's allocation of the plan, hour by hour from the window's first
+    hour, in instances; windows over 90 days are summed per day (see ``coverage_series``)."""
+    allocation = hourly_allocation(problem, solution.reservations, solution.savings_plans)
     note = "Demand is the usage left to serve: usage already covered by existing commitments (sunk) is left out."
     return {**coverage_series(allocation, first_hour), "note": note}
-
-
-def _problem_ids(problem: dict[str, Any]) -> set[str]:
-    return {r["id"] for r in problem["reservations"]} | {s["id"] for s in problem["savings_plans"]}
 
 
 def _backtest_explanation(table: dict[str, Any]) -> list[str]:
