@@ -2,21 +2,18 @@
 
 Pure module: no Django. The solver and the evaluator compute in float; every amount becomes a Decimal once,
 through :func:`amount` (totals over a window or a month: cents) or :func:`rate` (per-hour rates, commitments and
-quantities: 6 places). :func:`to_json` is the one writer of the stored document: a Decimal becomes a decimal
-string (the API convention), any other float is rounded to 6 places; counts, hours, shares and percentages stay
-numbers.
+quantities: 6 places). ``document()`` gives the stored document's shape with those Decimals in it; the run
+service writes it to JSON once (a Decimal becomes a decimal string, the API convention).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, is_dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from finops.core.money import money_str
 from optimizer.offers import Offer
 
 CENTS = Decimal("0.01")
@@ -50,35 +47,15 @@ def rates(values: Mapping[str, float]) -> dict[str, Decimal]:
     return {k: rate(v) for k, v in values.items()}
 
 
-def to_json(value: Any) -> Any:
-    """The stored form of ``value``: typed results (``to_json``), Decimals as decimal strings, other floats to 6
-    places (NaN as null), datetimes in ISO 8601, mappings with string keys."""
-    if is_dataclass(value) and hasattr(value, "to_json"):
-        return value.to_json()
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
-    if isinstance(value, Decimal):
-        return money_str(value)
-    if isinstance(value, float):
-        return round(value, 6) if not math.isnan(value) else None
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def offer_json(offer: Offer) -> dict[str, Any]:
+def offer_document(offer: Offer) -> dict[str, Any]:
     """An offer as stored: its per-unit prices as Decimal (``upfront`` per unit is a total: cents)."""
-    return to_json(
-        {
-            **offer.to_dict(),
-            "hourly": rate(offer.hourly),
-            "upfront": amount(offer.upfront),
-            "hourly_cost": rate(offer.hourly_cost),
-            "rates": rates(offer.rates),
-        }
-    )
+    return {
+        **offer.to_dict(),
+        "hourly": rate(offer.hourly),
+        "upfront": amount(offer.upfront),
+        "hourly_cost": rate(offer.hourly_cost),
+        "rates": rates(offer.rates),
+    }
 
 
 @dataclass(frozen=True)
@@ -116,24 +93,20 @@ class Purchase:
     def quantity_unit(self) -> str:
         return "units" if self.offer.kind == "reservation" else "USD/hour"
 
-    def to_json(self) -> dict[str, Any]:
+    def document(self) -> dict[str, Any]:
         return {
-            **offer_json(self.offer),
+            **offer_document(self.offer),
             "offer_id": self.offer.id,
-            **to_json(
-                {
-                    "quantity": self.quantity,
-                    "quantity_unit": self.quantity_unit,
-                    "upfront_total": self.upfront_total,
-                    "monthly_cost": self.monthly_cost,
-                    "monthly_recurring": self.monthly_recurring,
-                    "monthly_savings": self.monthly_savings,
-                    "break_even_month": self.break_even_month,
-                    "expected_utilization": self.expected_utilization,
-                    "coverage": self.coverage,
-                    "discount": self.discount,
-                }
-            ),
+            "quantity": self.quantity,
+            "quantity_unit": self.quantity_unit,
+            "upfront_total": self.upfront_total,
+            "monthly_cost": self.monthly_cost,
+            "monthly_recurring": self.monthly_recurring,
+            "monthly_savings": self.monthly_savings,
+            "break_even_month": self.break_even_month,
+            "expected_utilization": self.expected_utilization,
+            "coverage": self.coverage,
+            "discount": self.discount,
         }
 
 
@@ -142,8 +115,8 @@ class SpotPrice:
     price: Decimal  # USD per instance-hour
     source: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"price": money_str(self.price), "source": self.source}
+    def document(self) -> dict[str, Any]:
+        return {"price": self.price, "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -180,12 +153,12 @@ class CommitmentPlan:
     solver_notes: tuple[str, ...]
     notes: tuple[str, ...]
     explanation: tuple[str, ...]
-    hourly: Mapping[str, Any]  # coverage layers, instances per hour, stored as given (already JSON)
+    hourly: Mapping[str, Any]  # coverage layers, instances per hour (see optimizer.solver.allocation)
     carbon: Mapping[str, Any] | None = None  # "carbon", "carbon_front", "carbon_placement" (money as Decimal)
 
-    def to_json(self) -> dict[str, Any]:
-        """The run's stored ``results`` document."""
-        document = {
+    def document(self) -> dict[str, Any]:
+        """The run's stored ``results``, money as Decimal."""
+        return {
             "window": {"start": self.window_start, "end": self.window_end, "hours": self.hours},
             "prices_at": self.prices_at,
             "skus": self.skus,
@@ -205,13 +178,14 @@ class CommitmentPlan:
             "utilization": self.utilization,
             "overall_utilization": self.overall_utilization,
             "upfront_total": self.upfront_total,
-            "purchases": self.purchases,
+            "purchases": [p.document() for p in self.purchases],
             "offers_considered": self.offers_considered,
             "offers_dominated": self.offers_dominated,
-            "offers": [offer_json(o) for o in self.offers],
-            "spot_prices": self.spot_prices,
+            "offers": [offer_document(o) for o in self.offers],
+            "spot_prices": {sku: price.document() for sku, price in self.spot_prices.items()},
             "solver_notes": self.solver_notes,
             "notes": self.notes,
             "explanation": self.explanation,
+            "hourly": self.hourly,
+            **(self.carbon or {}),
         }
-        return {**to_json(document), "hourly": dict(self.hourly), **to_json(self.carbon or {})}

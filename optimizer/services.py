@@ -6,6 +6,7 @@ organization's usage and the price catalog, and stores the outcome in one transa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from finops.accounts.models import Organization, Team
 from finops.carbon.calc import Coefficients
 from finops.carbon.services import coefficient_set_current
 from finops.carbon.tradeoff import carbon_tradeoff
+from finops.core.money import money_str
 from optimizer.backtest import backtest as run_backtest
 from optimizer.backtest import solve_plan
 from optimizer.carbon import NOTE as CARBON_NOTE
@@ -40,7 +42,6 @@ from optimizer.result import (
     amounts,
     rate,
     rates,
-    to_json,
 )
 from optimizer.rightsizing.selectors import rightsizing_changes
 from optimizer.selectors import (
@@ -646,6 +647,22 @@ def _backtest_explanation(table: dict[str, Any]) -> list[str]:
     return lines
 
 
+def stored_json(value: Any) -> Any:
+    """The one conversion of a run's results to its stored JSON: Decimal money as decimal strings, other floats to
+    6 places (NaN as null), datetimes in ISO 8601, mapping keys as strings."""
+    if isinstance(value, Mapping):
+        return {str(k): stored_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [stored_json(v) for v in value]
+    if isinstance(value, Decimal):
+        return money_str(value)
+    if isinstance(value, float):
+        return round(value, 6) if not math.isnan(value) else None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
 def _store(run: OptimizationRun, outcome: _Outcome) -> None:
     solution = outcome.solution
     Recommendation.objects.filter(run=run).delete()
@@ -687,6 +704,6 @@ def _store(run: OptimizationRun, outcome: _Outcome) -> None:
     run.build_seconds = solution.build_seconds
     run.solve_seconds = solution.solve_seconds
     run.solver = solution.solver
-    run.results = outcome.plan.to_json()
-    run.backtest = to_json(outcome.backtest) if outcome.backtest is not None else None
+    run.results = stored_json(outcome.plan.document())
+    run.backtest = stored_json(outcome.backtest) if outcome.backtest is not None else None
     run.save()
