@@ -1,7 +1,9 @@
-"""Writes for the commitment optimizer: create a run from validated options, execute it once.
+"""Writes for the commitment optimizer: start a run (validated options, under the access policy), execute it once.
 
-The computation is pure (optimizer.demand / offers / plan / backtest / solver); this module reads the
-organization's usage and the price catalog, and stores the outcome in one transaction.
+The web form and the API start runs with :func:`optimization_run_start`; ``recommend_commitments`` creates one
+(:func:`optimization_run_create`) and runs it inline or queues it; the task runs :func:`optimization_run_execute`.
+The computation is pure (optimizer.demand / offers / plan / backtest / result / solver); this module reads the
+organization's usage and the price catalog, and stores the outcome (a :class:`CommitmentPlan`) in one transaction.
 """
 
 from __future__ import annotations
