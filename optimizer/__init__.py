@@ -1,1 +1,1 @@
-"""Commitment-mix and rightsizing optimizer: built by the optimizer issue."""
+"""Commitment-mix and rightsizing optimizer: pure solvers, runs and their recommendations."""

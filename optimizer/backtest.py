@@ -23,14 +23,15 @@ from typing import Any
 import numpy as np
 
 from optimizer.offers import OfferSet, prune_dominated
-from optimizer.plan import HOURS_PER_MONTH, bought, evaluate_plan, restrict
-from optimizer.solver import Solution, evaluate_detail, parse_problem, solve
+from optimizer.plan import HOURS_PER_MONTH, bought, evaluate_plan
+from optimizer.solver import Problem, Solution, evaluate_detail, solve
+from optimizer.solver.problem import SavingsPlan
 
 STRATEGIES = ("optimizer", "p10_reserved", "console_savings_plan")
 
 
-def solve_plan(problem: Mapping[str, Any], *, time_limit: float | None = None, gap: float = 0.001) -> Solution:
-    """The optimal plan for a PROBLEM dict: dominated offers dropped first (exact, see
+def solve_plan(problem: Problem, *, time_limit: float | None = None, gap: float = 0.001) -> Solution:
+    """The optimal plan for ``problem``: dominated offers dropped first (exact, see
     :func:`optimizer.offers.prune_dominated`; with no reservation left the model is a plain LP), then solved to
     a proven relative gap (default 0.1%)."""
     reduced, dropped = prune_dominated(problem)
@@ -43,7 +44,7 @@ def solve_plan(problem: Mapping[str, Any], *, time_limit: float | None = None, g
     return solution
 
 
-def _solve_plan(problem: Mapping[str, Any], *, time_limit: float | None, gap: float) -> Solution:
+def _solve_plan(problem: Problem, *, time_limit: float | None, gap: float) -> Solution:
     """Solve with the solver's default formulation.
 
     Fallback when the solver does not prove optimality within the time limit: the LP relaxation. A
@@ -51,34 +52,33 @@ def _solve_plan(problem: Mapping[str, Any], *, time_limit: float | None, gap: fl
     hourly_cost, so the relaxation is the same problem with every reservation turned into such a plan, a
     pure LP. Its optimum is a lower bound on every plan's cost; its reservation commitments rounded down to
     whole units give a plan. The cheaper plan and the better bound are kept; "optimal" only when proven."""
-    parsed = parse_problem(problem)
-    solution = _solve(parsed, time_limit, gap)
-    if solution.status == "optimal" or not problem["reservations"]:
+    solution = _solve(problem, time_limit, gap)
+    if solution.status == "optimal" or not problem.reservations:
         return solution
-    relaxed = {
-        **problem,
-        "reservations": [],
-        "savings_plans": list(problem["savings_plans"])
-        + [
-            {"id": f"relaxed:{r['id']}", "rates": {k: a * r["hourly_cost"] for k, a in r["covers"].items()}}
-            for r in problem["reservations"]
-            if r["hourly_cost"] > 0
-        ],
-    }
-    lp = _solve(parse_problem(relaxed), time_limit, gap)
-    costs = {r["id"]: r["hourly_cost"] for r in problem["reservations"]}
+    relaxed = replace(
+        problem,
+        reservations=(),
+        savings_plans=problem.savings_plans
+        + tuple(
+            SavingsPlan(f"relaxed:{r.id}", {k: a * r.hourly_cost for k, a in r.covers.items()})
+            for r in problem.reservations
+            if r.hourly_cost > 0
+        ),
+    )
+    lp = _solve(relaxed, time_limit, gap)
+    costs = {r.id: r.hourly_cost for r in problem.reservations}
     units = {
         rid: float(math.floor(lp.savings_plans.get(f"relaxed:{rid}", 0.0) / cost + 1e-9)) if cost > 0 else 0.0
         for rid, cost in costs.items()
     }
-    budget = problem.get("upfront_budget")
+    budget = problem.upfront_budget
     if budget is not None:
-        upfront = {r["id"]: r["upfront"] for r in problem["reservations"]}
+        upfront = {r.id: r.upfront for r in problem.reservations}
         spent = sum(upfront[k] * v for k, v in units.items())
         if spent > budget:
             units = {k: float(math.floor(v * budget / spent)) for k, v in units.items()}
-    plans = {s["id"]: lp.savings_plans.get(s["id"], 0.0) for s in problem["savings_plans"]}
-    rounded = evaluate_detail(parsed, units, plans)
+    plans = {s.id: lp.savings_plans.get(s.id, 0.0) for s in problem.savings_plans}
+    rounded = evaluate_detail(problem, units, plans)
     lp_bound = lp.bound if lp.status == "optimal" else None  # an LP solved to optimality bounds the MIP
     notes = [*solution.notes, f"not proven optimal ({solution.status}): LP relaxation {lp.status}"]
     if rounded.cost < solution.objective:
@@ -138,28 +138,26 @@ def _combine(
     )
 
 
-def _solve(parsed, time_limit: float | None, gap: float) -> Solution:
-    return solve(parsed, time_limit=time_limit, gap=gap)
+def _solve(problem: Problem, time_limit: float | None, gap: float) -> Solution:
+    return solve(problem, time_limit=time_limit, gap=gap)
 
 
-def p10_plan(problem: Mapping[str, Any], offers: OfferSet) -> dict[str, float]:
+def p10_plan(problem: Problem, offers: OfferSet) -> dict[str, float]:
     """Reserve each SKU's p10 of hourly demand with its cheapest reservation (units rounded down)."""
     capacity: dict[str, float] = defaultdict(float)
-    for sku, series in problem["demand"].items():
+    for sku, series in problem.demand.items():
         p10 = float(np.percentile(np.asarray(series, dtype=float), 10))
         candidates = [
-            (r["hourly_cost"] * r["covers"][sku], r["id"], r["covers"][sku])
-            for r in problem["reservations"]
-            if sku in r["covers"]
+            (r.hourly_cost * r.covers[sku], r.id, r.covers[sku]) for r in problem.reservations if sku in r.covers
         ]
         if p10 <= 0 or not candidates:
             continue
         _, offer_id, units_per_instance = min(candidates)
         capacity[offer_id] += p10 * units_per_instance
     units = {k: float(math.floor(v + 1e-9)) for k, v in capacity.items()}
-    budget = problem.get("upfront_budget")
+    budget = problem.upfront_budget
     if budget is not None:
-        upfront = {r["id"]: r["upfront"] for r in problem["reservations"]}
+        upfront = {r.id: r.upfront for r in problem.reservations}
         spent = sum(upfront[k] * v for k, v in units.items())
         if spent > budget:  # scale down to fit the same budget the optimizer had
             scale = budget / spent
@@ -167,21 +165,20 @@ def p10_plan(problem: Mapping[str, Any], offers: OfferSet) -> dict[str, float]:
     return {k: v for k, v in units.items() if v > 0}
 
 
-def console_plan(problem: Mapping[str, Any], *, time_limit: float | None = None) -> tuple[dict[str, float], str]:
+def console_plan(problem: Problem, *, time_limit: float | None = None) -> tuple[dict[str, float], str]:
     """The single Compute Savings Plan commitment that minimises cost over ``problem``'s window."""
-    plans = [s for s in problem["savings_plans"] if s["id"].startswith("sp:compute")]
+    plans = [s for s in problem.savings_plans if s.id.startswith("sp:compute")]
     if not plans:
         return {}, "no Compute Savings Plan rate in the catalog for this term and payment option"
-    only = restrict(problem, {plans[0]["id"]})
-    solution = solve_plan(only, time_limit=time_limit)
-    return bought({}, solution.savings_plans), f"{plans[0]['id']} sized by LP ({solution.status})"
+    solution = solve_plan(problem.restricted({plans[0].id}), time_limit=time_limit)
+    return bought({}, solution.savings_plans), f"{plans[0].id} sized by LP ({solution.status})"
 
 
-def realised(problem: Mapping[str, Any], offers: OfferSet, purchases: Mapping[str, float]) -> dict[str, Any]:
+def realised(problem: Problem, offers: OfferSet, purchases: Mapping[str, float]) -> dict[str, Any]:
     """Cost, savings and utilisation of ``purchases`` on the window ``problem`` describes."""
     evaluation = evaluate_plan(problem, purchases, offers)
     nothing = evaluate_plan(problem, {}, offers)
-    all_od = parse_problem(restrict(problem, set())).all_on_demand_cost()
+    all_od = problem.all_on_demand_cost()
     commit = {k: offers.offers[k].hourly_cost * v for k, v in purchases.items()}
     utils = {
         k: evaluation.utilization["reservations" if offers.offers[k].kind == "reservation" else "savings_plans"].get(k)
@@ -189,7 +186,7 @@ def realised(problem: Mapping[str, Any], offers: OfferSet, purchases: Mapping[st
     }
     total_commit = sum(commit.values())
     overall = sum((utils[k] or 0.0) * commit[k] for k in commit) / total_commit if total_commit > 0 else None
-    hours = problem["hours"]
+    hours = problem.hours
     return {
         "hours": hours,
         "cost": evaluation.cost,
@@ -206,15 +203,15 @@ def realised(problem: Mapping[str, Any], offers: OfferSet, purchases: Mapping[st
 
 
 def backtest(
-    train: Mapping[str, Any],
-    test: Mapping[str, Any],
+    train: Problem,
+    test: Problem,
     offers: OfferSet,
     *,
     time_limit: float | None = None,
     optimizer_purchases: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """Buy each strategy's plan on ``train``, evaluate it on ``test`` (same SKUs and offers)."""
-    if [s["id"] for s in train["skus"]] != [s["id"] for s in test["skus"]]:
+    if [s.id for s in train.skus] != [s.id for s in test.skus]:
         raise ValueError("train and test problems must list the same SKUs")
     if optimizer_purchases is None:
         solution = solve_plan(train, time_limit=time_limit)
@@ -246,4 +243,4 @@ def backtest(
             }
         )
     best = max(rows, key=lambda r: r["test"]["savings"])
-    return {"train_hours": train["hours"], "test_hours": test["hours"], "rows": rows, "best": best["strategy"]}
+    return {"train_hours": train.hours, "test_hours": test.hours, "rows": rows, "best": best["strategy"]}

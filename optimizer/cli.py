@@ -11,7 +11,6 @@ import json
 import sys
 
 from optimizer.solver import FORMULATIONS, SOLVERS, ProblemError, load_problem, solve
-from optimizer.solver.quiet import quiet_native_stdout
 
 
 def _text(result: dict) -> str:
@@ -55,9 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.formulation == "weighted" and args.solver == "cbc":
         parser.error("--formulation weighted needs --solver highs")
-    with quiet_native_stdout():
-        result = solve(
-            problem, time_limit=args.time_limit, solver=args.solver, gap=args.gap, formulation=args.formulation
-        ).to_dict()
+    result = solve(  # silences the HiGHS banner itself: --json stays one document
+        problem, time_limit=args.time_limit, solver=args.solver, gap=args.gap, formulation=args.formulation
+    ).to_dict()
     print(json.dumps(result, indent=2) if args.json else _text(result))
     return 0

@@ -1,4 +1,4 @@
-"""Commitment offers from catalog prices, and the solver's PROBLEM dict from demand + offers.
+"""Commitment offers from catalog prices, and the solver's :class:`Problem` from demand + offers.
 
 Pure module: no Django. The Django side reads the catalog into :class:`SkuCatalog` records.
 
@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from optimizer.demand import split_sku
+from optimizer.solver.problem import Problem, Reservation, SavingsPlan, Sku
 from pricing.offers import effective_hourly
 from pricing.specs import normalization_factor, split_instance_type
 
@@ -227,43 +228,41 @@ def build_offers(
     return OfferSet(dict(catalog), tuple(reservations), tuple(savings_plans), spot_max_share, tuple(notes))
 
 
-def build_problem(net: pd.DataFrame, offers: OfferSet, *, upfront_budget: float | None = None) -> dict[str, Any]:
-    """The solver's PROBLEM dict (issue #4 contract) for hourly demand ``net`` (index hours, columns SKUs)."""
+def build_problem(net: pd.DataFrame, offers: OfferSet, *, upfront_budget: float | None = None) -> Problem:
+    """The solver's :class:`Problem` for hourly demand ``net`` (index hours, columns SKUs): every SKU of ``net``
+    with its prices, and the offers that cover at least one of them (restricted to those SKUs)."""
     missing = [sku for sku in net.columns if sku not in offers.catalog]
     if missing:
         raise OfferError(f"no on-demand price for {', '.join(missing)}")
     skus = []
     for sku in net.columns:
         entry = offers.catalog[sku]
-        row: dict[str, Any] = {"id": sku, "on_demand": float(entry.on_demand)}
         if entry.spot is not None and offers.spot_max_share > 0:
-            row["spot"] = float(entry.spot)
-            row["spot_max_share"] = offers.spot_max_share
-        skus.append(row)
+            skus.append(Sku(sku, float(entry.on_demand), float(entry.spot), offers.spot_max_share))
+        else:
+            skus.append(Sku(sku, float(entry.on_demand)))
     present = set(net.columns)
     reservations = []
     for offer in offers.reservations:
         covers = {k: v for k, v in offer.covers.items() if k in present}
         if covers:
-            reservations.append(
-                {"id": offer.id, "hourly_cost": offer.hourly_cost, "upfront": offer.upfront, "covers": covers}
-            )
+            reservations.append(Reservation(offer.id, offer.hourly_cost, covers, offer.upfront))
     plans = []
     for offer in offers.savings_plans:
         rates = {k: v for k, v in offer.rates.items() if k in present}
         if rates:
-            plans.append({"id": offer.id, "rates": rates})
-    return {
-        "hours": len(net.index),
-        "skus": skus,
-        "demand": {sku: [float(v) for v in net[sku].to_numpy()] for sku in net.columns},
-        "reservations": reservations,
-        "savings_plans": plans,
-        "upfront_budget": upfront_budget,
-    }
+            plans.append(SavingsPlan(offer.id, rates))
+    return Problem(
+        hours=len(net.index),
+        skus=tuple(skus),
+        demand={sku: tuple(float(v) for v in net[sku].to_numpy()) for sku in net.columns},
+        reservations=tuple(reservations),
+        savings_plans=tuple(plans),
+        upfront_budget=upfront_budget,
+    )
 
 
-def prune_dominated(problem: Mapping[str, Any], *, tolerance: float = 1e-9) -> tuple[dict[str, Any], dict[str, str]]:
+def prune_dominated(problem: Problem, *, tolerance: float = 1e-9) -> tuple[Problem, dict[str, str]]:
     """Drop offers that can never make a plan cheaper; return (smaller problem, {dropped id: dominating id}).
 
     Exact (the optimum is unchanged):
@@ -276,48 +275,37 @@ def prune_dominated(problem: Mapping[str, Any], *, tolerance: float = 1e-9) -> t
     - a savings plan is dominated by another that rates every SKU it rates, each no higher.
     ``tolerance`` is absolute, in $ per hour, for rates published rounded to 6 places.
     """
-    reservations = list(problem["reservations"])
-    plans = list(problem["savings_plans"])
+    plans = problem.savings_plans
     dropped: dict[str, str] = {}
 
-    def order(r: Mapping[str, Any]) -> tuple:
-        return (r["hourly_cost"], r["upfront"], r["id"])
-
-    kept_r: list[Mapping[str, Any]] = []
-    for r in sorted(reservations, key=order):
+    kept_r: list[Reservation] = []
+    for r in sorted(problem.reservations, key=lambda r: (r.hourly_cost, r.upfront, r.id)):
         twin = next(
-            (o for o in kept_r if o["covers"] == r["covers"] and o["hourly_cost"] <= r["hourly_cost"] + tolerance
-             and o["upfront"] <= r["upfront"] + tolerance),
+            (o for o in kept_r if o.covers == r.covers and o.hourly_cost <= r.hourly_cost + tolerance
+             and o.upfront <= r.upfront + tolerance),
             None,
         )  # fmt: skip
         if twin is not None:
-            dropped[r["id"]] = twin["id"]
+            dropped[r.id] = twin.id
             continue
         plan = next(
-            (s for s in plans if all(k in s["rates"] and s["rates"][k] <= a * r["hourly_cost"] + tolerance
-                                     for k, a in r["covers"].items())),
+            (s for s in plans if all(k in s.rates and s.rates[k] <= a * r.hourly_cost + tolerance
+                                     for k, a in r.covers.items())),
             None,
         )  # fmt: skip
         if plan is not None:
-            dropped[r["id"]] = plan["id"]
+            dropped[r.id] = plan.id
             continue
         kept_r.append(r)
-    kept_s: list[Mapping[str, Any]] = []
-    for s in sorted(plans, key=lambda p: (-len(p["rates"]), sum(p["rates"].values()), p["id"])):
+    kept_s: list[SavingsPlan] = []
+    for s in sorted(plans, key=lambda p: (-len(p.rates), sum(p.rates.values()), p.id)):
         better = next(
-            (o for o in kept_s if all(k in o["rates"] and o["rates"][k] <= v + tolerance
-                                      for k, v in s["rates"].items())),
+            (o for o in kept_s if all(k in o.rates and o.rates[k] <= v + tolerance for k, v in s.rates.items())),
             None,
-        )  # fmt: skip
+        )
         if better is not None:
-            dropped[s["id"]] = better["id"]
+            dropped[s.id] = better.id
             continue
         kept_s.append(s)
-    keep_r = {r["id"] for r in kept_r}
-    keep_s = {s["id"] for s in kept_s}
-    smaller = {
-        **problem,
-        "reservations": [r for r in reservations if r["id"] in keep_r],
-        "savings_plans": [s for s in plans if s["id"] in keep_s],
-    }
-    return smaller, dropped
+    keep = {r.id for r in kept_r} | {s.id for s in kept_s}
+    return problem.restricted(keep), dropped

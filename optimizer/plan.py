@@ -1,7 +1,7 @@
 """What a purchase plan means in money: per-purchase monthly cost, savings, break-even, utilisation, coverage.
 
 Pure module: no Django. Every cost comes from the solver's independent evaluator
-(:func:`optimizer.solver.evaluate_detail`) on the PROBLEM dict the plan was bought for.
+(:func:`optimizer.solver.evaluate_detail`) on the :class:`Problem` the plan was bought for.
 
 Per-purchase savings are *incremental*: purchases are added one at a time, deepest discount first (the
 order AWS applies discounts in: reservations before plans, bigger discounts first), and each is credited
@@ -17,18 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from optimizer.offers import Offer, OfferSet
-from optimizer.solver import evaluate_detail, parse_problem
+from optimizer.solver import Evaluation, Problem, evaluate_detail
 
 HOURS_PER_MONTH = 730.0  # 8,760 / 12, AWS's convention for monthly commitment figures
-
-
-def restrict(problem: Mapping[str, Any], ids: set[str]) -> dict[str, Any]:
-    """The same problem with only the offers in ``ids`` (an unbought offer changes no cost)."""
-    return {
-        **problem,
-        "reservations": [r for r in problem["reservations"] if r["id"] in ids],
-        "savings_plans": [s for s in problem["savings_plans"] if s["id"] in ids],
-    }
 
 
 def bought(reservations: Mapping[str, float], savings_plans: Mapping[str, float]) -> dict[str, float]:
@@ -37,11 +28,10 @@ def bought(reservations: Mapping[str, float], savings_plans: Mapping[str, float]
     return out
 
 
-def evaluate_plan(problem: Mapping[str, Any], purchases: Mapping[str, float], offers: OfferSet):
+def evaluate_plan(problem: Problem, purchases: Mapping[str, float], offers: OfferSet) -> Evaluation:
     """The evaluator's cost of ``purchases`` (offer id -> units or $/h) on ``problem``."""
-    known = {r["id"] for r in problem["reservations"]} | {s["id"] for s in problem["savings_plans"]}
-    ids = {k for k in purchases if k in known}
-    reduced = parse_problem(restrict(problem, ids))
+    ids = {k for k in purchases if k in problem.offer_ids()}
+    reduced = problem.restricted(ids)
     res = {k: v for k, v in purchases.items() if k in ids and offers.offers[k].kind == "reservation"}
     plans = {k: v for k, v in purchases.items() if k in ids and offers.offers[k].kind == "savings_plan"}
     return evaluate_detail(reduced, res, plans)
@@ -83,15 +73,15 @@ class PlanReport:
     overall_utilization: float | None
 
 
-def plan_report(problem: Mapping[str, Any], offers: OfferSet, purchases: Mapping[str, float]) -> PlanReport:
+def plan_report(problem: Problem, offers: OfferSet, purchases: Mapping[str, float]) -> PlanReport:
     """Money figures of a plan on the window ``problem`` describes (usually its training window)."""
-    hours = problem["hours"]
+    hours = problem.hours
     per_month = HOURS_PER_MONTH / hours
     ordered = sorted(purchases, key=lambda k: (-discount(offers.offers[k], offers), k))
     full = evaluate_plan(problem, purchases, offers)
     nothing = evaluate_plan(problem, {}, offers)
     previous = nothing.cost
-    demand = problem["demand"]
+    demand = problem.demand
     rows: list[dict[str, Any]] = []
     for i, offer_id in enumerate(ordered):
         offer, quantity = offers.offers[offer_id], purchases[offer_id]
@@ -140,7 +130,7 @@ def plan_report(problem: Mapping[str, Any], offers: OfferSet, purchases: Mapping
         purchases=rows,
         cost=full.cost,
         no_commitment=nothing.cost,
-        all_on_demand=parse_problem(problem).all_on_demand_cost(),
+        all_on_demand=problem.all_on_demand_cost(),
         breakdown=full.breakdown,
         utilization=utils,
         overall_utilization=overall,

@@ -9,8 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from django.db.models import Max, Min, Q
+from django.core.exceptions import PermissionDenied
+from django.db.models import Max, Min, Q, QuerySet
+from django.http import Http404
 
+from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Organization, Team
 from finops.core.money import money_str
 from finops.usage.models import LineItem
@@ -142,7 +145,22 @@ def on_demand_prices(
 
 
 # --------------------------------------------------------------------------------------------
-# Run detail
+# Runs
+
+
+def optimization_runs(policy: AccessPolicy) -> QuerySet[OptimizationRun]:
+    """The organization's runs. A run prices the whole organization's usage, so a caller limited to some teams
+    reads none (``PermissionDenied``)."""
+    if not policy.sees_all_teams:
+        raise PermissionDenied("Optimizer runs cover the whole organization: finance, admins and viewers only.")
+    return OptimizationRun.objects.filter(organization=policy.organization)
+
+
+def optimization_run_get(policy: AccessPolicy, run_id: int) -> OptimizationRun:
+    run = optimization_runs(policy).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run.")
+    return run
 
 
 def _money(value: float | Decimal | None, places: str = "0.01") -> str | None:

@@ -1,11 +1,14 @@
-"""Writes for the commitment optimizer: create a run from validated options, execute it once.
+"""Writes for the commitment optimizer: start a run (validated options, under the access policy), execute it once.
 
-The computation is pure (optimizer.demand / offers / plan / backtest / solver); this module reads the
-organization's usage and the price catalog, and stores the outcome in one transaction.
+The web form and the API start runs with :func:`optimization_run_start`; ``recommend_commitments`` creates one
+(:func:`optimization_run_create`) and runs it inline or queues it; the task runs :func:`optimization_run_execute`.
+The computation is pure (optimizer.demand / offers / plan / backtest / result / solver); this module reads the
+organization's usage and the price catalog, and stores the outcome (a :class:`CommitmentPlan`) in one transaction.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -13,21 +16,36 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
+from celery import current_app
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Organization, Team
 from finops.carbon.calc import Coefficients
 from finops.carbon.services import coefficient_set_current
+from finops.carbon.tradeoff import carbon_tradeoff
 from finops.core.money import money_str
 from optimizer.backtest import backtest as run_backtest
 from optimizer.backtest import solve_plan
 from optimizer.carbon import NOTE as CARBON_NOTE
-from optimizer.carbon import candidate_regions, carbon_tradeoff, price_pairs, tradeoff_workloads
+from optimizer.carbon import candidate_regions, price_pairs, tradeoff_workloads
 from optimizer.demand import Demand, DemandError, build_demand, split_sku
 from optimizer.models import OptimizationRun, Recommendation
-from optimizer.offers import OfferError, OfferSet, build_offers, build_problem, prune_dominated
-from optimizer.plan import HOURS_PER_MONTH, PlanReport, bought, plan_report
+from optimizer.offers import OfferError, SkuCatalog, build_offers, build_problem, prune_dominated
+from optimizer.plan import HOURS_PER_MONTH, bought, plan_report
+from optimizer.result import (
+    CommitmentPlan,
+    Purchase,
+    SpotPrice,
+    amount,
+    amount_or_none,
+    amounts,
+    rate,
+    rates,
+)
+from optimizer.rightsizing.selectors import rightsizing_changes
 from optimizer.selectors import (
     Scope,
     commitment_catalog,
@@ -35,10 +53,10 @@ from optimizer.selectors import (
     compute_usage_span,
     on_demand_prices,
 )
-from optimizer.solver import parse_problem
+from optimizer.solver import Problem, Solution
 from optimizer.solver.allocation import coverage_series, hourly_allocation
-from optimizer.solver.quiet import quiet_native_stdout
 
+EXECUTE_TASK = "optimizer.run_execute"
 LOOKBACK_DAYS = (7, 30, 60, 90)
 TERMS = {"1y": 1, "3y": 3}
 PAYMENTS = {"no": "no_upfront", "partial": "partial_upfront", "all": "all_upfront"}
@@ -190,17 +208,26 @@ def _validate_carbon(values: Mapping[str, Any], out: dict[str, Any], errors: dic
     out["carbon_points"] = points if "carbon_points" not in errors else 9
 
 
+def optimization_run_start(*, policy: AccessPolicy, parameters: Mapping[str, Any]) -> OptimizationRun:
+    """A caller starts a run (the web form, the API): the policy must manage billing, since a run prices the
+    whole organization's usage. Raises ``PermissionDenied``, or :class:`ParametersError` for bad options."""
+    if not policy.can_manage_billing:
+        raise PermissionDenied("Optimizer runs are started by finance and admins.")
+    return optimization_run_create(organization=policy.organization, parameters=parameters)
+
+
 @transaction.atomic
 def optimization_run_create(
     *, organization: Organization, parameters: Mapping[str, Any], enqueue: bool = True
 ) -> OptimizationRun:
-    """Validate the options and record a pending run; queue its execution once the transaction commits."""
+    """Validate the options and record a pending run; queue its execution (the task ``EXECUTE_TASK``, which
+    calls :func:`optimization_run_execute`) once the transaction commits. ``enqueue=False``: the caller runs
+    it inline (the command's default)."""
     params = validate_parameters(organization, parameters)
     run = OptimizationRun.objects.create(organization=organization, parameters=asdict(params))
     if enqueue:
-        from optimizer.tasks import optimization_run_execute_task
-
-        transaction.on_commit(lambda: optimization_run_execute_task.delay(run.pk))
+        # Looked up by name in the Celery registry: the task module imports this one, never the reverse.
+        transaction.on_commit(lambda: current_app.tasks[EXECUTE_TASK].delay(run.pk))
     return run
 
 
@@ -215,8 +242,7 @@ def optimization_run_execute(run: OptimizationRun) -> OptimizationRun:
     run.error = ""
     run.save(update_fields=["status", "started_at", "error"])
     try:
-        with quiet_native_stdout():  # the HiGHS banner would corrupt a command's --json output
-            outcome = _compute(run)
+        outcome = _compute(run)  # the solvers silence the HiGHS banner themselves (a command's --json stays clean)
         with transaction.atomic():
             _store(run, outcome)
     except (OptimizationError, DemandError, OfferError) as error:
@@ -241,26 +267,16 @@ def _mark_failed(run: OptimizationRun, message: str) -> None:
 # Computation
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Outcome:
-    solution: Any
-    problem: dict[str, Any]
-    offers: OfferSet
-    report: PlanReport
-    results: dict[str, Any]
-    backtest: dict[str, Any] | None
+    solution: Solution
+    plan: CommitmentPlan
+    backtest: Mapping[str, Any] | None  # the backtest table, money as Decimal
 
 
 def _resize_map(run: OptimizationRun, params: RunParameters) -> dict[str, str | None] | None:
     if not params.rightsize:
         return None
-    try:
-        from optimizer.rightsizing.services import rightsizing_changes
-    except ImportError as error:
-        raise OptimizationError(
-            "rightsize=True needs optimizer.rightsizing.services.rightsizing_changes, which is not available "
-            f"yet ({error}); run without rightsize"
-        ) from error
     return dict(rightsizing_changes(run.organization))
 
 
@@ -312,20 +328,21 @@ def _compute(run: OptimizationRun) -> _Outcome:
 
     backtest = None
     if params.backtest:
-        backtest = _backtest(run, params, scope, offers, first, start, end, resize, budget, notes)
+        backtest = _backtest(run, params, scope, offers, first, start, end, resize, budget)
 
-    results = _results(params, demand, priced, problem, solution, report, offers, start, end, notes, at)
-    results["hourly"] = _hourly(problem, solution, net.index[0])
+    _, dominated = prune_dominated(problem)  # for the explanation: the solve pruned its own copy
+    explanation = _explanation(params, demand, priced, problem, solution, report, dominated, start, end)
+    carbon = None
     if params.carbon:
-        results.update(_carbon(params, net, at))
-        placement = results.get("carbon_placement")
-        if placement and placement.get("moves"):
-            placement["plan"] = _placement_plan(params, net, placement["moves"], offers.catalog, budget, at)
-        results["explanation"].extend(_carbon_explanation(results))
-    return _Outcome(solution, problem, offers, report, results, backtest)
+        carbon, lines = _carbon(params, net, offers.catalog, budget, at, plan_cost=report.cost)
+        explanation.extend(lines)
+    plan = _commitment_plan(
+        demand, priced, problem, solution, report, offers, dominated, start, end, at, notes, explanation, carbon
+    )
+    return _Outcome(solution, plan, backtest)
 
 
-def _backtest(run, params, scope, offers, first, start, end, resize, budget, notes) -> dict[str, Any]:
+def _backtest(run, params, scope, offers, first, start, end, resize, budget) -> dict[str, Any]:
     """Train on the lookback window before the latest one, test on the latest one (its actual usage)."""
     lookback = timedelta(days=params.lookback_days)
     train_start, train_end = start - lookback, start
@@ -357,14 +374,43 @@ def _backtest(run, params, scope, offers, first, start, end, resize, budget, not
         bt_offers,
         time_limit=params.time_limit,
     )
-    table["train_window"] = {"start": train_start.isoformat(), "end": train_end.isoformat()}
-    table["test_window"] = {"start": start.isoformat(), "end": end.isoformat()}
-    table["explanation"] = _backtest_explanation(table)
-    return _jsonable(table)
+    explanation = _backtest_explanation(table)
+    rows = [
+        {
+            **row,
+            "purchases": rates(row["purchases"]),
+            "commitment_per_hour": rate(row["commitment_per_hour"]),
+            "upfront": amount(row["upfront"]),
+            "train": _realised_money(row["train"]),
+            "test": _realised_money(row["test"]),
+        }
+        for row in table["rows"]
+    ]
+    return {
+        **table,
+        "rows": rows,
+        "train_window": {"start": train_start.isoformat(), "end": train_end.isoformat()},
+        "test_window": {"start": start.isoformat(), "end": end.isoformat()},
+        "explanation": explanation,
+    }
 
 
-def _carbon(params: RunParameters, net: pd.DataFrame, at: datetime) -> dict[str, Any]:
-    """The cost-vs-carbon front of the demand the plan optimises (see :mod:`optimizer.carbon`)."""
+def _realised_money(realised: Mapping[str, Any]) -> dict[str, Any]:
+    totals = ("cost", "all_on_demand", "no_commitment", "savings", "savings_vs_no_commitment", "monthly_savings")
+    return {**realised, **{k: amount(realised[k]) for k in totals}, "breakdown": amounts(realised["breakdown"])}
+
+
+def _carbon(
+    params: RunParameters,
+    net: pd.DataFrame,
+    catalog: Mapping[str, SkuCatalog],
+    budget: float | None,
+    at: datetime,
+    *,
+    plan_cost: float,
+) -> tuple[dict[str, Any], list[str]]:
+    """The cost-vs-carbon front of the demand the plan optimises (see :mod:`optimizer.carbon`): the results'
+    ``carbon``, ``carbon_front`` and ``carbon_placement`` (money as Decimal), and the explanation's lines."""
     coefficient_set = coefficient_set_current()
     coefficients = Coefficients.from_dict(coefficient_set.data)
     candidates = candidate_regions(coefficients, params.carbon_regions)
@@ -381,7 +427,7 @@ def _carbon(params: RunParameters, net: pd.DataFrame, at: datetime) -> dict[str,
     }
     if not workloads:
         meta["error"] = "no priced compute demand to place"
-        return {"carbon": meta, "carbon_front": [], "carbon_placement": None}
+        return {"carbon": meta, "carbon_front": [], "carbon_placement": None}, [f"Carbon: {meta['error']}."]
     trade = carbon_tradeoff(
         workloads,
         points=params.carbon_points,
@@ -390,14 +436,33 @@ def _carbon(params: RunParameters, net: pd.DataFrame, at: datetime) -> dict[str,
         time_limit=params.time_limit,
     )
     meta["current"] = trade["current"]
-    return _jsonable({"carbon": meta, "carbon_front": trade["front"], "carbon_placement": trade["placement"]})
+    placement = trade["placement"]
+    if placement and placement.get("moves"):
+        placement = {**placement, "plan": _placement_plan(params, net, placement["moves"], catalog, budget, at)}
+    lines = _carbon_explanation(trade["front"], meta, placement, plan_cost)
+    section = {
+        "carbon": {**meta, "current": {**meta["current"], "cost": amount(meta["current"]["cost"])}},
+        "carbon_front": [{**point, "cost": amount(point["cost"])} for point in trade["front"]],
+        "carbon_placement": _placement_money(placement),
+    }
+    return section, lines
+
+
+def _placement_money(placement: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if placement is None:
+        return None
+    price = placement["carbon_price"]
+    out = {**placement, "carbon_price": rate(price) if price is not None else None}
+    if "cost" in out:
+        out["cost"] = amount(out["cost"])
+    return out
 
 
 def _placement_plan(
     params: RunParameters,
     net: pd.DataFrame,
     moves: dict[str, str],
-    catalog: dict[str, Any],
+    catalog: Mapping[str, SkuCatalog],
     budget: float | None,
     at: datetime,
 ) -> dict[str, Any]:
@@ -420,24 +485,21 @@ def _placement_plan(
     problem = build_problem(moved[priced], offers, upfront_budget=budget)
     solution = solve_plan(problem, time_limit=params.time_limit)
     report = plan_report(problem, offers, bought(solution.reservations, solution.savings_plans))
-    return _jsonable(
-        {
-            "skus": priced,
-            "all_on_demand": report.all_on_demand,
-            "objective": report.cost,
-            "savings": report.all_on_demand - report.cost,
-            "status": solution.status,
-            "gap": solution.gap,
-            "breakdown": report.breakdown,
-            "purchases": [{"offer_id": p["offer_id"], "quantity": p["quantity"]} for p in report.purchases],
-        }
-    )
+    return {
+        "skus": priced,
+        "all_on_demand": amount(report.all_on_demand),
+        "objective": amount(report.cost),
+        "savings": amount(report.all_on_demand - report.cost),
+        "status": solution.status,
+        "gap": solution.gap,
+        "breakdown": amounts(report.breakdown),
+        "purchases": [{"offer_id": p["offer_id"], "quantity": rate(p["quantity"])} for p in report.purchases],
+    }
 
 
-def _carbon_explanation(results: dict[str, Any]) -> list[str]:
-    front, meta = results["carbon_front"], results["carbon"]
-    if not front:
-        return [f"Carbon: {meta.get('error', 'no front')}."]
+def _carbon_explanation(
+    front: list[dict[str, Any]], meta: Mapping[str, Any], placement: Mapping[str, Any] | None, plan_cost: float
+) -> list[str]:
     base, green = front[0], front[-1]
     lines = [
         f"Carbon: {meta['note']}",
@@ -447,10 +509,9 @@ def _carbon_explanation(results: dict[str, Any]) -> list[str]:
         f"${meta['current']['cost']:,.2f}, {meta['current']['kgco2e']:,.1f} kgCO2e); the greenest: "
         f"{green['summary']} ({green['kgco2e']:,.1f} kgCO2e).",
     ]
-    placement = results.get("carbon_placement")
     if placement:
         rule = (
-            f"carbon price ${placement['carbon_price']}/kgCO2e"
+            f"carbon price ${round(placement['carbon_price'], 6)}/kgCO2e"
             if placement["carbon_price"] is not None
             else f"carbon cap {placement['carbon_cap']:,.1f} kgCO2e"
         )
@@ -462,10 +523,9 @@ def _carbon_explanation(results: dict[str, Any]) -> list[str]:
                 f"{placement['kgco2e']:,.1f} kgCO2e, moving {len(placement['moves'])} SKU(s)."
             )
             if "plan" in placement:
-                plan = placement["plan"]
                 lines.append(
                     f"With commitments re-solved where the placement runs the usage, that placement costs "
-                    f"${plan['objective']:,.2f} over the window (this run's plan: ${results['objective']:,.2f})."
+                    f"${placement['plan']['objective']:,.2f} over the window (this run's plan: ${plan_cost:,.2f})."
                 )
     return lines
 
@@ -475,8 +535,8 @@ def _scope_text(params: RunParameters) -> str:
     return " ".join(parts) or "all"
 
 
-def _results(params, demand, priced, problem, solution, report, offers, start, end, notes, at) -> dict[str, Any]:
-    hours = problem["hours"]
+def _explanation(params, demand, priced, problem, solution, report, dominated, start, end) -> list[str]:
+    hours = problem.hours
     per_month = HOURS_PER_MONTH / hours
     all_od = report.all_on_demand
     savings = all_od - report.cost
@@ -502,10 +562,9 @@ def _results(params, demand, priced, problem, solution, report, offers, start, e
         "to the savings against buying nothing. Utilization is the share of the bought capacity the window's "
         "usage would have used.",
     ]
-    _, dominated = prune_dominated(problem)
     if dominated:
         explanation.append(
-            f"{len(dominated)} of {len(problem['reservations']) + len(problem['savings_plans'])} offers were set aside "
+            f"{len(dominated)} of {len(problem.offer_ids())} offers were set aside "
             "as dominated: another offer serves the same usage at no higher cost and no more upfront cash (e.g. a "
             "convertible RI next to the standard one, an RI next to a savings plan at the same rate), so dropping "
             "them provably leaves the optimum unchanged (offers_dominated lists each with what dominates it)."
@@ -516,57 +575,62 @@ def _results(params, demand, priced, problem, solution, report, offers, start, e
             f"{len(derived)} of {len(report.purchases)} purchases are priced with derived rates (estimated from a "
             "published discount structure, not a published rate); each purchase's provenance says how."
         )
-    return _jsonable(
-        {
-            "window": {"start": start.isoformat(), "end": end.isoformat(), "hours": hours},
-            "prices_at": at.isoformat(),
-            "skus": priced,
-            "usage_instance_hours": total,
-            "sunk_instance_hours": sunk_total,
-            "sunk_by_commitment": demand.sunk_by_commitment,
-            "all_on_demand": all_od,
-            "no_commitment": report.no_commitment,
-            "objective": report.cost,
-            "bound": solution.bound,
-            "gap": solution.gap,
-            "status": solution.status,
-            "savings": savings,
-            "savings_pct": 100 * savings / all_od if all_od else 0.0,
-            "monthly": {
-                "all_on_demand": all_od * per_month,
-                "cost": report.cost * per_month,
-                "savings": savings * per_month,
-            },
-            "breakdown": report.breakdown,
-            "utilization": report.utilization,
-            "overall_utilization": report.overall_utilization,
-            "upfront_total": sum(p["upfront_total"] for p in report.purchases),
-            "purchases": report.purchases,
-            "offers_considered": len(problem["reservations"]) + len(problem["savings_plans"]),
-            "offers_dominated": dominated,
-            "offers": [o.to_dict() for o in offers.offers.values() if o.id in _problem_ids(problem)],
-            "spot_prices": {
-                s: {"price": offers.catalog[s].spot, "source": offers.catalog[s].spot_source}
-                for s in priced
-                if offers.catalog[s].spot is not None
-            },
-            "solver_notes": list(solution.notes),
-            "notes": notes,
-            "explanation": explanation,
-        }
+    return explanation
+
+
+def _commitment_plan(
+    demand, priced, problem, solution, report, offers, dominated, start, end, at, notes, explanation, carbon
+) -> CommitmentPlan:
+    per_month = HOURS_PER_MONTH / problem.hours
+    all_od = report.all_on_demand
+    savings = all_od - report.cost
+    return CommitmentPlan(
+        window_start=start,
+        window_end=end,
+        hours=problem.hours,
+        prices_at=at,
+        skus=tuple(priced),
+        usage_instance_hours=float(demand.total[priced].to_numpy().sum()),
+        sunk_instance_hours=float(demand.sunk[priced].to_numpy().sum()),
+        sunk_by_commitment=demand.sunk_by_commitment,
+        all_on_demand=amount(all_od),
+        no_commitment=amount(report.no_commitment),
+        objective=amount(report.cost),
+        bound=amount_or_none(solution.bound),
+        gap=solution.gap,
+        status=solution.status,
+        savings=amount(savings),
+        savings_pct=100 * savings / all_od if all_od else 0.0,
+        monthly=amounts(
+            {"all_on_demand": all_od * per_month, "cost": report.cost * per_month, "savings": savings * per_month}
+        ),
+        breakdown=amounts(report.breakdown),
+        utilization=report.utilization,
+        overall_utilization=report.overall_utilization,
+        upfront_total=amount(sum(p["upfront_total"] for p in report.purchases)),
+        purchases=tuple(Purchase.from_report(p, offers.offers[p["offer_id"]]) for p in report.purchases),
+        offers_considered=len(problem.offer_ids()),
+        offers_dominated=dominated,
+        offers=tuple(o for o in offers.offers.values() if o.id in problem.offer_ids()),
+        spot_prices={
+            s: SpotPrice(rate(offers.catalog[s].spot), offers.catalog[s].spot_source)
+            for s in priced
+            if offers.catalog[s].spot is not None
+        },
+        solver_notes=tuple(solution.notes),
+        notes=tuple(notes),
+        explanation=tuple(explanation),
+        hourly=_hourly(problem, solution, demand.net.index[0]),
+        carbon=carbon,
     )
 
 
-def _hourly(problem: dict[str, Any], solution: Any, first_hour: pd.Timestamp) -> dict[str, Any]:
-    """The coverage chart's layers (issue #7): the evaluator's allocation of the plan, hour by hour from the
-    window's first hour, in instances; windows over 90 days are summed per day (see ``coverage_series``)."""
-    allocation = hourly_allocation(parse_problem(problem), solution.reservations, solution.savings_plans)
+def _hourly(problem: Problem, solution: Solution, first_hour: pd.Timestamp) -> dict[str, Any]:
+    """The coverage chart's layers: the evaluator's allocation of the plan, hour by hour from the window's first
+    hour, in instances; windows over 90 days are summed per day (see ``coverage_series``)."""
+    allocation = hourly_allocation(problem, solution.reservations, solution.savings_plans)
     note = "Demand is the usage left to serve: usage already covered by existing commitments (sunk) is left out."
     return {**coverage_series(allocation, first_hour), "note": note}
-
-
-def _problem_ids(problem: dict[str, Any]) -> set[str]:
-    return {r["id"] for r in problem["reservations"]} | {s["id"] for s in problem["savings_plans"]}
 
 
 def _backtest_explanation(table: dict[str, Any]) -> list[str]:
@@ -585,90 +649,50 @@ def _backtest_explanation(table: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _jsonable(value: Any) -> Any:
-    """Floats rounded for storage (6 places), NaN-free; dict keys as strings."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+def stored_json(value: Any) -> Any:
+    """The one conversion of a run's results to its stored JSON: Decimal money as decimal strings, other floats to
+    6 places (NaN as null), datetimes in ISO 8601, mapping keys as strings."""
+    if isinstance(value, Mapping):
+        return {str(k): stored_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [stored_json(v) for v in value]
+    if isinstance(value, Decimal):
+        return money_str(value)
     if isinstance(value, float):
-        return round(value, 6) if value == value else None
-    if isinstance(value, datetime | pd.Timestamp):
+        return round(value, 6) if not math.isnan(value) else None
+    if isinstance(value, datetime):
         return value.isoformat()
     return value
-
-
-# Money in the stored JSON is decimal strings (API convention); counts, hours, shares and percentages stay numbers.
-# Totals over a window or a month are rounded to cents, per-hour rates and commitments to 6 places.
-_CENTS = Decimal("0.01")
-_RATE = Decimal("0.000001")
-_TOTAL_KEYS = frozenset(
-    {
-        "all_on_demand", "no_commitment", "objective", "bound", "savings", "cost", "upfront", "upfront_total",
-        "monthly_cost", "monthly_recurring", "monthly_savings", "savings_vs_no_commitment",
-    }
-)  # fmt: skip
-_TOTAL_MAPS = frozenset({"breakdown", "monthly"})  # every value is a total
-_RATE_KEYS = frozenset({"hourly", "hourly_cost", "commitment_per_hour", "price", "quantity", "carbon_price"})
-_RATE_MAPS = frozenset({"rates"})  # savings-plan rate per SKU
-
-
-def _money_text(value: Any, places: Decimal) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return value
-    return money_str(Decimal(repr(float(value))).quantize(places))
-
-
-def money_json(value: Any, key: str | None = None) -> Any:
-    """The run's results/backtest with every money amount as a decimal string, chosen by key name (the keys
-    are the contract; see ``_TOTAL_KEYS`` / ``_RATE_KEYS``). Backtest ``purchases`` maps offer -> quantity
-    (units or USD/hour) and is written like a purchase's ``quantity``."""
-    if isinstance(value, dict):
-        if key in _TOTAL_MAPS:
-            return {k: _money_text(v, _CENTS) for k, v in value.items()}
-        if key in _RATE_MAPS or key == "purchases":
-            return {k: _money_text(v, _RATE) for k, v in value.items()}
-        return {k: money_json(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [money_json(v) for v in value]
-    if key in _TOTAL_KEYS:
-        return _money_text(value, _CENTS)
-    if key in _RATE_KEYS:
-        return _money_text(value, _RATE)
-    return value
-
-
-def _decimal(value: float, places: str) -> Decimal:
-    return Decimal(repr(float(value))).quantize(Decimal(places))
 
 
 def _store(run: OptimizationRun, outcome: _Outcome) -> None:
     solution = outcome.solution
     Recommendation.objects.filter(run=run).delete()
     rows = []
-    for position, p in enumerate(outcome.report.purchases):
+    for position, p in enumerate(outcome.plan.purchases):
+        offer = p.offer
         rows.append(
             Recommendation(
                 run=run,
                 organization_id=run.organization_id,
-                offer_id=p["offer_id"],
-                kind=p["kind"],
-                sku=p["unit_sku"] or "",
-                family=p["family"] or "",
-                region=p["region"] or "",
-                term=p["term"],
-                payment=p["payment"],
-                offering_class=p["offering_class"] or "",
-                plan_type=p["plan_type"] or "",
-                quantity=_decimal(p["quantity"], "1" if p["kind"] == "reservation" else "0.000001"),
-                upfront=_decimal(p["upfront_total"], "0.01"),
-                monthly_cost=_decimal(p["monthly_cost"], "0.01"),
-                monthly_savings=_decimal(p["monthly_savings"], "0.01"),
-                break_even_month=p["break_even_month"],
-                expected_utilization=p["expected_utilization"],
-                coverage=p["coverage"],
-                derived_price=p["derived"],
-                provenance=p["provenance"],
+                offer_id=offer.id,
+                kind=offer.kind,
+                sku=offer.unit_sku or "",
+                family=offer.family or "",
+                region=offer.region or "",
+                term=f"{offer.lease_years}y",
+                payment=offer.purchase_option,
+                offering_class=offer.offering_class or "",
+                plan_type=offer.plan_type or "",
+                quantity=p.quantity,
+                upfront=p.upfront_total,
+                monthly_cost=p.monthly_cost,
+                monthly_savings=p.monthly_savings,
+                break_even_month=p.break_even_month,
+                expected_utilization=p.expected_utilization,
+                coverage=p.coverage,
+                derived_price=offer.derived,
+                provenance=offer.provenance,
                 position=position,
             )
         )
@@ -676,12 +700,12 @@ def _store(run: OptimizationRun, outcome: _Outcome) -> None:
     run.status = OptimizationRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.solver_status = solution.status
-    run.objective = _decimal(solution.objective, "0.000001")
-    run.bound = _decimal(solution.bound, "0.000001") if solution.bound is not None else None
+    run.objective = rate(solution.objective)
+    run.bound = rate(solution.bound) if solution.bound is not None else None
     run.gap = solution.gap
     run.build_seconds = solution.build_seconds
     run.solve_seconds = solution.solve_seconds
     run.solver = solution.solver
-    run.results = money_json(outcome.results)
-    run.backtest = money_json(outcome.backtest) if outcome.backtest is not None else None
+    run.results = stored_json(outcome.plan.document())
+    run.backtest = stored_json(outcome.backtest) if outcome.backtest is not None else None
     run.save()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from optimizer.models import OptimizationRun
-from optimizer.services import OptimizationError, optimization_run_execute
+from optimizer.services import EXECUTE_TASK, OptimizationError, optimization_run_execute
 
 
-@shared_task(name="optimizer.run_execute", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=EXECUTE_TASK, acks_late=True, reject_on_worker_lost=True)
 def optimization_run_execute_task(run_id: int) -> dict:
     run = OptimizationRun.objects.get(pk=run_id)
     try:

@@ -3,8 +3,7 @@ rightsizing recommendations (the latest run's; start a run).
 
 Runs cover the organization's whole compute usage, so engineers (who see only their teams' costs) cannot
 read them; starting work is for finance and admins. Rightsizing recommendations carry a team: engineers see
-their teams' rows. The optimizer's result JSON is passed through as stored (money may be decimal strings or
-numbers there, depending on the optimizer version that wrote it).
+their teams' rows. The optimizer's result JSON is passed through as stored (money as decimal strings).
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from finops.accounts.access import SEE_ALL_TEAMS
-from finops.accounts.models import Role
+from finops.accounts.access import BILLING_MANAGERS, SEE_ALL_TEAMS
 from finops.api.errors import Conflict
 from finops.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from finops.api.idempotency import idempotent
@@ -34,9 +32,8 @@ from optimizer.rightsizing.policy import RightsizingPolicy
 from optimizer.rightsizing.selectors import rightsizing_latest_run, rightsizing_payload
 from optimizer.rightsizing.services import RightsizingError, rightsizing_recommend
 from optimizer.selectors import optimization_run_detail
-from optimizer.services import LOOKBACK_DAYS, ParametersError, optimization_run_create
+from optimizer.services import LOOKBACK_DAYS, ParametersError, optimization_run_start
 
-MANAGERS = frozenset({Role.ADMIN, Role.FINANCE})
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
     str,
@@ -141,7 +138,7 @@ class OptimizationRunViewSet(
     serializer_class = RunDetailSerializer
     pagination_class = NewestFirstPagination
     read_roles = SEE_ALL_TEAMS
-    write_roles = MANAGERS
+    write_roles = BILLING_MANAGERS
 
     @extend_schema(responses=RunSummarySerializer(many=True))
     def list(self, request: Request) -> Response:
@@ -165,7 +162,7 @@ class OptimizationRunViewSet(
 
     def _start(self, request: Request, options: dict) -> Response:
         try:
-            run = optimization_run_create(organization=self.tenant.organization, parameters=options)
+            run = optimization_run_start(policy=self.tenant, parameters=options)
         except ParametersError as error:
             raise ValidationError({name: [message] for name, message in error.errors.items()}) from error
         body = run_body(run, request)
@@ -241,7 +238,7 @@ class RightsizingApi(TenantAPIView):
     """Keep / resize / stop per EC2 resource from the latest successful rightsizing run (engineers: their
     teams' resources). POST runs a new one (inline: there is no rightsizing task; it takes seconds)."""
 
-    write_roles = MANAGERS
+    write_roles = BILLING_MANAGERS
 
     def _payload(self, run: RightsizingRun | None) -> dict:
         if run is None:

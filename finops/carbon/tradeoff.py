@@ -8,6 +8,8 @@ region capacities (instances per hour) couple the workloads hour by hour.
 The Pareto front is traced by the epsilon-constraint method: the cost-optimal and the carbon-optimal
 placements are the two ends; caps evenly spaced between their emissions are each solved for the least cost,
 then for the least carbon at that cost (so every point is non-dominated, not just weakly so).
+:func:`carbon_tradeoff` reports a front and, under a carbon price or cap, the chosen placement, with the moves
+each point makes (the optimizer's runs use it on their compute demand).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulp
 
-from optimizer.solver.quiet import quiet_native_stdout
+from finops.core.quiet import quiet_native_stdout
 
 # Relative slack on the phase-2 bound so that solver round-off never turns a feasible bound infeasible.
 _TIE = 1e-9
@@ -238,3 +241,61 @@ def pareto_front(
         )
         for p in front
     ]
+
+
+def _moves(workloads: Sequence[Workload], regions: Mapping[str, str]) -> dict[str, str]:
+    return {w.name: regions[w.name] for w in workloads if regions[w.name] != w.current_region}
+
+
+def _point(p: ParetoPoint, workloads: Sequence[Workload]) -> dict[str, Any]:
+    return {
+        "cost": p.cost,
+        "kgco2e": p.kgco2e,
+        "cost_pct_vs_cost_optimal": p.cost_pct_vs_cost_optimal,
+        "carbon_pct_vs_cost_optimal": p.carbon_pct_vs_cost_optimal,
+        "summary": p.summary(),
+        "moves": _moves(workloads, p.regions),
+    }
+
+
+def carbon_tradeoff(
+    workloads: Sequence[Workload],
+    *,
+    points: int = 9,
+    carbon_price: float | None = None,
+    carbon_cap: float | None = None,
+    time_limit: float | None = 60.0,
+) -> dict[str, Any]:
+    """The Pareto front (cheapest first) and, with a carbon price or cap, the chosen placement, as JSON-able
+    floats: ``{"front": [...], "current": {...}, "placement": {...} | None}``. Each point has cost (USD,
+    on-demand), kgco2e, % vs the cost-optimal placement, its summary sentence and the moves (SKU -> region).
+    Raises :class:`TradeoffError` for an empty problem; an unmeetable cap is reported in ``placement``."""
+    front = pareto_front(workloads, points=points, time_limit=time_limit)
+    base = front[0]
+    here = {w.name: w.current_region or w.options[0].region for w in workloads}
+    current_cost, current_kg = evaluate(workloads, here)
+    out: dict[str, Any] = {
+        "front": [_point(p, workloads) for p in front],
+        "current": {"cost": current_cost, "kgco2e": current_kg},
+        "placement": None,
+    }
+    if carbon_price is None and carbon_cap is None:
+        return out
+    chosen: dict[str, Any] = {"carbon_price": carbon_price, "carbon_cap": carbon_cap}
+    try:
+        placement = solve_placement(
+            workloads, carbon_price=carbon_price or 0.0, carbon_cap=carbon_cap, time_limit=time_limit
+        )
+    except TradeoffError as error:
+        chosen["error"] = str(error)
+        out["placement"] = chosen
+        return out
+    point = ParetoPoint(
+        cost=placement.cost,
+        kgco2e=placement.kgco2e,
+        cost_pct_vs_cost_optimal=(placement.cost - base.cost) / base.cost * 100 if base.cost else 0.0,
+        carbon_pct_vs_cost_optimal=(placement.kgco2e - base.kgco2e) / base.kgco2e * 100 if base.kgco2e else 0.0,
+        regions=placement.regions,
+    )
+    out["placement"] = chosen | _point(point, workloads)
+    return out

@@ -1,9 +1,9 @@
 """Optimizer pages: the options form creating a run, the run page (polls a small status endpoint while the
 run is pending/running, then shows purchases, the cost waterfall, coverage, backtest and the carbon front).
 
-Runs are organization-wide (commitments are bought for the organization): finance/admin create them; everyone
-else in the organization reads them. Money in the stored results may be floats (older runs) or decimal
-strings: everything is read with ``Decimal(str(value))``.
+Runs are organization-wide (commitments are bought for the organization): finance/admin start them; admins,
+finance and viewers read them (``optimizer.selectors.optimization_runs`` / ``optimizer.services.
+optimization_run_start`` apply the access policy). Money in the stored results is decimal strings.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -21,8 +20,8 @@ from finops.accounts.access import AccessPolicy
 from finops.web import figures
 from finops.web.access import org_page, render_page
 from optimizer.models import OptimizationRun
-from optimizer.selectors import optimization_run_detail
-from optimizer.services import LOOKBACK_DAYS, PAYMENTS, TERMS, ParametersError, optimization_run_create
+from optimizer.selectors import optimization_run_detail, optimization_run_get, optimization_runs
+from optimizer.services import LOOKBACK_DAYS, PAYMENTS, TERMS, ParametersError, optimization_run_start
 
 FINAL = (OptimizationRun.Status.SUCCEEDED, OptimizationRun.Status.FAILED)
 LAYERS = (
@@ -33,11 +32,9 @@ LAYERS = (
 )
 
 
-def dec(value: Any) -> Decimal | None:
-    """A stored amount (float, int or decimal string) as Decimal; None when absent."""
-    if value is None or value == "":
-        return None
-    return Decimal(str(value))
+def dec(value: str | None) -> Decimal | None:
+    """A stored amount (decimal string) as Decimal; None when absent."""
+    return None if value is None else Decimal(value)
 
 
 def _form_parameters(post) -> tuple[dict[str, Any], dict[str, str]]:
@@ -62,7 +59,7 @@ def _form_parameters(post) -> tuple[dict[str, Any], dict[str, str]]:
 @org_page(write="can_manage_billing")
 def optimizer(request: HttpRequest) -> HttpResponse:
     scope: AccessPolicy = request.scope
-    _require_org_wide(scope)
+    visible = optimization_runs(scope)
     errors: dict[str, str] = {}
     values: dict[str, Any] = {
         "lookback_days": 30, "term": "1y", "payment": "no_upfront", "max_spot_share_percent": "20",
@@ -75,13 +72,13 @@ def optimizer(request: HttpRequest) -> HttpResponse:
                   "upfront_budget": request.POST.get("upfront_budget", "")}  # fmt: skip
         if not errors:
             try:
-                run = optimization_run_create(organization=scope.organization, parameters=params)
+                run = optimization_run_start(policy=scope, parameters=params)
             except ParametersError as error:
                 errors = error.errors
             else:
                 return redirect(reverse("web:optimizer_run", args=[run.pk]))
         status = 400
-    runs = list(OptimizationRun.objects.filter(organization=scope.organization).order_by("-created_at", "-id")[:20])
+    runs = list(visible.order_by("-created_at", "-id")[:20])
     context = {
         "errors": errors,
         "values": values,
@@ -91,20 +88,6 @@ def optimizer(request: HttpRequest) -> HttpResponse:
         "payments": list(PAYMENTS.values()),
     }
     return render_page(request, "optimizer/index.html", context, status=status)
-
-
-def _require_org_wide(scope: AccessPolicy) -> None:
-    # Runs price the whole organization's usage: not for a team-scoped engineer.
-    if not scope.sees_all_teams:
-        raise PermissionDenied("Optimizer runs cover the whole organization: finance, admins and viewers only.")
-
-
-def _run_or_404(scope: AccessPolicy, run_id: int) -> OptimizationRun:
-    _require_org_wide(scope)
-    run = OptimizationRun.objects.filter(organization=scope.organization, pk=run_id).first()
-    if run is None:
-        raise Http404("No such run.")
-    return run
 
 
 def _status(run: OptimizationRun) -> dict:
@@ -121,14 +104,14 @@ def _status(run: OptimizationRun) -> dict:
 @org_page()
 @require_GET
 def optimizer_run_status(request: HttpRequest, run_id: int) -> JsonResponse:
-    return JsonResponse(_status(_run_or_404(request.scope, run_id)))
+    return JsonResponse(_status(optimization_run_get(request.scope, run_id)))
 
 
 @org_page()
 @require_GET
 def optimizer_run(request: HttpRequest, run_id: int) -> HttpResponse:
     scope: AccessPolicy = request.scope
-    run = _run_or_404(scope, run_id)
+    run = optimization_run_get(scope, run_id)
     context: dict[str, Any] = {"run": run, "state": _status(run)}
     if run.status == OptimizationRun.Status.SUCCEEDED:
         context.update(run_view(optimization_run_detail(run)))
@@ -193,7 +176,7 @@ def run_view(detail: dict) -> dict[str, Any]:
     front = results.get("carbon_front") or []
     if front:
         out["carbon_figure"] = figures.carbon_front(
-            [(float(dec(p["cost"])), float(dec(p["kgco2e"])), str(p.get("summary", ""))) for p in front],
+            [(float(Decimal(p["cost"])), float(p["kgco2e"]), str(p.get("summary", ""))) for p in front],
             current=(results.get("carbon") or {}).get("current"),
             title="Cost vs carbon: non-dominated placements of the window's compute",
         )

@@ -36,8 +36,8 @@ from decimal import Decimal
 
 import pulp
 
+from finops.core.quiet import quiet_native_stdout
 from optimizer.rightsizing.policy import KEEP, RESIZE, STOP, Decision
-from optimizer.solver.quiet import quiet_native_stdout
 from pricing.specs import split_instance_type
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pulp
 
+from finops.core.quiet import quiet_native_stdout
 from optimizer.solver.decomposed import solve_decomposed
 from optimizer.solver.evaluate import Evaluation, evaluate, evaluate_detail
 from optimizer.solver.plain import build_plain
 from optimizer.solver.problem import Problem, ProblemError, load_problem, parse_problem
-from optimizer.solver.quiet import quiet_native_stdout
 from optimizer.solver.weighted import solve_weighted
 
 __all__ = [

@@ -1,5 +1,5 @@
 """Hour-by-hour allocation of demand to layers (reservations, savings plans, spot, on-demand) for a fixed
-purchase: the data behind the optimizer page's hourly coverage chart (issue #7).
+purchase: the data behind the optimizer page's hourly coverage chart.
 
 Taken from the independent evaluator's optimal allocation (:func:`optimizer.solver.evaluate.evaluate_hours`),
 so the layers are exactly the ones whose cost the run reports. Pure module: no Django.

@@ -1,6 +1,6 @@
 """Commitment-mix problem: frozen dataclasses and JSON parsing with validation errors that name the field.
 
-Pure module: no Django. The JSON shape is fixed by the optimizer issue::
+Pure module: no Django. The JSON shape (PROBLEM.json)::
 
     {"hours": H,
      "skus": [{"id": "m5.large", "on_demand": 0.096, "spot": 0.036, "spot_max_share": 0.2}],
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,37 @@ class Problem:
     def all_on_demand_cost(self) -> float:
         """Cost of serving every unit of demand at the on-demand price."""
         return sum(sku.on_demand * sum(self.demand[sku.id]) for sku in self.skus)
+
+    def offer_ids(self) -> set[str]:
+        return {r.id for r in self.reservations} | {s.id for s in self.savings_plans}
+
+    def restricted(self, ids: set[str]) -> Problem:
+        """The same problem with only the offers in ``ids`` (an unbought offer changes no cost)."""
+        return replace(
+            self,
+            reservations=tuple(r for r in self.reservations if r.id in ids),
+            savings_plans=tuple(s for s in self.savings_plans if s.id in ids),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The PROBLEM.json document of this problem (:func:`parse_problem` reads it back to an equal one)."""
+        skus = []
+        for sku in self.skus:
+            row: dict[str, Any] = {"id": sku.id, "on_demand": sku.on_demand}
+            if sku.spot is not None:
+                row |= {"spot": sku.spot, "spot_max_share": sku.spot_max_share}
+            skus.append(row)
+        return {
+            "hours": self.hours,
+            "skus": skus,
+            "demand": {sku_id: list(series) for sku_id, series in self.demand.items()},
+            "reservations": [
+                {"id": r.id, "hourly_cost": r.hourly_cost, "upfront": r.upfront, "covers": dict(r.covers)}
+                for r in self.reservations
+            ],
+            "savings_plans": [{"id": s.id, "rates": dict(s.rates)} for s in self.savings_plans],
+            "upfront_budget": self.upfront_budget,
+        }
 
 
 def _number(value: Any, field: str, *, minimum: float | None = 0.0, maximum: float | None = None) -> float:

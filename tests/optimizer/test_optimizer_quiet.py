@@ -1,4 +1,4 @@
-"""optimizer.solver.quiet: the HiGHS banner never reaches standard output."""
+"""finops.core.quiet: the HiGHS banner never reaches standard output."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_model_created_and_solved_inside_helper_prints_nothing_and_stdout_is_res
     done = _run(
         """
         import pulp
-        from optimizer.solver.quiet import quiet_native_stdout
+        from finops.core.quiet import quiet_native_stdout
         with quiet_native_stdout():
             import highspy
             highspy.Highs()

@@ -43,7 +43,7 @@ def test_console_baseline_is_the_best_single_plan_commitment():
     assert plan[SP] == pytest.approx(1.4, abs=1e-6)
     assert SP in how
     # Brute force over a grid of commitments agrees.
-    demand = np.array(TRAIN["demand"][SKU])
+    demand = np.array(TRAIN.demand[SKU])
     grid = np.linspace(0, 4, 401)
     costs = [4 * c + np.maximum(demand - c / 0.7, 0).sum() for c in grid]
     assert grid[int(np.argmin(costs))] == pytest.approx(1.4, abs=0.011)
@@ -176,7 +176,7 @@ def test_solve_plan_matches_the_plain_solver(seed, level, degraded, monkeypatch)
                            savings_plans=empty[1], objective=result.no_commitment)  # fmt: skip
 
         monkeypatch.setattr(bt, "_solve", give_up)
-    ours = bt.solve_plan(problem, time_limit=60)
+    ours = bt.solve_plan(parse_problem(problem), time_limit=60)
     assert ours.bound <= reference.objective + 1e-6
     assert evaluate(parse_problem(problem), ours.reservations, ours.savings_plans) == pytest.approx(ours.objective)
     assert all(float(v).is_integer() for v in ours.reservations.values())

@@ -107,7 +107,7 @@ def test_bad_options(kwargs, message):
 def test_problem_dict_follows_the_contract():
     offers = build_offers(CATALOG, lease_years=1, purchase_option="no_upfront", spot_max_share=0.25)
     net = pd.DataFrame({"m5.large@us-east-1": [1.0, 2.0, 0.0], "c5.large@us-west-2": [0.5, 0.5, 1.5]})
-    problem = build_problem(net, offers, upfront_budget=100.0)
+    problem = build_problem(net, offers, upfront_budget=100.0).to_dict()
     parsed = parse_problem(problem)  # the solver's own validation accepts it
     assert parsed.hours == 3
     assert problem["demand"] == {"m5.large@us-east-1": [1.0, 2.0, 0.0], "c5.large@us-west-2": [0.5, 0.5, 1.5]}
@@ -121,7 +121,7 @@ def test_problem_dict_follows_the_contract():
     plans = {s["id"]: s["rates"] for s in problem["savings_plans"]}
     assert plans["sp:compute:1y:no_upfront"] == {"m5.large@us-east-1": 0.07, "c5.large@us-west-2": 0.06}
     assert problem["upfront_budget"] == 100.0
-    no_spot = build_problem(net, build_offers(CATALOG, lease_years=1, purchase_option="no_upfront"))
+    no_spot = build_problem(net, build_offers(CATALOG, lease_years=1, purchase_option="no_upfront")).to_dict()
     assert all("spot" not in s for s in no_spot["skus"])
 
 
@@ -152,26 +152,29 @@ def _prune_case() -> dict:
     }
 
 
-def test_prune_dominated_offers():
+def _prune(problem: dict) -> tuple[dict, dict]:
     from optimizer.offers import prune_dominated
 
+    smaller, dropped = prune_dominated(parse_problem(problem))
+    return smaller.to_dict(), dropped
+
+
+def test_prune_dominated_offers():
     problem = _prune_case()
-    smaller, dropped = prune_dominated(problem)
+    smaller, dropped = _prune(problem)
     assert dropped == {"conv": "std", "xl": "ec2", "ec2-dear": "ec2", "compute": "ec2"}
     assert [r["id"] for r in smaller["reservations"]] == ["std", "paid"]
     assert [s["id"] for s in smaller["savings_plans"]] == ["ec2"]
     # std (0.06/unit, covers b twice = 0.12 per b-hour) is not dominated by ec2 (0.062 > 0.06).
     problem["savings_plans"][0]["rates"] = {"m5.large@us-east-1": 0.06, "m5.xlarge@us-east-1": 0.12}
-    _, dropped = prune_dominated(problem)
+    _, dropped = _prune(problem)
     assert dropped["std"] == "ec2" and dropped["conv"] == "ec2"  # std was dropped first, so ec2 dominates conv
 
 
 @pytest.mark.parametrize("budget", [None, 150.0])
 def test_pruning_keeps_the_optimum(budget):
-    from optimizer.offers import prune_dominated
-
     problem = _prune_case() | {"upfront_budget": budget}
-    smaller, _ = prune_dominated(problem)
+    smaller, _ = _prune(problem)
     full = solve_problem(problem)
     reduced = solve_problem(smaller)
     assert reduced.objective == pytest.approx(full.objective, rel=1e-9, abs=1e-9)

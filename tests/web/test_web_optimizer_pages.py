@@ -64,15 +64,15 @@ def test_coverage_and_carbon_front_figures():
     assert front["data"][1]["y"] == [11.0]
 
 
-def test_run_view_reads_floats_and_decimal_strings_alike():
+def test_run_view_reads_decimal_strings():
     detail = {
         "purchases": [],
         "backtest": None,
         "results": {
-            "breakdown": {"reservations": 1.1, "savings_plans": "2.2", "spot": 0, "on_demand": "3"},
-            "all_on_demand": 10.5,
+            "breakdown": {"reservations": "1.1", "savings_plans": "2.2", "spot": "0", "on_demand": "3"},
+            "all_on_demand": "10.5",
             "objective": "6.3",
-            "savings": 4.2,
+            "savings": "4.2",
         },
     }
     view = run_view(detail)

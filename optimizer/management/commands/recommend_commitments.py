@@ -91,7 +91,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"run {run.pk} queued")
             return
         try:
-            run = optimization_run_execute(run)  # silences the HiGHS banner itself
+            run = optimization_run_execute(run)  # the solvers silence the HiGHS banner: --json stays clean
         except OptimizationError as error:
             raise CommandError(f"run {run.pk} failed: {error}", returncode=BAD_INPUT_EXIT) from error
         detail = optimization_run_detail(run)

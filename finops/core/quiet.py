@@ -5,9 +5,9 @@ created in a process, whatever ``msg=False`` / ``output_flag`` say. Python's ``s
 not reach it, so every command that prints JSON (``--json``) or a report would carry the banner. This is the
 one helper for it: wrap any code that may create a HiGHS model.
 
-Pure module (no Django). Not thread-safe: it swaps the process-wide file descriptor 1, so two threads using
-it at once could lose each other's output; the optimizer runs in one thread per process (CLI, command, Celery
-prefork worker).
+No Django. Not thread-safe: it swaps the process-wide file descriptor 1, so two threads using it at once
+could lose each other's output; the solvers run in one thread per process (CLI, command, Celery prefork
+worker).
 """
 
 from __future__ import annotations
