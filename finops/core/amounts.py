@@ -6,9 +6,18 @@ drift. ``finops.core.money`` holds the database side (exact storage and sums).
 
 from __future__ import annotations
 
+import decimal
 from decimal import ROUND_HALF_EVEN, Decimal
 
 CENT = Decimal("0.01")
+# Sums of stored amounts (22 integer digits and 16 places each) exceed Decimal's default 28 digits long before
+# they exceed this one: adding with it never rounds.
+EXACT = decimal.Context(prec=80)
+
+
+def exact_add(a: Decimal, b: Decimal) -> Decimal:
+    """``a + b`` without rounding, however many digits."""
+    return EXACT.add(a, b)
 
 
 def quantize_money(value: Decimal, places: int = 2) -> Decimal:

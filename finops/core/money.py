@@ -16,7 +16,10 @@ from typing import Any
 
 from django.db import models
 
-from finops.core.amounts import money_str  # noqa: F401 - the text form of stored amounts, also used with them
+from finops.core.amounts import (
+    exact_add,
+    money_str,  # noqa: F401 - the text form of stored amounts, also used with them
+)
 
 MONEY_DIGITS = 38
 MONEY_PLACES = 16
@@ -83,7 +86,9 @@ class _DecimalSumAggregate:
         if value is None:
             return
         amount = Decimal(value) if isinstance(value, str) else Decimal(str(value))
-        self.total = amount if self.total is None else _CONTEXT.add(self.total, amount)
+        self.total = (
+            amount if self.total is None else exact_add(self.total, amount)
+        )  # exact, as PostgreSQL's numeric SUM
 
     def finalize(self) -> str | None:
         return None if self.total is None else format(self.total, "f")

@@ -5,7 +5,6 @@ No Django imports: takes and returns pyarrow tables and plain values. Sums stay 
 
 from __future__ import annotations
 
-import decimal
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from finops.core.amounts import exact_add, money_str
 from finops.usage.formats.schema import DECIMAL, MONEY_TOTAL_COLUMNS
 
 # Dimensions of the daily rollup (besides the team, resolved by the caller). Nulls become "" so that
@@ -39,8 +39,28 @@ ROLLUP_DIMENSIONS: tuple[str, ...] = (
 TAG_ROLLUP_DIMENSIONS: tuple[str, ...] = (*ROLLUP_DIMENSIONS, "tag_key", "tag_value")
 ROLLUP_MEASURES: tuple[str, ...] = ("billed_cost", "effective_cost", "list_cost", "pricing_quantity")
 
-# Totals of a large delivery exceed the default 28-digit context; decimal128(38, 16) values need 38.
-_EXACT = decimal.Context(prec=38)
+# Sums are computed in decimal256 (no overflow), then must fit the stored numeric(38, 16): 22 integer digits.
+_WIDE = pa.decimal256(76, DECIMAL.scale)
+STORED_LIMIT = Decimal(10) ** (DECIMAL.precision - DECIMAL.scale)
+_MEASURE_NAMES = {
+    "billed_cost": "BilledCost",
+    "effective_cost": "EffectiveCost",
+    "list_cost": "ListCost",
+    "contracted_cost": "ContractedCost",
+    "pricing_quantity": "PricingQuantity",
+}
+
+
+class SumOutOfRange(ValueError):
+    """A sum the product would store (a daily rollup row) has more integer digits than it stores exactly."""
+
+    def __init__(self, column: str, total: Decimal, day: object, currency: str) -> None:
+        self.column = _MEASURE_NAMES.get(column, column)
+        super().__init__(
+            f"the {self.column} of the {currency or 'no-currency'} charges on {day} adds up to {money_str(total)}, "
+            f"beyond the {DECIMAL.precision - DECIMAL.scale} integer digits stored exactly"
+        )
+
 
 SliceKey = tuple[str, str, datetime]  # (provider_name, billing_account_id, billing_period_start)
 
@@ -146,12 +166,34 @@ def tag_rollup_chunk(table: pa.Table, team_value: pa.Array) -> pa.Table:
 
 
 def _group(keyed: pa.Table, dimensions: Sequence[str]) -> pa.Table:
-    grouped = keyed.group_by(list(dimensions), use_threads=False).aggregate(
+    """Sums of ROLLUP_MEASURES and row counts per ``dimensions``, exact: summed in decimal256, then checked to
+    fit the stored decimal128 (raises SumOutOfRange, never wraps around)."""
+    wide = keyed.select([*dimensions, "row_count"])
+    for measure in ROLLUP_MEASURES:
+        wide = wide.append_column(measure, pc.cast(keyed[measure], _WIDE))
+    grouped = wide.group_by(list(dimensions), use_threads=False).aggregate(
         [(m, "sum") for m in (*ROLLUP_MEASURES, "row_count")]
     )
-    return grouped.rename_columns(
+    grouped = grouped.rename_columns(
         [name.removesuffix("_sum") if name.endswith("_sum") else name for name in grouped.column_names]
     )
+    for measure in ROLLUP_MEASURES:
+        _check_range(grouped, measure)
+        grouped = grouped.set_column(
+            grouped.schema.get_field_index(measure), measure, pc.cast(grouped[measure], DECIMAL)
+        )
+    return grouped
+
+
+def _check_range(grouped: pa.Table, measure: str) -> None:
+    if not grouped.num_rows:
+        return
+    too_large = pc.greater_equal(pc.abs(grouped[measure]), pa.scalar(STORED_LIMIT, _WIDE))
+    if not pc.any(too_large).as_py():
+        return
+    index = pc.index(too_large, True).as_py()
+    row = grouped.slice(index, 1).to_pylist()[0]
+    raise SumOutOfRange(measure, row[measure], row.get("day"), row.get("billing_currency", ""))
 
 
 def merge_rollups(parts: Iterable[pa.Table], dimensions: Sequence[str] = ROLLUP_DIMENSIONS) -> pa.Table:
@@ -176,7 +218,10 @@ class DeliverySummary:
 
     def add(self, table: pa.Table) -> None:
         self.rows += table.num_rows
-        by_currency = table.group_by("billing_currency", use_threads=False).aggregate(
+        wide = table.select(["billing_currency"])
+        for m in MONEY_TOTAL_COLUMNS:
+            wide = wide.append_column(m, pc.cast(table[m], _WIDE))
+        by_currency = wide.group_by("billing_currency", use_threads=False).aggregate(
             [(m, "sum") for m in MONEY_TOTAL_COLUMNS]
         )
         for row in by_currency.to_pylist():
@@ -184,7 +229,7 @@ class DeliverySummary:
             bucket = self.totals.setdefault(currency, {m: Decimal(0) for m in MONEY_TOTAL_COLUMNS})
             for m in MONEY_TOTAL_COLUMNS:
                 if row[f"{m}_sum"] is not None:
-                    bucket[m] = _EXACT.add(bucket[m], row[f"{m}_sum"])
+                    bucket[m] = exact_add(bucket[m], row[f"{m}_sum"])
         counts = table.group_by(
             ["provider_name", "billing_account_id", "billing_period_start"], use_threads=False
         ).aggregate([([], "count_all")])

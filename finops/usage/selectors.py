@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce, TruncDate
 
 from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Organization, Team
+from finops.core.amounts import exact_add
 from finops.core.money import MoneySum
 from finops.usage.models import DailyCost, DailyTagCost, LineItem
 
@@ -310,7 +311,8 @@ def cost_breakdown(
                 value = teams_by_value.get(value, value)
             labels.append(value or NONE_LABEL)
         period = period_start(_as_date(r["period"]), granularity) if granularity else None
-        sums[(period, tuple(labels), r["billing_currency"])] += r["cost"] or Decimal(0)
+        key = (period, tuple(labels), r["billing_currency"])
+        sums[key] = exact_add(sums[key], r["cost"] or Decimal(0))
     rows = [BreakdownRow(period=p, groups=g, currency=c, cost=cost) for (p, g, c), cost in sums.items()]
     return sorted(rows, key=lambda r: (r.period or date.min, -r.cost, r.groups, r.currency))
 
@@ -328,14 +330,14 @@ def untagged_remainder(
     covered: dict[tuple, list] = defaultdict(lambda: [Decimal(0), 0])
     for r in tagged:
         bucket = covered[(*(r[k] for k in other), r["billing_currency"])]
-        bucket[0] += r["cost"] or Decimal(0)
+        bucket[0] = exact_add(bucket[0], r["cost"] or Decimal(0))
         bucket[1] += r["rows"] or 0
     remainder = []
     for r in everything:
         cost, rows = covered.get((*(r[k] for k in other), r["billing_currency"]), (Decimal(0), 0))
         left = (r["rows"] or 0) - rows
         if left > 0:
-            remainder.append({**r, "cost": (r["cost"] or Decimal(0)) - cost, "rows": left})
+            remainder.append({**r, "cost": exact_add(r["cost"] or Decimal(0), -cost), "rows": left})
     return remainder
 
 

@@ -12,6 +12,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestFil
 from finops.usage.rollup import (
     TAG_ROLLUP_DIMENSIONS,
     DeliverySummary,
+    SumOutOfRange,
     merge_rollups,
     rollup_chunk,
     tag_rollup_chunk,
@@ -233,7 +235,7 @@ def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None, 
             job.duration_seconds = time.monotonic() - started
             job.save()
     except IngestError as error:
-        _mark_failed(job, error.describe(), started)
+        _mark_failed(job, _stored_message(job, error), started)
         raise
     except Exception as error:
         _mark_failed(job, f"internal error: {type(error).__name__}: {error}", started)
@@ -243,6 +245,16 @@ def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None, 
     if followups and job.status == IngestJob.Status.SUCCEEDED:
         ingest_followups_enqueue(organization_id=job.organization_id, billing_periods=job.billing_periods)
     return job
+
+
+def _stored_message(job: IngestJob, error: IngestError) -> str:
+    """The refusal as the job keeps it. An uploaded file is named as the uploader named it: the server's
+    folder layout is nobody's business (the command line keeps the path the user typed)."""
+    if job.source == "cli" or not error.file:
+        return error.describe()
+    names = {ingest_file.path: ingest_file.name for ingest_file in job.files.all()}
+    shown = names.get(error.file) or names.get(str(Path(error.file).resolve())) or Path(error.file).name
+    return type(error)(error.message, file=shown, row=error.row, column=error.column).describe()
 
 
 def _mark_failed(job: IngestJob, message: str, started: float) -> None:
@@ -274,12 +286,22 @@ def _prepare_delivery(
             ingest_file.rows += chunk.num_rows
             ingest_file.format = parsed.fmt
             # Only what the loader needs travels on: holding parsed tables in the queue doubled peak RSS.
-            rollups = (rollup_chunk(chunk, values), tag_rollup_chunk(chunk, values))
+            with _sums_in_range(file=str(path)):
+                rollups = (rollup_chunk(chunk, values), tag_rollup_chunk(chunk, values))
             yield ingest_file, parsed.bytes_read, prepared, rollups
             del chunk, parsed, prepared
         if ingest_file.rows == 0:
             raise IngestError("no data rows", file=str(path))
         yield ingest_file, None, None, None
+
+
+@contextmanager
+def _sums_in_range(file: str | None = None) -> Iterator[None]:
+    """A daily sum too large to store exactly refuses the delivery, naming the column, day and currency."""
+    try:
+        yield
+    except SumOutOfRange as error:
+        raise IngestError(str(error), file=file, column=error.column) from error
 
 
 def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progress) -> None:
@@ -301,8 +323,9 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
             rollups.append(chunk_rollups[0])
             tag_rollups.append(chunk_rollups[1])
             if len(rollups) >= _ROLLUP_MERGE_EVERY:  # keep memory flat however long the delivery
-                rollups = [merge_rollups(rollups)]
-                tag_rollups = [merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)]
+                with _sums_in_range():
+                    rollups = [merge_rollups(rollups)]
+                    tag_rollups = [merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)]
             tracker.rows = loader.rows
             tracker.report(tracker.bytes_before + bytes_read)
     for ingest_file in files:
@@ -316,10 +339,9 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
     DailyCost.objects.filter(organization=organization).filter(slices).delete()
     DailyTagCost.objects.filter(organization=organization).filter(slices).delete()
     team_cache: dict[str, int | None] = {}
-    for model, merged in (
-        (DailyCost, merge_rollups(rollups)),
-        (DailyTagCost, merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)),
-    ):
+    with _sums_in_range():
+        merged_rollups = merge_rollups(rollups), merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)
+    for model, merged in zip((DailyCost, DailyTagCost), merged_rollups, strict=True):
         if merged.num_rows:
             team_ids = _team_ids(organization, merged["team_value"], team_cache)
             bulk_insert(model, _rollup_table(merged, organization.pk, job.pk, team_ids))

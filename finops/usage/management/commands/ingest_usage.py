@@ -60,6 +60,8 @@ class Command(BaseCommand):
             job = ingest_job_run(job, progress=progress)
         except IngestError as error:
             progress.close()
+            if created:  # a refused first delivery leaves no organization and no job behind
+                organization.delete()
             raise CommandError(error.describe(), returncode=BAD_INPUT_EXIT) from error
         progress.close()
         result = {
