@@ -16,7 +16,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
-from celery import current_app
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +26,7 @@ from finops.carbon.calc import Coefficients
 from finops.carbon.services import coefficient_set_current
 from finops.carbon.tradeoff import carbon_tradeoff
 from finops.core.money import money_str
+from finops.core.tasks import enqueue_on_commit
 from optimizer.backtest import backtest as run_backtest
 from optimizer.backtest import solve_plan
 from optimizer.carbon import NOTE as CARBON_NOTE
@@ -226,8 +226,7 @@ def optimization_run_create(
     params = validate_parameters(organization, parameters)
     run = OptimizationRun.objects.create(organization=organization, parameters=asdict(params))
     if enqueue:
-        # Looked up by name in the Celery registry: the task module imports this one, never the reverse.
-        transaction.on_commit(lambda: current_app.tasks[EXECUTE_TASK].delay(run.pk))
+        enqueue_on_commit(EXECUTE_TASK, run.pk)
     return run
 
 

@@ -34,6 +34,7 @@ from finops.core.amounts import money_str
 from finops.core.bulk import TableLoader, bulk_insert
 from finops.core.concurrency import prefetch
 from finops.core.hashing import file_sha256
+from finops.core.tasks import enqueue_on_commit
 from finops.usage import formats
 from finops.usage.followups import ingest_followups_enqueue
 from finops.usage.formats.errors import IngestError
@@ -89,10 +90,7 @@ def ingest_job_create(
     return job
 
 
-def _enqueue_ingest(job_id: int) -> None:
-    from finops.usage.tasks import ingest_job_run_task  # tasks import this module
-
-    ingest_job_run_task.delay(job_id)
+INGEST_TASK = "usage.ingest_job_run"
 
 
 def billing_upload_create(
@@ -122,7 +120,7 @@ def billing_upload_create(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    transaction.on_commit(lambda: _enqueue_ingest(job.pk))
+    enqueue_on_commit(INGEST_TASK, job.pk)
     return job
 
 

@@ -14,6 +14,7 @@ from finops.accounts.services import membership_set
 from finops.api.services import token_create
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob, LineItem
+from finops.usage.tasks import ingest_job_run_task
 from tests.conftest import FOCUS_SAMPLE
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +82,7 @@ def test_an_accepted_upload_is_saved_in_its_own_folder_and_enqueued_once(
     finance, settings, monkeypatch, django_capture_on_commit_callbacks, post, source
 ):
     queued = []
-    monkeypatch.setattr("finops.usage.services._enqueue_ingest", queued.append)
+    monkeypatch.setattr(ingest_job_run_task, "delay", queued.append)
     with django_capture_on_commit_callbacks(execute=True):
         post(finance)
     job = IngestJob.objects.get()

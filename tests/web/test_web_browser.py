@@ -129,7 +129,8 @@ def test_data_upload_progress_reaches_100_and_history_shows_rows(tenants, browse
 
     # The worker: a thread of this process runs the real task while the page polls its progress.
     monkeypatch.setattr(
-        "finops.usage.services._enqueue_ingest",
+        ingest_job_run_task,
+        "delay",
         lambda job_id: threading.Thread(target=ingest_job_run_task.run, args=(job_id,), daemon=True).start(),
     )
     browser_page.login("bob", PASSWORD)  # beta finance: beta has no FOCUS data yet, so this is a real ingest

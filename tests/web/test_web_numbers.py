@@ -259,7 +259,7 @@ def test_data_upload_creates_a_job_enqueued_on_commit_and_progress_reaches_100(
     from finops.usage.tasks import ingest_job_run_task
 
     queued = []
-    monkeypatch.setattr("finops.usage.services._enqueue_ingest", queued.append)
+    monkeypatch.setattr(ingest_job_run_task, "delay", queued.append)
     bob = login("bob")  # beta finance: the FOCUS sample is new there
     with django_capture_on_commit_callbacks(execute=True):
         response = bob.post("/data/", {"files": SimpleUploadedFile("focus_sample.csv", FOCUS_SAMPLE.read_bytes())})
