@@ -282,7 +282,7 @@ FINOPS_TEAM_TAG_KEYS = env.list(
     "FINOPS_TEAM_TAG_KEYS", default=["team", "Team", "cost_center", "CostCenter", "business_unit"]
 )
 
-# --- REST API (finops.api, issue #8): token + session auth, tenant scoping, one error shape, throttles,
+# --- REST API (finops.api): token + session auth, tenant scoping, one error shape, throttles,
 # OpenAPI schema at /api/v1/schema/ and docs at /api/docs/ from local static files (no CDN). ---------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK.update(

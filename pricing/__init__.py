@@ -1,1 +1,1 @@
-"""Price catalogs (on-demand, reserved, savings plans, spot): built by the price-catalog issue."""
+"""Price catalogs (on-demand, reserved, savings plans, spot): SKUs and dated prices, their importers and lookups."""

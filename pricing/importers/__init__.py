@@ -1,6 +1,6 @@
 """Price catalog importers: provider price files -> batches of SKU, price and spot-sample tables.
 
-Pure package: no Django imports anywhere (the lead's catalog service is the Django shell around it)::
+Pure package: no Django imports anywhere (pricing.services is the Django shell around it)::
 
     from pricing.importers import FORMATS, detect_format, read_catalog, CatalogMeta, CatalogBatch, PriceImportError
 

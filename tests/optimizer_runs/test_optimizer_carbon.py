@@ -1,4 +1,4 @@
-"""Carbon in the optimizer (#6): the cost-vs-carbon front of a run's demand, a carbon price, a carbon cap.
+"""Carbon in the optimizer: the cost-vs-carbon front of a run's demand, a carbon price, a carbon cap.
 
 Steady usage of four SKUs, real on-demand prices from the shipped libcloud table for six regions (imported
 through import_prices), commitment rates derived from them. Expected costs are computed here from the

@@ -1,4 +1,4 @@
-"""Rightsize first, then commit (#4 §3) with the real rightsizing module: a hand-made organization of three
+"""Rightsize first, then commit, with the real rightsizing module: a hand-made organization of three
 EC2 resources, steady usage, CloudWatch-shaped metrics making one oversized and one idle."""
 
 from __future__ import annotations

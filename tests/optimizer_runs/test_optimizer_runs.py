@@ -52,7 +52,7 @@ def _hourly_net(rows, start, end) -> dict[pd.Timestamp, float]:
 
 
 def _assert_hourly_layers(hourly, rows, start, hours):
-    """results["hourly"] (#7 coverage chart): one point per hour of the window from its start, demand equal to
+    """results["hourly"] (the coverage chart): one point per hour of the window from its start, demand equal to
     the fixture's uncommitted usage per hour, and the layers stacking to it (values are stored to 4 places)."""
     assert hourly["granularity"] == "hour" and "instance" in hourly["unit"] and "sunk" in hourly["note"]
     expected_hours = [start + timedelta(hours=h) for h in range(hours)]
@@ -69,7 +69,7 @@ def _assert_hourly_layers(hourly, rows, start, hours):
 
 _CENTS = re.compile(r"^-?\d+(\.\d{1,2})?$")
 _RATE = re.compile(r"^-?\d+(\.\d{1,6})?$")
-# The contract (#4 money convention): these keys carry money wherever they appear in results/backtest.
+# The money convention: these keys carry money wherever they appear in results/backtest.
 _TOTALS = {
     "all_on_demand", "no_commitment", "objective", "bound", "savings", "cost", "upfront", "upfront_total",
     "monthly_cost", "monthly_recurring", "monthly_savings", "savings_vs_no_commitment",

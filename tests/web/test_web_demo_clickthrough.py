@@ -1,4 +1,4 @@
-"""Issue #7's "done when", in a real browser: on the organization `make demo` seeds, each demo user can open
+"""The dashboards in a real browser: on the organization `make demo` seeds, each demo user can open
 every page with no console error, no failed request and every chart drawn.
 
 One test walks all roles. pytest-django's live server makes every test transactional, and a transactional
