@@ -22,7 +22,8 @@ from django.http import Http404
 
 from finops.accounts.models import Membership, Organization, Role, Team
 
-BILLING_MANAGERS = frozenset({Role.ADMIN, Role.FINANCE})
+ADMINS = frozenset({Role.ADMIN})  # members and everyone's API tokens
+BILLING_MANAGERS = frozenset({Role.ADMIN, Role.FINANCE})  # billing uploads, budgets, commitment runs
 SEE_ALL_TEAMS = frozenset({Role.ADMIN, Role.FINANCE, Role.VIEWER})
 
 
@@ -60,6 +61,11 @@ class AccessPolicy:
     def can_manage_billing(self) -> bool:
         """Upload billing files: organization-wide data, so finance and admin only."""
         return self.can_write and self.role in BILLING_MANAGERS
+
+    @property
+    def is_admin(self) -> bool:
+        """Manages the organization's members and sees everyone's API tokens."""
+        return self.role in ADMINS
 
     @property
     def sees_all_teams(self) -> bool:

@@ -21,6 +21,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from finops.accounts.access import BILLING_MANAGERS
 from finops.api.fields import Money
 from finops.api.pagination import IdCursorPagination
 from finops.api.tenancy import TenantModelViewSet
@@ -29,7 +30,6 @@ from finops.budgets.selectors import budgets_visible
 from finops.budgets.services import BudgetResult, budget_create, budget_state, budget_update
 from finops.budgets.validation import MAX_AUTO_PERIODS
 
-MANAGERS = frozenset({"admin", "finance"})
 FIELDS = [
     "name",
     "scope",
@@ -180,7 +180,7 @@ class BudgetViewSet(TenantModelViewSet):
     queryset = Budget.objects.prefetch_related("recipient_users")
     serializer_class = BudgetSerializer
     pagination_class = IdCursorPagination
-    write_roles = MANAGERS
+    write_roles = BILLING_MANAGERS
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
         return queryset & budgets_visible(self.tenant)

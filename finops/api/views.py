@@ -20,8 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from finops.accounts.access import BILLING_MANAGERS
-from finops.accounts.models import Membership, Organization, Role, Team
+from finops.accounts.access import ADMINS, BILLING_MANAGERS
+from finops.accounts.models import Membership, Organization, Team
 from finops.api import serializers as s
 from finops.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from finops.api.idempotency import idempotent
@@ -296,8 +296,8 @@ class MemberViewSet(TenantReadOnlyViewSet):
     queryset = Membership.objects.select_related("user").prefetch_related("teams")
     serializer_class = s.MemberSerializer
     pagination_class = IdCursorPagination
-    read_roles = {Role.ADMIN}
-    write_roles = {Role.ADMIN}
+    read_roles = ADMINS
+    write_roles = ADMINS
 
 
 class TokenViewSet(
@@ -318,7 +318,7 @@ class TokenViewSet(
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
         queryset = super().scope_queryset(queryset)
-        if self.tenant.role != Role.ADMIN:
+        if not self.tenant.is_admin:
             queryset = queryset.filter(user=self.request.user)
         return queryset
 

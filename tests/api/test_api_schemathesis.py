@@ -90,6 +90,10 @@ def test_docs_are_served_from_local_static_files(client):
     text = page.content.decode()
     assert page.status_code == 200 and "/static/drf_spectacular_sidecar/swagger-ui-dist/" in text
     assert "cdn" not in text.lower() and "https://" not in text
+    # No inline script, so the Content-Security-Policy's script-src 'self' lets the page run.
+    assert "<script>" not in text
+    script = client.get("/api/docs/?script=")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.content.decode()
 
 
 # Phases as a config file, so one operation can differ: the coverage phase enumerates ~500 bodies per budget
