@@ -89,6 +89,27 @@ def _line_item_filter(scope: dict, organization: Organization) -> Q:
     return condition
 
 
+def scope_currencies(*, organization: Organization, scope: dict) -> set[str]:
+    """The currencies the scope's costs are billed in (of its first tag key when it filters on several);
+    every currency of the organization when the scope has no costs yet; empty for an organization without
+    data."""
+    tags = scope.get("tags") or {}
+    if tags:
+        key, values = next(iter(tags.items()))
+        rows = DailyTagCost.objects.filter(organization=organization, tag_key=key, tag_value__in=values)
+    else:
+        rows = DailyCost.objects.filter(organization=organization)
+    for key in DIMENSIONS:
+        if scope.get(key):
+            rows = rows.filter(**{f"{key}__in": scope[key]})
+    if scope.get("team"):
+        rows = rows.filter(team__slug__in=scope["team"])
+    found = set(rows.values_list("billing_currency", flat=True).distinct())
+    if found or not scope:
+        return found
+    return scope_currencies(organization=organization, scope={})
+
+
 def scoped_costs(
     *, organization: Organization, scope: dict, metric: str, currency: str, start: date, end: date
 ) -> QuerySet:

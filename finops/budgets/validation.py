@@ -18,7 +18,7 @@ from django.core.validators import validate_email
 from finops.accounts.models import Membership, Organization
 from finops.budgets import calc
 from finops.budgets.models import Budget
-from finops.budgets.selectors import DIMENSIONS, SCOPE_KEYS, known_dimension_values, known_tag_values
+from finops.budgets.selectors import DIMENSIONS, SCOPE_KEYS, known_dimension_values, known_tag_values, scope_currencies
 
 MAX_PERCENT = Decimal(1000)
 PERCENT_PLACES = Decimal("0.001")
@@ -267,6 +267,14 @@ def budget_validate(*, organization: Organization, data: dict, instance: Budget 
         else:
             if not 1 <= auto <= MAX_AUTO_PERIODS:
                 errors["auto_adjust_periods"] = [f"Must be between 1 and {MAX_AUTO_PERIODS} periods, got {auto}."]
+
+    if "currency" not in errors and not any(key.startswith("scope") for key in errors):
+        billed_in = scope_currencies(organization=organization, scope=scope)
+        if billed_in and currency not in billed_in:
+            errors["currency"] = [
+                f"No costs in this budget's scope are billed in {currency} (they are billed in "
+                f"{', '.join(sorted(billed_in))}): a budget in {currency} would never see any spend."
+            ]
 
     if thresholds and not users and not emails and "recipient_users" not in errors and "recipient_emails" not in errors:
         errors["recipient_emails"] = ["Thresholds need at least one recipient (a user or an email address)."]

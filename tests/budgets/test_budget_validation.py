@@ -159,3 +159,23 @@ def test_update_validates_and_keeps_the_row_on_failure(org):
     budget_update(budget=budget, data={**GOOD, "amount": "2000"})  # its own name is not a duplicate
     budget.refresh_from_db()
     assert budget.amount == Decimal("2000")
+
+
+def test_a_currency_the_scope_is_never_billed_in_is_refused(org):
+    errors = refused(org, currency="NOK")
+    assert errors["currency"] == [
+        "No costs in this budget's scope are billed in NOK (they are billed in USD): a budget in NOK would "
+        "never see any spend."
+    ]
+    # Lower case is the same currency, not a second one.
+    assert budget_create(organization=org, data={**GOOD, "currency": "usd"}).currency == "USD"
+
+
+def test_an_organization_without_data_may_choose_its_currency():
+    from finops.accounts.models import Organization
+
+    young = Organization.objects.create(slug="young", name="young")
+    budget = budget_create(
+        organization=young, data={"name": "first", "amount": "100", "currency": "EUR", "thresholds": []}
+    )
+    assert budget.currency == "EUR"
