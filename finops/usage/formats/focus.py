@@ -22,7 +22,7 @@ from finops.usage.formats.convert import (
     to_timestamp,
 )
 from finops.usage.formats.errors import IngestError
-from finops.usage.formats.schema import DECIMAL_COLUMNS, FOCUS_NAMES, TIMESTAMP_COLUMNS
+from finops.usage.formats.schema import DECIMAL_COLUMNS, ENUMERATIONS, FOCUS_NAMES, TIMESTAMP_COLUMNS
 
 # Older or newer FOCUS name -> the FOCUS 1.0-1.2 name the canonical schema uses.
 FOCUS_ALIASES: dict[str, str] = {
@@ -67,14 +67,6 @@ MANDATORY_COLUMNS: tuple[str, ...] = (
 
 # Enumerations whose values are stored in the spec's spelling when they differ only by case
 # (the FOCUS sample has both "Usage-Based" and "Usage-based").
-ENUMERATIONS: dict[str, tuple[str, ...]] = {
-    "ChargeCategory": ("Usage", "Purchase", "Tax", "Credit", "Adjustment"),
-    "ChargeClass": ("Correction",),
-    "ChargeFrequency": ("One-Time", "Recurring", "Usage-Based"),
-    "PricingCategory": ("Standard", "Dynamic", "Committed", "Other"),
-    "CommitmentDiscountCategory": ("Spend", "Usage"),
-    "CommitmentDiscountStatus": ("Used", "Unused"),
-}
 
 # Provider columns (FOCUS lets providers add x_* columns) that carry the compute SKU attribute the
 # product needs for rightsizing and carbon; the first present fills ``instance_type``.

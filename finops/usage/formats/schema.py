@@ -115,3 +115,13 @@ CANONICAL_SCHEMA: pa.Schema = pa.schema(
     [_field(name) for name in FOCUS_NAMES] + [pa.field(name, dtype) for name, dtype in EXTRA_COLUMNS.items()]
 )
 CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_SCHEMA.names)
+
+# FOCUS enumerations: the values a file may carry (spelling normalised on read).
+ENUMERATIONS: dict[str, tuple[str, ...]] = {
+    "ChargeCategory": ("Usage", "Purchase", "Tax", "Credit", "Adjustment"),
+    "ChargeClass": ("Correction",),
+    "ChargeFrequency": ("One-Time", "Recurring", "Usage-Based"),
+    "PricingCategory": ("Standard", "Dynamic", "Committed", "Other"),
+    "CommitmentDiscountCategory": ("Spend", "Usage"),
+    "CommitmentDiscountStatus": ("Used", "Unused"),
+}

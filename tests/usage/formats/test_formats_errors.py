@@ -253,11 +253,12 @@ def test_numbers_negative_scientific_and_rounded(tmp_path):
 
 
 def test_timestamps_with_offsets_are_converted_to_utc(tmp_path):
+    END = "2024-09-19T00:00:00Z"
     rows = [
-        focus_row(1, ChargePeriodStart="2024-09-18T22:00:00+02:00"),
-        focus_row(2, ChargePeriodStart="2024-09-18 22:00:00"),
-        focus_row(3, ChargePeriodStart="2024-09-18T22:00:00.1234567Z"),
-        focus_row(4, ChargePeriodStart="2024-09-18"),
+        focus_row(1, ChargePeriodStart="2024-09-18T22:00:00+02:00", ChargePeriodEnd=END),
+        focus_row(2, ChargePeriodStart="2024-09-18 22:00:00", ChargePeriodEnd=END),
+        focus_row(3, ChargePeriodStart="2024-09-18T22:00:00.1234567Z", ChargePeriodEnd=END),
+        focus_row(4, ChargePeriodStart="2024-09-18", ChargePeriodEnd=END),
     ]
     table = read_all(focus_file(tmp_path, rows))
     assert table["charge_period_start"].to_pylist() == [
@@ -350,3 +351,67 @@ def test_parquet_decimal_too_large_is_refused(tmp_path):
     pq.write_table(pa.table(columns), path)
     error = refused(path)
     assert (error.row, error.column) == (2, "BilledCost")
+
+
+# --- FOCUS value rules, for every format (the canonical table) ------------------------------------------
+
+
+def test_a_lower_case_currency_is_the_same_currency(tmp_path):
+    table = read_all(focus_file(tmp_path, [focus_row(1), focus_row(2, BillingCurrency="usd")]))
+    assert table["billing_currency"].to_pylist() == ["USD", "USD"]
+
+
+@pytest.mark.parametrize(
+    ("values", "column", "message"),
+    [
+        ({"BillingCurrency": "US Dollar"}, "BillingCurrency", "not an ISO 4217 currency code: 'US Dollar'"),
+        ({"BillingCurrency": "U$D"}, "BillingCurrency", "not an ISO 4217 currency code: 'U$D'"),
+        (
+            {"ChargeCategory": "Bogus"},
+            "ChargeCategory",
+            "'Bogus' is not one of Usage, Purchase, Tax, Credit, Adjustment",
+        ),
+        ({"ChargeClass": "Refund"}, "ChargeClass", "'Refund' is not one of Correction"),
+        (
+            {"ChargePeriodStart": "2024-09-05T00:00:00Z", "ChargePeriodEnd": "2024-09-04T00:00:00Z"},
+            "ChargePeriodEnd",
+            "2024-09-04 00:00:00+00:00 is before ChargePeriodStart 2024-09-05 00:00:00+00:00",
+        ),
+        (
+            {"BillingPeriodStart": "2024-10-01T00:00:00Z", "BillingPeriodEnd": "2024-09-01T00:00:00Z"},
+            "BillingPeriodEnd",
+            "is not after BillingPeriodStart",
+        ),
+        (
+            {"ChargePeriodStart": "1900-01-01T00:00:00Z", "ChargePeriodEnd": "1900-01-02T00:00:00Z"},
+            "ChargePeriodStart",
+            "1900-01-01 00:00:00+00:00 is before 2000: not a real charge date",
+        ),
+        (
+            {"ChargePeriodStart": "9999-12-30T00:00:00Z", "ChargePeriodEnd": "9999-12-31T00:00:00Z"},
+            "ChargePeriodStart",
+            "is after its billing period",
+        ),
+        (
+            {"ChargePeriodStart": "2024-07-02T00:00:00Z", "ChargePeriodEnd": "2024-07-03T00:00:00Z"},
+            "ChargePeriodStart",
+            "only corrections, credits and adjustments may refer to an earlier period",
+        ),
+    ],
+    ids=["currency-name", "currency-symbol", "category", "class", "charge-end", "billing-end", "1900", "9999", "early"],
+)
+def test_values_focus_forbids_are_refused_naming_row_column_and_value(tmp_path, values, column, message):
+    error = refused(focus_file(tmp_path, [focus_row(1), focus_row(2), focus_row(3, **values)]))
+    assert (error.row, error.column) == (3, column)
+    assert message in error.message
+
+
+def test_corrections_and_credits_may_refer_to_an_earlier_period_and_time_zones_may_skew(tmp_path):
+    earlier = {"ChargePeriodStart": "2024-07-02T00:00:00Z", "ChargePeriodEnd": "2024-07-03T00:00:00Z"}
+    rows = [
+        focus_row(1, ChargeCategory="Credit", BilledCost="-2", EffectiveCost="-2", **earlier),
+        focus_row(2, ChargeClass="Correction", **earlier),
+        # Charges dated a few hours before their billing period, as in the FinOps Foundation's sample.
+        focus_row(3, ChargePeriodStart="2024-08-31T22:00:00Z", ChargePeriodEnd="2024-08-31T23:00:00Z"),
+    ]
+    assert read_all(focus_file(tmp_path, rows)).num_rows == 3
