@@ -20,7 +20,7 @@ from finops.accounts.services import membership_set, organization_get_or_create
 from finops.api.services import token_create
 from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestJob, LineItem
 from finops.usage.services import ingest_job_create, ingest_job_run
-from pricing.models import CatalogImport, Price, Sku, Term
+from pricing.models import CatalogImport, Price, Sku, SpotPriceSample, Term
 
 
 def organization(slug: str = "acme", name: str | None = None) -> Organization:
@@ -179,3 +179,11 @@ def delete_organizations(organizations: list[Organization], *, usernames: list[s
     Membership.objects.filter(organization__in=organizations).delete()
     Organization.objects.filter(pk__in=[o.pk for o in organizations]).delete()
     get_user_model().objects.filter(username__in=usernames).delete()
+
+
+def delete_catalog() -> None:
+    """Delete a price catalog a module committed outside the tests' transactions."""
+    SpotPriceSample.objects.all().delete()
+    Price.objects.all().delete()
+    Sku.objects.all().delete()
+    CatalogImport.objects.all().delete()
