@@ -6,8 +6,9 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 export DJANGO_DEBUG ?= 1
 DEMO_PORT ?= 8000
+PYTEST_ARGS ?=
 
-.PHONY: install demo seed serve test lint format bench clean-var chromium
+.PHONY: install demo seed serve test test-nodb test-db check lint format bench clean-var chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "finops needs Python >= 3.11 (set PYTHON=python3.11)")'
@@ -36,10 +37,21 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium \
 	  || echo "WARNING: chromium not installed: browser tests skip (and fail under FINOPS_REQUIRE_BROWSER=1)"; }
 
-test: install chromium
+check: install
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest
+
+# The whole suite on the configured database (DATABASE_URL, default SQLite).
+test: check chromium
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The CI's lanes (.ci/run): the tests that use no database (marked ``nodb`` by tests/conftest.py) run once,
+# the others once per database. Together they are exactly `make test`.
+test-nodb: check
+	$(VENV)/bin/pytest -m nodb $(PYTEST_ARGS)
+
+test-db: install chromium
+	$(VENV)/bin/pytest -m "not nodb" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

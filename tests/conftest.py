@@ -57,12 +57,38 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"FINOPS_REQUIRE_SERVICES=1 but the shared data folder {SHARED_DATA} is missing.")
 
 
+# A test that reaches the database does it through one of these fixtures (directly or through another
+# fixture) or through the ``django_db`` mark; pytest-django refuses database access to any other test.
+DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+        "django_db_setup",
+        "live_server",
+        "admin_user",
+        "admin_client",
+    }
+)
+
+
+def uses_database(item: pytest.Item) -> bool:
+    if item.get_closest_marker("django_db") is not None:
+        return True
+    return not DATABASE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Conditional skips, loud reasons; under FINOPS_REQUIRE_* pytest_configure already refused to run instead.
     missing_redis = redis_url() is None
     missing_browser = browser_missing()
     missing_data = not SHARED_DATA.is_dir()
     for item in items:
+        # The database-free lane: these run once in CI, the others on SQLite and on PostgreSQL. A test put
+        # here by mistake cannot pass silently: pytest-django fails it on its first query.
+        if not uses_database(item):
+            item.add_marker(pytest.mark.nodb)
         if "services" in item.keywords:
             item.add_marker(
                 pytest.mark.skipif(missing_redis, reason="SERVICE MISSING: needs a reachable Redis at REDIS_URL")

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from finops.accounts.models import Membership, Organization, Team
-from finops.accounts.services import membership_set
-from finops.api.services import token_create
-from finops.usage.models import BillingSlice, DailyCost, IngestJob, LineItem
+from finops.accounts.models import Organization, Team
+from tests import factories
 from tests.conftest import FOCUS_SAMPLE
 from tests.usage.helpers import read_rows, write_csv
 
@@ -62,45 +58,30 @@ def _other_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 def build_world(tmp: Path) -> World:
     cache.clear()  # throttle history of earlier runs
     rows = read_rows(FOCUS_SAMPLE)
-    call_command("ingest_usage", str(FOCUS_SAMPLE), "--org", "t-acme", "--json", stdout=StringIO())
+    factories.ingest_command("t-acme", FOCUS_SAMPLE)
     other_rows = _other_rows(rows[:120])
-    path = write_csv(tmp / "other.csv", other_rows)
-    call_command("ingest_usage", str(path), "--org", "t-other", "--json", stdout=StringIO())
+    factories.ingest_command("t-other", write_csv(tmp / "other.csv", other_rows))
     org = Organization.objects.get(slug="t-acme")
     other = Organization.objects.get(slug="t-other")
     team = Team.objects.filter(organization=org).order_by("slug").first()
     usernames = []
     for role in ("admin", "finance", "engineer", "viewer"):
-        membership_set(
-            username=f"t-{role}",
-            organization=org,
-            role=role,
-            password="pw",
-            team_slugs=[team.slug] if role == "engineer" else None,
-        )
+        factories.member(org, f"t-{role}", role, password="pw", teams=[team] if role == "engineer" else None)
         usernames.append(f"t-{role}")
-    membership_set(username="t-other-admin", organization=other, role="admin", password="pw")
+    other_admin = factories.member(other, "t-other-admin", "admin", password="pw").user
     usernames.append("t-other-admin")
     world = World(org=org, other=other, rows=rows, other_rows=other_rows, engineer_team=team, usernames=usernames)
-    admin = get_user_model().objects.get(username="t-admin")
-    world.keys["token_read"] = token_create(user=admin, organization=org, name="r", scope="read").key
-    world.keys["token_write"] = token_create(user=admin, organization=org, name="w", scope="write").key
+    admin = factories.user("t-admin")
+    world.keys["token_read"] = factories.token_key(admin, org, "r", scope="read")
+    world.keys["token_write"] = factories.token_key(admin, org, "w", scope="write")
     for role in ("finance", "engineer", "viewer"):  # everyone has a token of their own to list
-        token_create(user=get_user_model().objects.get(username=f"t-{role}"), organization=org, name=role)
-    other_admin = get_user_model().objects.get(username="t-other-admin")
-    world.keys["other_token"] = token_create(user=other_admin, organization=other, name="o", scope="write").key
+        factories.token_key(factories.user(f"t-{role}"), org, role)
+    world.keys["other_token"] = factories.token_key(other_admin, other, "o", scope="write")
     return world
 
 
 def destroy_world(world: World) -> None:
-    orgs = [world.org, world.other]
-    LineItem.objects.filter(organization__in=orgs).delete()
-    DailyCost.objects.filter(organization__in=orgs).delete()
-    BillingSlice.objects.filter(organization__in=orgs).delete()
-    IngestJob.objects.filter(organization__in=orgs).delete()
-    Membership.objects.filter(organization__in=orgs).delete()
-    Organization.objects.filter(pk__in=[o.pk for o in orgs]).delete()
-    get_user_model().objects.filter(username__in=world.usernames).delete()
+    factories.delete_organizations([world.org, world.other], usernames=world.usernames)
     cache.clear()
 
 

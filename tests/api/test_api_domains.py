@@ -25,7 +25,7 @@ from optimizer.rightsizing.models import RightsizingRun
 from optimizer.rightsizing.selectors import rightsizing_payload
 from optimizer.services import optimization_run_execute
 from tests.api import api_fixtures
-from tests.optimizer_runs.optruns_helpers import ingest_fixture, seed_catalog
+from tests.optimizer.optruns_helpers import ingest_fixture, seed_catalog
 
 pytestmark = pytest.mark.django_db
 world = api_fixtures.world  # the module-scoped fixture, re-exported for pytest

@@ -157,7 +157,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     cache.clear()
     celery_app.conf.task_always_eager = True  # uploads run (and mostly fail on fuzzed bytes) in the request
     # Optimizer runs are recorded (202, pending) but not solved: a solve per fuzzed POST would take minutes.
-    # Their execution is tested in test_api_domains (inline) and tests/optimizer_runs.
+    # Their execution is tested in test_api_domains (inline) and tests/optimizer.
     monkeypatch.setattr(optimization_run_execute_task, "delay", lambda *args, **kwargs: None)
     try:
         sample = write_csv(tmp_path / "sample.csv", read_rows(FOCUS_SAMPLE)[:300])

@@ -8,18 +8,17 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
 from aiosmtpd.controller import Controller
-from django.contrib.auth import get_user_model
 
 from finops.accounts.models import Organization, Team
-from finops.accounts.services import membership_set
 from finops.usage.models import DailyCost, DailyTagCost, IngestJob, LineItem
+from tests import factories
 
 TODAY = date(2026, 3, 20)  # evaluations run "today"; data ends the day before
 FIRST_DAY = date(2025, 11, 1)
@@ -58,36 +57,27 @@ def cost_frame(first: date = FIRST_DAY, last: date = TODAY - timedelta(days=1), 
 
 def _rollup_fields(organization: Organization, job: IngestJob, teams: dict[str, Team], row) -> dict:
     """The daily rollup columns (DailyCost and DailyTagCost alike) of one frame row: one line item's worth."""
-    return {
-        "organization": organization,
-        "ingest_job": job,
-        "day": row.day,
-        "billing_period_start": datetime.combine(row.day.replace(day=1), time(), UTC),
-        "provider_name": "AWS",
-        "billing_account_id": ACCOUNT,
-        "sub_account_id": row.sub_account_id,
-        "service_name": row.service_name,
-        "service_category": "",
-        "region_id": row.region_id,
-        "charge_category": "Usage",
-        "pricing_category": "Standard",
-        "billing_currency": "USD",
-        "team": teams[row.team],
-        "billed_cost": row.billed,
-        "effective_cost": row.effective,
-        "list_cost": row.billed,
-        "pricing_quantity": Decimal(1),
-        "row_count": 1,
-    }
+    return factories.daily_cost_fields(
+        organization,
+        job,
+        row.day,
+        billing_account_id=ACCOUNT,
+        sub_account_id=row.sub_account_id,
+        service_name=row.service_name,
+        service_category="",
+        region_id=row.region_id,
+        pricing_category="Standard",
+        team=teams[row.team],
+        billed_cost=row.billed,
+        effective_cost=row.effective,
+        list_cost=row.billed,
+    )
 
 
 def build_org(frame: pd.DataFrame, slug: str = "acme") -> Organization:
-    organization = Organization.objects.create(slug=slug, name=slug.title())
-    job = IngestJob.objects.create(organization=organization, delivery_sha256="0" * 64, status="succeeded")
-    teams = {
-        value: Team.objects.create(organization=organization, slug=value, name=value, tag_value=value)
-        for value in sorted(frame.team.unique())
-    }
+    organization = factories.organization(slug)
+    job = factories.placeholder_ingest_job(organization)
+    teams = {value: factories.team(organization, value) for value in sorted(frame.team.unique())}
     DailyCost.objects.bulk_create(
         [DailyCost(**_rollup_fields(organization, job, teams, row)) for row in frame.itertuples()], batch_size=2000
     )
@@ -98,30 +88,22 @@ def add_line_items(organization: Organization, frame: pd.DataFrame) -> None:
     """One line item per frame row, tagged {"team": ..., "env": "prod"|"dev" (by region)}, and the tag
     rollup rows the ingest would write for them (one per row and tag)."""
     job = IngestJob.objects.filter(organization=organization).first()
-    items = []
-    for row in frame.itertuples():
-        start = datetime.combine(row.day, time(), UTC)
-        items.append(
-            LineItem(
-                organization=organization,
-                ingest_job=job,
-                team_tag_value=row.team,
-                provider_name="AWS",
-                billing_account_id=ACCOUNT,
-                sub_account_id=row.sub_account_id,
-                billing_currency="USD",
-                billing_period_start=datetime.combine(row.day.replace(day=1), time(), UTC),
-                billing_period_end=datetime.combine(row.day.replace(day=1), time(), UTC) + timedelta(days=31),
-                charge_period_start=start,
-                charge_period_end=start + timedelta(days=1),
-                charge_category="Usage",
-                billed_cost=row.billed,
-                effective_cost=row.effective,
-                service_name=row.service_name,
-                region_id=row.region_id,
-                tags={"team": row.team, "env": "prod" if row.region_id == "us-east-1" else "dev"},
-            )
+    items = [
+        factories.line_item(
+            organization,
+            job,
+            row.day,
+            team_tag_value=row.team,
+            billing_account_id=ACCOUNT,
+            sub_account_id=row.sub_account_id,
+            billed_cost=row.billed,
+            effective_cost=row.effective,
+            service_name=row.service_name,
+            region_id=row.region_id,
+            tags={"team": row.team, "env": "prod" if row.region_id == "us-east-1" else "dev"},
         )
+        for row in frame.itertuples()
+    ]
     LineItem.objects.bulk_create(items, batch_size=2000)
     teams = {t.tag_value: t for t in Team.objects.filter(organization=organization)}
     tag_rows = [
@@ -133,8 +115,7 @@ def add_line_items(organization: Organization, frame: pd.DataFrame) -> None:
 
 
 def add_user(organization: Organization, username: str, email: str, role: str = "finance"):
-    membership_set(username=username, organization=organization, role=role, email=email)
-    return get_user_model().objects.get(username=username)
+    return factories.member(organization, username, role, email=email).user
 
 
 def period_sum(frame: pd.DataFrame, start: date, end: date, column: str = "billed", **filters) -> Decimal:

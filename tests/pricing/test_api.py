@@ -12,15 +12,22 @@ from django.core.management import call_command
 
 from pricing.models import CatalogSource, Price
 from pricing.tasks import refresh_catalogs
+from tests import factories
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.django_db
 LIBCLOUD = ROOT / "pricing" / "data" / "libcloud_pricing.json.gz"
 
 
-@pytest.fixture
-def catalog():
-    call_command("import_prices", str(LIBCLOUD), "--json", stdout=StringIO())
+@pytest.fixture(scope="module")
+def catalog(django_db_setup, django_db_blocker):
+    """The shipped Libcloud catalog, imported once for the module: its tests only read it (each test's own
+    writes roll back with its transaction)."""
+    with django_db_blocker.unblock():
+        call_command("import_prices", str(LIBCLOUD), "--json", stdout=StringIO())
+    yield
+    with django_db_blocker.unblock():
+        factories.delete_catalog()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from django.core.management.base import CommandError
 
 from pricing.models import CatalogImport, Price, Sku, SpotPriceSample
 from pricing.services import derive_commitment_prices
+from tests import factories
 from tests.conftest import ROOT, SHARED_DATA
 
 pytestmark = pytest.mark.django_db
@@ -178,80 +179,97 @@ def test_same_prices_in_another_file_add_nothing(tmp_path):
     assert Price.objects.count() == 1
 
 
-@pytest.mark.parametrize(
-    ("mutate", "expected"),
-    [
-        (lambda text: text.replace('"FormatVersion","v1.0"', '"Format","v1.0"'), "preamble"),
-        (lambda text: text.replace('"0.0960000000"', '"zero.096"'), "PricePerUnit"),
-        (lambda text: text.replace('"OnDemand"', '"Lease"'), "TermType"),
-    ],
-)
-def test_bad_offer_files_are_refused_and_nothing_is_written(tmp_path, mutate, expected):
-    import_prices(LIBCLOUD)
-    counts = Sku.objects.count(), Price.objects.count()
-    good = offer_csv(
-        tmp_path / "good.csv",
-        published="2025-01-01T00:00:00Z",
-        version="1",
-        rows=[m5_on_demand("0.0960000000", "2025-01-01T00:00:00Z")],
+@pytest.fixture(scope="class")
+def shipped_catalog(django_db_setup, django_db_blocker):
+    """The shipped Libcloud catalog, imported once for a class (committed, then deleted after its last test)."""
+    with django_db_blocker.unblock():
+        import_prices(LIBCLOUD)
+    yield
+    with django_db_blocker.unblock():
+        factories.delete_catalog()
+
+
+@pytest.mark.usefixtures("shipped_catalog")
+class TestOnTheShippedLibcloudCatalog:
+    """Tests that start from the shipped Libcloud catalog. Each still imports it first, which is then the
+    documented duplicate no-op; its own writes roll back with its transaction."""
+
+    @pytest.mark.parametrize(
+        ("mutate", "expected"),
+        [
+            (lambda text: text.replace('"FormatVersion","v1.0"', '"Format","v1.0"'), "preamble"),
+            (lambda text: text.replace('"0.0960000000"', '"zero.096"'), "PricePerUnit"),
+            (lambda text: text.replace('"OnDemand"', '"Lease"'), "TermType"),
+        ],
     )
-    bad = tmp_path / "bad.csv"
-    bad.write_text(mutate(good.read_text()))
-    with pytest.raises(CommandError) as caught:
-        import_prices(bad)
-    assert caught.value.returncode == 2
-    assert "bad.csv" in str(caught.value) and expected in str(caught.value)
-    assert (Sku.objects.count(), Price.objects.count()) == counts
-    assert CatalogImport.objects.filter(status="failed").count() == 1
+    def test_bad_offer_files_are_refused_and_nothing_is_written(self, tmp_path, mutate, expected):
+        import_prices(LIBCLOUD)
+        counts = Sku.objects.count(), Price.objects.count()
+        good = offer_csv(
+            tmp_path / "good.csv",
+            published="2025-01-01T00:00:00Z",
+            version="1",
+            rows=[m5_on_demand("0.0960000000", "2025-01-01T00:00:00Z")],
+        )
+        bad = tmp_path / "bad.csv"
+        bad.write_text(mutate(good.read_text()))
+        with pytest.raises(CommandError) as caught:
+            import_prices(bad)
+        assert caught.value.returncode == 2
+        assert "bad.csv" in str(caught.value) and expected in str(caught.value)
+        assert (Sku.objects.count(), Price.objects.count()) == counts
+        assert CatalogImport.objects.filter(status="failed").count() == 1
 
+    def test_spot_history_and_lookup_statistics(self):
+        with open(SPOT_TSV, encoding="utf-8") as handle:
+            rows = list(csv.reader(handle, delimiter="\t"))
+        import_prices(LIBCLOUD)
+        result = import_prices(SPOT_TSV)["imports"][0]
+        assert result["spot_samples_added"] == len(rows)
+        assert SpotPriceSample.objects.count() == len(rows)
+        mine = [r for r in rows if r[0].startswith("use1-") and r[1] == "m5.large" and r[2] == "Linux/UNIX"]
+        spot = lookup()["spot"]
+        assert spot["samples"] == len(mine)
+        assert Decimal(spot["max"]) == max(Decimal(r[3]) for r in mine)
+        zones = {r[0] for r in mine}
+        assert set(spot["zones"]) == zones
+        for zone in zones:
+            in_zone = [Decimal(r[3]) for r in mine if r[0] == zone]
+            assert spot["zones"][zone]["samples"] == len(in_zone)
+            assert Decimal(spot["zones"][zone]["max"]) == max(in_zone)
+        assert import_prices(SPOT_TSV)["imports"][0]["status"] == "duplicate"
 
-def test_spot_history_and_lookup_statistics():
-    with open(SPOT_TSV, encoding="utf-8") as handle:
-        rows = list(csv.reader(handle, delimiter="\t"))
-    import_prices(LIBCLOUD)
-    result = import_prices(SPOT_TSV)["imports"][0]
-    assert result["spot_samples_added"] == len(rows)
-    assert SpotPriceSample.objects.count() == len(rows)
-    mine = [r for r in rows if r[0].startswith("use1-") and r[1] == "m5.large" and r[2] == "Linux/UNIX"]
-    spot = lookup()["spot"]
-    assert spot["samples"] == len(mine)
-    assert Decimal(spot["max"]) == max(Decimal(r[3]) for r in mine)
-    zones = {r[0] for r in mine}
-    assert set(spot["zones"]) == zones
-    for zone in zones:
-        in_zone = [Decimal(r[3]) for r in mine if r[0] == zone]
-        assert spot["zones"][zone]["samples"] == len(in_zone)
-        assert Decimal(spot["zones"][zone]["max"]) == max(in_zone)
-    assert import_prices(SPOT_TSV)["imports"][0]["status"] == "duplicate"
-
-
-def test_derived_commitment_prices_follow_the_published_ratios():
-    import_prices(LIBCLOUD)
-    record, duplicate = derive_commitment_prices()
-    assert not duplicate and record.prices_added > 0
-    ratios = json.loads(X2IEDN.read_text())["pricing"]["us-east-1"]["linux"]
-    on_demand = Decimal("0.096")  # libcloud m5.large us-east-1 (asserted above against the file)
-    payload = lookup()
-    by_key = {
-        (p["term"], p["lease_years"], p["purchase_option"], p["offering_class"], p["plan_type"]): p
-        for p in payload["prices"]
-    }
-    one_year = by_key[("reserved", 1, "no_upfront", "standard", None)]
-    expected = on_demand * Decimal(ratios["reserved"]["yrTerm1Standard.noUpfront"]) / Decimal(ratios["ondemand"])
-    assert Decimal(one_year["hourly"]) == expected.quantize(Decimal("0.000001"))
-    assert one_year["derived"] is True and "yrTerm1Standard.noUpfront" in one_year["provenance"]
-    all_upfront = by_key[("reserved", 3, "all_upfront", "standard", None)]
-    expected_upfront = (
-        on_demand * Decimal(ratios["reserved"]["yrTerm3Standard.allUpfront"]) / Decimal(ratios["ondemand"]) * 8760 * 3
-    )
-    assert Decimal(all_upfront["upfront"]) == expected_upfront.quantize(Decimal("0.01"))
-    assert Decimal(all_upfront["hourly"]) == 0
-    assert by_key[("savings_plan", 1, "no_upfront", None, "compute")]["derived"] is True
-    on_demand_row = by_key[("on_demand", None, None, None, None)]
-    assert on_demand_row["derived"] is False and on_demand_row["hourly"] == "0.096"
-    count = Price.objects.count()
-    assert derive_commitment_prices()[1] is True
-    assert Price.objects.count() == count
+    def test_derived_commitment_prices_follow_the_published_ratios(self):
+        import_prices(LIBCLOUD)
+        record, duplicate = derive_commitment_prices()
+        assert not duplicate and record.prices_added > 0
+        ratios = json.loads(X2IEDN.read_text())["pricing"]["us-east-1"]["linux"]
+        on_demand = Decimal("0.096")  # libcloud m5.large us-east-1 (asserted above against the file)
+        payload = lookup()
+        by_key = {
+            (p["term"], p["lease_years"], p["purchase_option"], p["offering_class"], p["plan_type"]): p
+            for p in payload["prices"]
+        }
+        one_year = by_key[("reserved", 1, "no_upfront", "standard", None)]
+        expected = on_demand * Decimal(ratios["reserved"]["yrTerm1Standard.noUpfront"]) / Decimal(ratios["ondemand"])
+        assert Decimal(one_year["hourly"]) == expected.quantize(Decimal("0.000001"))
+        assert one_year["derived"] is True and "yrTerm1Standard.noUpfront" in one_year["provenance"]
+        all_upfront = by_key[("reserved", 3, "all_upfront", "standard", None)]
+        expected_upfront = (
+            on_demand
+            * Decimal(ratios["reserved"]["yrTerm3Standard.allUpfront"])
+            / Decimal(ratios["ondemand"])
+            * 8760
+            * 3
+        )
+        assert Decimal(all_upfront["upfront"]) == expected_upfront.quantize(Decimal("0.01"))
+        assert Decimal(all_upfront["hourly"]) == 0
+        assert by_key[("savings_plan", 1, "no_upfront", None, "compute")]["derived"] is True
+        on_demand_row = by_key[("on_demand", None, None, None, None)]
+        assert on_demand_row["derived"] is False and on_demand_row["hourly"] == "0.096"
+        count = Price.objects.count()
+        assert derive_commitment_prices()[1] is True
+        assert Price.objects.count() == count
 
 
 def test_price_lookup_unknown_sku_exits_2():

@@ -102,20 +102,57 @@ def focus_frame():
     return frame
 
 
+def _transactional(node: pytest.Item | pytest.Module) -> bool:
+    marker = node.get_closest_marker("django_db")
+    return marker is not None and bool(marker.kwargs.get("transaction", marker.args[0] if marker.args else False))
+
+
+@pytest.fixture(scope="module")
+def _module_tenants(request, django_db_setup, django_db_blocker):
+    """The tenants built and committed once for a module whose tests each run in a transaction that rolls back,
+    so every test starts from the same rows; None in a transactional module (its tests empty the database)."""
+    if _transactional(request.node):
+        yield None
+        return
+    from django.test import override_settings
+
+    from tests import factories
+
+    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_HASHERS):
+        built = build_tenants()
+    yield built
+    with django_db_blocker.unblock():
+        factories.delete_organizations([built["alpha"], built["beta"]], usernames=TENANT_USERS)
+
+
 @pytest.fixture
-def tenants(db):
+def tenants(request, db, _module_tenants):
     """alpha holds the FOCUS sample, beta the CUR sample. Users: ann (alpha finance + beta viewer),
     eve (alpha engineer of one team), vic (alpha viewer), bob (beta finance only)."""
-    from io import StringIO
+    if _module_tenants is None:
+        return build_tenants()
+    if _transactional(request.node):
+        pytest.fail("a transactional test would empty the module's tenants: move it to a transactional module")
+    # Fresh instances and a copy of the frame: what a test changes in memory stays in that test.
+    fresh = {
+        key: value if value is None else type(value).objects.get(pk=value.pk)
+        for key, value in _module_tenants.items()
+        if key != "frame"
+    }
+    return fresh | {"frame": _module_tenants["frame"].copy()}
 
-    from django.core.management import call_command
 
+TENANT_USERS = ["ann", "eve", "vic", "bob"]
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def build_tenants() -> dict:
     from finops.accounts.models import Organization, Team
-    from finops.accounts.services import membership_set
+    from tests import factories
     from tests.conftest import CUR_SAMPLE, FOCUS_SAMPLE
 
-    call_command("ingest_usage", str(FOCUS_SAMPLE), "--org", "alpha", "--json", stdout=StringIO())
-    call_command("ingest_usage", str(CUR_SAMPLE), "--org", "beta", "--json", stdout=StringIO())
+    factories.ingest_command("alpha", FOCUS_SAMPLE)
+    factories.ingest_command("beta", CUR_SAMPLE)
     alpha, beta = Organization.objects.get(slug="alpha"), Organization.objects.get(slug="beta")
     frame = focus_frame()
     tagged = frame[frame["team_value"] != ""]
@@ -124,11 +161,11 @@ def tenants(db):
     team_value = counts.iloc[-1]["team_value"]
     team = Team.objects.get(organization=alpha, tag_value=team_value)
     other = Team.objects.filter(organization=alpha).exclude(pk=team.pk).order_by("slug").first()
-    membership_set(username="ann", organization=alpha, role="finance", password=PASSWORD)
-    membership_set(username="ann", organization=beta, role="viewer")
-    membership_set(username="eve", organization=alpha, role="engineer", password=PASSWORD, team_slugs=[team.slug])
-    membership_set(username="vic", organization=alpha, role="viewer", password=PASSWORD)
-    membership_set(username="bob", organization=beta, role="finance", password=PASSWORD)
+    factories.member(alpha, "ann", "finance", password=PASSWORD)
+    factories.member(beta, "ann", "viewer")
+    factories.member(alpha, "eve", "engineer", password=PASSWORD, teams=[team])
+    factories.member(alpha, "vic", "viewer", password=PASSWORD)
+    factories.member(beta, "bob", "finance", password=PASSWORD)
     beta_team = Team.objects.filter(organization=beta).order_by("slug").first() or Team.objects.create(
         organization=beta, slug="beta-only", name="beta-only", tag_value="beta-only"
     )
@@ -155,4 +192,4 @@ def _fresh_cache():
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     # PBKDF2's deliberate slowness costs seconds per test on a shared 2-core machine; not what we test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS

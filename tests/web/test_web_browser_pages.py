@@ -105,7 +105,7 @@ def test_optimizer_run_page_follows_the_run_in_the_browser(browser_page, tmp_pat
     from finops.accounts.services import membership_set, organization_get_or_create
     from optimizer.models import OptimizationRun
     from optimizer.services import optimization_run_execute
-    from tests.optimizer_runs.optruns_helpers import ingest_fixture, seed_catalog
+    from tests.optimizer.optruns_helpers import ingest_fixture, seed_catalog
 
     acme, _ = organization_get_or_create(slug="acme", name="Acme")
     ingest_fixture(acme, tmp_path)

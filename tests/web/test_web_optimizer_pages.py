@@ -14,7 +14,7 @@ from finops.web.views_optimizer import run_view
 from optimizer.models import OptimizationRun
 from optimizer.selectors import optimization_run_detail
 from optimizer.services import optimization_run_create, optimization_run_execute
-from tests.optimizer_runs.optruns_helpers import DAYS, START, ingest_fixture, seed_catalog
+from tests.optimizer.optruns_helpers import DAYS, START, ingest_fixture, seed_catalog
 from tests.web.conftest import PASSWORD
 
 

@@ -20,7 +20,7 @@ from optimizer.services import (
     optimization_run_execute,
 )
 from optimizer.tasks import optimization_run_execute_task
-from tests.optimizer_runs.optruns_helpers import DAYS, START, on_demand
+from tests.optimizer.optruns_helpers import DAYS, START, on_demand
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
 """Metric imports (idempotent, transactional), recommendation runs and the commitment-chain hook, on a
-tiny organization built through the real ingest (tests/rightsizing/rightsizing_fixtures.py)."""
+tiny organization built through the real ingest (tests/optimizer/rightsizing/rightsizing_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from optimizer.rightsizing.services import (
     rightsizing_recommend,
     utilization_import,
 )
-from tests.rightsizing.rightsizing_fixtures import (
+from tests.optimizer.rightsizing.rightsizing_fixtures import (
     PRICES,
     WINDOW_END,
     WINDOW_START,

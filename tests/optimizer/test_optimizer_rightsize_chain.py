@@ -11,7 +11,7 @@ import pytest
 from finops.accounts.services import organization_get_or_create
 from optimizer.rightsizing.services import rightsizing_changes, rightsizing_recommend, utilization_import
 from optimizer.services import optimization_run_create, optimization_run_execute
-from tests.optimizer_runs.optruns_helpers import START, ingest_fixture, on_demand, seed_catalog, steady_rows
+from tests.optimizer.optruns_helpers import START, ingest_fixture, on_demand, seed_catalog, steady_rows
 
 pytestmark = pytest.mark.django_db
 

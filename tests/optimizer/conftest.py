@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from finops.accounts.services import organization_get_or_create
-from tests.optimizer_runs.optruns_helpers import ingest_fixture, seed_catalog
+from tests.optimizer.optruns_helpers import ingest_fixture, seed_catalog
 
 
 @pytest.fixture

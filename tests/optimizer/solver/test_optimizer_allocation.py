@@ -11,7 +11,7 @@ import pytest
 
 from optimizer.solver import evaluate, parse_problem
 from optimizer.solver.allocation import UNIT, Allocation, coverage_series, hourly_allocation
-from tests.optimizer.optimizer_cases import random_problem
+from tests.optimizer.solver.optimizer_cases import random_problem
 
 # a: on-demand 0.10, spot 0.04 for up to 25% of the hour's demand; b: on-demand 0.20, no spot.
 # r_a: a reservation for a only at 0.06/h; p: a plan charging 0.08 $/h per a and 0.15 $/h per b.

@@ -14,7 +14,7 @@ from finops.accounts.models import Organization
 from finops.forecasting.models import AnomalyAlert
 from finops.forecasting.services import anomaly_alerts_send, anomaly_subscription_create, forecast_refresh_inline
 from finops.forecasting.tasks import anomaly_digest
-from tests.forecasting_app.fc_fixtures import LAST_DAY, load, usage_frame
+from tests.forecasting.fc_fixtures import LAST_DAY, load, usage_frame
 
 pytestmark = pytest.mark.django_db
 

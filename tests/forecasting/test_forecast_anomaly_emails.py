@@ -22,7 +22,7 @@ from finops.forecasting.services import (
     forecast_refresh_inline,
 )
 from finops.forecasting.tasks import anomaly_digest
-from tests.forecasting_app.fc_fixtures import LAST_DAY, load, usage_frame
+from tests.forecasting.fc_fixtures import LAST_DAY, load, usage_frame
 
 pytestmark = pytest.mark.django_db
 IMMEDIATE, DIGEST = "immediate", "daily_digest"

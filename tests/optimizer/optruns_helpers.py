@@ -12,10 +12,9 @@ import numpy as np
 
 from finops.accounts.models import Organization
 from finops.demo import prices as demo_prices
-from finops.usage.services import ingest_job_create, ingest_job_run
-from pricing.models import CatalogImport, Price, Sku, Term
 from pricing.services import catalog_import, derive_commitment_prices
 from pricing.specs import normalization_factor
+from tests import factories
 from tests.usage.helpers import write_csv
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -152,43 +151,25 @@ def _usage(common: dict[str, str], q: float, od: float, price: float, category: 
 def ingest_fixture(organization: Organization, tmp_path: Path, rows: list[dict[str, str]] | None = None) -> list:
     rows = fixture_rows() if rows is None else rows
     path = write_csv(tmp_path / "fixture-focus.csv", rows, COLUMNS)
-    ingest_job_run(ingest_job_create(organization=organization, paths=[path]))
+    factories.ingest_files(organization, [path])
     return rows
 
 
 def seed_catalog(types: list[tuple[str, str]] | None = None) -> None:
     """Real on-demand prices for the fixture's SKUs, derived commitment rates, real spot history."""
     types = types or sorted({(f[1], f[2]) for f in FLEETS})
-    record = CatalogImport.objects.create(
-        provider="aws",
-        format="test",
-        source="demo libcloud extract",
-        location=str(demo_prices.DATA_DIR),
-        sha256="0" * 64,
-        status=CatalogImport.Status.SUCCEEDED,
-    )
+    record = factories.catalog_record("demo libcloud extract", str(demo_prices.DATA_DIR))
     for itype, region in types:
-        sku = Sku.objects.create(
-            sku_key=f"aws:ec2:{region}:{itype}:linux:shared",
-            provider="aws",
-            service="AmazonEC2",
-            region=region,
-            instance_type=itype,
-            operating_system="linux",
-            tenancy="shared",
-            instance_family=itype.split(".")[0],
-            normalization_factor=normalization_factor(itype, {}),
-            catalog_import=record,
-        )
-        Price.objects.create(
-            sku=sku,
-            term=Term.ON_DEMAND,
-            unit="Hrs",
-            upfront=Decimal(0),
-            hourly=on_demand(itype, region),
-            currency="USD",
+        factories.ec2_on_demand(
+            record,
+            itype,
+            region,
+            on_demand(itype, region),
+            sku_fields={
+                "instance_family": itype.split(".")[0],
+                "normalization_factor": normalization_factor(itype, {}),
+            },
             effective_from=datetime(2025, 1, 1, tzinfo=UTC),
-            catalog_import=record,
         )
     derive_commitment_prices()
     catalog_import(paths=[SPOT_HISTORY])

@@ -12,7 +12,7 @@ from finops.celery import app
 from finops.forecasting.models import ForecastRun
 from finops.forecasting.services import forecast_run_start, forecast_runs_fail_stale
 from finops.forecasting.tasks import refresh_all, refresh_org
-from tests.forecasting_app.fc_fixtures import LAST_DAY, load, usage_frame
+from tests.forecasting.fc_fixtures import LAST_DAY, load, usage_frame
 
 pytestmark = pytest.mark.django_db
 

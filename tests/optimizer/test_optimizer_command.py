@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 
 from finops.accounts.services import organization_get_or_create
 from optimizer.models import OptimizationRun
-from tests.optimizer_runs.optruns_helpers import ingest_fixture
+from tests.optimizer.optruns_helpers import ingest_fixture
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finops.accounts.services import organization_get_or_create
-from finops.usage.services import ingest_job_create, ingest_job_run
-from pricing.models import CatalogImport, Price, Sku
+from tests import factories
 from tests.conftest import FOCUS_SAMPLE
 
 REGION = "us-east-1"
@@ -127,34 +125,14 @@ def write_billing(path: Path) -> Path:
 
 
 def make_catalog() -> None:
-    record = CatalogImport.objects.create(
-        provider="aws", format="test", source="test prices", location="tests", sha256="0" * 64, status="succeeded"
-    )
+    record = factories.catalog_record("test prices", "tests")
     for itype, hourly in PRICES.items():
-        sku = Sku.objects.create(
-            sku_key=f"aws:ec2:{REGION}:{itype}:linux:shared",
-            provider="aws",
-            service="AmazonEC2",
-            region=REGION,
-            instance_type=itype,
-            operating_system="linux",
-            tenancy="shared",
-            catalog_import=record,
-        )
-        Price.objects.create(
-            sku=sku,
-            term="on_demand",
-            unit="Hrs",
-            upfront=Decimal(0),
-            hourly=Decimal(hourly),
-            currency="USD",
-            catalog_import=record,
-        )
+        factories.ec2_on_demand(record, itype, REGION, Decimal(hourly))
 
 
 def make_org(tmp_path: Path, slug: str = "acme"):
-    organization, _ = organization_get_or_create(slug=slug)
-    job = ingest_job_run(ingest_job_create(organization=organization, paths=[write_billing(tmp_path / "bill.csv")]))
+    organization = factories.organization(slug, name=slug)
+    job = factories.ingest_files(organization, [write_billing(tmp_path / "bill.csv")])
     assert job.status == "succeeded", job.error
     make_catalog()
     return organization

@@ -17,7 +17,7 @@ from finops.forecasting.selectors import series_plan
 from finops.forecasting.services import anomaly_subscription_create
 from finops.forecasting.tasks import forecast_refresh_enqueue
 from tests.conftest import ROOT, redis_url
-from tests.forecasting_app.fc_fixtures import LAST_DAY, load, usage_frame
+from tests.forecasting.fc_fixtures import LAST_DAY, load, usage_frame
 from tests.usage.test_worker import _database_url
 
 # The worker's own default queue is the test's unique queue, so refresh_finish (sent by a chunk task) lands there.

@@ -4,14 +4,15 @@ daily rollups, both written from one pandas frame that the tests also use for th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-from finops.accounts.models import Organization, Team
+from finops.accounts.models import Organization
 from finops.usage.models import DailyCost, IngestJob, LineItem
+from tests import factories
 
 FIRST_DAY = date(2025, 10, 23)
 LAST_DAY = date(2026, 4, 20)  # a Monday in the middle of a month: 20 actual days of April
@@ -85,31 +86,21 @@ def usage_frame(
 
 def load(organization: Organization, frame: pd.DataFrame) -> IngestJob:
     """Write the frame as line items and daily rollups (effective = billed + 1% to tell the metrics apart)."""
-    job = IngestJob.objects.create(organization=organization, status="succeeded", delivery_sha256="0" * 64)
-    teams = {}
-    for value in sorted(set(frame["team"]) - {""}):
-        teams[value], _ = Team.objects.get_or_create(
-            organization=organization, tag_value=value, defaults={"slug": value, "name": value.title()}
-        )
+    job = factories.placeholder_ingest_job(organization)
+    teams = {
+        value: factories.team(organization, value, name=value.title()) for value in sorted(set(frame["team"]) - {""})
+    }
     items, rollups = [], []
     for row in frame.itertuples(index=False):
-        start = datetime.combine(row.day, time(), UTC)
-        period = datetime(row.day.year, row.day.month, 1, tzinfo=UTC)
         effective = (row.cost * Decimal("1.01")).quantize(Decimal("0.0001"))
         items.append(
-            LineItem(
-                organization=organization,
-                ingest_job=job,
+            factories.line_item(
+                organization,
+                job,
+                row.day,
                 team_tag_value=row.team,
-                provider_name="AWS",
                 billing_account_id="999999999999",
                 sub_account_id=row.account,
-                billing_currency="USD",
-                billing_period_start=period,
-                billing_period_end=period + timedelta(days=31),
-                charge_period_start=start,
-                charge_period_end=start + timedelta(days=1),
-                charge_category="Usage",
                 billed_cost=row.cost,
                 effective_cost=effective,
                 list_cost=row.cost,
@@ -121,24 +112,18 @@ def load(organization: Organization, frame: pd.DataFrame) -> IngestJob:
             )
         )
         rollups.append(
-            DailyCost(
-                organization=organization,
-                ingest_job=job,
-                day=row.day,
-                billing_period_start=period,
-                provider_name="AWS",
+            factories.daily_cost(
+                organization,
+                job,
+                row.day,
                 billing_account_id="999999999999",
                 sub_account_id=row.account,
                 service_name=row.service,
                 region_id=row.region,
-                charge_category="Usage",
-                billing_currency="USD",
                 team=teams.get(row.team),
                 billed_cost=row.cost,
                 effective_cost=effective,
                 list_cost=row.cost,
-                pricing_quantity=Decimal(1),
-                row_count=1,
             )
         )
     LineItem.objects.bulk_create(items, batch_size=2000)

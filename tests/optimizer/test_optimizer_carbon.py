@@ -28,7 +28,7 @@ from optimizer.models import OptimizationRun
 from optimizer.services import ParametersError, optimization_run_create, optimization_run_execute
 from pricing.services import derive_commitment_prices
 from tests.conftest import ROOT
-from tests.optimizer_runs.optruns_helpers import START, ingest_fixture, steady_rows
+from tests.optimizer.optruns_helpers import START, ingest_fixture, steady_rows
 
 pytestmark = pytest.mark.django_db
 

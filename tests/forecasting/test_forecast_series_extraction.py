@@ -12,7 +12,7 @@ from finops.accounts.models import Organization
 from finops.forecasting.conf import forecast_config
 from finops.forecasting.selectors import SeriesKey, cost_as_of, daily_cost_frame, series_plan, series_values
 from finops.usage.models import DailyCost
-from tests.forecasting_app.fc_fixtures import FIRST_DAY, LAST_DAY, RESOURCES, effective, load, usage_frame
+from tests.forecasting.fc_fixtures import FIRST_DAY, LAST_DAY, RESOURCES, effective, load, usage_frame
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "forecast.py"
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "forecast.py"
 _spec = importlib.util.spec_from_file_location("forecast_bench_demo_module", BENCH)
 bench = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = bench  # dataclasses look their module up while the class is built

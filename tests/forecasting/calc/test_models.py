@@ -1,4 +1,4 @@
-"""Candidates and selection. Run with ``pytest tests/forecasting -p no:django`` (pure math, no database)."""
+"""Candidates and selection. Run with ``pytest tests/forecasting/calc -p no:django`` (pure math, no database)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from finops.accounts.models import Membership, Organization
 from finops.forecasting.calc.rootcause import baseline_days
 from finops.forecasting.models import Anomaly, AnomalyFeedback
 from finops.forecasting.services import anomaly_feedback_set, forecast_refresh_inline
-from tests.forecasting_app.fc_fixtures import LAST_DAY, effective, load, usage_frame
+from tests.forecasting.fc_fixtures import LAST_DAY, effective, load, usage_frame
 
 pytestmark = pytest.mark.django_db
 

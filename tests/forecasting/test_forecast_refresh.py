@@ -15,7 +15,7 @@ from finops.forecasting.calc.select import forecast_series
 from finops.forecasting.models import Anomaly, ForecastChunk, ForecastRun, SeriesForecast, SeriesProjection
 from finops.forecasting.selectors import forecast_run_latest, series_forecast_latest, series_plan
 from finops.forecasting.services import forecast_chunk_run, forecast_refresh_inline
-from tests.forecasting_app.fc_fixtures import LAST_DAY, effective, load, usage_frame
+from tests.forecasting.fc_fixtures import LAST_DAY, effective, load, usage_frame
 
 pytestmark = pytest.mark.django_db
 

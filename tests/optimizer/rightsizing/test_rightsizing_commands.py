@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 
 from finops.accounts.services import organization_get_or_create
 from optimizer.rightsizing.models import UtilizationHour
-from tests.rightsizing.rightsizing_fixtures import PRICES, make_org, write_metrics
+from tests.optimizer.rightsizing.rightsizing_fixtures import PRICES, make_org, write_metrics
 
 pytestmark = pytest.mark.django_db
 CONTRACT_KEYS = {

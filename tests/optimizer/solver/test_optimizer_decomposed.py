@@ -254,7 +254,7 @@ def test_cli_default_is_decomposed(tmp_path):
     path.write_text(json.dumps(_fleet(24, demand, THREE_PER_SKU, TWO_PLANS, 13.0)))
     proc = subprocess.run(
         [sys.executable, "-m", "optimizer", "solve", str(path), "--json"],
-        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parents[3], capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
