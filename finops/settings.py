@@ -277,6 +277,11 @@ LOGGING = {
 # Ingest: where uploads and deliveries are kept while jobs run; rows per chunk.
 FINOPS_INGEST_DIR = VAR_DIR / "ingest"
 FINOPS_INGEST_CHUNK_ROWS = env.int("FINOPS_INGEST_CHUNK_ROWS", default=50_000)
+# Limits on what an ingest accepts: the bytes of one upload (pages and API; 413 above it), and what a compressed
+# file may expand to, in bytes and as a multiple of its size on disk (a zip bomb is refused by name).
+FINOPS_MAX_UPLOAD_BYTES = env.int("FINOPS_MAX_UPLOAD_BYTES", default=2 * 1024**3)
+FINOPS_MAX_DECOMPRESSED_BYTES = env.int("FINOPS_MAX_DECOMPRESSED_BYTES", default=20 * 1024**3)
+FINOPS_MAX_DECOMPRESSION_RATIO = env.int("FINOPS_MAX_DECOMPRESSION_RATIO", default=100)
 # Tag keys that name a line item's team, first match wins (case-sensitive, as providers keep tags).
 FINOPS_TEAM_TAG_KEYS = env.list(
     "FINOPS_TEAM_TAG_KEYS", default=["team", "Team", "cost_center", "CostCenter", "business_unit"]

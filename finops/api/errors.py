@@ -4,7 +4,7 @@
 
 ``fields`` is present for field-level input errors only. Codes: invalid, parse_error, not_authenticated,
 permission_denied, not_found, method_not_allowed, not_acceptable, unsupported_media_type, conflict,
-throttled, server_error. Throttled responses carry ``Retry-After`` (seconds). An unexpected failure is a 500
+throttled, too_large, server_error. Throttled responses carry ``Retry-After`` (seconds). An unexpected failure is a 500
 in the same shape (``server_error``); its traceback goes to the log, never to the caller.
 """
 
@@ -40,7 +40,14 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request is larger than allowed."
+    default_code = "too_large"
+
+
 CODES.append((Conflict, "conflict"))
+CODES.append((PayloadTooLarge, "too_large"))
 
 
 def _code(exc: Exception, status_code: int) -> str:

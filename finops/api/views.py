@@ -23,6 +23,7 @@ from rest_framework.reverse import reverse
 from finops.accounts.access import ADMINS, BILLING_MANAGERS
 from finops.accounts.models import Membership, Organization, Team
 from finops.api import serializers as s
+from finops.api.errors import PayloadTooLarge
 from finops.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from finops.api.idempotency import idempotent
 from finops.api.models import ApiToken
@@ -31,10 +32,10 @@ from finops.api.services import TokenError, token_create, token_revoke
 from finops.api.tenancy import ALL_ROLES, TenantAPIView, TenantMixin, TenantReadOnlyViewSet
 from finops.core.amounts import money_str
 from finops.core.spreadsheet import SpreadsheetSafeWriter
-from finops.usage.formats.errors import IngestError
+from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.models import IngestJob, LineItem
 from finops.usage.selectors import ReportError, cost_breakdown, line_items_filtered, parse_group_bys
-from finops.usage.services import billing_upload_create
+from finops.usage.services import billing_upload_create, upload_size_check
 
 
 # --- costs ----------------------------------------------------------------------------------------------
@@ -235,6 +236,10 @@ class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         responses={202: OpenApiResponse(s.IngestJobSerializer, description="Accepted; poll the job's url.")},
     )
     def create(self, request: Request) -> Response:
+        try:  # before the body is read: a client announcing too much is refused at once
+            upload_size_check(_content_length(request))
+        except TooLargeError as error:
+            raise PayloadTooLarge(error.describe()) from error
         upload = s.IngestUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         return idempotent(request, self.tenant, lambda: self._start(request, upload.validated_data))
@@ -248,10 +253,17 @@ class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelM
                 fmt=data["format"],
                 source="api",
             )
+        except TooLargeError as error:
+            raise PayloadTooLarge(error.describe()) from error
         except IngestError as error:
             raise ValidationError({"file": [error.describe()]}) from error
         body = self.get_serializer(job).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
+
+
+def _content_length(request: Request) -> int | None:
+    value = request.META.get("CONTENT_LENGTH") or ""
+    return int(value) if value.isdigit() else None
 
 
 @csrf_exempt  # a 404 for every method: no CSRF page in the middle of the API

@@ -37,7 +37,8 @@ from finops.core.hashing import file_sha256
 from finops.core.tasks import enqueue_on_commit
 from finops.usage import formats
 from finops.usage.followups import ingest_followups_enqueue
-from finops.usage.formats.errors import IngestError
+from finops.usage.formats.errors import IngestError, TooLargeError
+from finops.usage.formats.readers import ExpansionLimits
 from finops.usage.formats.schema import CANONICAL_COLUMNS
 from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestFile, IngestJob, LineItem
 from finops.usage.rollup import (
@@ -93,6 +94,14 @@ def ingest_job_create(
 INGEST_TASK = "usage.ingest_job_run"
 
 
+def upload_size_check(size: int | None, *, name: str = "the upload") -> None:
+    """Refuse (TooLargeError) an upload over ``FINOPS_MAX_UPLOAD_BYTES``. Pages and the API call it with the
+    request's Content-Length before reading the body, and the upload service as the bytes arrive."""
+    limit = settings.FINOPS_MAX_UPLOAD_BYTES
+    if size is not None and size > limit:
+        raise TooLargeError(f"larger than the upload limit of {limit:,} bytes (FINOPS_MAX_UPLOAD_BYTES)", file=name)
+
+
 def billing_upload_create(
     *,
     organization: Organization,
@@ -107,11 +116,13 @@ def billing_upload_create(
     folder = Path(settings.FINOPS_INGEST_DIR) / "uploads" / uuid.uuid4().hex
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        paths = []
+        paths, written = [], 0
         for upload in files:
             path = folder / (get_valid_filename(Path(upload.name).name) or "upload")
             with path.open("wb") as handle:
                 for chunk in upload.chunks():
+                    written += len(chunk)
+                    upload_size_check(written, name=Path(upload.name).name)
                     handle.write(chunk)
             paths.append(path)
         if not paths:
@@ -234,15 +245,27 @@ def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None, 
             job.save()
     except IngestError as error:
         _mark_failed(job, _stored_message(job, error), started)
+        _uploads_remove(job)
         raise
     except Exception as error:
         _mark_failed(job, f"internal error: {type(error).__name__}: {error}", started)
+        _uploads_remove(job)
         raise
+    _uploads_remove(job)
     tracker.rows = job.rows_read
     tracker.report(job.bytes_total)
     if followups and job.status == IngestJob.Status.SUCCEEDED:
         ingest_followups_enqueue(organization_id=job.organization_id, billing_periods=job.billing_periods)
     return job
+
+
+def _uploads_remove(job: IngestJob) -> None:
+    """Delete an ended job's uploaded files (its folder under FINOPS_INGEST_DIR/uploads). Files the command line
+    named stay where they are; a job still running keeps its files for the worker that picks it up again."""
+    uploads = (Path(settings.FINOPS_INGEST_DIR) / "uploads").resolve()
+    for folder in {Path(f.path).resolve().parent for f in job.files.all()}:
+        if folder.parent == uploads:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stored_message(job: IngestJob, error: IngestError) -> str:
@@ -276,7 +299,10 @@ def _prepare_delivery(
     for ingest_file in files:
         ingest_file.rows = 0
         path = Path(ingest_file.path)
-        for parsed in formats.read_chunks(path, job.requested_format, settings.FINOPS_INGEST_CHUNK_ROWS):
+        limits = ExpansionLimits(
+            max_bytes=settings.FINOPS_MAX_DECOMPRESSED_BYTES, max_ratio=settings.FINOPS_MAX_DECOMPRESSION_RATIO
+        )
+        for parsed in formats.read_chunks(path, job.requested_format, settings.FINOPS_INGEST_CHUNK_ROWS, limits):
             chunk = parsed.table
             values = team_values(chunk["tags"], keys)
             prepared = loader.prepare(_line_item_table(chunk, job.organization_id, job.pk, values))

@@ -21,10 +21,10 @@ from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Membership, Organization, Role, Team
 from finops.core.amounts import quantize_money
 from finops.core.spreadsheet import SpreadsheetSafeWriter
-from finops.usage.formats.errors import IngestError
+from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.models import IngestJob
 from finops.usage.selectors import METRICS, ReportError
-from finops.usage.services import billing_upload_create
+from finops.usage.services import billing_upload_create, upload_size_check
 from finops.web import figures, selectors, team_slots
 from finops.web.access import cache_prefix, org_page, render_page
 from finops.web.cache import cached
@@ -426,6 +426,8 @@ def data(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         try:
+            length = request.META.get("CONTENT_LENGTH") or ""
+            upload_size_check(int(length) if length.isdigit() else None)
             job = billing_upload_create(
                 organization=scope.organization,
                 files=request.FILES.getlist("files"),
@@ -434,7 +436,7 @@ def data(request: HttpRequest) -> HttpResponse:
             )
         except IngestError as error:
             messages.error(request, error.describe())
-            status = 400
+            status = 413 if isinstance(error, TooLargeError) else 400
         else:
             return redirect(f"{reverse('web:data')}?job={job.pk}")
     active = None

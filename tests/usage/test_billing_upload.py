@@ -91,3 +91,63 @@ def test_an_accepted_upload_is_saved_in_its_own_folder_and_enqueued_once(
     saved = settings.FINOPS_INGEST_DIR / "uploads" / folder / "focus.csv"
     assert [f.path for f in job.files.all()] == [str(saved.resolve())]
     assert saved.read_bytes() == FOCUS_SAMPLE.read_bytes()
+
+
+# --- Limits, and the files of ended jobs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("post", "client"), [(_post_web, "web"), (_post_api, "api")], ids=["web", "api"])
+def test_an_upload_over_the_limit_is_refused_with_413_and_leaves_nothing(finance, settings, post, client):
+    settings.FINOPS_MAX_UPLOAD_BYTES = FOCUS_SAMPLE.stat().st_size - 1
+    response = post(finance)
+    assert response.status_code == 413
+    text = response.content.decode()
+    assert "larger than the upload limit of" in text
+    if client == "api":
+        assert response.json()["error"]["code"] == "too_large"
+    assert _uploads(settings) == [] and not IngestJob.objects.exists()
+
+
+def test_the_service_counts_the_bytes_of_an_upload_without_a_length(finance, settings):
+    from finops.usage.formats.errors import TooLargeError
+    from finops.usage.services import billing_upload_create
+
+    settings.FINOPS_MAX_UPLOAD_BYTES = 1000
+    with pytest.raises(TooLargeError, match=r"focus\.csv.*larger than the upload limit of 1,000 bytes"):
+        billing_upload_create(
+            organization=finance.organization,
+            files=[SimpleUploadedFile("focus.csv", FOCUS_SAMPLE.read_bytes())],
+            user=None,
+        )
+    assert _uploads(settings) == [] and not IngestJob.objects.exists()
+
+
+@pytest.mark.parametrize("good", [True, False], ids=["succeeded", "failed"])
+def test_an_ended_jobs_upload_is_deleted(finance, settings, django_capture_on_commit_callbacks, monkeypatch, good):
+    from finops.usage.services import billing_upload_create, ingest_job_run
+
+    content = FOCUS_SAMPLE.read_bytes() if good else b"BilledCost,Nonsense\n1,2\n"
+    monkeypatch.setattr(ingest_job_run_task, "delay", lambda job_id: None)
+    job = billing_upload_create(
+        organization=finance.organization, files=[SimpleUploadedFile("focus.csv", content)], user=None
+    )
+    assert len(_uploads(settings)) == 1  # kept while the job may still run
+    try:
+        ingest_job_run(job, followups=False)
+    except IngestError:
+        assert not good
+    job.refresh_from_db()
+    assert job.status == (IngestJob.Status.SUCCEEDED if good else IngestJob.Status.FAILED)
+    assert _uploads(settings) == []
+
+
+def test_the_command_lines_files_are_never_deleted(tmp_path):
+    import shutil
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    copy = tmp_path / "mine.csv"
+    shutil.copy(FOCUS_SAMPLE, copy)
+    call_command("ingest_usage", str(copy), "--org", "cli-org", "--json", stdout=StringIO())
+    assert copy.read_bytes() == FOCUS_SAMPLE.read_bytes()

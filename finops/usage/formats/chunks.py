@@ -19,7 +19,7 @@ from finops.usage.formats.convert import Where
 from finops.usage.formats.detect import FORMATS, detect_columns
 from finops.usage.formats.errors import IngestError
 from finops.usage.formats.focus import FocusMapper
-from finops.usage.formats.readers import CONVERT_ROWS, Source
+from finops.usage.formats.readers import CONVERT_ROWS, ExpansionLimits, Source
 
 _MAPPERS = {"focus": FocusMapper, "aws-cur": CurMapper}
 # Raw groups read ahead by the reader thread (each CONVERT_ROWS rows, a few MB).
@@ -37,7 +37,9 @@ class ParsedChunk:
     fmt: str  # "focus" | "aws-cur"
 
 
-def read_chunks(path: Path, fmt: str = "auto", chunk_rows: int = 100_000) -> Iterator[ParsedChunk]:
+def read_chunks(
+    path: Path, fmt: str = "auto", chunk_rows: int = 100_000, limits: ExpansionLimits | None = None
+) -> Iterator[ParsedChunk]:
     """Parse a FOCUS or AWS CUR export (CSV, .gz, .zip or Parquet) into canonical chunks.
 
     Raises IngestError (naming file, row and column) on bad input. Being a stream, it can raise after
@@ -47,7 +49,7 @@ def read_chunks(path: Path, fmt: str = "auto", chunk_rows: int = 100_000) -> Ite
         raise IngestError(f"unknown format {fmt!r}; choose auto or one of {', '.join(FORMATS)}", file=str(path))
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
-    source = Source.open(Path(path))
+    source = Source.open(Path(path), limits)
     names = source.header()
     if fmt == "auto":
         fmt = detect_columns(names, source.label)

@@ -27,3 +27,7 @@ class IngestError(InputError):
 
 class UnknownFormatError(IngestError):
     """The header matches no known billing export format."""
+
+
+class TooLargeError(IngestError):
+    """The input is over a configured size limit (an upload, or what a compressed file expands to)."""

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from finops.core.arrowtext import text_size
 from finops.core.inputs import GZIP, PARQUET, PLAIN, ZIP, InputFile
 from finops.usage.formats.convert import Where, blank_to_null, is_text, to_text
-from finops.usage.formats.errors import IngestError
+from finops.usage.formats.errors import IngestError, TooLargeError
 
 # pyarrow's CSV block (a single row must fit in one). 1 MiB measured as fast as larger blocks.
 CSV_BLOCK_BYTES = 1 << 20
@@ -38,12 +38,36 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
 @dataclass(frozen=True)
+class ExpansionLimits:
+    """How far a compressed file may expand: in bytes, and as a multiple of its bytes on disk (checked once
+    ``min_bytes`` are out, so a small file that compresses well is never refused)."""
+
+    max_bytes: int
+    max_ratio: int
+    min_bytes: int = 16 * 1024 * 1024
+
+    def check(self, expanded: int, compressed: int, label: str) -> None:
+        if expanded > self.max_bytes:
+            raise TooLargeError(
+                f"expands to more than {self.max_bytes:,} bytes (FINOPS_MAX_DECOMPRESSED_BYTES)", file=label
+            )
+        if expanded > self.min_bytes and expanded > self.max_ratio * max(compressed, 1):
+            raise TooLargeError(
+                f"expands more than {self.max_ratio}x its size on disk ({compressed:,} bytes read became "
+                f"{expanded:,}): refused as a possible zip bomb (FINOPS_MAX_DECOMPRESSION_RATIO)",
+                file=label,
+            )
+
+
+@dataclass(frozen=True)
 class Source(InputFile):
     """One export file: where it is, how it is packed, and its header."""
 
+    limits: ExpansionLimits | None = None
+
     @classmethod
-    def open(cls, path: Path) -> Source:  # type: ignore[override]
-        source = super().open(path, IngestError, containers=(GZIP, ZIP, PARQUET))
+    def open(cls, path: Path, limits: ExpansionLimits | None = None) -> Source:  # type: ignore[override]
+        source = replace(super().open(path, IngestError, containers=(GZIP, ZIP, PARQUET)), limits=limits)
         if source.container == ZIP:
             source = replace(source, member=source._zip_member())
         return source
@@ -171,6 +195,9 @@ class Source(InputFile):
                     raise self._csv_error(exc, invalid, rows, len(names)) from None
                 rows += batch.num_rows
                 text_bytes += text_size(batch)
+                if self.limits is not None and self.container != PLAIN:
+                    # The CSV text handed out so far (a gzip stream cannot tell its decompressed position).
+                    self.limits.check(text_bytes, position(), self.label)
                 yield batch, self._consumed(text_bytes, stream, position())
         finally:
             close()

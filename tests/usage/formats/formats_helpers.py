@@ -22,8 +22,8 @@ SPEC_EXAMPLES = SHARED_DATA / "focus" / "spec_examples"
 needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA}")
 
 
-def read_all(path: Path, fmt: str = "auto", chunk_rows: int = 100_000) -> pa.Table:
-    return pa.concat_tables(chunk.table for chunk in read_chunks(path, fmt, chunk_rows))
+def read_all(path: Path, fmt: str = "auto", chunk_rows: int = 100_000, limits=None) -> pa.Table:
+    return pa.concat_tables(chunk.table for chunk in read_chunks(path, fmt, chunk_rows, limits))
 
 
 def raw_header_and_rows(path: Path) -> tuple[list[str], list[list[str]]]:

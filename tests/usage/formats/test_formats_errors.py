@@ -17,7 +17,9 @@ import pytest
 from formats_helpers import read_all, write_csv
 
 from finops.usage.formats import IngestError, UnknownFormatError, detect_format, read_chunks
+from finops.usage.formats.errors import TooLargeError
 from finops.usage.formats.focus import MANDATORY_COLUMNS
+from finops.usage.formats.readers import ExpansionLimits
 
 HEADER = [*MANDATORY_COLUMNS, "Tags"]
 
@@ -415,3 +417,40 @@ def test_corrections_and_credits_may_refer_to_an_earlier_period_and_time_zones_m
         focus_row(3, ChargePeriodStart="2024-08-31T22:00:00Z", ChargePeriodEnd="2024-08-31T23:00:00Z"),
     ]
     assert read_all(focus_file(tmp_path, rows)).num_rows == 3
+
+
+# --- What a compressed file may expand to ------------------------------------------------------------------
+
+
+def _bomb(tmp_path: Path, rows: int, kind: str) -> Path:
+    """A file whose rows are all the same line: it compresses several hundred times."""
+    text = ",".join(HEADER) + "\n" + (",".join(_quoted(focus_row(1))) + "\n") * rows
+    if kind == "gzip":
+        path = tmp_path / "bomb.csv.gz"
+        path.write_bytes(gzip.compress(text.encode(), 9))
+    else:
+        path = tmp_path / "bomb.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+            archive.writestr("bomb.csv", text)
+    return path
+
+
+def _quoted(values: list[str]) -> list[str]:
+    return ['"' + v.replace('"', '""') + '"' for v in values]
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zip"])
+def test_a_file_expanding_past_the_ratio_is_refused_as_a_zip_bomb(tmp_path, kind):
+    path = _bomb(tmp_path, 60_000, kind)
+    limits = ExpansionLimits(max_bytes=10**12, max_ratio=20, min_bytes=1024 * 1024)
+    error = refused(path, limits=limits)
+    assert isinstance(error, TooLargeError)
+    assert "expands more than 20x its size on disk" in error.message and "zip bomb" in error.message
+    # The same file within generous limits parses.
+    assert read_all(path, limits=ExpansionLimits(max_bytes=10**12, max_ratio=10_000)).num_rows == 60_000
+
+
+def test_a_file_expanding_past_the_byte_limit_is_refused(tmp_path):
+    path = _bomb(tmp_path, 60_000, "gzip")
+    error = refused(path, limits=ExpansionLimits(max_bytes=2 * 1024 * 1024, max_ratio=10_000))
+    assert "expands to more than 2,097,152 bytes (FINOPS_MAX_DECOMPRESSED_BYTES)" in error.message
