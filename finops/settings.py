@@ -126,6 +126,20 @@ else:
         }
     }
 
+# Sessions live in their own cache (Redis in production, files under var/sessions embedded), not in the
+# database: a logged-in page never writes to the database just to keep its session.
+CACHES["sessions"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "session"}
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "sessions"),
+        "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+    }
+)
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+SESSION_CACHE_ALIAS = "sessions"
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
@@ -200,6 +214,13 @@ AXES_FAILURE_LIMIT = env.int("FINOPS_LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("FINOPS_LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are not written down (the user's last_login is)
+# Failed attempts are counted in Redis when there is one (atomic across processes); the embedded mode counts
+# them in the database, skipping the count rather than failing a login while an ingest holds SQLite's lock.
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler" if REDIS_URL else "finops.accounts.lockout.BestEffortDatabaseHandler"
+)
+AXES_CACHE = "sessions"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = env.int("FINOPS_TRUSTED_PROXY_COUNT", default=0) or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (

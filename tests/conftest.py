@@ -114,3 +114,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
         if connection.vendor != expected:
             raise pytest.UsageError(f"FINOPS_EXPECT_DB={expected} but the suite runs on {connection.vendor}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sessions_cache():
+    """Sessions and the login lockout's attempt counts live in the "sessions" cache, which outlives a test."""
+    from django.core.cache import caches
+
+    caches["sessions"].clear()
+    yield
+    caches["sessions"].clear()

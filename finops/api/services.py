@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from finops.accounts.models import Membership, Organization
 from finops.api.models import ApiToken, IdempotencyRecord
+from finops.core.writes import best_effort_write
 
 KEY_PREFIX = "finops"
 LAST_USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per token
@@ -91,9 +92,9 @@ def token_authenticate(key: str) -> ApiToken:
         raise TokenError("User inactive.")
     if not Membership.objects.filter(user=token.user, organization=token.organization).exists():
         raise TokenError("Token's user is no longer a member of its organization.")
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
-        # One UPDATE a minute per token at most: busy scripts must not turn every read into a write.
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    # One UPDATE a minute per token at most: busy scripts must not turn every read into a write.
+    due = token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY
+    if due and best_effort_write("a token's last use", ApiToken.objects.filter(pk=token.pk).update, last_used_at=now):
         token.last_used_at = now
     return token
 
