@@ -113,6 +113,21 @@ class InputFile:
             return self.error(f"truncated or corrupt zip file ({exc})")
         return self.error(f"cannot read the file ({exc})")
 
+    def damaged(self) -> InputError | None:
+        """For a compressed file: the decompression error when its stream is truncated or corrupt (read to the
+        end, checksum included), else None. A damaged stream can decompress into rows that look merely
+        malformed before the damage is detected: this says which of the two a refusal really is."""
+        if self.container not in (GZIP, ZIP):
+            return None
+        try:
+            stream, _ = self.binary()
+            with stream:
+                while stream.read(1 << 20):
+                    pass
+        except DECOMPRESS_ERRORS as exc:
+            return self.decompress_error(exc)
+        return None
+
     def binary(self) -> tuple[BinaryIO, Callable[[], int]]:
         """The decompressed bytes as a Python stream, and a function telling how many bytes of the file on disk
         were consumed so far. Close the stream when done (it closes the file too)."""

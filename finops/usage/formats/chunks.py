@@ -17,7 +17,7 @@ from finops.core.concurrency import prefetch
 from finops.usage.formats.aws_cur import CurMapper
 from finops.usage.formats.convert import Where
 from finops.usage.formats.detect import FORMATS, detect_columns
-from finops.usage.formats.errors import IngestError
+from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.formats.focus import FocusMapper
 from finops.usage.formats.readers import CONVERT_ROWS, ExpansionLimits, Source
 
@@ -54,38 +54,52 @@ def read_chunks(
     if fmt == "auto":
         fmt = detect_columns(names, source.label)
     mapper = _MAPPERS[fmt](names, source.label)
-    group_rows = min(CONVERT_ROWS, chunk_rows)
+    # Reading (decompression, CSV parsing) runs in a thread while this one converts: both spend their
+    # time in pyarrow/numpy code that releases the GIL, so they use two cores.
+    groups = prefetch(
+        _groups(source.batches(names), min(CONVERT_ROWS, chunk_rows)), _READ_AHEAD, name="finops-formats-read"
+    )
+    try:
+        yield from _converted(source, mapper, groups, chunk_rows, fmt)
+    except IngestError as error:
+        # A damaged gzip or zip can decompress into rows that merely look malformed (pyarrow parses blocks in
+        # threads, so which shows first varies): name the damage, not a row of its garbage.
+        damage = None if isinstance(error, TooLargeError) else source.damaged()
+        if damage is not None:
+            raise damage from error
+        raise
+    finally:
+        groups.close()  # stop the reader thread now, also when a bad row ends the parse
 
+
+def _converted(
+    source: Source, mapper: FocusMapper | CurMapper, groups: Iterator, chunk_rows: int, fmt: str
+) -> Iterator[ParsedChunk]:
+    """Raw groups converted to canonical tables and cut into chunks of ``chunk_rows``."""
     pending: list[pa.Table] = []
     pending_rows = 0
     next_row = 1  # first data row of the next chunk to yield
     converted_rows = 0  # rows converted so far (the next group's first row is converted_rows + 1)
-    # Reading (decompression, CSV parsing) runs in a thread while this one converts: both spend their
-    # time in pyarrow/numpy code that releases the GIL, so they use two cores.
     progress = 0
-    groups = prefetch(_groups(source.batches(names), group_rows), _READ_AHEAD, name="finops-formats-read")
-    try:
-        for group, position in groups:
-            progress = max(progress, position)  # never backwards, whatever the estimate does
-            where = Where(source.label, converted_rows + 1)
-            table = mapper.convert(group, where)
-            converted_rows += group.num_rows
-            pending.append(table)
-            pending_rows += table.num_rows
-            del table, group
-            while pending_rows >= chunk_rows:
-                combined = pa.concat_tables(pending)
-                head = combined.slice(0, chunk_rows)
-                pending_rows -= chunk_rows
-                pending = [combined.slice(chunk_rows)] if pending_rows else []
-                # Hold no reference to a yielded chunk once the caller moves on: peak memory is then
-                # the caller's chunk plus the one being built, not more.
-                del combined
-                yield ParsedChunk(head, next_row, progress, source.size, fmt)
-                del head
-                next_row += chunk_rows
-    finally:
-        groups.close()  # stop the reader thread now, also when a bad row ends the parse
+    for group, position in groups:
+        progress = max(progress, position)  # never backwards, whatever the estimate does
+        where = Where(source.label, converted_rows + 1)
+        table = mapper.convert(group, where)
+        converted_rows += group.num_rows
+        pending.append(table)
+        pending_rows += table.num_rows
+        del table, group
+        while pending_rows >= chunk_rows:
+            combined = pa.concat_tables(pending)
+            head = combined.slice(0, chunk_rows)
+            pending_rows -= chunk_rows
+            pending = [combined.slice(chunk_rows)] if pending_rows else []
+            # Hold no reference to a yielded chunk once the caller moves on: peak memory is then
+            # the caller's chunk plus the one being built, not more.
+            del combined
+            yield ParsedChunk(head, next_row, progress, source.size, fmt)
+            del head
+            next_row += chunk_rows
     if pending_rows:
         yield ParsedChunk(pa.concat_tables(pending), next_row, source.size, source.size, fmt)
     if converted_rows == 0:

@@ -454,3 +454,18 @@ def test_a_file_expanding_past_the_byte_limit_is_refused(tmp_path):
     path = _bomb(tmp_path, 60_000, "gzip")
     error = refused(path, limits=ExpansionLimits(max_bytes=2 * 1024 * 1024, max_ratio=10_000))
     assert "expands to more than 2,097,152 bytes (FINOPS_MAX_DECOMPRESSED_BYTES)" in error.message
+
+
+def test_a_damaged_gzip_is_named_as_such_even_when_a_bad_row_shows_first(tmp_path):
+    """Row 3 has too many fields, and the gzip is cut short near its end: the refusal names the damage (a
+    damaged stream's garbage is what makes rows look malformed), not the row."""
+    rows = [focus_row(i) for i in range(1, 20_001)]
+    rows[2] = [*rows[2], "extra"]
+    plain = focus_file(tmp_path, rows, name="bad-row.csv")
+    data = gzip.compress(plain.read_bytes())
+    path = tmp_path / "bad-row.csv.gz"
+    path.write_bytes(data[:-64])
+    assert "truncated or corrupt gzip" in str(refused(path))
+    # Intact, the same file is refused for its row.
+    path.write_bytes(data)
+    assert refused(path).row == 3
