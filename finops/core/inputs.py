@@ -113,17 +113,21 @@ class InputFile:
             return self.error(f"truncated or corrupt zip file ({exc})")
         return self.error(f"cannot read the file ({exc})")
 
-    def damaged(self) -> InputError | None:
+    def damaged(self, max_bytes: int | None = None) -> InputError | None:
         """For a compressed file: the decompression error when its stream is truncated or corrupt (read to the
         end, checksum included), else None. A damaged stream can decompress into rows that look merely
-        malformed before the damage is detected: this says which of the two a refusal really is."""
+        malformed before the damage is detected: this says which of the two a refusal really is. Gives up
+        (None) past ``max_bytes`` decompressed, so a bomb is never read to its end."""
         if self.container not in (GZIP, ZIP):
             return None
+        read = 0
         try:
             stream, _ = self.binary()
             with stream:
-                while stream.read(1 << 20):
-                    pass
+                while block := stream.read(1 << 20):
+                    read += len(block)
+                    if max_bytes is not None and read > max_bytes:
+                        return None
         except DECOMPRESS_ERRORS as exc:
             return self.decompress_error(exc)
         return None

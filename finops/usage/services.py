@@ -119,6 +119,8 @@ def billing_upload_create(
         paths, written = [], 0
         for upload in files:
             path = folder / (get_valid_filename(Path(upload.name).name) or "upload")
+            if path.exists():  # two files of one upload with the same name: keep both
+                path = path.with_name(f"{path.stem}-{len(paths) + 1}{path.suffix}")
             with path.open("wb") as handle:
                 for chunk in upload.chunks():
                     written += len(chunk)
@@ -218,18 +220,25 @@ def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None, 
     """Parse, validate and write a pending job's delivery. Bad input marks the job failed and re-raises
     IngestError; the database is left exactly as it was. A new delivery then enqueues the organization's
     refreshes (finops.usage.followups) unless ``followups`` is false (a caller that does them itself)."""
-    if job.status not in (IngestJob.Status.PENDING, IngestJob.Status.RUNNING):
-        return job  # already finished: a retried task must not ingest twice
+    unfinished = (IngestJob.Status.PENDING, IngestJob.Status.RUNNING)
     started = time.monotonic()
-    job.status = IngestJob.Status.RUNNING
-    job.started_at = timezone.now()
-    job.save(update_fields=["status", "started_at"])
+    now = timezone.now()
+    # Conditional: a redelivered task (acks_late) must not touch a job another worker has finished.
+    if not IngestJob.objects.filter(pk=job.pk, status__in=unfinished).update(
+        status=IngestJob.Status.RUNNING, started_at=now
+    ):
+        job.refresh_from_db()
+        return job
+    job.status, job.started_at = IngestJob.Status.RUNNING, now
     tracker = _Progress(job=job, callback=progress)
     tracker.report(0)
     try:
         with transaction.atomic():
             # Serialise deliveries of one organization: slice replacement is read-modify-write.
             organization = Organization.objects.select_for_update().get(pk=job.organization_id)
+            if IngestJob.objects.get(pk=job.pk).status not in unfinished:
+                job.refresh_from_db()  # a worker that held the lock before us finished this job
+                return job
             duplicate = _find_duplicate(job)
             if duplicate is not None:
                 job.status = IngestJob.Status.DUPLICATE

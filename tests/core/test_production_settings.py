@@ -75,3 +75,23 @@ def test_every_response_carries_the_content_security_policy(client, path):
     assert directives["script-src"] == "'self'"
     assert directives["object-src"] == "'none'"
     assert directives["frame-ancestors"] == "'none'"
+
+
+def test_health_checks_over_plain_http_are_not_redirected():
+    code = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "c = Client()\n"
+        "print(c.get('/healthz', HTTP_HOST='finops.example.com').status_code,"
+        " c.get('/accounts/login/', HTTP_HOST='finops.example.com').status_code)\n"
+    )
+    result = _run(["-c", code], **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["200", "301"]
+
+
+def test_behind_a_proxy_the_lockout_must_know_the_client_addresses():
+    args = ["manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    result = _run(args, **PRODUCTION, DJANGO_BEHIND_TLS_PROXY="1")
+    assert result.returncode != 0 and "finops.W001" in result.stdout + result.stderr
+    assert _run(args, **PRODUCTION, DJANGO_BEHIND_TLS_PROXY="1", FINOPS_TRUSTED_PROXY_COUNT="1").returncode == 0

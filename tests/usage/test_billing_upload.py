@@ -4,6 +4,8 @@ folder, no job and no line item behind."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -151,3 +153,34 @@ def test_the_command_lines_files_are_never_deleted(tmp_path):
     shutil.copy(FOCUS_SAMPLE, copy)
     call_command("ingest_usage", str(copy), "--org", "cli-org", "--json", stdout=StringIO())
     assert copy.read_bytes() == FOCUS_SAMPLE.read_bytes()
+
+
+def test_a_redelivered_task_leaves_a_finished_job_as_it_is(finance, settings, monkeypatch):
+    """acks_late: a second worker may pick the same job up while (or after) the first runs it."""
+    from finops.usage.services import billing_upload_create, ingest_job_run
+
+    monkeypatch.setattr(ingest_job_run_task, "delay", lambda job_id: None)
+    job = billing_upload_create(
+        organization=finance.organization, files=[SimpleUploadedFile("focus.csv", FOCUS_SAMPLE.read_bytes())], user=None
+    )
+    stale = IngestJob.objects.get(pk=job.pk)  # what the second worker loaded: still pending
+    first = ingest_job_run(job, followups=False)
+    assert first.status == IngestJob.Status.SUCCEEDED
+    rows = LineItem.objects.count()
+    second = ingest_job_run(stale, followups=False)  # its files are gone: it must not even try
+    assert second.status == IngestJob.Status.SUCCEEDED and second.error == ""
+    assert IngestJob.objects.get(pk=job.pk).status == IngestJob.Status.SUCCEEDED
+    assert LineItem.objects.count() == rows
+
+
+def test_two_files_with_one_name_in_one_upload_are_both_kept(finance, settings, monkeypatch):
+    from finops.usage.services import billing_upload_create
+
+    monkeypatch.setattr(ingest_job_run_task, "delay", lambda job_id: None)
+    job = billing_upload_create(
+        organization=finance.organization,
+        files=[SimpleUploadedFile("a.csv", b"first"), SimpleUploadedFile("a.csv", b"second")],
+        user=None,
+    )
+    stored = sorted((Path(f.path).name, Path(f.path).read_bytes()) for f in job.files.all())
+    assert stored == [("a-2.csv", b"second"), ("a.csv", b"first")]

@@ -64,7 +64,8 @@ def read_chunks(
     except IngestError as error:
         # A damaged gzip or zip can decompress into rows that merely look malformed (pyarrow parses blocks in
         # threads, so which shows first varies): name the damage, not a row of its garbage.
-        damage = None if isinstance(error, TooLargeError) else source.damaged()
+        bound = None if limits is None else min(limits.max_bytes, limits.max_ratio * source.size)
+        damage = None if isinstance(error, TooLargeError) else source.damaged(bound)
         if damage is not None:
             raise damage from error
         raise
