@@ -16,12 +16,16 @@ import pyarrow.compute as pc
 from finops.usage.formats.convert import Where, first_null, json_object_columns
 from finops.usage.formats.schema import CANONICAL_SCHEMA, ENUMERATIONS, FOCUS_NAMES, REQUIRED_VALUES
 
-CURRENCY_COLUMNS = ("billing_currency", "pricing_currency")
+# FOCUS requires ISO 4217 for BillingCurrency; PricingCurrency may be a provider's virtual currency (1.2+).
+CURRENCY_COLUMNS = ("billing_currency",)
 # No cloud bill predates this; an earlier charge date is a broken value (e.g. 1900-01-01 for "unknown").
 EARLIEST_CHARGE = datetime(2000, 1, 1, tzinfo=UTC)
 # Providers date charges and billing periods in different time zones (the FinOps Foundation's sample has
-# charges at 22:00 UTC on the eve of their billing period): a charge may start this far outside its period.
+# charges at 22:00 UTC on the eve of their billing period): a charge may start this far after its period.
 PERIOD_SKEW = timedelta(days=1)
+# Usage reported late is billed in the next period (Google Cloud's invoice month): a charge may start this far
+# before its billing period; earlier, only corrections, credits and adjustments.
+LATE_USAGE = timedelta(days=31)
 # Charges that may refer to an earlier billing period (FOCUS: ChargeClass "Correction"; refunds, credits).
 _CORRECTING_CATEGORIES = ("Adjustment", "Credit")
 
@@ -129,7 +133,7 @@ def _checked_values(columns: dict[str, pa.Array], num_rows: int, sources: Mappin
     charge_class = columns.get("charge_class")
     if charge_class is not None:
         correcting = pc.or_(pc.fill_null(correcting, False), pc.fill_null(pc.equal(charge_class, "Correction"), False))
-    early = pc.less(charge_start, pc.subtract(billing_start, pa.scalar(PERIOD_SKEW)))
+    early = pc.less(charge_start, pc.subtract(billing_start, pa.scalar(LATE_USAGE)))
     bad = _first(pc.and_(early, pc.invert(pc.fill_null(correcting, False))))
     if bad is not None:
         refuse(

@@ -415,8 +415,13 @@ def test_corrections_and_credits_may_refer_to_an_earlier_period_and_time_zones_m
         focus_row(2, ChargeClass="Correction", **earlier),
         # Charges dated a few hours before their billing period, as in the FinOps Foundation's sample.
         focus_row(3, ChargePeriodStart="2024-08-31T22:00:00Z", ChargePeriodEnd="2024-08-31T23:00:00Z"),
+        # Usage reported late, billed in the next period.
+        focus_row(4, ChargePeriodStart="2024-08-10T00:00:00Z", ChargePeriodEnd="2024-08-10T01:00:00Z"),
     ]
-    assert read_all(focus_file(tmp_path, rows)).num_rows == 3
+    # A provider's virtual pricing currency (FOCUS 1.2) beside the ISO billing currency.
+    rows = [[*row, "Credits"] for row in rows]
+    table = read_all(focus_file(tmp_path, rows, header=[*HEADER, "PricingCurrency"]))
+    assert table.num_rows == 4
 
 
 # --- What a compressed file may expand to ------------------------------------------------------------------
