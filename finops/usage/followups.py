@@ -4,6 +4,7 @@ refreshes from their own receivers."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -11,6 +12,8 @@ from django.db import transaction
 
 from finops.core.signals import ingest_committed
 from finops.usage.models import IngestJob
+
+logger = logging.getLogger("finops.usage")
 
 
 def period_days(billing_periods: list[str]) -> tuple[str, str] | None:
@@ -31,6 +34,17 @@ def ingest_followups_enqueue(*, organization_id: int, billing_periods: list[str]
     periods = list(billing_periods)
 
     def announce() -> None:
-        ingest_committed.send(sender=IngestJob, organization_id=organization_id, billing_periods=periods)
+        # Robust: one app failing to queue its refresh (a broker error) must not keep the others from theirs.
+        results = ingest_committed.send_robust(
+            sender=IngestJob, organization_id=organization_id, billing_periods=periods
+        )
+        for receiver, result in results:
+            if isinstance(result, Exception):
+                logger.error(
+                    "ingest follow-up %s failed for organization %s",
+                    getattr(receiver, "__qualname__", receiver),
+                    organization_id,
+                    exc_info=(type(result), result, result.__traceback__),
+                )
 
     transaction.on_commit(announce)

@@ -97,3 +97,19 @@ def test_rebuilt_rollups_invalidate_the_cached_dashboards():
     before = dashboard_cache_version(org.pk)
     call_command("rebuild_rollups", "--org", "acme", stdout=StringIO())
     assert dashboard_cache_version(org.pk) == before + 1
+
+
+@override_settings(FINOPS_INGEST_FOLLOWUPS=True)
+def test_one_app_failing_to_queue_its_refresh_does_not_stop_the_others(
+    enqueued, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    def broker_down(*args):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(carbon_tasks.refresh_org, "delay", broker_down)
+    org, _ = organization_get_or_create(slug="acme", name="Acme")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run(org, FOCUS_SAMPLE).status == IngestJob.Status.SUCCEEDED
+    assert [call[0] for call in enqueued] == ["forecast", "budgets", "dashboards"]
+    failed = [r for r in caplog.records if r.name == "finops.usage" and r.levelname == "ERROR"]
+    assert len(failed) == 1 and failed[0].exc_info[0] is ConnectionError
