@@ -7,7 +7,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finops.settings")
 
-if os.path.basename(sys.argv[0]) == "celery":  # a worker or beat: fail with one line on a bad setting
+# A worker or beat (`celery ...` or `python -m celery ...`): fail with one line on a bad setting.
+if "celery" in (os.path.basename(sys.argv[0]), os.path.basename(os.path.dirname(sys.argv[0]))):
     from finops.core.startup import load_settings_or_exit
 
     load_settings_or_exit()

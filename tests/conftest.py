@@ -117,8 +117,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_sessions_cache():
-    """Sessions and the login lockout's attempt counts live in the "sessions" cache, which outlives a test."""
+def _fresh_sessions_cache(request):
+    """Sessions and the login lockout's attempt counts live in the "sessions" cache, which outlives a test.
+    Only tests with a database log in."""
+    if request.node.get_closest_marker("nodb"):
+        yield
+        return
     from django.core.cache import caches
 
     caches["sessions"].clear()

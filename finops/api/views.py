@@ -237,7 +237,7 @@ class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     )
     def create(self, request: Request) -> Response:
         try:  # before the body is read: a client announcing too much is refused at once
-            upload_size_check(_content_length(request))
+            upload_size_check(request.META.get("CONTENT_LENGTH"))
         except TooLargeError as error:
             raise PayloadTooLarge(error.describe()) from error
         upload = s.IngestUploadSerializer(data=request.data)
@@ -259,11 +259,6 @@ class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelM
             raise ValidationError({"file": [error.describe()]}) from error
         body = self.get_serializer(job).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
-
-
-def _content_length(request: Request) -> int | None:
-    value = request.META.get("CONTENT_LENGTH") or ""
-    return int(value) if value.isdigit() else None
 
 
 @csrf_exempt  # a 404 for every method: no CSRF page in the middle of the API

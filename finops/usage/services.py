@@ -94,9 +94,12 @@ def ingest_job_create(
 INGEST_TASK = "usage.ingest_job_run"
 
 
-def upload_size_check(size: int | None, *, name: str = "the upload") -> None:
+def upload_size_check(size: int | str | None, *, name: str = "the upload") -> None:
     """Refuse (TooLargeError) an upload over ``FINOPS_MAX_UPLOAD_BYTES``. Pages and the API call it with the
-    request's Content-Length before reading the body, and the upload service as the bytes arrive."""
+    request's Content-Length header as sent (absent or not a number: nothing to check yet), the upload
+    service with the bytes that have arrived."""
+    if isinstance(size, str):
+        size = int(size) if size.isdigit() else None
     limit = settings.FINOPS_MAX_UPLOAD_BYTES
     if size is not None and size > limit:
         raise TooLargeError(f"larger than the upload limit of {limit:,} bytes (FINOPS_MAX_UPLOAD_BYTES)", file=name)
@@ -305,12 +308,12 @@ def _prepare_delivery(
     chunk for the database. Yields (file, bytes read, prepared rows, (rollup, tag rollup)), then
     (file, None, None, None) at the end of each file. No database access here."""
     keys = settings.FINOPS_TEAM_TAG_KEYS
+    limits = ExpansionLimits(
+        max_bytes=settings.FINOPS_MAX_DECOMPRESSED_BYTES, max_ratio=settings.FINOPS_MAX_DECOMPRESSION_RATIO
+    )
     for ingest_file in files:
         ingest_file.rows = 0
         path = Path(ingest_file.path)
-        limits = ExpansionLimits(
-            max_bytes=settings.FINOPS_MAX_DECOMPRESSED_BYTES, max_ratio=settings.FINOPS_MAX_DECOMPRESSION_RATIO
-        )
         for parsed in formats.read_chunks(path, job.requested_format, settings.FINOPS_INGEST_CHUNK_ROWS, limits):
             chunk = parsed.table
             values = team_values(chunk["tags"], keys)

@@ -426,8 +426,7 @@ def data(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         try:
-            length = request.META.get("CONTENT_LENGTH") or ""
-            upload_size_check(int(length) if length.isdigit() else None)
+            upload_size_check(request.META.get("CONTENT_LENGTH"))
             job = billing_upload_create(
                 organization=scope.organization,
                 files=request.FILES.getlist("files"),

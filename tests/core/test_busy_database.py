@@ -16,10 +16,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from finops.accounts.models import Organization
-from finops.accounts.services import membership_set
 from finops.api.models import ApiToken
-from finops.api.services import token_create
+from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PROMPT = 5.0  # seconds; the database's own lock timeout is 30
@@ -64,12 +62,13 @@ def _timed(call):
 
 def test_reads_and_logins_answer_while_an_ingest_writes(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    organization = Organization.objects.create(slug="busy", name="busy")
-    membership, _ = membership_set(username="busy-fin", organization=organization, role="finance", password="pw-1")
-    token = token_create(user=membership.user, organization=organization, name="t")
-    ApiToken.objects.filter(pk=token.token.pk).update(last_used_at=timezone.now() - timedelta(hours=1))  # due
+    organization = factories.organization("busy")
+    membership = factories.member(organization, "busy-fin", password="pw-1")
+    key = factories.token_key(membership.user, organization, "t")
+    token = ApiToken.objects.get(user=membership.user)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now() - timedelta(hours=1))  # due
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     with ingest_holding_the_write_lock():
         response, took = _timed(lambda: api.get("/api/v1/teams/"))
         assert response.status_code == 200 and took < PROMPT
@@ -83,4 +82,4 @@ def test_reads_and_logins_answer_while_an_ingest_writes(settings):
         assert response.status_code == 200 and took < PROMPT
     # Once the lock is gone the bookkeeping works again.
     api.get("/api/v1/teams/")
-    assert ApiToken.objects.get(pk=token.token.pk).last_used_at > timezone.now() - timedelta(minutes=1)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at > timezone.now() - timedelta(minutes=1)

@@ -14,10 +14,8 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from finops.accounts.models import Organization
-from finops.accounts.services import membership_set
-from finops.api.services import token_create
 from finops.core.spreadsheet import spreadsheet_cell
+from tests import factories
 from tests.conftest import FOCUS_SAMPLE
 from tests.usage.helpers import read_rows, write_csv
 
@@ -49,9 +47,9 @@ def test_explore_api_and_cost_report_exports_neutralise_formulas(tmp_path):
         row["Tags"] = json.dumps({"team": HOSTILE[index % 2]})
         row["ChargeDescription"] = HOSTILE[2]
     path = write_csv(tmp_path / "formulas.csv", rows)
-    call_command("ingest_usage", str(path), "--org", "formulas", "--json", stdout=StringIO())
-    organization = Organization.objects.get(slug="formulas")
-    membership, _ = membership_set(username="fin", organization=organization, role="finance")
+    factories.ingest_command("formulas", path)
+    organization = factories.organization("formulas")
+    membership = factories.member(organization, "fin")
 
     out = StringIO()
     call_command("cost_report", "--org", "formulas", "--group-by", "tag:team", "--format", "csv", stdout=out)
@@ -67,9 +65,7 @@ def test_explore_api_and_cost_report_exports_neutralise_formulas(tmp_path):
     assert {"'" + HOSTILE[0], "'" + HOSTILE[1]} <= {r["group"] for r in explore}
 
     api = APIClient()
-    api.credentials(
-        HTTP_AUTHORIZATION="Token " + token_create(user=membership.user, organization=organization, name="t").key
-    )
+    api.credentials(HTTP_AUTHORIZATION="Token " + factories.token_key(membership.user, organization, "t"))
     exported = _csv(b"".join(api.get("/api/v1/line-items/?format=csv").streaming_content).decode())
     assert {r["charge_description"] for r in exported} == {"'" + HOSTILE[2]}
     assert {r["team_tag_value"] for r in exported} == {"'" + HOSTILE[0], "'" + HOSTILE[1]}

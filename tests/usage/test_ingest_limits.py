@@ -19,6 +19,7 @@ from finops.accounts.models import Organization
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import DailyCost, IngestJob, LineItem
 from finops.usage.services import billing_upload_create, ingest_job_run
+from tests import factories
 from tests.conftest import FOCUS_SAMPLE
 from tests.usage.helpers import read_rows, write_csv
 
@@ -39,9 +40,7 @@ def _rows(n: int, *, same_day: bool) -> list[dict[str, str]]:
 
 
 def _ingest(path, org: str) -> dict:
-    out = StringIO()
-    call_command("ingest_usage", str(path), "--org", org, "--json", stdout=out)
-    return json.loads(out.getvalue())
+    return json.loads(factories.ingest_command(org, path))
 
 
 def test_totals_of_huge_amounts_are_exact(tmp_path):
@@ -79,7 +78,7 @@ def test_a_refused_first_delivery_leaves_no_organization(tmp_path):
 
 
 def test_an_uploads_refusal_names_the_uploaded_file_not_the_server_path(tmp_path):
-    organization = Organization.objects.create(slug="up", name="up")
+    organization = factories.organization("up")
     rows = [{**read_rows(FOCUS_SAMPLE)[0], "BilledCost": "not-a-number"}]
     content = write_csv(tmp_path / "march.csv", rows).read_bytes()
     job = billing_upload_create(

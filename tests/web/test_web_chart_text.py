@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from io import StringIO
 
 import pandas as pd
 import pytest
-from django.core.management import call_command
 
-from finops.accounts.services import membership_set
 from finops.web import figures
+from tests import factories
 from tests.conftest import FOCUS_SAMPLE
 from tests.usage.helpers import read_rows, write_csv
 from tests.web.conftest import PASSWORD
@@ -55,12 +53,8 @@ def test_a_tag_value_written_as_a_link_is_shown_as_text(tmp_path, browser_page):
     for index, row in enumerate(rows):  # two teams, so the charts draw a legend
         row["Tags"] = json.dumps({"team": HOSTILE if index % 2 else "plain"})
     path = write_csv(tmp_path / "hostile.csv", rows)
-    call_command("ingest_usage", str(path), "--org", "hostile", "--json", stdout=StringIO())
-    from finops.accounts.models import Organization
-
-    membership_set(
-        username="fin", organization=Organization.objects.get(slug="hostile"), role="finance", password=PASSWORD
-    )
+    factories.ingest_command("hostile", path)
+    factories.member(factories.organization("hostile"), "fin", password=PASSWORD)
     browser_page.login("fin", PASSWORD)
     page = browser_page.page
     # The overview stacks by team; Explore groups by the raw tag value.
