@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -46,6 +47,7 @@ def test_explore_api_and_cost_report_exports_neutralise_formulas(tmp_path):
     for index, row in enumerate(rows):
         row["Tags"] = json.dumps({"team": HOSTILE[index % 2]})
         row["ChargeDescription"] = HOSTILE[2]
+    rows[0]["BilledCost"] = "-5.25"  # a credit: a negative number must stay a number
     path = write_csv(tmp_path / "formulas.csv", rows)
     factories.ingest_command("formulas", path)
     organization = factories.organization("formulas")
@@ -56,7 +58,8 @@ def test_explore_api_and_cost_report_exports_neutralise_formulas(tmp_path):
     groups = {r["group"] for r in _csv(out.getvalue())}
     assert {"'" + HOSTILE[0], "'" + HOSTILE[1]} <= groups
     assert all(not g.startswith(("=", "+", "@")) for g in groups)
-    assert all(float(r["cost"]) == float(r["cost"]) for r in _csv(out.getvalue()))  # costs stay numbers
+    costs = [r["cost"] for r in _csv(out.getvalue())]
+    assert all(Decimal(cost).is_finite() for cost in costs)  # an apostrophe would make Decimal() raise
 
     page = Client()
     page.force_login(membership.user)
@@ -69,8 +72,7 @@ def test_explore_api_and_cost_report_exports_neutralise_formulas(tmp_path):
     exported = _csv(b"".join(api.get("/api/v1/line-items/?format=csv").streaming_content).decode())
     assert {r["charge_description"] for r in exported} == {"'" + HOSTILE[2]}
     assert {r["team_tag_value"] for r in exported} == {"'" + HOSTILE[0], "'" + HOSTILE[1]}
-    negative = [r["billed_cost"] for r in exported if r["billed_cost"].startswith("-")]
-    assert all(not value.startswith("'") for value in negative)
+    assert "-5.25" in {Decimal(r["billed_cost"]).normalize().to_eng_string() for r in exported}
     # The JSON keeps the raw value.
     listed = api.get("/api/v1/line-items/?page_size=5").json()["results"]
     assert {r["charge_description"] for r in listed} == {HOSTILE[2]}
