@@ -7,14 +7,16 @@ STAMP := $(VENV)/.installed
 export DJANGO_DEBUG ?= 1
 DEMO_PORT ?= 8000
 PYTEST_ARGS ?=
+# Extra pip options for the install, e.g. a local wheelhouse: PIP_INSTALL_OPTS="--no-index --find-links DIR" (.ci/run).
+PIP_INSTALL_OPTS ?=
 
 .PHONY: install demo seed serve test test-nodb test-db check lint format bench clean-var chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "finops needs Python >= 3.11 (set PYTHON=python3.11)")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet $(PIP_INSTALL_OPTS) --upgrade pip
+	$(PIP) install --quiet $(PIP_INSTALL_OPTS) -e '.[dev]'
 	test -f .env || printf '# Local development only (make install). Production sets its own environment.\nDJANGO_DEBUG=1\n' > .env
 	touch $(STAMP)
 

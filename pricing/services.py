@@ -243,7 +243,8 @@ def derive_commitment_prices() -> tuple[CatalogImport, bool]:
     import pyarrow as pa
 
     discounts = jsonlib.loads(RESERVED_DISCOUNTS.read_text())
-    rows: list[dict] = []
+    source = f"{discounts['instance_type']} {discounts['os']} ({discounts['source']})"
+    variants_by_region = {region: _derived_variants(values, source) for region, values in discounts["regions"].items()}
     base = Price.objects.filter(
         term=Term.ON_DEMAND,
         effective_to__isnull=True,
@@ -254,56 +255,42 @@ def derive_commitment_prices() -> tuple[CatalogImport, bool]:
         sku__instance_type__isnull=False,
         sku__region__in=list(discounts["regions"]),
         derived=False,
-    ).select_related("sku")
-    source = f"{discounts['instance_type']} {discounts['os']} ({discounts['source']})"
-    for price in base.iterator():
-        region = discounts["regions"][price.sku.region]
-        on_demand_ref = Decimal(region["ondemand"])
-        for key, value in region["reserved"].items():
-            term_key, variant = key.split(".")
-            lease_years = 1 if term_key.startswith("yrTerm1") else 3
-            offering = "convertible" if "Convertible" in term_key else "standard"
-            ratio = Decimal(value) / on_demand_ref
-            effective = price.hourly * ratio
-            why = f"{price.hourly} on-demand x {value}/{region['ondemand']} ({key} of {source})"
-            if variant in _VARIANT:
-                upfront = effective * HOURS_PER_YEAR * lease_years if variant == "allUpfront" else Decimal(0)
-                hourly = Decimal(0) if variant == "allUpfront" else effective
-                rows.append(
-                    _derived_row(
-                        price,
-                        Term.RESERVED,
-                        lease_years,
-                        _VARIANT[variant],
-                        offering,
-                        None,
-                        upfront,
-                        hourly,
-                        f"derived: {why}",
-                    )
-                )
-            if variant == "noUpfront":
-                plan = "compute" if offering == "convertible" else "ec2_instance"
-                rows.append(
-                    _derived_row(
-                        price,
-                        Term.SAVINGS_PLAN,
-                        lease_years,
-                        "no_upfront",
-                        None,
-                        plan,
-                        Decimal(0),
-                        effective,
-                        f"derived (assumption: {plan} savings plan = {offering} no-upfront RI discount): {why}",
-                    )
-                )
-    schema = PRICE_SCHEMA.append(pa.field("provenance", pa.string()))
-    table = pa.Table.from_pylist(rows, schema=schema)
+    ).values_list("sku__sku_key", "sku__region", "hourly", "unit", "currency", "effective_from")
+    rows: list[dict] = []
+    for sku_key, region, on_demand, unit, currency, effective_from in base.iterator(chunk_size=5000):
+        for term, lease_years, purchase_option, offering, plan, all_upfront, ratio, why in variants_by_region[region]:
+            effective = on_demand * ratio
+            rows.append(
+                {
+                    "sku_key": sku_key,
+                    "term": term,
+                    "lease_years": lease_years,
+                    "purchase_option": purchase_option,
+                    "offering_class": offering,
+                    "plan_type": plan,
+                    "unit": unit,
+                    # Estimates carry no more precision than their inputs: rates to 6 places (as
+                    # ec2instances.info publishes them), upfront fees to the cent.
+                    "upfront": quantize_money(effective * HOURS_PER_YEAR * lease_years if all_upfront else Decimal(0)),
+                    "hourly": quantize_money(Decimal(0) if all_upfront else effective, RATE_PLACES),
+                    "currency": currency,
+                    "effective_from": effective_from,
+                    "tier_start": None,
+                    "tier_end": None,
+                    "rate_code": None,
+                    "description": None,
+                    "derived": True,
+                    "source_row": 0,
+                    "provenance": f"{why[0]}{on_demand}{why[1]}",
+                }
+            )
     digest = hashlib.sha256(RESERVED_DISCOUNTS.read_bytes())
     digest.update(repr(sorted((r["sku_key"], str(r["hourly"]), str(r["effective_from"])) for r in rows)).encode())
     earlier = CatalogImport.objects.filter(sha256=digest.hexdigest(), status=CatalogImport.Status.SUCCEEDED).first()
     if earlier is not None:
         return earlier, True
+    schema = PRICE_SCHEMA.append(pa.field("provenance", pa.string()))
+    table = pa.Table.from_pylist(rows, schema=schema)
     with transaction.atomic():
         record = CatalogImport.objects.create(
             provider="aws",
@@ -323,26 +310,25 @@ def derive_commitment_prices() -> tuple[CatalogImport, bool]:
     return record, False
 
 
-def _derived_row(price, term, lease_years, purchase_option, offering_class, plan_type, upfront, hourly, provenance):
-    # Estimates carry no more precision than their inputs: rates to 6 places (as ec2instances.info
-    # publishes them), upfront fees to the cent.
-    return {
-        "sku_key": price.sku.sku_key,
-        "term": term,
-        "lease_years": lease_years,
-        "purchase_option": purchase_option,
-        "offering_class": offering_class,
-        "plan_type": plan_type,
-        "unit": price.unit,
-        "upfront": quantize_money(upfront),
-        "hourly": quantize_money(hourly, RATE_PLACES),
-        "currency": price.currency,
-        "effective_from": price.effective_from,
-        "tier_start": None,
-        "tier_end": None,
-        "rate_code": None,
-        "description": None,
-        "derived": True,
-        "source_row": 0,
-        "provenance": provenance,
-    }
+def _derived_variants(region: dict, source: str) -> list[tuple]:
+    """The commitment offers one region's published discounts derive from an on-demand rate: (term, lease years,
+    purchase option, offering class, plan type, all upfront?, ratio to on-demand, provenance as the text before
+    and after the on-demand rate)."""
+    on_demand_ref = Decimal(region["ondemand"])
+    variants = []
+    for key, value in region["reserved"].items():
+        term_key, variant = key.split(".")
+        lease_years = 1 if term_key.startswith("yrTerm1") else 3
+        offering = "convertible" if "Convertible" in term_key else "standard"
+        ratio = Decimal(value) / on_demand_ref
+        why = f" on-demand x {value}/{region['ondemand']} ({key} of {source})"
+        if variant in _VARIANT:
+            all_upfront = variant == "allUpfront"
+            variants.append(
+                (Term.RESERVED, lease_years, _VARIANT[variant], offering, None, all_upfront, ratio, ("derived: ", why))
+            )
+        if variant == "noUpfront":
+            plan = "compute" if offering == "convertible" else "ec2_instance"
+            assumption = f"derived (assumption: {plan} savings plan = {offering} no-upfront RI discount): "
+            variants.append((Term.SAVINGS_PLAN, lease_years, "no_upfront", None, plan, False, ratio, (assumption, why)))
+    return variants
