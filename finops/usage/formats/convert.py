@@ -114,8 +114,15 @@ def to_text(arr: pa.Array, where: Where, column: str) -> pa.Array:
         except _CAST_ERRORS:
             i = _first_failure(arr, lambda a: a.cast(pa.string()))
             raw = arr[i].as_py()
+            try:
+                raw.decode("utf-8")
+                bad = ""
+            except UnicodeDecodeError as exc:
+                bad = f" (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the value)"
             raise where.error(
-                f"not valid UTF-8 text: {raw!r} (save the file as UTF-8)", index=i, column=column
+                f"not valid UTF-8 text{bad}: {raw!r}; save the file as UTF-8 (it may be Latin-1 or Windows-1252)",
+                index=i,
+                column=column,
             ) from None
     if pa.types.is_dictionary(dtype):
         return to_text(arr.dictionary_decode(), where, column)
