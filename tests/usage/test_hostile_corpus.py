@@ -182,6 +182,23 @@ def parquet_wrong_type() -> bytes:
     return parquet_bytes(pa.table(columns))
 
 
+def parquet_repeated(rows: int, **options: object) -> bytes:
+    """The same FOCUS row again and again as Parquet: a few KB on disk, megabytes once decoded."""
+    table = pa.table({name: pa.array([value] * rows, pa.string()) for name, value in OTHER_ROWS[0].items()})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, **options)
+    return buffer.getvalue()
+
+
+def parquet_bomb() -> bytes:
+    # Dictionary and run-length encoded: the pages themselves are small, the decoded table is not.
+    return parquet_repeated(60_000)
+
+
+def parquet_over_one_mib() -> bytes:
+    return parquet_repeated(5_000, use_dictionary=False, compression="zstd")
+
+
 def parquet_cut() -> bytes:
     data = parquet_bytes(pa.table({name: [r[name] for r in OTHER_ROWS] for name in OTHER_ROWS[0]}))
     return data[: len(data) // 2]
@@ -288,6 +305,14 @@ CASES = [
     ),
     Case("parquet-wrong-type", "booleans.parquet", parquet_wrong_type, ("row 1", "column BilledCost")),
     Case("parquet-cut", "cut.parquet", parquet_cut, ("not a readable Parquet file",)),
+    Case("parquet-bomb", "bomb.parquet", parquet_bomb, ("expands more than 100x", "zip bomb")),
+    Case(
+        "parquet-over-limit",
+        "large.parquet",
+        parquet_over_one_mib,
+        ("expands to more than 1,048,576 bytes", "FINOPS_MAX_DECOMPRESSED_BYTES"),
+        {"FINOPS_MAX_DECOMPRESSED_BYTES": 1024 * 1024},
+    ),
 ]
 
 

@@ -3,7 +3,8 @@
 Pure module: no Django imports. The container is recognised by its magic bytes (a ``.csv`` that is
 really gzip works), the extension deciding only when the magic bytes say nothing. CSV columns are all
 read as text, with ``""`` and ``NULL`` as null; a value that is not UTF-8 makes us read the file again
-as bytes to report its row and column. Nothing is ever loaded whole: CSV goes through
+as bytes to report its row and column. The expansion limits hold for every container: the CSV text a
+gzip or zip expands to, and the Arrow data a Parquet file decodes to. Nothing is ever loaded whole: CSV goes through
 ``pyarrow.csv.open_csv`` block by block, Parquet through ``ParquetFile.iter_batches``.
 """
 
@@ -277,7 +278,14 @@ class Source(InputFile):
     def _parquet_batches(self) -> Iterator[tuple[pa.RecordBatch, int]]:
         parquet = self._parquet()
         total = max(parquet.metadata.num_rows, 1)
+        if self.limits is not None:
+            # The sizes the file declares once its pages are decompressed, before reading any: a page
+            # compressed a thousand times is refused without being inflated.
+            metadata = parquet.metadata
+            declared = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+            self.limits.check(declared, self.size, self.label)
         rows = 0
+        decoded = 0  # Arrow bytes of the batches decoded so far, the counterpart of a CSV's text
         iterator = parquet.iter_batches(batch_size=CONVERT_ROWS)
         while True:
             try:
@@ -288,6 +296,11 @@ class Source(InputFile):
                 raise IngestError(f"corrupt Parquet data after data row {rows}: {exc}", file=self.label) from None
             where = Where(self.label, rows + 1)
             rows += batch.num_rows
+            if self.limits is not None:
+                # Dictionary and run-length encoding let a small declared size decode to a huge table:
+                # count what is actually decoded.
+                decoded += batch.nbytes
+                self.limits.check(decoded, self.size, self.label)
             # Parquet has no CSV reader to turn "" and NULL into nulls: do it here, once per column.
             columns = [
                 blank_to_null(to_text(col, where, name)) if _is_text_like(col.type) else col
