@@ -15,6 +15,7 @@ import random
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,6 +37,8 @@ GOOD_ROWS = FOCUS_ROWS[:40]
 # The hostile FOCUS files are other rows of the sample, so none is a duplicate of the good delivery.
 OTHER_ROWS = FOCUS_ROWS[40:60]
 BIG = "9999999999999999999999"  # 22 integer digits: the largest whole amount stored exactly
+# Fits before rounding; rounded half-even to the 16 stored places it becomes 10^22, one digit too many.
+ROUNDS_PAST_22_DIGITS = "9999999999999999999999.99999999999999999"
 
 
 # ----------------------------------------------------------------------------------------- builders
@@ -199,6 +202,14 @@ def parquet_over_one_mib() -> bytes:
     return parquet_repeated(5_000, use_dictionary=False, compression="zstd")
 
 
+def parquet_rounding_past_22_digits() -> bytes:
+    columns = {name: pa.array([r[name] for r in OTHER_ROWS]) for name in OTHER_ROWS[0]}
+    costs = [Decimal(r["BilledCost"]) for r in OTHER_ROWS]
+    costs[8] = Decimal(ROUNDS_PAST_22_DIGITS)
+    columns["BilledCost"] = pa.array(costs, pa.decimal256(40, 17))
+    return parquet_bytes(pa.table(columns))
+
+
 def parquet_cut() -> bytes:
     data = parquet_bytes(pa.table({name: [r[name] for r in OTHER_ROWS] for name in OTHER_ROWS[0]}))
     return data[: len(data) // 2]
@@ -254,6 +265,20 @@ CASES = [
         "overflow.csv",
         overflowing,
         ("column BilledCost", "adds up to 29999999999999999999997", "beyond the 22 integer digits stored exactly"),
+    ),
+    _value_case(
+        "rounds-past-22-digits",
+        3,
+        "BilledCost",
+        {"BilledCost": ROUNDS_PAST_22_DIGITS},
+        f"number out of range: '{ROUNDS_PAST_22_DIGITS}'",
+        "23 integer digits",
+    ),
+    Case(
+        "parquet-rounds-past-22-digits",
+        "decimal256.parquet",
+        parquet_rounding_past_22_digits,
+        ("row 9", "column BilledCost", "number out of range", "23 integer digits"),
     ),
     Case("csv-cut-mid-row", "cut.csv", cut_mid_row, (f"row {len(OTHER_ROWS)}", "expected 44 fields", "truncated")),
     Case(

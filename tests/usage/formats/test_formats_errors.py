@@ -508,3 +508,16 @@ def test_a_parquet_file_declaring_more_than_the_byte_limit_is_refused_before_a_p
     assert isinstance(error, TooLargeError)
     assert "expands to more than 1,048,576 bytes (FINOPS_MAX_DECOMPRESSED_BYTES)" in error.message
     assert "corrupt Parquet data" in refused(path, limits=ExpansionLimits(max_bytes=10**12, max_ratio=10_000)).message
+
+
+def test_a_parquet_decimal_whose_rounding_carries_past_its_precision_is_read(tmp_path):
+    """decimal128(38, 17) holds 21 integer digits; rounded to 16 places this value needs 22, which the stored
+    amount holds."""
+    header = list(HEADER)
+    rows = [focus_row(1), focus_row(2)]
+    columns = {name: pa.array([r[i] for r in rows]) for i, name in enumerate(header)}
+    nines = Decimal("999999999999999999999.99999999999999999")
+    columns["BilledCost"] = pa.array([Decimal("1.25"), nines], pa.decimal128(38, 17))
+    path = tmp_path / "carry.parquet"
+    pq.write_table(pa.table(columns), path)
+    assert read_all(path)["billed_cost"].to_pylist() == [Decimal("1.25"), Decimal(10) ** 21]
