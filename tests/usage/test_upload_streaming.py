@@ -147,7 +147,7 @@ def test_asgi_bodies_past_the_limit_are_refused_as_they_arrive(settings, headers
     assert status == 413
     assert json.loads(body)["error"] == {
         "code": "too_large",
-        "message": "file the upload: larger than the upload limit of 1,500 bytes (FINOPS_MAX_UPLOAD_BYTES)",
+        "message": "the upload is larger than the upload limit of 1,500 bytes (FINOPS_MAX_UPLOAD_BYTES)",
     }
     assert app.read == read  # what reached Django: nothing past the chunk that crossed the limit
 
