@@ -1,5 +1,6 @@
 """The hostile-input corpus: every bad file a user or an attacker may send, generated here (no committed
-binaries) and ingested through the ingest command into an organization that already holds a good delivery.
+binaries) and ingested, through the ingest command and through the upload service the Data page and the API
+share, into an organization that already holds a good delivery.
 
 Each case asserts that the refusal names the problem (file, and row, column and value where there is one),
 that the failed job keeps the same message, and that line items, rollups, slices, succeeded jobs and
@@ -16,15 +17,19 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import CommandError
 
 from finops.accounts.models import Organization
 from finops.core.money import MoneySum
+from finops.usage.formats.errors import IngestError
 from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestJob, LineItem
+from finops.usage.services import billing_upload_create, ingest_job_run
 from tests import factories
 from tests.conftest import CUR_SAMPLE, FOCUS_SAMPLE
 from tests.usage.helpers import decimal_sum, read_rows, write_csv
@@ -369,22 +374,42 @@ def kept(tmp_path) -> tuple:
     return snapshot()
 
 
+def _through_the_command(path: Path) -> str:
+    with pytest.raises(CommandError) as refused:
+        factories.ingest_command(ORG, path)
+    assert refused.value.returncode == 2
+    return str(refused.value)
+
+
+def _through_an_upload(path: Path) -> str:
+    """The Data page's and the API's path: the upload service, then the job (as the worker runs it)."""
+    upload = SimpleUploadedFile(path.name, path.read_bytes())
+    job = billing_upload_create(organization=Organization.objects.get(slug=ORG), files=[upload], user=None)
+    with pytest.raises(IngestError):
+        ingest_job_run(job, followups=False)
+    job.refresh_from_db()
+    return job.error
+
+
+@pytest.mark.parametrize("via", [_through_the_command, _through_an_upload], ids=["command", "upload"])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_a_hostile_file_is_refused_by_name_and_changes_nothing(kept, case, tmp_path, settings):
+def test_a_hostile_file_is_refused_by_name_and_changes_nothing(kept, case, via, tmp_path, settings):
+    settings.FINOPS_INGEST_DIR = tmp_path / "ingest"
     for name, value in case.settings.items():
         setattr(settings, name, value)
     path = tmp_path / "in" / case.file
     path.parent.mkdir()
     path.write_bytes(case.build())
-    with pytest.raises(CommandError) as refused:
-        factories.ingest_command(ORG, path)
-    message = str(refused.value)
-    assert refused.value.returncode == 2
+    message = via(path)
     for fragment in (case.file, *case.expected):
         assert fragment in message
     assert snapshot() == kept
     failed = IngestJob.objects.get(status="failed")
     assert failed.error == message and failed.rows_written == 0
+    if via is _through_an_upload:
+        # Named as uploaded, never by the server's folders; the upload is deleted with its ended job.
+        assert message.startswith(f"file {case.file}") and str(tmp_path) not in message
+        assert list((tmp_path / "ingest" / "uploads").iterdir()) == []
 
 
 @pytest.mark.parametrize("name", ["currency-name", "sum-overflow", "decompressed-over-limit"])
