@@ -3,9 +3,10 @@
 Pure module: no Django imports. The container is recognised by its magic bytes (a ``.csv`` that is
 really gzip works), the extension deciding only when the magic bytes say nothing. CSV columns are all
 read as text, with ``""`` and ``NULL`` as null; a value that is not UTF-8 makes us read the file again
-as bytes to report its row and column. The expansion limits hold for every container: the CSV text a
-gzip or zip expands to, and the Arrow data a Parquet file decodes to. Nothing is ever loaded whole: CSV goes through
-``pyarrow.csv.open_csv`` block by block, Parquet through ``ParquetFile.iter_batches``.
+as bytes to report its row and column. Nothing is ever loaded whole: CSV goes through
+``pyarrow.csv.open_csv`` block by block, Parquet through ``ParquetFile.iter_batches``. The expansion
+limits hold for every container: the CSV text a gzip or zip expands to, the Arrow data a Parquet file
+decodes to.
 """
 
 from __future__ import annotations
