@@ -38,7 +38,7 @@ pytestmark = pytest.mark.django_db
 
 ORG = "kept"
 FOCUS_ROWS = read_rows(FOCUS_SAMPLE)
-GOOD_ROWS = FOCUS_ROWS[:40]
+GOOD_ROWS = FOCUS_ROWS[180:220]  # with non-zero effective costs too
 # The hostile FOCUS files are other rows of the sample, so none is a duplicate of the good delivery.
 OTHER_ROWS = FOCUS_ROWS[40:60]
 BIG = "9999999999999999999999"  # 22 integer digits: the largest whole amount stored exactly
@@ -49,7 +49,7 @@ ROUNDS_PAST_22_DIGITS = "9999999999999999999999.99999999999999999"
 # ----------------------------------------------------------------------------------------- builders
 
 
-def focus_text(rows: list[dict[str, str]], fieldnames: list[str] | None = None) -> bytes:
+def csv_bytes(rows: list[dict[str, str]], fieldnames: list[str] | None = None) -> bytes:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fieldnames or list(rows[0]), lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
@@ -63,18 +63,18 @@ def with_row(row: int, **values: str) -> Callable[[], bytes]:
     def build() -> bytes:
         rows = [dict(r) for r in OTHER_ROWS]
         rows[row - 1].update(values)
-        return focus_text(rows)
+        return csv_bytes(rows)
 
     return build
 
 
 def overflowing() -> bytes:
     """Three identical rows of BIG on one day: each fits, their daily sum does not."""
-    return focus_text([{**OTHER_ROWS[0], "BilledCost": BIG} for _ in range(3)])
+    return csv_bytes([{**OTHER_ROWS[0], "BilledCost": BIG} for _ in range(3)])
 
 
 def cut_mid_row() -> bytes:
-    text = focus_text(OTHER_ROWS)
+    text = csv_bytes(OTHER_ROWS)
     last_line = text.rstrip(b"\n").rfind(b"\n") + 1
     return text[: last_line + 40]  # the last row stops after 40 bytes
 
@@ -82,23 +82,23 @@ def cut_mid_row() -> bytes:
 def cut_inside_quotes() -> bytes:
     rows = [dict(r) for r in OTHER_ROWS]
     rows[-1]["ChargeDescription"] = "Compute, per hour"  # the comma makes the writer quote it
-    text = focus_text(rows)
+    text = csv_bytes(rows)
     return text[: text.rindex(b'"Compute, per') + 8]
 
 
 def gzip_cut() -> bytes:
-    return gzip.compress(focus_text(OTHER_ROWS))[:-40]
+    return gzip.compress(csv_bytes(OTHER_ROWS))[:-40]
 
 
 def gzip_damaged() -> bytes:
-    data = bytearray(gzip.compress(focus_text(OTHER_ROWS * 20)))
+    data = bytearray(gzip.compress(csv_bytes(OTHER_ROWS * 20)))
     data[300:340] = bytes(40)
     return bytes(data)
 
 
 def repeated_rows(rows: int) -> bytes:
     """The same line again and again: text that compresses several hundred times."""
-    lines = focus_text([OTHER_ROWS[0]]).split(b"\n")
+    lines = csv_bytes([OTHER_ROWS[0]]).split(b"\n")
     return lines[0] + b"\n" + (lines[1] + b"\n") * rows
 
 
@@ -121,26 +121,26 @@ def gzip_over_one_mib() -> bytes:
 def zip_damaged() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("bill.csv", focus_text(OTHER_ROWS))
+        archive.writestr("bill.csv", csv_bytes(OTHER_ROWS))
     return buffer.getvalue()[:-60]  # the central directory is at the end
 
 
 def utf16() -> bytes:
-    return focus_text(OTHER_ROWS).decode("utf-8").encode("utf-16")
+    return csv_bytes(OTHER_ROWS).decode("utf-8").encode("utf-16")
 
 
 def utf16_without_bom() -> bytes:
-    return focus_text(OTHER_ROWS).decode("utf-8").encode("utf-16-le")
+    return csv_bytes(OTHER_ROWS).decode("utf-8").encode("utf-16-le")
 
 
 def latin1_value() -> bytes:
     rows = [dict(r) for r in OTHER_ROWS]
     rows[4]["ChargeDescription"] = "Caf\N{LATIN SMALL LETTER E WITH ACUTE} hours"
-    return focus_text(rows).replace("Caf\N{LATIN SMALL LETTER E WITH ACUTE}".encode(), b"Caf\xe9")
+    return csv_bytes(rows).replace("Caf\N{LATIN SMALL LETTER E WITH ACUTE}".encode(), b"Caf\xe9")
 
 
 def latin1_header() -> bytes:
-    text = focus_text(OTHER_ROWS)
+    text = csv_bytes(OTHER_ROWS)
     return text.replace(b"ChargeDescription", b"ChargeDescripci\xf3n", 1)
 
 
@@ -154,11 +154,11 @@ def png_named_csv() -> bytes:
 
 
 def header_only() -> bytes:
-    return focus_text(OTHER_ROWS).split(b"\n", 1)[0] + b"\n"
+    return csv_bytes(OTHER_ROWS).split(b"\n", 1)[0] + b"\n"
 
 
 def duplicate_column() -> bytes:
-    text = focus_text(OTHER_ROWS)
+    text = csv_bytes(OTHER_ROWS)
     header, body = text.split(b"\n", 1)
     return header.replace(b",Tags", b",BilledCost") + b"\n" + body
 
@@ -166,7 +166,7 @@ def duplicate_column() -> bytes:
 def cur_missing_columns() -> bytes:
     rows = read_rows(CUR_SAMPLE)[:10]
     fields = [f for f in rows[0] if f not in ("lineItem/UnblendedCost", "lineItem/UsageStartDate")]
-    return focus_text(rows, fields)
+    return csv_bytes(rows, fields)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
