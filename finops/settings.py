@@ -244,6 +244,12 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = VAR_DIR / "media"
 FILE_UPLOAD_TEMP_DIR = None
+# The upload limit is applied while a body streams in, before its bytes reach the next handlers' files.
+FILE_UPLOAD_HANDLERS = [
+    "finops.usage.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- HTTPS and browser security ---------------------------------------------------------------------------------

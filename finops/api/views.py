@@ -35,7 +35,8 @@ from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.models import IngestJob, LineItem
 from finops.usage.selectors import ReportError, cost_breakdown, line_items_filtered, parse_group_bys
-from finops.usage.services import billing_upload_create, upload_size_check
+from finops.usage.services import billing_upload_create
+from finops.usage.uploads import upload_request_check
 
 
 # --- costs ----------------------------------------------------------------------------------------------
@@ -236,11 +237,13 @@ class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         responses={202: OpenApiResponse(s.IngestJobSerializer, description="Accepted; poll the job's url.")},
     )
     def create(self, request: Request) -> Response:
-        try:  # before the body is read: a client announcing too much is refused at once
-            upload_size_check(request.META.get("CONTENT_LENGTH"))
+        try:  # before the body is read (a client announcing too much), and once it is (a body streamed past it)
+            upload_request_check(request)
+            data = request.data
+            upload_request_check(request)
         except TooLargeError as error:
             raise PayloadTooLarge(error.describe()) from error
-        upload = s.IngestUploadSerializer(data=request.data)
+        upload = s.IngestUploadSerializer(data=data)
         upload.is_valid(raise_exception=True)
         return idempotent(request, self.tenant, lambda: self._start(request, upload.validated_data))
 

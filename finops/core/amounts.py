@@ -21,8 +21,10 @@ def exact_add(a: Decimal, b: Decimal) -> Decimal:
 
 
 def quantize_money(value: Decimal, places: int = 2) -> Decimal:
-    """``value`` rounded half-even to ``places`` decimal places (2: cents)."""
-    return value.quantize(CENT if places == 2 else Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    """``value`` rounded half-even to ``places`` decimal places (2: cents). In the exact context: a total of
+    more than 26 integer digits would raise in Decimal's default one."""
+    quantum = CENT if places == 2 else Decimal(1).scaleb(-places)
+    return value.quantize(quantum, rounding=ROUND_HALF_EVEN, context=EXACT)
 
 
 def money_from_float(value: float, places: int = 2) -> Decimal:

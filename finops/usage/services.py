@@ -94,7 +94,7 @@ def ingest_job_create(
 INGEST_TASK = "usage.ingest_job_run"
 
 
-def upload_size_check(size: int | str | None, *, name: str = "the upload") -> None:
+def upload_size_check(size: int | str | None, *, name: str | None = None) -> None:
     """Refuse (TooLargeError) an upload over ``FINOPS_MAX_UPLOAD_BYTES``. Pages and the API call it with the
     request's Content-Length header as sent (absent or not a number: nothing to check yet), the upload
     service with the bytes that have arrived."""
@@ -102,7 +102,8 @@ def upload_size_check(size: int | str | None, *, name: str = "the upload") -> No
         size = int(size) if size.isdigit() else None
     limit = settings.FINOPS_MAX_UPLOAD_BYTES
     if size is not None and size > limit:
-        raise TooLargeError(f"larger than the upload limit of {limit:,} bytes (FINOPS_MAX_UPLOAD_BYTES)", file=name)
+        what = "larger" if name else "the upload is larger"
+        raise TooLargeError(f"{what} than the upload limit of {limit:,} bytes (FINOPS_MAX_UPLOAD_BYTES)", file=name)
 
 
 def billing_upload_create(

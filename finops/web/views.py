@@ -24,7 +24,8 @@ from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.models import IngestJob
 from finops.usage.selectors import METRICS, ReportError
-from finops.usage.services import billing_upload_create, upload_size_check
+from finops.usage.services import billing_upload_create
+from finops.usage.uploads import upload_request_check
 from finops.web import figures, selectors, team_slots
 from finops.web.access import cache_prefix, org_page, render_page
 from finops.web.cache import cached
@@ -426,10 +427,11 @@ def data(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         try:
-            upload_size_check(request.META.get("CONTENT_LENGTH"))
+            files = request.FILES.getlist("files")
+            upload_request_check(request)
             job = billing_upload_create(
                 organization=scope.organization,
-                files=request.FILES.getlist("files"),
+                files=files,
                 user=request.user,
                 fmt=request.POST.get("format", "auto"),
             )

@@ -10,6 +10,8 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
+from django.core.files.uploadhandler import FileUploadHandler
+
 NULLS = {"", "NULL"}
 
 
@@ -55,3 +57,21 @@ def team_of(row: dict[str, str], keys: list[str]) -> str:
         if value not in (None, ""):
             return str(value)
     return ""
+
+
+STORED_UPLOAD_BYTES: list[int] = []  # bytes each file part handed to the handlers after UploadRecorder
+
+
+class UploadRecorder(FileUploadHandler):
+    """An upload handler placed just before Django's storing ones: what it passes on is what gets written."""
+
+    def new_file(self, *args, **kwargs) -> None:
+        super().new_file(*args, **kwargs)
+        STORED_UPLOAD_BYTES.append(0)
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        STORED_UPLOAD_BYTES[-1] += len(raw_data)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None

@@ -114,8 +114,15 @@ def to_text(arr: pa.Array, where: Where, column: str) -> pa.Array:
         except _CAST_ERRORS:
             i = _first_failure(arr, lambda a: a.cast(pa.string()))
             raw = arr[i].as_py()
+            try:
+                raw.decode("utf-8")
+                bad = ""
+            except UnicodeDecodeError as exc:
+                bad = f" (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the value)"
             raise where.error(
-                f"not valid UTF-8 text: {raw!r} (save the file as UTF-8)", index=i, column=column
+                f"not valid UTF-8 text{bad}: {raw!r}; save the file as UTF-8 (it may be Latin-1 or Windows-1252)",
+                index=i,
+                column=column,
             ) from None
     if pa.types.is_dictionary(dtype):
         return to_text(arr.dictionary_decode(), where, column)
@@ -179,7 +186,10 @@ def to_decimal(arr: pa.Array, where: Where, column: str) -> pa.Array:
         if dtype.scale > DECIMAL.scale:
             if pa.types.is_decimal256(dtype):  # rare; pyarrow's decimal256 round is unreliable
                 return _decimal_slow(arr.cast(pa.string()), where, column)
-            arr = pc.round(arr, ndigits=DECIMAL.scale, round_mode="half_to_even")
+            try:
+                arr = pc.round(arr, ndigits=DECIMAL.scale, round_mode="half_to_even")
+            except _CAST_ERRORS:  # a carry past the type's precision (999.999... rounding up)
+                return _decimal_slow(arr.cast(pa.string()), where, column)
         return arr.cast(DECIMAL)
     if pa.types.is_integer(dtype):
         return arr.cast(DECIMAL)
@@ -230,7 +240,15 @@ def _decimal_slow(text: pa.Array, where: Where, column: str) -> pa.Array:
         number = Decimal(stripped)
         if number and number.adjusted() >= _MAX_INTEGER_DIGITS:
             raise where.error(f"number out of range: {raw!r}", index=i, column=column)
-        values.append(number.quantize(_QUANTUM, context=_DECIMAL_CONTEXT))
+        rounded = number.quantize(_QUANTUM, context=_DECIMAL_CONTEXT)
+        if rounded and rounded.adjusted() >= _MAX_INTEGER_DIGITS:
+            raise where.error(
+                f"number out of range: {raw!r} (rounded to {DECIMAL.scale} decimal places it has "
+                f"{_MAX_INTEGER_DIGITS + 1} integer digits)",
+                index=i,
+                column=column,
+            )
+        values.append(rounded)
     return pa.array(values, DECIMAL)
 
 

@@ -4,7 +4,9 @@ Pure module: no Django imports. The container is recognised by its magic bytes (
 really gzip works), the extension deciding only when the magic bytes say nothing. CSV columns are all
 read as text, with ``""`` and ``NULL`` as null; a value that is not UTF-8 makes us read the file again
 as bytes to report its row and column. Nothing is ever loaded whole: CSV goes through
-``pyarrow.csv.open_csv`` block by block, Parquet through ``ParquetFile.iter_batches``.
+``pyarrow.csv.open_csv`` block by block, Parquet through ``ParquetFile.iter_batches``. The expansion
+limits hold for every container: the CSV text a gzip or zip expands to, the Arrow data a Parquet file
+decodes to.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ CONVERT_ROWS = 16_384
 _HEADER_LIMIT = 16 << 20
 _NULL_TEXTS = ["", "NULL"]
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
+# A quote left open runs to the end of the file: most often a file cut short.
+_UNTERMINATED = "unterminated quoted value: the file ends inside it (truncated?)"
 
 
 @dataclass(frozen=True)
@@ -124,8 +128,7 @@ class Source(InputFile):
         head = self._read_first_line()
         if not head:
             raise IngestError("empty file (no header)", file=self.label)
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head[:4096]:
-            raise IngestError("the file is UTF-16 (or binary), not UTF-8 text: export it as UTF-8 CSV", file=self.label)
+        _refuse_utf16_or_binary(head[:4096], self.label)
         line = head.split(b"\n", 1)[0].rstrip(b"\r")
         if line.startswith(codecs.BOM_UTF8):
             line = line[len(codecs.BOM_UTF8) :]
@@ -229,24 +232,26 @@ class Source(InputFile):
         self, exc: BaseException, invalid: list[pacsv.InvalidRow], rows_read: int, expected: int
     ) -> IngestError:
         if invalid:
-            row, found = self._find_bad_row(expected)
+            row, found, last = self._find_bad_row(expected)
             if found is None:
-                return IngestError("unterminated quoted value", file=self.label, row=row)
-            return IngestError(f"expected {expected} fields, found {found}", file=self.label, row=row)
+                return IngestError(_UNTERMINATED, file=self.label, row=row)
+            cut = " in the file's last line: the file looks truncated" if last and found < expected else ""
+            return IngestError(f"expected {expected} fields, found {found}{cut}", file=self.label, row=row)
         message = str(exc)
         if self.container in (GZIP, ZIP) and (
             isinstance(exc, (*_ZIP_ERRORS, OSError)) and not isinstance(exc, pa.ArrowInvalid)
         ):
             return self.decompress_error(exc)
         if "straddling" in message or "straddle" in message:
-            row, found = self._find_bad_row(expected)
-            detail = "unterminated quoted value" if found is None else f"row longer than {CSV_BLOCK_BYTES} bytes"
+            row, found, _ = self._find_bad_row(expected)
+            detail = _UNTERMINATED if found is None else f"row longer than {CSV_BLOCK_BYTES} bytes"
             return IngestError(detail, file=self.label, row=row)
         return IngestError(f"unreadable CSV after data row {rows_read}: {message}", file=self.label)
 
-    def _find_bad_row(self, expected: int) -> tuple[int | None, int | None]:
-        """(data row number, field count) of the first record without ``expected`` fields, read again
-        with Python's csv module (error path only). Field count None: an unterminated quote."""
+    def _find_bad_row(self, expected: int) -> tuple[int | None, int | None, bool]:
+        """(data row number, field count, whether it is the last record) of the first record without
+        ``expected`` fields, read again with Python's csv module (error path only). Field count None: an
+        unterminated quote."""
         row = 0
         try:
             with self.binary()[0] as binary:
@@ -258,12 +263,12 @@ class Source(InputFile):
                         continue  # pyarrow skips empty lines too
                     row += 1
                     if len(record) != expected:
-                        return row, len(record)
+                        return row, len(record), next(reader, None) is None
         except csv.Error:
-            return row + 1, None
+            return row + 1, None, True
         except (OSError, EOFError, zlib.error):
-            return None, None
-        return None, None
+            return None, None, False
+        return None, None, False
 
     def _parquet(self) -> pq.ParquetFile:
         try:
@@ -274,7 +279,14 @@ class Source(InputFile):
     def _parquet_batches(self) -> Iterator[tuple[pa.RecordBatch, int]]:
         parquet = self._parquet()
         total = max(parquet.metadata.num_rows, 1)
+        if self.limits is not None:
+            # The sizes the file declares once its pages are decompressed, before reading any: a page
+            # compressed a thousand times is refused without being inflated.
+            metadata = parquet.metadata
+            declared = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+            self.limits.check(declared, self.size, self.label)
         rows = 0
+        decoded = 0  # Arrow bytes of the batches decoded so far, the counterpart of a CSV's text
         iterator = parquet.iter_batches(batch_size=CONVERT_ROWS)
         while True:
             try:
@@ -285,6 +297,11 @@ class Source(InputFile):
                 raise IngestError(f"corrupt Parquet data after data row {rows}: {exc}", file=self.label) from None
             where = Where(self.label, rows + 1)
             rows += batch.num_rows
+            if self.limits is not None:
+                # Dictionary and run-length encoding let a small declared size decode to a huge table:
+                # count what is actually decoded.
+                decoded += batch.nbytes
+                self.limits.check(decoded, self.size, self.label)
             # Parquet has no CSV reader to turn "" and NULL into nulls: do it here, once per column.
             columns = [
                 blank_to_null(to_text(col, where, name)) if _is_text_like(col.type) else col
@@ -292,6 +309,22 @@ class Source(InputFile):
             ]
             # Parquet has no incremental byte position: report the share of rows read.
             yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names), int(self.size * rows / total)
+
+
+def _refuse_utf16_or_binary(sample: bytes, label: str) -> None:
+    """UTF-16 text (a BOM, or a NUL beside nearly every character) or a binary file (NULs elsewhere) is
+    refused by what it is: CSV text never holds a NUL byte."""
+    if not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and b"\x00" not in sample:
+        return
+    halves = (sample[0::2], sample[1::2])
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or any(
+        half.count(0) > 0.9 * len(half) for half in halves
+    ):
+        raise IngestError("the file is UTF-16 text, not UTF-8: export it as UTF-8 CSV", file=label)
+    raise IngestError(
+        "a binary file, not CSV text (a spreadsheet, an image or an archive named .csv?): export it as UTF-8 CSV",
+        file=label,
+    )
 
 
 def _is_text_like(dtype: pa.DataType) -> bool:

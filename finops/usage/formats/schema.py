@@ -3,8 +3,10 @@
 Pure module: no Django imports. Parsers turn a provider's export into chunks (``pyarrow.Table``)
 with exactly ``CANONICAL_SCHEMA``; the ingest service writes those chunks to the database.
 
-Money and quantities are ``decimal128(38, 16)``: exact at the precision of every known export
-(CUR carries up to 10 decimal places, the FOCUS sample up to 15), never floats.
+Money and quantities are ``decimal128(38, 16)``: exact at the precision of most exports (CUR carries up
+to 10 decimal places, the FOCUS sample up to 15), never floats. More places (GCP's quantities have up to 20)
+are rounded half-even to 16, which moves a value by at most 0.5e-16; a value needing more than 22 integer
+digits, before or after that rounding, is refused.
 Timestamps are UTC.
 """
 

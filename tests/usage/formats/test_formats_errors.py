@@ -474,3 +474,50 @@ def test_a_damaged_gzip_is_named_as_such_even_when_a_bad_row_shows_first(tmp_pat
     # Intact, the same file is refused for its row.
     path.write_bytes(data)
     assert refused(path).row == 3
+
+
+def _repeated_parquet(tmp_path: Path, rows: int, **options) -> Path:
+    row = focus_row(1)
+    table = pa.table({name: pa.array([row[i]] * rows, pa.string()) for i, name in enumerate(HEADER)})
+    path = tmp_path / "repeated.parquet"
+    pq.write_table(table, path, **options)
+    return path
+
+
+def test_a_parquet_file_decoding_past_the_ratio_is_refused_as_a_zip_bomb(tmp_path):
+    """Dictionary and run-length encoding: the pages are small, the decoded table is not."""
+    path = _repeated_parquet(tmp_path, 60_000)
+    decoded = len(",".join(focus_row(1))) * 60_000  # the same table as CSV text, a lower bound of its Arrow size
+    assert decoded > 20 * path.stat().st_size
+    error = refused(path, limits=ExpansionLimits(max_bytes=10**12, max_ratio=20, min_bytes=1024 * 1024))
+    assert isinstance(error, TooLargeError)
+    assert "expands more than 20x its size on disk" in error.message and "zip bomb" in error.message
+    assert read_all(path, limits=ExpansionLimits(max_bytes=10**12, max_ratio=10_000)).num_rows == 60_000
+
+
+def test_a_parquet_file_declaring_more_than_the_byte_limit_is_refused_before_a_page_is_decoded(tmp_path):
+    """Pages compressed many times over: refused from the sizes its footer declares. Its pages are damaged
+    here, so reading any of them would fail differently."""
+    path = _repeated_parquet(tmp_path, 20_000, use_dictionary=False, compression="zstd")
+    metadata = pq.ParquetFile(path).metadata
+    assert sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups)) > 2 * 1024 * 1024
+    data = bytearray(path.read_bytes())
+    data[4:1004] = bytes(range(250)) * 4  # past the leading "PAR1": the first pages
+    path.write_bytes(bytes(data))
+    error = refused(path, limits=ExpansionLimits(max_bytes=1024 * 1024, max_ratio=10_000))
+    assert isinstance(error, TooLargeError)
+    assert "expands to more than 1,048,576 bytes (FINOPS_MAX_DECOMPRESSED_BYTES)" in error.message
+    assert "corrupt Parquet data" in refused(path, limits=ExpansionLimits(max_bytes=10**12, max_ratio=10_000)).message
+
+
+def test_a_parquet_decimal_whose_rounding_carries_past_its_precision_is_read(tmp_path):
+    """decimal128(38, 17) holds 21 integer digits; rounded to 16 places this value needs 22, which the stored
+    amount holds."""
+    header = list(HEADER)
+    rows = [focus_row(1), focus_row(2)]
+    columns = {name: pa.array([r[i] for r in rows]) for i, name in enumerate(header)}
+    nines = Decimal("999999999999999999999.99999999999999999")
+    columns["BilledCost"] = pa.array([Decimal("1.25"), nines], pa.decimal128(38, 17))
+    path = tmp_path / "carry.parquet"
+    pq.write_table(pa.table(columns), path)
+    assert read_all(path)["billed_cost"].to_pylist() == [Decimal("1.25"), Decimal(10) ** 21]
