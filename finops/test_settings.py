@@ -13,3 +13,7 @@ FINOPS_INGEST_FOLLOWUPS = False
 # The live server's threads would otherwise keep their connections open after the test, and PostgreSQL then
 # refuses to drop the test database ("is being accessed by other users").
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
+# PBKDF2's deliberate slowness (about half a second per hash on a 2-core machine) is not what the tests test;
+# every user created and every login would pay it. Production keeps Django's default hashers.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

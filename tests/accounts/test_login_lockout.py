@@ -12,9 +12,7 @@ LIMIT = 10  # FINOPS_LOGIN_FAILURE_LIMIT's default
 
 
 @pytest.fixture
-def alice(settings):
-    # PBKDF2's deliberate slowness costs seconds per login here; the lockout is what these tests check.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def alice():
     return get_user_model().objects.create_user("alice", password="right-password")
 
 

@@ -114,11 +114,9 @@ def _module_tenants(request, django_db_setup, django_db_blocker):
     if _transactional(request.node):
         yield None
         return
-    from django.test import override_settings
-
     from tests import factories
 
-    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_HASHERS):
+    with django_db_blocker.unblock():
         built = build_tenants()
     yield built
     with django_db_blocker.unblock():
@@ -143,7 +141,6 @@ def tenants(request, db, _module_tenants):
 
 
 TENANT_USERS = ["ann", "eve", "vic", "bob"]
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def build_tenants() -> dict:
@@ -187,9 +184,3 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    # PBKDF2's deliberate slowness costs seconds per test on a shared 2-core machine; not what we test.
-    settings.PASSWORD_HASHERS = FAST_HASHERS
