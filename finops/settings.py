@@ -304,6 +304,8 @@ FINOPS_INGEST_CHUNK_ROWS = env.int("FINOPS_INGEST_CHUNK_ROWS", default=50_000)
 FINOPS_MAX_UPLOAD_BYTES = env.int("FINOPS_MAX_UPLOAD_BYTES", default=2 * 1024**3)
 FINOPS_MAX_DECOMPRESSED_BYTES = env.int("FINOPS_MAX_DECOMPRESSED_BYTES", default=20 * 1024**3)
 FINOPS_MAX_DECOMPRESSION_RATIO = env.int("FINOPS_MAX_DECOMPRESSION_RATIO", default=100)
+# Spot prices whose newest sample is older than this many days are not used to plan spot (unless a run opts in).
+FINOPS_SPOT_MAX_AGE_DAYS = env.int("FINOPS_SPOT_MAX_AGE_DAYS", default=30)
 # Tag keys that name a line item's team, first match wins (case-sensitive, as providers keep tags).
 FINOPS_TEAM_TAG_KEYS = env.list(
     "FINOPS_TEAM_TAG_KEYS", default=["team", "Team", "cost_center", "CostCenter", "business_unit"]
