@@ -306,10 +306,9 @@ FINOPS_MAX_DECOMPRESSED_BYTES = env.int("FINOPS_MAX_DECOMPRESSED_BYTES", default
 FINOPS_MAX_DECOMPRESSION_RATIO = env.int("FINOPS_MAX_DECOMPRESSION_RATIO", default=100)
 # Spot prices whose newest sample is older than this many days are not used to plan spot (unless a run opts in).
 FINOPS_SPOT_MAX_AGE_DAYS = env.int("FINOPS_SPOT_MAX_AGE_DAYS", default=30)
-# Tag keys that name a line item's team, first match wins (case-sensitive, as providers keep tags).
-FINOPS_TEAM_TAG_KEYS = env.list(
-    "FINOPS_TEAM_TAG_KEYS", default=["team", "Team", "cost_center", "CostCenter", "business_unit"]
-)
+# Tag keys that name a line item's team, first match wins (case-sensitive, as providers keep tags). Only these
+# make teams: cost-center or business-unit tags with hundreds of values are grouped with tag:KEY instead.
+FINOPS_TEAM_TAG_KEYS = env.list("FINOPS_TEAM_TAG_KEYS", default=["team", "Team"])
 
 # --- REST API (finops.api): token + session auth, tenant scoping, one error shape, throttles,
 # OpenAPI schema at /api/v1/schema/ and docs at /api/docs/ from local static files (no CDN). ---------------

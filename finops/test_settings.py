@@ -13,3 +13,7 @@ FINOPS_INGEST_FOLLOWUPS = False
 # The live server's threads would otherwise keep their connections open after the test, and PostgreSQL then
 # refuses to drop the test database ("is being accessed by other users").
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
+# The shared fixtures (the FinOps Foundation FOCUS sample) allocate by business unit and cost center as well:
+# their tests need teams. Production's default reads only the team/Team tags (see the README's team rules).
+FINOPS_TEAM_TAG_KEYS = ["team", "Team", "cost_center", "CostCenter", "business_unit"]
