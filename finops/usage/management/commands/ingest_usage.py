@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from finops.accounts.services import organization_get_or_create
@@ -36,6 +37,31 @@ class TerminalProgress:
     def close(self) -> None:
         if self.enabled:
             self.stream.write("\n")
+
+
+def derived_status(slug: str, *, changed: bool) -> dict:
+    """What the delivery leaves to compute: carbon, forecasts and budget evaluations are derived by the Celery
+    worker from the ingest's follow-ups, so after a command-line ingest they are pending until a worker runs
+    them or these commands do."""
+    queued = settings.FINOPS_INGEST_FOLLOWUPS
+    if not changed:
+        return {"pending": [], "queued": False, "note": "nothing changed", "refresh": {}}
+    if not queued:
+        note = "follow-ups are off (FINOPS_INGEST_FOLLOWUPS=0): nothing was queued"
+    elif settings.REDIS_URL:
+        note = "queued for the Celery workers"
+    else:
+        note = "queued on the embedded broker: computed when `celery -A finops worker` (make demo) runs"
+    return {
+        "pending": ["carbon", "forecasts", "budgets"],
+        "queued": queued,
+        "note": note,
+        "refresh": {
+            "carbon": f"manage.py carbon_report --org {slug} --refresh",
+            "forecasts": f"manage.py refresh_forecasts --org {slug} --inline",
+            "budgets": f"manage.py evaluate_budgets --org {slug}",
+        },
+    }
 
 
 class Command(BaseCommand):
@@ -76,6 +102,7 @@ class Command(BaseCommand):
             "rows_replaced": job.rows_replaced,
             "duplicate_of": job.duplicate_of_id,
             "duration_seconds": round(job.duration_seconds or 0.0, 3),
+            "derived": derived_status(organization.slug, changed=job.status == IngestJob.Status.SUCCEEDED),
         }
         if options["json"]:
             self.stdout.write(json.dumps(result))
@@ -94,3 +121,7 @@ class Command(BaseCommand):
                 f"  {currency}: billed {totals['billed_cost']}, effective {totals['effective_cost']}, "
                 f"list {totals['list_cost']}"
             )
+        derived = result["derived"]
+        self.stdout.write(f"Pending: {', '.join(derived['pending'])} ({derived['note']}). Refresh now with:")
+        for command in derived["refresh"].values():
+            self.stdout.write(f"  {command}")
