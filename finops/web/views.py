@@ -112,7 +112,8 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str) -> dict:
             "granularity": "day",
             "start": prev_start.isoformat(),
             "end": last.isoformat(),
-            stack: mover.group,
+            # Explore filters cost without a team as "(none)"; the overview names that group Unallocated.
+            stack: selectors.NONE_LABEL if mover.group == selectors.none_label(stack) else mover.group,
         }
         movers.append({"mover": mover, "url": f"{reverse('web:explore')}?{urlencode(query)}"})
     commitments = selectors.commitment_monthly(scope, start=window_start, end=last, currency=currency)
