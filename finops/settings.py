@@ -335,6 +335,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two "action" choice sets (rightsizing rows, team mappings): each enum gets its own name.
+    "ENUM_NAME_OVERRIDES": {"TeamMappingActionEnum": ["team", "merge", "ignore"]},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "finops.api.schema.add_error_responses",
