@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
+from finops.forecasting.models import ForecastRun
 from finops.usage.management.commands.ingest_usage import derived_status
+from finops.usage.models import DailyCost
 from tests import factories
 from tests.conftest import FOCUS_SAMPLE
 
@@ -75,3 +77,18 @@ def test_derived_status_names_the_worker_or_the_commands(settings):
     settings.REDIS_URL = "redis://127.0.0.1:6379/6"
     assert derived_status("acme", changed=True)["note"] == "queued for the Celery workers"
     assert derived_status("acme", changed=False)["pending"] == []
+
+
+@pytest.mark.django_db
+def test_ingest_with_refresh_derived_computes_carbon_forecasts_and_budgets_inline():
+    out = StringIO()
+    call_command("ingest_usage", str(FOCUS_SAMPLE), "--org", "acme", "--refresh-derived", "--json", stdout=out)
+    derived = json.loads(out.getvalue())["derived"]
+    assert derived["pending"] == [] and derived["computed"] == ["carbon", "forecasts", "budgets"]
+    assert derived["failed"] == []
+    days = _usage_days()
+    report = json.loads(_report("--format", "json"))
+    assert report["pending"] is None and report["rows"] and report["as_of"] == days[-1].isoformat()
+    run = ForecastRun.objects.get(organization__slug="acme")
+    assert run.status == "succeeded" and run.trigger == "ingest"
+    assert run.as_of == max(DailyCost.objects.filter(organization__slug="acme").values_list("day", flat=True))

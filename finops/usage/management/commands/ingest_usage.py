@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from finops.accounts.services import organization_get_or_create
 from finops.usage import formats
+from finops.usage.followups import ingest_followups_run_inline
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
 from finops.usage.services import ingest_job_create, ingest_job_run
@@ -72,6 +73,11 @@ class Command(BaseCommand):
         parser.add_argument("--org", required=True, help="organization slug (created if missing)")
         parser.add_argument("--format", default="auto", choices=["auto", *formats.FORMATS])
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument(
+            "--refresh-derived",
+            action="store_true",
+            help="compute carbon, forecasts and budget evaluations now, in this process (no worker needed)",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -104,6 +110,15 @@ class Command(BaseCommand):
             "duration_seconds": round(job.duration_seconds or 0.0, 3),
             "derived": derived_status(organization.slug, changed=job.status == IngestJob.Status.SUCCEEDED),
         }
+        if options["refresh_derived"] and job.status == IngestJob.Status.SUCCEEDED:
+            failed = ingest_followups_run_inline(organization_id=organization.pk, billing_periods=job.billing_periods)
+            result["derived"] = {
+                **result["derived"],
+                "pending": [],
+                "computed": ["carbon", "forecasts", "budgets"],
+                "failed": failed,
+                "note": "computed in this process" + (f"; failed: {'; '.join(failed)}" if failed else ""),
+            }
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
@@ -122,6 +137,10 @@ class Command(BaseCommand):
                 f"list {totals['list_cost']}"
             )
         derived = result["derived"]
+        if not derived["pending"]:
+            self.stdout.write(f"Derived data ({', '.join(derived.get('computed', []))}): {derived['note']}.")
+            return
         self.stdout.write(f"Pending: {', '.join(derived['pending'])} ({derived['note']}). Refresh now with:")
         for command in derived["refresh"].values():
             self.stdout.write(f"  {command}")
+        self.stdout.write("  (or ingest with --refresh-derived)")
