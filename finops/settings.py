@@ -310,10 +310,11 @@ FINOPS_INGEST_CHUNK_ROWS = env.int("FINOPS_INGEST_CHUNK_ROWS", default=50_000)
 FINOPS_MAX_UPLOAD_BYTES = env.int("FINOPS_MAX_UPLOAD_BYTES", default=2 * 1024**3)
 FINOPS_MAX_DECOMPRESSED_BYTES = env.int("FINOPS_MAX_DECOMPRESSED_BYTES", default=20 * 1024**3)
 FINOPS_MAX_DECOMPRESSION_RATIO = env.int("FINOPS_MAX_DECOMPRESSION_RATIO", default=100)
-# Tag keys that name a line item's team, first match wins (case-sensitive, as providers keep tags).
-FINOPS_TEAM_TAG_KEYS = env.list(
-    "FINOPS_TEAM_TAG_KEYS", default=["team", "Team", "cost_center", "CostCenter", "business_unit"]
-)
+# Spot prices whose newest sample is older than this many days are not used to plan spot (unless a run opts in).
+FINOPS_SPOT_MAX_AGE_DAYS = env.int("FINOPS_SPOT_MAX_AGE_DAYS", default=30)
+# Tag keys that name a line item's team, first match wins (case-sensitive, as providers keep tags). Only these
+# make teams: cost-center or business-unit tags with hundreds of values are grouped with tag:KEY instead.
+FINOPS_TEAM_TAG_KEYS = env.list("FINOPS_TEAM_TAG_KEYS", default=["team", "Team"])
 
 # --- REST API (finops.api): token + session auth, tenant scoping, one error shape, throttles,
 # OpenAPI schema at /api/v1/schema/ and docs at /api/docs/ from local static files (no CDN). ---------------
@@ -340,6 +341,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two "action" choice sets (rightsizing rows, team mappings): each enum gets its own name.
+    "ENUM_NAME_OVERRIDES": {"TeamMappingActionEnum": ["team", "merge", "ignore"]},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "finops.api.schema.add_error_responses",

@@ -17,3 +17,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # PBKDF2's deliberate slowness (about half a second per hash on a 2-core machine) is not what the tests test;
 # every user created and every login would pay it. Production keeps Django's default hashers.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# The shared fixtures (the FinOps Foundation FOCUS sample) allocate by business unit and cost center as well:
+# their tests need teams. Production's default reads only the team/Team tags (see the README's team rules).
+FINOPS_TEAM_TAG_KEYS = ["team", "Team", "cost_center", "CostCenter", "business_unit"]

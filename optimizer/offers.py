@@ -59,6 +59,9 @@ class SkuCatalog:
     spot: float | None = None  # recent mean spot price, None when the catalog has no samples
     spot_source: str = ""
     commitments: tuple[CatalogPrice, ...] = ()
+    catalog_age_days: float | None = None  # the oldest on-demand or commitment price used, days before prices_at
+    spot_age_days: float | None = None  # the newest spot sample's age at prices_at (None: no samples)
+    spot_stale: bool = False  # spot_age_days beyond the limit; ``spot`` is then None unless the run opted in
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ service writes it to JSON once (a Decimal becomes a decimal string, the API conv
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -114,9 +114,11 @@ class Purchase:
 class SpotPrice:
     price: Decimal  # USD per instance-hour
     source: str
+    age_days: float | None = None  # the newest sample's age at prices_at
+    stale: bool = False  # older than the limit; used only because the run opted in
 
     def document(self) -> dict[str, Any]:
-        return {"price": self.price, "source": self.source}
+        return {"price": self.price, "source": self.source, "age_days": self.age_days, "stale": self.stale}
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ class CommitmentPlan:
     explanation: tuple[str, ...]
     hourly: Mapping[str, Any]  # coverage layers, instances per hour (see optimizer.solver.allocation)
     carbon: Mapping[str, Any] | None = None  # "carbon", "carbon_front", "carbon_placement" (money as Decimal)
+    stranded_by_commitment: Mapping[str, float] = field(default_factory=dict)  # capacity rightsizing leaves idle
+    price_age: Mapping[str, Any] = field(default_factory=dict)  # how old the prices the run used are
 
     def document(self) -> dict[str, Any]:
         """The run's stored ``results``, money as Decimal."""
@@ -165,6 +169,9 @@ class CommitmentPlan:
             "usage_instance_hours": self.usage_instance_hours,
             "sunk_instance_hours": self.sunk_instance_hours,
             "sunk_by_commitment": self.sunk_by_commitment,
+            "stranded_instance_hours": sum(self.stranded_by_commitment.values()),
+            "stranded_by_commitment": self.stranded_by_commitment,
+            "price_age": self.price_age,
             "all_on_demand": self.all_on_demand,
             "no_commitment": self.no_commitment,
             "objective": self.objective,

@@ -22,7 +22,7 @@ from optimizer.models import OptimizationRun
 from optimizer.offers import CatalogPrice, SkuCatalog
 from pricing.models import SpotPriceSample, Term
 from pricing.offers import spot_stats
-from pricing.selectors import LookupError_, price_lookup
+from pricing.selectors import LookupError_, age_days, catalog_published, price_lookup, spot_max_age
 
 SPOT_RECENT = timedelta(days=30)  # spot price = time-weighted mean of the samples this close to the newest
 
@@ -69,9 +69,13 @@ def compute_line_items(organization: Organization, *, start: datetime, end: date
 
 
 def commitment_catalog(
-    skus: Iterable[str], *, at: datetime, provider: str = "aws"
+    skus: Iterable[str], *, at: datetime, provider: str = "aws", allow_stale_spot: bool = False
 ) -> tuple[dict[str, SkuCatalog], list[str]]:
-    """Catalog prices of each SKU ("type@region") in force at ``at``; also the SKUs without an on-demand price."""
+    """Catalog prices of each SKU ("type@region") in force at ``at``; also the SKUs without an on-demand price.
+
+    Each entry says how old its prices are. Spot whose newest sample is older than ``spot_max_age()`` is stale:
+    left out (``spot`` None, ``spot_stale`` True) unless ``allow_stale_spot``."""
+    limit = spot_max_age()
     catalog: dict[str, SkuCatalog] = {}
     unpriced: list[str] = []
     for sku in skus:
@@ -85,6 +89,11 @@ def commitment_catalog(
             unpriced.append(sku)
             continue
         commitments = []
+        used_ages = [
+            age_days(at, catalog_published(v.price))
+            for v in lookup.prices
+            if v.price.term == Term.ON_DEMAND and v.price.hourly == lookup.on_demand
+        ]
         for view in lookup.prices:
             price = view.price
             if price.term not in (Term.RESERVED, Term.SAVINGS_PLAN) or not price.lease_years:
@@ -104,9 +113,23 @@ def commitment_catalog(
                     provenance=price.provenance or view.source,
                 )
             )
-        spot, spot_source = _recent_spot(provider, region, instance_type, at, lookup.on_demand)
+            used_ages.append(age_days(at, catalog_published(price)))
+        spot, spot_source, newest = _recent_spot(provider, region, instance_type, at, lookup.on_demand)
+        spot_age = age_days(at, newest)
+        stale = newest is not None and at - newest > limit
+        if stale:
+            spot_source = f"{spot_source}; stale: newest sample {spot_age} days old (limit {limit.days} days)"
+            if not allow_stale_spot:
+                spot = None
         catalog[sku] = SkuCatalog(
-            sku=sku, on_demand=lookup.on_demand, spot=spot, spot_source=spot_source, commitments=tuple(commitments)
+            sku=sku,
+            on_demand=lookup.on_demand,
+            spot=spot,
+            spot_source=spot_source,
+            commitments=tuple(commitments),
+            catalog_age_days=max((a for a in used_ages if a is not None), default=None),
+            spot_age_days=spot_age,
+            spot_stale=stale,
         )
     return catalog, unpriced
 
@@ -117,15 +140,15 @@ def _recent_spot(provider: str, region: str, instance_type: str, at: datetime, o
     )
     newest = samples.aggregate(t=Max("timestamp"))["t"]
     if newest is None:
-        return None, ""
+        return None, "", None
     recent = list(samples.filter(timestamp__gte=newest - SPOT_RECENT).values_list("timestamp", "price"))
     stats = spot_stats(recent, on_demand)
     if stats is None:
-        return None, ""
+        return None, "", None
     source = (
         f"time-weighted mean of {stats.samples} spot samples {stats.first:%Y-%m-%d %H:%M}..{stats.last:%Y-%m-%d %H:%M}"
     )
-    return stats.mean, source
+    return stats.mean, source, newest
 
 
 def on_demand_prices(

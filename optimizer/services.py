@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -55,6 +55,7 @@ from optimizer.selectors import (
 )
 from optimizer.solver import Problem, Solution
 from optimizer.solver.allocation import coverage_series, hourly_allocation
+from pricing.selectors import spot_max_age
 
 EXECUTE_TASK = "optimizer.run_execute"
 LOOKBACK_DAYS = (7, 30, 60, 90)
@@ -86,6 +87,7 @@ class RunParameters:
     teams: list[str] = field(default_factory=list)
     backtest: bool = False
     rightsize: bool = False
+    allow_stale_spot: bool = False  # plan spot even from samples older than FINOPS_SPOT_MAX_AGE_DAYS
     time_limit: float = 120.0  # seconds per solve
     carbon: bool = False  # also trace the cost-vs-carbon front of the run's demand (implied by price/cap)
     carbon_price: str | None = None  # USD per kgCO2e (decimal string): the placement minimising cost + price x kg
@@ -155,7 +157,7 @@ def validate_parameters(organization: Organization, raw: Mapping[str, Any]) -> R
         if unknown:
             errors["teams"] = f"unknown team(s) in {organization.slug}: {', '.join(unknown)}"
 
-    for name in ("backtest", "rightsize", "carbon"):
+    for name in ("backtest", "rightsize", "carbon", "allow_stale_spot"):
         flag = values.get(name, False)
         if not isinstance(flag, bool):
             errors[name] = f"must be true or false, got {flag!r}"
@@ -301,7 +303,7 @@ def _compute(run: OptimizationRun) -> _Outcome:
             f"(scope {_scope_text(params)})"
         )
     at = timezone.now()
-    catalog, unpriced = commitment_catalog(demand.skus, at=at)
+    catalog, unpriced = commitment_catalog(demand.skus, at=at, allow_stale_spot=params.allow_stale_spot)
     if not catalog:
         raise OptimizationError(f"no prices in the catalog for the SKUs {', '.join(unpriced)}; import a catalog first")
     notes = []
@@ -331,6 +333,8 @@ def _compute(run: OptimizationRun) -> _Outcome:
 
     _, dominated = prune_dominated(problem)  # for the explanation: the solve pruned its own copy
     explanation = _explanation(params, demand, priced, problem, solution, report, dominated, start, end)
+    price_age = _price_age(params, {s: catalog[s] for s in priced}, at)
+    explanation.insert(1, _price_age_line(price_age))
     carbon = None
     if params.carbon:
         carbon, lines = _carbon(params, net, offers.catalog, budget, at, plan_cost=report.cost)
@@ -338,6 +342,7 @@ def _compute(run: OptimizationRun) -> _Outcome:
     plan = _commitment_plan(
         demand, priced, problem, solution, report, offers, dominated, start, end, at, notes, explanation, carbon
     )
+    plan = replace(plan, price_age=price_age)
     return _Outcome(solution, plan, backtest)
 
 
@@ -356,7 +361,7 @@ def _backtest(run, params, scope, offers, first, start, end, resize, budget) -> 
     catalog = dict(offers.catalog)
     missing = [s for s in skus if s not in catalog]
     if missing:
-        extra, _unpriced = commitment_catalog(missing, at=timezone.now())
+        extra, _unpriced = commitment_catalog(missing, at=timezone.now(), allow_stale_spot=params.allow_stale_spot)
         catalog.update(extra)
     priced = [s for s in skus if s in catalog]
     bt_offers = build_offers(
@@ -472,7 +477,7 @@ def _placement_plan(
     catalog = dict(catalog)
     missing = [s for s in moved.columns if s not in catalog]
     if missing:
-        extra, _unpriced = commitment_catalog(missing, at=at)
+        extra, _unpriced = commitment_catalog(missing, at=at, allow_stale_spot=params.allow_stale_spot)
         catalog.update(extra)
     priced = [s for s in moved.columns if s in catalog]
     offers = build_offers(
@@ -529,6 +534,52 @@ def _carbon_explanation(
     return lines
 
 
+def _price_age(params: RunParameters, catalog: Mapping[str, SkuCatalog], at: datetime) -> dict[str, Any]:
+    """How old the run's prices are at ``prices_at``, and which SKUs' spot was stale (and whether it was used)."""
+    catalog_ages = [c.catalog_age_days for c in catalog.values() if c.catalog_age_days is not None]
+    spot_ages = [c.spot_age_days for c in catalog.values() if c.spot_age_days is not None]
+    stale = sorted(s for s, c in catalog.items() if c.spot_stale)
+    return {
+        "prices_at": at,
+        "catalog_days": max(catalog_ages, default=None),
+        "spot_days_newest": min(spot_ages, default=None),
+        "spot_days_oldest": max(spot_ages, default=None),
+        "spot_max_age_days": spot_max_age().days,
+        "allow_stale_spot": params.allow_stale_spot,
+        "stale_spot_skus": stale,
+        "stale_spot_used": bool(stale) and params.allow_stale_spot,
+    }
+
+
+def _price_age_line(age: Mapping[str, Any]) -> str:
+    catalog = (
+        f"catalog prices (on-demand and commitments) up to {age['catalog_days']:,.1f} days old"
+        if age["catalog_days"] is not None
+        else "no catalog price dates"
+    )
+    if age["spot_days_oldest"] is None:
+        spot = "no spot samples for these SKUs"
+    elif age["spot_days_newest"] == age["spot_days_oldest"]:
+        spot = f"spot samples {age['spot_days_oldest']:,.1f} days old"
+    else:
+        spot = f"spot samples {age['spot_days_newest']:,.1f} to {age['spot_days_oldest']:,.1f} days old"
+    line = f"Prices as of {age['prices_at']:%Y-%m-%d %H:%M} UTC: {catalog}; {spot}."
+    stale = age["stale_spot_skus"]
+    if stale:
+        limit = age["spot_max_age_days"]
+        if age["stale_spot_used"]:
+            line += (
+                f" Spot prices of {len(stale)} SKU(s) are older than {limit} days and were used because the run "
+                "opted in (allow_stale_spot): the spot part of the plan may not hold."
+            )
+        else:
+            line += (
+                f" Spot prices of {len(stale)} SKU(s) are older than {limit} days and were not used to plan spot "
+                "(their usage is planned without spot; opt in with allow_stale_spot / --allow-stale-spot)."
+            )
+    return line
+
+
 def _scope_text(params: RunParameters) -> str:
     parts = [f"{k}={','.join(getattr(params, k))}" for k in ("accounts", "regions", "teams") if getattr(params, k)]
     return " ".join(parts) or "all"
@@ -561,6 +612,21 @@ def _explanation(params, demand, priced, problem, solution, report, dominated, s
         "to the savings against buying nothing. Utilization is the share of the bought capacity the window's "
         "usage would have used.",
     ]
+    if params.rightsize:
+        stranded = sum(demand.stranded_by_commitment.values())
+        explanation.append(
+            "Rightsizing applied first: stopped resources' usage is removed and resized resources' usage moves to "
+            "their new type. Existing commitments stay sunk until their end: a savings plan keeps covering a "
+            "resized resource (a Compute plan any type, an EC2 Instance plan its family), a reservation its own "
+            "family, and capacity freed by a stop or a move covers other usage of the same SKU. "
+            + (
+                f"{stranded:,.1f} instance-hours of existing commitments would be left unused by the rightsizing "
+                f"({len(demand.stranded_by_commitment)} commitment(s), stranded_by_commitment); they are not "
+                "counted as demand to buy for."
+                if stranded > 0
+                else "No existing commitment capacity is left unused by it."
+            )
+        )
     if dominated:
         explanation.append(
             f"{len(dominated)} of {len(problem.offer_ids())} offers were set aside "
@@ -592,6 +658,7 @@ def _commitment_plan(
         usage_instance_hours=float(demand.total[priced].to_numpy().sum()),
         sunk_instance_hours=float(demand.sunk[priced].to_numpy().sum()),
         sunk_by_commitment=demand.sunk_by_commitment,
+        stranded_by_commitment=demand.stranded_by_commitment,
         all_on_demand=amount(all_od),
         no_commitment=amount(report.no_commitment),
         objective=amount(report.cost),
@@ -612,7 +679,12 @@ def _commitment_plan(
         offers_dominated=dominated,
         offers=tuple(o for o in offers.offers.values() if o.id in problem.offer_ids()),
         spot_prices={
-            s: SpotPrice(rate(offers.catalog[s].spot), offers.catalog[s].spot_source)
+            s: SpotPrice(
+                rate(offers.catalog[s].spot),
+                offers.catalog[s].spot_source,
+                offers.catalog[s].spot_age_days,
+                offers.catalog[s].spot_stale,
+            )
             for s in priced
             if offers.catalog[s].spot is not None
         },

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Q
 
 from finops.core.amounts import money_str
@@ -13,6 +14,24 @@ from pricing.models import Price, Sku, SpotPriceSample, Term
 from pricing.offers import SpotStats, break_even_month, effective_hourly, savings_vs_on_demand, spot_stats
 
 HOURLY_UNITS = ("Hrs", "Hours", "Hour", "1 Hour")
+
+
+def spot_max_age() -> timedelta:
+    """Spot samples older than this (``FINOPS_SPOT_MAX_AGE_DAYS``) are stale: not used to plan spot by default."""
+    return timedelta(days=settings.FINOPS_SPOT_MAX_AGE_DAYS)
+
+
+def age_days(at: datetime, stamp: datetime | None) -> float | None:
+    """Days from ``stamp`` to ``at`` (0 when it is later), rounded to 0.1; None without a stamp."""
+    if stamp is None:
+        return None
+    return round(max((at - stamp).total_seconds(), 0.0) / 86400, 1)
+
+
+def catalog_published(price: Price) -> datetime:
+    """When a price's catalog was published: its publication date, else when it was imported."""
+    catalog = price.catalog_import
+    return catalog.publication_date or catalog.created_at
 
 
 class LookupError_(LookupError):
@@ -146,6 +165,8 @@ def lookup_payload(lookup: PriceLookup) -> dict:
                 "currency": v.price.currency,
                 "unit": v.price.unit,
                 "effective_from": v.price.effective_from.isoformat() if v.price.effective_from else None,
+                "published": catalog_published(v.price).isoformat(),
+                "age_days": age_days(lookup.at, catalog_published(v.price)),
                 "savings": money_str(v.savings) if v.savings is not None else None,
                 "break_even_month": v.break_even_month,
                 "source": v.source,
@@ -154,14 +175,31 @@ def lookup_payload(lookup: PriceLookup) -> dict:
             }
             for v in lookup.prices
         ],
+        "price_age": price_age_payload(lookup),
         "spot": (
             {
                 **_spot_json(spot),
+                "age_days": age_days(lookup.at, spot.last),
+                "stale": lookup.at - spot.last > spot_max_age(),
                 "zones": {zone: _spot_json(stats) for zone, stats in lookup.spot_by_zone.items()},
             }
             if spot
             else None
         ),
+    }
+
+
+def price_age_payload(lookup: PriceLookup) -> dict:
+    """How old the looked-up prices are at ``at``: the oldest catalog price's age and the newest spot sample's, in
+    days, with the spot limit and whether spot is past it."""
+    ages = [age_days(lookup.at, catalog_published(v.price)) for v in lookup.prices]
+    spot_age = age_days(lookup.at, lookup.spot.last) if lookup.spot else None
+    limit = spot_max_age().days
+    return {
+        "catalog_days": max((a for a in ages if a is not None), default=None),
+        "spot_days": spot_age,
+        "spot_max_age_days": limit,
+        "spot_stale": lookup.spot is not None and lookup.at - lookup.spot.last > spot_max_age(),
     }
 
 

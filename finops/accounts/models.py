@@ -37,6 +37,31 @@ class Team(models.Model):
         return f"{self.organization.slug}/{self.slug}"
 
 
+class TeamTagMapping(models.Model):
+    """What one value of a team tag means, decided by an admin: its own team, merged into another team, or
+    ignored (its cost stays unallocated). Values without a mapping get a team of their own at ingest."""
+
+    class Action(models.TextChoices):
+        TEAM = "team", "Own team"
+        MERGE = "merge", "Merge into a team"
+        IGNORE = "ignore", "Ignore (unallocated)"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="team_mappings")
+    tag_value = models.CharField(max_length=255)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="mapped_values")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization", "tag_value"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "tag_value"], name="team_mapping_unique_value"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization.slug}/{self.tag_value} -> {self.action}"
+
+
 class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
     FINANCE = "finance", "Finance"

@@ -7,13 +7,20 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.text import slugify
 
-from finops.accounts.models import Membership, Organization, Role, Team
+from finops.accounts.models import Membership, Organization, Role, Team, TeamTagMapping
 
 
 def organization_get_or_create(*, slug: str, name: str | None = None) -> tuple[Organization, bool]:
     if slugify(slug) != slug:
         raise ValueError(f"organization slug {slug!r} is not a valid slug (try {slugify(slug)!r})")
     return Organization.objects.get_or_create(slug=slug, defaults={"name": name or slug})
+
+
+def team_tag_mapping_values(organization: Organization) -> dict[str, str]:
+    """The admins' mapping as tag value -> the team tag value its cost counts for ("" = unallocated)."""
+    rows = TeamTagMapping.objects.filter(organization=organization).select_related("team")
+    ignore = TeamTagMapping.Action.IGNORE
+    return {m.tag_value: (m.team.tag_value if m.team and m.action != ignore else "") for m in rows}
 
 
 def teams_for_tag_values(*, organization: Organization, tag_values: list[str]) -> dict[str, Team]:

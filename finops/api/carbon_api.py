@@ -45,6 +45,11 @@ class CarbonSummarySerializer(serializers.Serializer):
     start = serializers.DateField(allow_null=True)
     end = serializers.DateField(allow_null=True)
     grid_estimated_regions = serializers.ListField(child=serializers.CharField())
+    as_of = serializers.DateField(allow_null=True, help_text="The last day with carbon estimates in the range.")
+    pending = serializers.DictField(
+        allow_null=True,
+        help_text="Null, or ingested usage days without estimates yet: days, first, last, refresh (how to fill them).",
+    )
 
 
 assert set(CarbonRowSerializer().fields) == {"group", "method", "methods", *MEASURES}

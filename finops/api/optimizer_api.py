@@ -60,6 +60,12 @@ class RunOptionsSerializer(serializers.Serializer):
     teams = serializers.ListField(child=serializers.CharField(), required=False, help_text="Team slugs.")
     backtest = serializers.BooleanField(required=False, default=False)
     rightsize = serializers.BooleanField(required=False, default=False)
+    allow_stale_spot = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Plan spot even from samples older than FINOPS_SPOT_MAX_AGE_DAYS (default 30); results.price_age "
+        "reports the age of every price the run used.",
+    )
     time_limit = serializers.FloatField(required=False, default=120.0, help_text="Seconds per solve, (0, 3600].")
 
 
@@ -110,7 +116,10 @@ class RunSummarySerializer(serializers.Serializer):
 
 class RunDetailSerializer(RunSummarySerializer):
     purchases = PurchaseSerializer(many=True)
-    results = serializers.DictField(help_text="Windows, totals, breakdown, utilisation, explanation.")
+    results = serializers.DictField(
+        help_text="Windows, totals, breakdown, utilisation, explanation; price_age (how old the prices used are, "
+        "stale spot left out or used), sunk_by_commitment and stranded_by_commitment (instance-hours)."
+    )
     backtest = serializers.DictField(allow_null=True)
 
 

@@ -33,6 +33,7 @@ urlpatterns = [
     path("costs/summary", views.CostSummaryApi.as_view(), name="cost-summary"),
     path("costs/timeseries", views.CostTimeseriesApi.as_view(), name="cost-timeseries"),
     path("rightsizing", RightsizingApi.as_view(), name="rightsizing"),
+    path("team-mappings", views.TeamMappingApi.as_view(), name="team-mappings"),
     path("carbon/summary", CarbonSummaryApi.as_view(), name="carbon-summary"),
     path("", include(router.urls)),
     re_path(r"", views.api_not_found),  # last: unknown URLs get the JSON error shape

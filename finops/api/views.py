@@ -5,6 +5,7 @@ Every view here is tenant-scoped through ``finops.api.tenancy`` (see its docstri
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -21,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from finops.accounts.access import ADMINS, BILLING_MANAGERS
-from finops.accounts.models import Membership, Organization, Team
+from finops.accounts.models import Membership, Organization, Role, Team, TeamTagMapping
 from finops.api import serializers as s
 from finops.api.errors import PayloadTooLarge
 from finops.api.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -36,6 +38,7 @@ from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.models import IngestJob, LineItem
 from finops.usage.selectors import ReportError, cost_breakdown, line_items_filtered, parse_group_bys
 from finops.usage.services import billing_upload_create
+from finops.usage.teams import TeamMappingError, team_tag_mapping_set, team_tag_mappings
 from finops.usage.uploads import upload_request_check
 
 
@@ -355,3 +358,44 @@ class TokenViewSet(
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         token_revoke(token=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- team tag mapping ------------------------------------------------------------------------------------
+class TeamMappingInputSerializer(drf_serializers.Serializer):
+    tag_value = drf_serializers.CharField(help_text="A value of a team tag key (FINOPS_TEAM_TAG_KEYS).")
+    action = drf_serializers.ChoiceField(choices=TeamTagMapping.Action.values)
+    team = drf_serializers.CharField(required=False, allow_null=True, help_text="merge: the slug of the team.")
+
+
+class TeamMappingSerializer(drf_serializers.Serializer):
+    tag_value = drf_serializers.CharField()
+    action = drf_serializers.ChoiceField(choices=TeamTagMapping.Action.values)
+    team = drf_serializers.CharField(allow_null=True, help_text="Slug; null: unallocated.")
+    explicit = drf_serializers.BooleanField(help_text="Decided by an admin (false: made its own team at ingest).")
+
+
+class TeamMappingApi(TenantAPIView):
+    """GET every team tag value and the team it counts for; POST (admins) maps one value to its own team, into
+    another team (merge) or to none (ignore), re-attributing the costs already ingested. The web page
+    ``/team-mappings/`` calls the same service."""
+
+    read_roles = (Role.ADMIN, Role.FINANCE, Role.VIEWER)
+    write_roles = ADMINS
+
+    @extend_schema(responses=TeamMappingSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response([dataclasses.asdict(row) for row in team_tag_mappings(self.tenant)])
+
+    @extend_schema(request=TeamMappingInputSerializer, responses=TeamMappingSerializer(many=True))
+    def post(self, request: Request) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        try:
+            team_tag_mapping_set(
+                policy=self.tenant,
+                tag_value=data.get("tag_value", ""),
+                action=data.get("action", ""),
+                team=data.get("team"),
+            )
+        except TeamMappingError as error:
+            raise ValidationError({name: [message] for name, message in error.errors.items()}) from error
+        return Response([dataclasses.asdict(row) for row in team_tag_mappings(self.tenant)])

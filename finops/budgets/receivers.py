@@ -5,6 +5,9 @@ from __future__ import annotations
 from finops.budgets.tasks import evaluate_org
 
 
-def evaluate_after_ingest(*, organization_id: int, **kwargs: object) -> None:
+def evaluate_after_ingest(*, organization_id: int, inline: bool = False, **kwargs: object) -> None:
     """New costs can cross a budget threshold: re-evaluate the organization's budgets."""
-    evaluate_org.delay(organization_id)
+    if inline:
+        evaluate_org(organization_id)
+    else:
+        evaluate_org.delay(organization_id)

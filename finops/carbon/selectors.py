@@ -18,7 +18,7 @@ from finops.carbon.calc import Coefficients, estimate_instance_hours, load_shipp
 from finops.carbon.models import CarbonDaily, CoefficientSet
 from finops.core.amounts import money_text, quantize_money
 from finops.core.money import MoneySum
-from finops.usage.models import LineItem
+from finops.usage.models import DailyCost, LineItem
 from pricing.selectors import LookupError_, price_lookup
 
 # Line items that carry usage: Usage charges, minus the "Unused" commitment rows (no machine ran for those).
@@ -176,6 +176,8 @@ class CarbonReport:
     start: date | None = None
     end: date | None = None
     coefficients: str = ""  # the rows' coefficient set versions, else the current set's
+    as_of: date | None = None  # the last day with estimates (in the range)
+    pending: dict | None = None  # ingested usage days without estimates yet (see ``carbon_freshness``)
 
     def as_json(self) -> dict:
         """The documented JSON of ``carbon_report --format json`` and of the API's carbon/summary."""
@@ -194,7 +196,36 @@ class CarbonReport:
             "start": self.start.isoformat() if self.start else None,
             "end": self.end.isoformat() if self.end else None,
             "grid_estimated_regions": self.grid_estimated_regions,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "pending": self.pending,
         }
+
+
+def carbon_freshness(
+    *, organization: Organization, start: date | None = None, end: date | None = None
+) -> tuple[date | None, dict | None]:
+    """(the last day with carbon estimates, what is pending) over [start, end]. Pending: days of ingested usage
+    (the cost rollup's usage, commitments' unused hours aside) that have no estimate yet - the carbon rollup is
+    rebuilt by a worker after each ingest, so without a worker they wait - with the command that fills them."""
+    usage = DailyCost.objects.filter(organization=organization, charge_category="Usage").exclude(
+        commitment_discount_status="Unused"
+    )
+    estimated = CarbonDaily.objects.filter(organization=organization)
+    if start:
+        usage, estimated = usage.filter(day__gte=start), estimated.filter(day__gte=start)
+    if end:
+        usage, estimated = usage.filter(day__lte=end), estimated.filter(day__lte=end)
+    have = set(estimated.values_list("day", flat=True).distinct().order_by())
+    missing = sorted(set(usage.values_list("day", flat=True).distinct().order_by()) - have)
+    as_of = max(have) if have else None
+    if not missing:
+        return as_of, None
+    return as_of, {
+        "days": len(missing),
+        "first": missing[0].isoformat(),
+        "last": missing[-1].isoformat(),
+        "refresh": f"manage.py carbon_report --org {organization.slug} --refresh (or a running Celery worker)",
+    }
 
 
 def carbon_summary(
@@ -234,7 +265,10 @@ def carbon_summary(
     ordered = sorted(rows.values(), key=lambda r: (-r.values["operational_kgco2e"], r.group))
     versions = sorted(set(queryset.values_list("coefficient_set__version", flat=True).distinct()))
     flagged = sorted(set(queryset.filter(grid_estimated=True).values_list("region_id", flat=True).distinct()))
+    as_of, pending = carbon_freshness(organization=organization, start=start, end=end)
     return CarbonReport(
+        as_of=as_of,
+        pending=pending,
         rows=ordered,
         versions=versions,
         grid_estimated_regions=[r or NONE_LABEL for r in flagged],

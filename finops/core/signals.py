@@ -9,7 +9,8 @@ from django.dispatch import Signal
 
 # Sent once an ingest's transaction has committed new billing data. Keyword arguments:
 # ``organization_id: int`` and ``billing_periods: list[str]`` (ISO start dates of the monthly periods ingested).
-# Receivers enqueue the refresh of whatever they derive from the organization's costs.
+# Receivers enqueue the refresh of whatever they derive from the organization's costs; with ``inline=True`` (a
+# command asked for it) they compute it in the sending process instead.
 ingest_committed = Signal()
 
 # Sent after an organization's cost rollups were recomputed outside an ingest. Keyword argument:

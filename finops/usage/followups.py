@@ -48,3 +48,23 @@ def ingest_followups_enqueue(*, organization_id: int, billing_periods: list[str]
                 )
 
     transaction.on_commit(announce)
+
+
+def ingest_followups_run_inline(*, organization_id: int, billing_periods: list[str]) -> list[str]:
+    """Compute now, in this process, what the follow-ups would queue (carbon, forecasts, budgets, dashboards):
+    a command-line ingest without a worker. Returns the receivers that failed (logged with their traceback)."""
+    failed = []
+    results = ingest_committed.send_robust(
+        sender=IngestJob, organization_id=organization_id, billing_periods=list(billing_periods), inline=True
+    )
+    for receiver, result in results:
+        if isinstance(result, Exception):
+            name = getattr(receiver, "__qualname__", str(receiver))
+            logger.error(
+                "inline follow-up %s failed for organization %s",
+                name,
+                organization_id,
+                exc_info=(type(result), result, result.__traceback__),
+            )
+            failed.append(f"{name}: {result}")
+    return failed

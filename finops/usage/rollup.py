@@ -6,7 +6,7 @@ No Django imports: takes and returns pyarrow tables and plain values. Sums stay 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -65,11 +65,16 @@ class SumOutOfRange(ValueError):
 SliceKey = tuple[str, str, datetime]  # (provider_name, billing_account_id, billing_period_start)
 
 
-def team_values(tags: pa.ChunkedArray | pa.Array, keys: Sequence[str]) -> pa.Array:
-    """Per row, the value of the first tag in ``keys`` present in the row's Tags JSON ("" when none).
+def team_values(
+    tags: pa.ChunkedArray | pa.Array, keys: Sequence[str], mapping: Mapping[str, str] | None = None
+) -> pa.Array:
+    """Per row, the value of the first tag in ``keys`` present in the row's Tags JSON ("" when none), read
+    through ``mapping`` (tag value -> the team tag value it counts for; "" = unallocated). No other tag ever
+    names a team.
 
     Tags repeat heavily across rows, so each distinct JSON text is parsed once.
     """
+    mapping = mapping or {}
     encoded = pc.dictionary_encode(tags.combine_chunks() if isinstance(tags, pa.ChunkedArray) else tags)
     resolved = []
     for text in encoded.dictionary.to_pylist():
@@ -79,7 +84,7 @@ def team_values(tags: pa.ChunkedArray | pa.Array, keys: Sequence[str]) -> pa.Arr
             for key in keys:
                 candidate = parsed.get(key)
                 if candidate not in (None, ""):
-                    value = str(candidate)
+                    value = mapping.get(str(candidate), str(candidate))
                     break
         resolved.append(value)
     lookup = pa.array(resolved, pa.string())

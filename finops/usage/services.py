@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from finops.accounts.models import Organization
-from finops.accounts.services import teams_for_tag_values
+from finops.accounts.services import team_tag_mapping_values, teams_for_tag_values
 from finops.core.amounts import money_str
 from finops.core.bulk import TableLoader, bulk_insert
 from finops.core.concurrency import prefetch
@@ -303,7 +303,11 @@ def _mark_failed(job: IngestJob, message: str, started: float) -> None:
 
 
 def _prepare_delivery(
-    job: IngestJob, files: list[IngestFile], loader: TableLoader, summary: DeliverySummary
+    job: IngestJob,
+    files: list[IngestFile],
+    loader: TableLoader,
+    summary: DeliverySummary,
+    mapping: dict[str, str] | None = None,
 ) -> Iterator[tuple]:
     """The pure half of an ingest, run ahead in a thread: parse, map, summarise, roll up and encode each
     chunk for the database. Yields (file, bytes read, prepared rows, (rollup, tag rollup)), then
@@ -317,7 +321,7 @@ def _prepare_delivery(
         path = Path(ingest_file.path)
         for parsed in formats.read_chunks(path, job.requested_format, settings.FINOPS_INGEST_CHUNK_ROWS, limits):
             chunk = parsed.table
-            values = team_values(chunk["tags"], keys)
+            values = team_values(chunk["tags"], keys, mapping)
             prepared = loader.prepare(_line_item_table(chunk, job.organization_id, job.pk, values))
             summary.add(chunk)
             ingest_file.rows += chunk.num_rows
@@ -347,10 +351,11 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
     tag_rollups: list[pa.Table] = []
     files = list(job.files.all())
     loader = TableLoader(LineItem, LINE_ITEM_COLUMNS)
+    mapping = team_tag_mapping_values(organization)
     # While the loader's COPY is open, no other query may run on the connection.
     with loader:
         for ingest_file, bytes_read, prepared, chunk_rollups in prefetch(
-            _prepare_delivery(job, files, loader, summary), 1
+            _prepare_delivery(job, files, loader, summary, mapping), 1
         ):
             if bytes_read is None:
                 tracker.bytes_before += ingest_file.size_bytes

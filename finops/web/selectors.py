@@ -110,6 +110,14 @@ def period_total(scope: AccessPolicy, *, metric: str, start: date, end: date, cu
     return cached(cache_prefix(scope), "period_total", params, compute)
 
 
+UNALLOCATED = "Unallocated"
+
+
+def none_label(dimension: str) -> str:
+    """The pages' name of a dimension's empty group: cost without a team is "Unallocated", shown as a row."""
+    return UNALLOCATED if dimension == "team" else NONE_LABEL
+
+
 def _group_expression(dimension: str) -> Coalesce:
     return Coalesce(F(DIMENSIONS[dimension][0]), Value(""), output_field=TextField())
 
@@ -130,7 +138,7 @@ def monthly_by(
             .order_by()
         )
         frame = pd.DataFrame.from_records(list(rows), columns=["month", "group", "cost"])
-        frame["group"] = frame["group"].replace("", NONE_LABEL)
+        frame["group"] = frame["group"].replace("", none_label(dimension))
         frame["cost"] = frame["cost"].map(lambda v: v or Decimal(0))
         return frame.sort_values(["month", "group"]).reset_index(drop=True)
 
@@ -152,7 +160,7 @@ def group_totals(
             .annotate(cost=MoneySum(field_name))
             .order_by()
         )
-        return {(r["group"] or NONE_LABEL): (r["cost"] or Decimal(0)) for r in rows}
+        return {(r["group"] or none_label(dimension)): (r["cost"] or Decimal(0)) for r in rows}
 
     params = {"dimension": dimension, "metric": metric, "start": start, "end": end, "currency": currency}
     return cached(cache_prefix(scope), "group_totals", params, compute)

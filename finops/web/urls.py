@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("explore/", views.explore, name="explore"),
     path("teams/", views.teams, name="teams"),
+    path("team-mappings/", views.team_mappings, name="team_mappings"),
     path("teams/<slug:slug>/", views.team, name="team"),
     path("teams/<slug:slug>/metrics", views.team_metrics_upload, name="team_metrics_upload"),
     path("data/", views.data, name="data"),

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -18,13 +19,14 @@ from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
 from finops.accounts.access import AccessPolicy
-from finops.accounts.models import Membership, Organization, Role, Team
+from finops.accounts.models import Membership, Organization, Role, Team, TeamTagMapping
 from finops.core.amounts import quantize_money
 from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.models import IngestJob
 from finops.usage.selectors import METRICS, ReportError
 from finops.usage.services import billing_upload_create
+from finops.usage.teams import TeamMappingError, team_tag_mapping_set, team_tag_mappings
 from finops.usage.uploads import upload_request_check
 from finops.web import figures, selectors, team_slots
 from finops.web.access import cache_prefix, org_page, render_page
@@ -111,7 +113,8 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str) -> dict:
             "granularity": "day",
             "start": prev_start.isoformat(),
             "end": last.isoformat(),
-            stack: mover.group,
+            # Explore filters cost without a team as "(none)"; the overview names that group Unallocated.
+            stack: selectors.NONE_LABEL if mover.group == selectors.none_label(stack) else mover.group,
         }
         movers.append({"mover": mover, "url": f"{reverse('web:explore')}?{urlencode(query)}"})
     commitments = selectors.commitment_monthly(scope, start=window_start, end=last, currency=currency)
@@ -285,7 +288,48 @@ def _teams_data(scope: AccessPolicy) -> dict:
             scope, dimension="team", metric="billed", start=start, end=last, currency=currency
         )
     rows = [{"team": t, "mtd": totals.get(t.slug)} for t in scope.teams()]
-    return {"rows": rows, "as_of": last, "currency": currency}
+    # Cost no team claims is a row of its own, so the rows add up to the organization's total.
+    unallocated = totals.get(selectors.UNALLOCATED, Decimal(0)) if scope.sees_all_teams else None
+    total = sum(totals.values(), Decimal(0)) if scope.sees_all_teams else None
+    return {
+        "rows": rows,
+        "as_of": last,
+        "currency": currency,
+        "unallocated": unallocated,
+        "total": total,
+        "team_keys": list(settings.FINOPS_TEAM_TAG_KEYS),
+    }
+
+
+@org_page(write="is_admin")
+def team_mappings(request: HttpRequest) -> HttpResponse:
+    """The team tag mapping: every known tag value and the team it counts for; admins change it here."""
+    scope: AccessPolicy = request.scope
+    if not scope.sees_all_teams:
+        raise PermissionDenied("The team mapping covers the whole organization.")
+    errors: dict[str, str] = {}
+    values = {"tag_value": "", "action": "team", "team": ""}
+    status = 200
+    if request.method == "POST":
+        values = {k: request.POST.get(k, "").strip() for k in values}
+        try:
+            team_tag_mapping_set(
+                policy=scope, tag_value=values["tag_value"], action=values["action"], team=values["team"] or None
+            )
+        except TeamMappingError as error:
+            errors, status = error.errors, 400
+        else:
+            messages.success(request, f"{values['tag_value']}: {values['action']} saved; costs re-attributed.")
+            return redirect(reverse("web:team_mappings"))
+    context = {
+        "rows": team_tag_mappings(scope),
+        "teams": list(scope.teams()),
+        "actions": TeamTagMapping.Action.choices,
+        "errors": errors,
+        "values": values,
+        "keys": settings.FINOPS_TEAM_TAG_KEYS,
+    }
+    return render_page(request, "web/team_mappings.html", context, status=status)
 
 
 @org_page()

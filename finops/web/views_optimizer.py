@@ -22,6 +22,7 @@ from finops.web.access import org_page, render_page
 from optimizer.models import OptimizationRun
 from optimizer.selectors import optimization_run_detail, optimization_run_get, optimization_runs
 from optimizer.services import LOOKBACK_DAYS, PAYMENTS, TERMS, ParametersError, optimization_run_start
+from pricing.selectors import spot_max_age
 
 FINAL = (OptimizationRun.Status.SUCCEEDED, OptimizationRun.Status.FAILED)
 LAYERS = (
@@ -51,7 +52,7 @@ def _form_parameters(post) -> tuple[dict[str, Any], dict[str, str]]:
     budget = post.get("upfront_budget", "").strip()
     if budget:
         params["upfront_budget"] = budget
-    for flag in ("backtest", "rightsize", "carbon"):
+    for flag in ("backtest", "rightsize", "carbon", "allow_stale_spot"):
         params[flag] = post.get(flag) == "on"
     return params, errors
 
@@ -63,7 +64,7 @@ def optimizer(request: HttpRequest) -> HttpResponse:
     errors: dict[str, str] = {}
     values: dict[str, Any] = {
         "lookback_days": 30, "term": "1y", "payment": "no_upfront", "max_spot_share_percent": "20",
-        "upfront_budget": "", "backtest": True, "rightsize": False, "carbon": False,
+        "upfront_budget": "", "backtest": True, "rightsize": False, "carbon": False, "allow_stale_spot": False,
     }  # fmt: skip
     status = 200
     if request.method == "POST":
@@ -86,6 +87,7 @@ def optimizer(request: HttpRequest) -> HttpResponse:
         "lookbacks": LOOKBACK_DAYS,
         "terms": list(TERMS),
         "payments": list(PAYMENTS.values()),
+        "spot_max_age_days": spot_max_age().days,
     }
     return render_page(request, "optimizer/index.html", context, status=status)
 

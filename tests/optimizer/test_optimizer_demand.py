@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from optimizer.demand import DemandError, build_demand, from_focus
+from optimizer.demand import DemandError, build_demand, coverage_kept, from_focus
 
 H0 = pd.Timestamp("2026-01-01T00:00:00Z")
 
@@ -103,9 +103,77 @@ def test_resize_moves_demand_and_stop_removes_it():
     assert demand.total.iloc[1]["m5.xlarge@us-east-1"] == pytest.approx(4.0)
     assert demand.total.iloc[1]["m5.large@us-east-1"] == pytest.approx(0.0)
     assert "c5.xlarge@us-east-1" not in demand.total.columns  # i-3 stopped: its only usage is gone
-    # The moved usage lost its old coverage (an RI/SP of the old type is sunk either way).
-    assert demand.sunk.iloc[1].sum() == 0.0
-    assert demand.net.iloc[1]["m5.xlarge@us-east-1"] == pytest.approx(4.0)
+    # sp-1 (no category, not a savings-plan ARN: read as a reservation) covered 4 m5.large; m5.xlarge is twice
+    # the size in the same family, so the same normalized units cover half the moved hours.
+    assert demand.sunk.iloc[1]["m5.xlarge@us-east-1"] == pytest.approx(2.0)
+    assert demand.net.iloc[1]["m5.xlarge@us-east-1"] == pytest.approx(2.0)
+
+
+def sized(itype: str, qty: float, resource: str, cid=None, category=None, name=None, hour: int = 0) -> dict:
+    return {
+        **row(hour, itype, qty, cid=cid, status="Used" if cid else None, resource=resource),
+        "CommitmentDiscountCategory": category,
+        "CommitmentDiscountName": name,
+    }
+
+
+RIGHTSIZED = pd.DataFrame(
+    [
+        sized("m5.large", 2.0, "i-a", "ri-m5", "Usage"),  # -> c6a.large: another family, the RI cannot follow
+        sized("m5.large", 1.5, "i-b"),  # on demand, unchanged: the freed RI hours cover it
+        sized("m5.large", 1.0, "i-g", "ri-m5", "Usage"),  # stopped: frees one more RI hour
+        sized("m5.large", 0.5, "i-h", "sp-1", "Spend", "Compute SP"),  # unchanged and covered: stays covered
+        sized("r5.xlarge", 3.0, "i-c", "sp-1", "Spend", "Compute SP"),  # -> r5a.large: a Compute plan follows
+        sized("c5.2xlarge", 1.0, "i-d", "ri-c5", "Usage"),  # -> c5.xlarge: same family, smaller: still covered
+        sized("c5.large", 2.0, "i-e", "ri-c5b", "Usage"),  # -> c5.xlarge: 4 units cover half of 2 x 8 units
+        sized("t3.small", 1.0, "i-f", "sp-ec2", "Spend", "EC2 Instance SP t3"),  # -> t3a: out of the plan's family
+    ]
+)
+RESIZE = {"i-a": "c6a.large", "i-g": None, "i-c": "r5a.large", "i-d": "c5.xlarge", "i-e": "c5.xlarge",
+          "i-f": "t3a.small"}  # fmt: skip
+
+
+def test_rightsizing_keeps_existing_commitments_sunk():
+    window = {"start": H0, "end": H0 + pd.Timedelta(hours=1)}
+    plain = build_demand(from_focus(RIGHTSIZED), **window)
+    demand = build_demand(from_focus(RIGHTSIZED), **window, resize=RESIZE)
+    assert float(plain.sunk.to_numpy().sum()) == pytest.approx(2 + 1 + 0.5 + 3 + 1 + 2 + 1)
+    # Hand-computed: m5.large keeps 0.5 (sp-1) and re-uses 1.5 of the 3 freed RI hours for i-b; r5a.large 3
+    # (sp-1 follows); c5.xlarge 1 (i-d) + 1 (i-e, half); c6a.large and t3a.small lose their coverage.
+    expected_sunk = {"m5.large@us-east-1": 2.0, "r5a.large@us-east-1": 3.0, "c5.xlarge@us-east-1": 2.0}
+    expected_total = {"m5.large@us-east-1": 2.0, "r5a.large@us-east-1": 3.0, "c5.xlarge@us-east-1": 3.0,
+                      "c6a.large@us-east-1": 2.0, "t3a.small@us-east-1": 1.0}  # fmt: skip
+    assert demand.total.iloc[0].to_dict() == pytest.approx(expected_total)
+    assert demand.sunk.iloc[0].to_dict() == pytest.approx({s: expected_sunk.get(s, 0.0) for s in expected_total})
+    assert demand.sunk_by_commitment == pytest.approx({"ri-m5": 1.5, "sp-1": 3.5, "ri-c5": 1.0, "ri-c5b": 1.0})
+    # What nothing can use any more is reported, not sold again as demand.
+    assert demand.stranded_by_commitment == pytest.approx({"ri-m5": 1.5, "sp-ec2": 1.0})
+    assert plain.stranded_by_commitment == {}
+    # Net demand: only the usage no commitment can cover.
+    assert float(demand.net.to_numpy().sum()) == pytest.approx(2.0 + 1.0 + 1.0)
+
+
+def test_expired_commitment_frees_nothing_on_rightsizing():
+    window = {"start": H0, "end": H0 + pd.Timedelta(hours=1)}
+    demand = build_demand(from_focus(RIGHTSIZED), **window, resize=RESIZE, expiries={"ri-m5": H0})
+    assert "ri-m5" not in demand.sunk_by_commitment and "ri-m5" not in demand.stranded_by_commitment
+    assert demand.sunk.iloc[0]["m5.large@us-east-1"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "old", "new", "share"),
+    [
+        ("spend", "Compute SP", "m5.xlarge", "r5a.large", 1.0),
+        ("spend", "EC2 Instance Savings Plan", "m5.xlarge", "m5.large", 1.0),
+        ("spend", "EC2 Instance Savings Plan", "m5.xlarge", "m6i.large", 0.0),
+        ("usage", None, "c5.2xlarge", "c5.large", 1.0),
+        ("usage", None, "c5.large", "c5.2xlarge", 0.25),
+        ("usage", None, "c5.large", "c6a.large", 0.0),
+        ("usage", None, "m5.metal", "m5.metal", 1.0),
+    ],
+)
+def test_coverage_kept_by_a_resized_resource(kind, name, old, new, share):
+    assert coverage_kept(kind, name, old, new) == share
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,11 @@ class Command(BaseCommand):
         parser.add_argument("--backtest", action="store_true", help="also backtest against two baselines")
         parser.add_argument("--rightsize", action="store_true", help="apply rightsizing changes to demand first")
         parser.add_argument(
+            "--allow-stale-spot",
+            action="store_true",
+            help="plan spot even from samples older than FINOPS_SPOT_MAX_AGE_DAYS (default: such spot is not used)",
+        )
+        parser.add_argument(
             "--carbon", action="store_true", help="also trace the cost-vs-carbon front of the demand (region moves)"
         )
         parser.add_argument(
@@ -72,6 +77,7 @@ class Command(BaseCommand):
             "time_limit": _float(options["time_limit"]),
             "backtest": options["backtest"],
             "rightsize": options["rightsize"],
+            "allow_stale_spot": options["allow_stale_spot"],
             "carbon": options["carbon"],
             "carbon_price": options["carbon_price"],
             "carbon_cap": None if options["carbon_cap"] is None else _float(options["carbon_cap"]),

@@ -71,3 +71,13 @@ class Command(BaseCommand):
                 f"spot history {spot['first']} .. {spot['last']} ({spot['samples']} samples): mean {spot['mean']}, "
                 f"p95 {spot['p95']}, max {spot['max']}"
             )
+        age = payload["price_age"]
+        spot_text = "no spot samples"
+        if age["spot_days"] is not None:
+            spot_text = f"spot {age['spot_days']} days old" + (
+                f" (stale: older than {age['spot_max_age_days']} days, not used to plan spot by default)"
+                if age["spot_stale"]
+                else ""
+            )
+        catalog_text = f"{age['catalog_days']} days" if age["catalog_days"] is not None else "none"
+        self.stdout.write(f"price age: oldest catalog price {catalog_text}; {spot_text}")

@@ -45,8 +45,15 @@ class Command(BaseCommand):
             for r in report.rows:
                 writer.writerow([r.group, *(measure_text(r.values[m]) for m in MEASURES), r.method])
         else:
+            if report.pending:
+                pending = report.pending
+                self.stdout.write(
+                    f"Pending: {pending['days']:,} day(s) of ingested usage ({pending['first']}..{pending['last']}) "
+                    f"have no carbon estimate yet; refresh: {pending['refresh']}."
+                )
             if not report.rows:
-                self.stdout.write("No carbon estimates in that range. Ingest usage, or run with --refresh.")
+                if not report.pending:
+                    self.stdout.write("No usage in that range: nothing to estimate.")
                 return
             width = max(len(r.group) for r in report.rows)
             self.stdout.write(
@@ -59,7 +66,8 @@ class Command(BaseCommand):
                     f"{r.group:<{width}}  {v['vcpu_hours']:>12,.1f}  {v['kwh']:>12,.2f}  "
                     f"{v['operational_kgco2e']:>12,.2f}  {v['embodied_kgco2e']:>12,.2f}  {r.method}"
                 )
-            self.stdout.write(f"coefficients {report.coefficients}")
+            as_of = report.as_of.isoformat() if report.as_of else "none"
+            self.stdout.write(f"coefficients {report.coefficients}; estimates as of {as_of}")
             if report.grid_estimated_regions:
                 self.stdout.write(
                     "regions without a grid factor (provider average used): " + ", ".join(report.grid_estimated_regions)

@@ -6,10 +6,12 @@ import json
 import sys
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from finops.accounts.services import organization_get_or_create
 from finops.usage import formats
+from finops.usage.followups import ingest_followups_run_inline
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
 from finops.usage.services import ingest_job_create, ingest_job_run
@@ -38,6 +40,31 @@ class TerminalProgress:
             self.stream.write("\n")
 
 
+def derived_status(slug: str, *, changed: bool) -> dict:
+    """What the delivery leaves to compute: carbon, forecasts and budget evaluations are derived by the Celery
+    worker from the ingest's follow-ups, so after a command-line ingest they are pending until a worker runs
+    them or these commands do."""
+    queued = settings.FINOPS_INGEST_FOLLOWUPS
+    if not changed:
+        return {"pending": [], "queued": False, "note": "nothing changed", "refresh": {}}
+    if not queued:
+        note = "follow-ups are off (FINOPS_INGEST_FOLLOWUPS=0): nothing was queued"
+    elif settings.REDIS_URL:
+        note = "queued for the Celery workers"
+    else:
+        note = "queued on the embedded broker: computed when `celery -A finops worker` (make demo) runs"
+    return {
+        "pending": ["carbon", "forecasts", "budgets"],
+        "queued": queued,
+        "note": note,
+        "refresh": {
+            "carbon": f"manage.py carbon_report --org {slug} --refresh",
+            "forecasts": f"manage.py refresh_forecasts --org {slug} --inline",
+            "budgets": f"manage.py evaluate_budgets --org {slug}",
+        },
+    }
+
+
 class Command(BaseCommand):
     help = "Ingest billing exports (FOCUS, AWS CUR) as one delivery replacing the billing slices they cover."
 
@@ -46,6 +73,11 @@ class Command(BaseCommand):
         parser.add_argument("--org", required=True, help="organization slug (created if missing)")
         parser.add_argument("--format", default="auto", choices=["auto", *formats.FORMATS])
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument(
+            "--refresh-derived",
+            action="store_true",
+            help="compute carbon, forecasts and budget evaluations now, in this process (no worker needed)",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -76,7 +108,17 @@ class Command(BaseCommand):
             "rows_replaced": job.rows_replaced,
             "duplicate_of": job.duplicate_of_id,
             "duration_seconds": round(job.duration_seconds or 0.0, 3),
+            "derived": derived_status(organization.slug, changed=job.status == IngestJob.Status.SUCCEEDED),
         }
+        if options["refresh_derived"] and job.status == IngestJob.Status.SUCCEEDED:
+            failed = ingest_followups_run_inline(organization_id=organization.pk, billing_periods=job.billing_periods)
+            result["derived"] = {
+                **result["derived"],
+                "pending": [],
+                "computed": ["carbon", "forecasts", "budgets"],
+                "failed": failed,
+                "note": "computed in this process" + (f"; failed: {'; '.join(failed)}" if failed else ""),
+            }
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
@@ -94,3 +136,11 @@ class Command(BaseCommand):
                 f"  {currency}: billed {totals['billed_cost']}, effective {totals['effective_cost']}, "
                 f"list {totals['list_cost']}"
             )
+        derived = result["derived"]
+        if not derived["pending"]:
+            self.stdout.write(f"Derived data ({', '.join(derived.get('computed', []))}): {derived['note']}.")
+            return
+        self.stdout.write(f"Pending: {', '.join(derived['pending'])} ({derived['note']}). Refresh now with:")
+        for command in derived["refresh"].values():
+            self.stdout.write(f"  {command}")
+        self.stdout.write("  (or ingest with --refresh-derived)")
