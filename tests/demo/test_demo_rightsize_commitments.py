@@ -6,11 +6,8 @@ the commitment can cover (a reservation covers its own family; the demo's saving
 
 from __future__ import annotations
 
-from io import StringIO
-
 import pandas as pd
 import pytest
-from django.core.management import call_command
 
 from finops.accounts.models import Organization
 from optimizer.rightsizing.selectors import rightsizing_changes
@@ -28,8 +25,8 @@ def _run(organization: Organization, rightsize: bool):
     return run.results
 
 
-def _covered_rows(tmp_path, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    frames = [pd.read_csv(path, low_memory=False) for path in sorted((tmp_path / "demo").glob("*/*.csv.gz"))]
+def _covered_rows(var_dir, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    frames = [pd.read_csv(path, low_memory=False) for path in sorted((var_dir / "demo").glob("*/*.csv.gz"))]
     rows = pd.concat(frames, ignore_index=True)
     when = pd.to_datetime(rows["ChargePeriodStart"], utc=True)
     usage = (
@@ -46,9 +43,7 @@ def _covered_rows(tmp_path, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFr
     return covered
 
 
-def test_rightsize_keeps_the_demo_commitments_sunk(tmp_path, settings):
-    settings.VAR_DIR = tmp_path
-    call_command("seed_demo", "--end", "2026-03-15", "--months", "2", stdout=StringIO())
+def test_rightsize_keeps_the_demo_commitments_sunk(seeded_demo):
     demo = Organization.objects.get(slug="demo")
     changes = rightsizing_changes(demo)
     assert changes, "the demo's rightsizing run changes resources"
@@ -57,7 +52,7 @@ def test_rightsize_keeps_the_demo_commitments_sunk(tmp_path, settings):
     chained = _run(demo, rightsize=True)
     assert plain["window"] == chained["window"]
     start, end = pd.Timestamp(plain["window"]["start"]), pd.Timestamp(plain["window"]["end"])
-    covered = _covered_rows(tmp_path, start, end)
+    covered = _covered_rows(seeded_demo.var_dir, start, end)
     before = float(covered["ConsumedQuantity"].sum())
     assert before > 0
     assert float(plain["sunk_instance_hours"]) == pytest.approx(before, rel=1e-6)
