@@ -12,14 +12,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import F, Max, Q, QuerySet, TextField, Value
+from django.db.models import F, Max, Min, Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
 
 from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Organization, Team
+from finops.budgets import calc
 from finops.budgets.models import Budget
 from finops.core.money import MoneySum
+from finops.forecasting.calc.projection import SpendProjection, project_spend
 from finops.usage.models import DailyCost, DailyTagCost, LineItem
 
 METRIC_FIELDS = {"billed": "billed_cost", "effective": "effective_cost"}
@@ -142,7 +145,7 @@ def scoped_costs(
 
 def budget_daily_costs(*, budget: Budget, start: date, end: date) -> dict[date, Decimal]:
     """The budget's scoped cost per day over [start, end] (days without cost are absent)."""
-    rows = scoped_costs(
+    return scope_daily_costs(
         organization=budget.organization,
         scope=budget.scope or {},
         metric=budget.cost_metric,
@@ -150,7 +153,19 @@ def budget_daily_costs(*, budget: Budget, start: date, end: date) -> dict[date, 
         start=start,
         end=end,
     )
-    totals = rows.values("d").annotate(cost=MoneySum(METRIC_FIELDS[budget.cost_metric])).order_by()
+
+
+def first_data_day(*, organization: Organization) -> date | None:
+    """The first day with cost data for the organization (any scope)."""
+    return DailyCost.objects.filter(organization=organization).aggregate(first=Min("day"))["first"]
+
+
+def scope_daily_costs(
+    *, organization: Organization, scope: dict, metric: str, currency: str, start: date, end: date
+) -> dict[date, Decimal]:
+    """The scope's cost per day over [start, end] (days without cost are absent)."""
+    rows = scoped_costs(organization=organization, scope=scope, metric=metric, currency=currency, start=start, end=end)
+    totals = rows.values("d").annotate(cost=MoneySum(METRIC_FIELDS[metric])).order_by()
     out: dict[date, Decimal] = {}
     for row in totals:
         day = row["d"]
@@ -167,3 +182,40 @@ def budgets_for(*, organization: Organization | None = None, active_only: bool =
     if active_only:
         budgets = budgets.filter(active=True)
     return budgets.order_by("organization__slug", "name")
+
+
+def policy_scope(policy: AccessPolicy) -> dict:
+    """The widest scope a caller may project: the organization, or an engineer's own teams."""
+    if policy.sees_all_teams:
+        return {}
+    return {"team": sorted(policy.teams().values_list("slug", flat=True))}
+
+
+def spend_projection(
+    *,
+    organization: Organization,
+    scope: dict,
+    metric: str,
+    currency: str,
+    period: str,
+    today: date | None = None,
+) -> SpendProjection:
+    """The one month-end / quarter-end (``period``: monthly, quarterly, annual) projection of ``scope``'s
+    ``metric`` (billed, effective) spend in ``currency`` for the period containing ``today`` (default: today,
+    UTC), from the organization's last data day (never after ``today``). The overview, the budget pages and
+    emails, ``evaluate_budgets`` and the API all read it, so they agree to the cent on the same data day.
+    An engineer's scope must be within their teams: build it with ``policy_scope``."""
+    if metric not in METRIC_FIELDS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRIC_FIELDS)}")
+    today = today or timezone.now().date()
+    period_start, period_end = calc.period_bounds(period, today)
+    as_of = last_data_day(organization=organization)
+    if as_of is not None and as_of > today:
+        as_of = today
+    daily: dict[date, Decimal] = {}
+    first = first_data_day(organization=organization)
+    if as_of is not None and first is not None and first <= as_of:
+        daily = scope_daily_costs(
+            organization=organization, scope=scope or {}, metric=metric, currency=currency, start=first, end=as_of
+        )
+    return project_spend(daily, period_start=period_start, period_end=period_end, as_of=as_of, levels=calc.LEVELS)

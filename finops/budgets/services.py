@@ -34,7 +34,7 @@ from django.utils import timezone
 from finops.accounts.models import Membership, Organization
 from finops.budgets import calc, emails
 from finops.budgets.models import Budget, BudgetAlert, DigestDelivery, DigestSubscription
-from finops.budgets.selectors import budget_daily_costs, budgets_for, last_data_day
+from finops.budgets.selectors import budget_daily_costs, budgets_for, last_data_day, spend_projection
 from finops.budgets.validation import BudgetSpec, budget_validate
 from finops.core import outbox
 from finops.core.amounts import grouped_money, money_str
@@ -167,13 +167,15 @@ def budget_state(*, budget: Budget, today: date | None = None) -> tuple[calc.Bud
     if as_of is not None and as_of > today:
         as_of = today
     amount, source = _amount(budget, today, as_of)
-    period_start, _ = calc.period_bounds(budget.period, today)
-    daily: dict[date, Decimal] = {}
-    if as_of is not None:
-        daily = budget_daily_costs(budget=budget, start=calc.history_start(period_start, as_of), end=as_of)
-    evaluation = calc.evaluate_budget(
-        daily=daily, amount=amount, period=budget.period, today=today, as_of=as_of, thresholds=_thresholds(budget)
+    projection = spend_projection(
+        organization=budget.organization,
+        scope=budget.scope or {},
+        metric=budget.cost_metric,
+        currency=budget.currency,
+        period=budget.period,
+        today=today,
     )
+    evaluation = calc.evaluate_projection(projection, amount=amount, thresholds=_thresholds(budget))
     return evaluation, source
 
 
