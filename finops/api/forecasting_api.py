@@ -24,7 +24,7 @@ from finops.api.fields import Money
 from finops.api.pagination import IdCursorPagination, NewestFirstPagination
 from finops.api.tenancy import TenantReadOnlyViewSet
 from finops.budgets.calc import PERIODS
-from finops.budgets.selectors import policy_scope, spend_projection
+from finops.budgets.selectors import last_data_day, policy_scope, projected_day, spend_projection
 from finops.core.amounts import money_str
 from finops.forecasting.models import METRIC_CHOICES, Anomaly, Dimension, SeriesForecast, SeriesProjection
 from finops.forecasting.selectors import anomalies_visible, forecast_run_latest, forecast_series_visible
@@ -114,7 +114,11 @@ class ProjectionQuerySerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=METRIC_CHOICES, default="effective")
     currency = serializers.CharField(required=False, help_text="Billing currency (default USD).")
     period = serializers.ChoiceField(choices=PERIODS, default="monthly")
-    today = serializers.DateField(required=False, help_text="Project the period containing this day (default today).")
+    today = serializers.DateField(
+        required=False,
+        help_text="Project the period containing this day (default: today, or the last data day when the data "
+        "stops before today's period, as the pages do).",
+    )
     team = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Team slug (repeatable); default: all you see."
     )
@@ -176,13 +180,14 @@ class SeriesForecastViewSet(TenantReadOnlyViewSet):
         if not slugs:
             scope = policy_scope(self.tenant)
         currency = data.get("currency") or "USD"
+        last = last_data_day(organization=self.tenant.organization)
         result = spend_projection(
             organization=self.tenant.organization,
             scope=scope,
             metric=data["metric"],
             currency=currency,
             period=data["period"],
-            today=data.get("today"),
+            today=data.get("today") or projected_day(data["period"], last),
         )
         body = {
             "scope": scope,

@@ -191,6 +191,22 @@ def policy_scope(policy: AccessPolicy) -> dict:
     return {"team": sorted(policy.teams().values_list("slug", flat=True))}
 
 
+def shown_day(period: str, last: date | None) -> date:
+    """The day whose period the budget pages show: today, or the last data day when the data stops before the
+    period containing today began (a sample loaded months ago), so they show the spend there is."""
+    today = timezone.now().date()
+    if last is not None and last < calc.period_bounds(period, today)[0]:
+        return last
+    return today
+
+
+def projected_day(period: str, last: date | None) -> date:
+    """The day whose period a projection shows by default (overview, team page, API): today, or, when the data
+    stops before the period containing today, the first day after the data (the period a forecast run
+    projects; the same period as the budget pages unless the data ends on a period's last day)."""
+    return shown_day(period, None if last is None else last + timedelta(days=1))
+
+
 def spend_projection(
     *,
     organization: Organization,

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from finops.accounts.access import AccessPolicy
-from finops.budgets.selectors import budgets_visible, last_data_day, policy_scope, spend_projection
+from finops.budgets.selectors import budgets_visible, last_data_day, policy_scope, projected_day, spend_projection
 from finops.core.amounts import money_from_float
 from finops.core.money import MoneySum
 from finops.forecasting.calc.projection import SpendProjection
@@ -30,7 +30,7 @@ from finops.forecasting.services import anomaly_feedback_set
 from finops.usage.selectors import METRICS, daily_costs_visible
 from finops.web import figures
 from finops.web.access import cache_prefix, org_page, render_page
-from finops.web.budget_rows import budget_row, budget_today, budgets_cache_version
+from finops.web.budget_rows import budget_row, budgets_cache_version
 from finops.web.cache import cached
 
 LEVEL = "80"
@@ -121,7 +121,7 @@ def forecast_slot(scope: AccessPolicy, *, metric: str, currency: str, mtd_start:
             metric=metric,
             currency=currency,
             period="monthly",
-            today=budget_today("monthly", last),
+            today=projected_day("monthly", last),
         )
         if projection.forecast is None and projection.days_elapsed == 0:
             return out
