@@ -24,6 +24,7 @@ from finops.budgets.models import Budget
 from finops.core.money import MoneySum
 from finops.forecasting.calc.projection import SpendProjection, project_spend
 from finops.usage.models import DailyCost, DailyTagCost, LineItem
+from finops.usage.selectors import METRICS
 
 METRIC_FIELDS = {"billed": "billed_cost", "effective": "effective_cost"}
 # scope key -> DailyCost field (LineItem has the same column names)
@@ -165,7 +166,7 @@ def scope_daily_costs(
 ) -> dict[date, Decimal]:
     """The scope's cost per day over [start, end] (days without cost are absent)."""
     rows = scoped_costs(organization=organization, scope=scope, metric=metric, currency=currency, start=start, end=end)
-    totals = rows.values("d").annotate(cost=MoneySum(METRIC_FIELDS[metric])).order_by()
+    totals = rows.values("d").annotate(cost=MoneySum(METRICS[metric])).order_by()
     out: dict[date, Decimal] = {}
     for row in totals:
         day = row["d"]
@@ -221,8 +222,8 @@ def spend_projection(
     UTC), from the organization's last data day (never after ``today``). The overview, the budget pages and
     emails, ``evaluate_budgets`` and the API all read it, so they agree to the cent on the same data day.
     An engineer's scope must be within their teams: build it with ``policy_scope``."""
-    if metric not in METRIC_FIELDS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRIC_FIELDS)}")
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     today = today or timezone.now().date()
     period_start, period_end = calc.period_bounds(period, today)
     as_of = last_data_day(organization=organization)
