@@ -6,8 +6,9 @@ Given the scoped daily cost series of one budget, ``evaluate_budget`` computes f
 - ``actual``: the exact (Decimal) sum of the days of the period that have data (up to ``as_of``, the last
   day with data for the organization);
 - ``forecast``: actual + the forecast of the remaining days of the period: the product's one projection,
-  ``finops.forecasting.calc.projection.project_spend`` (whole history of the scope, model chosen by backtest,
-  80%/95% interval), so a budget forecasts what the overview and the API project for the same scope and metric;
+  ``finops.forecasting.calc.projection.project_spend`` (the last 182 days of the scope's history, model chosen
+  by backtest, 80%/95% interval), so a budget forecasts what the overview and the API project for the same
+  scope and metric;
 - ``probability_of_breach`` = P(period total > amount). **Distribution assumption**: the period total is
   actual + R with R ~ Normal(forecast remainder, sd), sd = the standard deviation of the summed forecast errors
   (``projection.window_sum_sd``, monthly charges included; the same Gaussian the projection's intervals come
@@ -220,7 +221,7 @@ def evaluate_budget(
     """Evaluate one budget for the period containing ``today``.
 
     ``daily``: the scoped cost per day (days without an entry cost 0 once the scope's first entry is seen),
-    covering the scope's whole history through ``as_of``. ``as_of``: the last day with data for the
+    covering at least [history_start(period_start, as_of), as_of]. ``as_of``: the last day with data for the
     organization (None when it has none); days after it are forecast (``project_spend``). A scope with no cost
     forecasts 0 with no spread.
     """

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import F, Max, Min, Q, QuerySet, TextField, Value
+from django.db.models import F, Max, Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -22,7 +22,7 @@ from finops.accounts.models import Organization, Team
 from finops.budgets import calc
 from finops.budgets.models import Budget
 from finops.core.money import MoneySum
-from finops.forecasting.calc.projection import SpendProjection, project_spend
+from finops.forecasting.calc.projection import SpendProjection, history_start, project_spend
 from finops.usage.models import DailyCost, DailyTagCost, LineItem
 from finops.usage.selectors import METRICS
 
@@ -156,11 +156,6 @@ def budget_daily_costs(*, budget: Budget, start: date, end: date) -> dict[date, 
     )
 
 
-def first_data_day(*, organization: Organization) -> date | None:
-    """The first day with cost data for the organization (any scope)."""
-    return DailyCost.objects.filter(organization=organization).aggregate(first=Min("day"))["first"]
-
-
 def scope_daily_costs(
     *, organization: Organization, scope: dict, metric: str, currency: str, start: date, end: date
 ) -> dict[date, Decimal]:
@@ -230,9 +225,13 @@ def spend_projection(
     if as_of is not None and as_of > today:
         as_of = today
     daily: dict[date, Decimal] = {}
-    first = first_data_day(organization=organization)
-    if as_of is not None and first is not None and first <= as_of:
+    if as_of is not None:
         daily = scope_daily_costs(
-            organization=organization, scope=scope or {}, metric=metric, currency=currency, start=first, end=as_of
+            organization=organization,
+            scope=scope or {},
+            metric=metric,
+            currency=currency,
+            start=history_start(period_start, as_of),
+            end=as_of,
         )
     return project_spend(daily, period_start=period_start, period_end=period_end, as_of=as_of, levels=calc.LEVELS)

@@ -27,8 +27,17 @@ from django.utils import timezone
 from finops.accounts.models import Membership, Organization, Role
 from finops.core import outbox
 from finops.core.amounts import money_from_float, quantize_money
-from finops.forecasting.calc.projection import SpendProjection, month_end, project_spend, quarter_end
+from finops.forecasting.calc.projection import (
+    SPEND_LEVELS,
+    SpendProjection,
+    history_start,
+    history_values,
+    month_end,
+    project_spend,
+    quarter_end,
+)
 from finops.forecasting.calc.rootcause import DEFAULT_DIMENSIONS, baseline_days, rank_root_cause
+from finops.forecasting.calc.select import forecast_series
 from finops.forecasting.calc.series import SeriesAnalysis, analyse_series
 from finops.forecasting.conf import ForecastConfig, forecast_config
 from finops.forecasting.models import (
@@ -118,22 +127,26 @@ class _SeriesResult:
     projections: dict[str, SpendProjection]  # SeriesProjection.Period -> the period's projection
 
 
-def _spend_projections(first: date, values: list[float], analysis: SeriesAnalysis) -> dict[str, SpendProjection]:
-    """Month and quarter of the first forecast day, through the product's one projection (``project_spend``) with
-    the run's forecast: what the overview and budgets compute for the same series and data day. The float
-    values came from Decimal day sums; their shortest text form gives those Decimals back."""
+def _spend_projections(first: date, values: list[float]) -> dict[str, SpendProjection]:
+    """Month and quarter of the first forecast day, through the product's one projection (``project_spend``, its
+    history window, one fit for both periods): what the overview, budgets and the API compute for the same
+    series and data day. The float values came from Decimal day sums; their shortest text form gives those
+    Decimals back."""
     daily = {first + timedelta(days=i): Decimal(repr(v)) for i, v in enumerate(values)}
     as_of = first + timedelta(days=len(values) - 1)
-    start = analysis.forecast.start
+    start = as_of + timedelta(days=1)
     quarter_first = date(start.year, 3 * ((start.month - 1) // 3) + 1, 1)
     periods = {
         SeriesProjection.Period.MONTH: (start.replace(day=1), month_end(start)),
         SeriesProjection.Period.QUARTER: (quarter_first, quarter_end(start)),
     }
+    history = history_values(daily, as_of, history_start(quarter_first, as_of))
+    if history is None:  # no cost row in the window: nothing to project
+        return {}
+    # The quarter's window starts no later than the month's: both read HISTORY_DAYS before as_of.
+    forecast = forecast_series(history[1], history[0], horizon=(quarter_end(start) - as_of).days, levels=SPEND_LEVELS)
     return {
-        period: project_spend(
-            daily, period_start=bounds[0], period_end=bounds[1], as_of=as_of, forecast=analysis.forecast
-        )
+        period: project_spend(daily, period_start=bounds[0], period_end=bounds[1], as_of=as_of, forecast=forecast)
         for period, bounds in periods.items()
     }
 
@@ -165,7 +178,7 @@ def _analyse(organization: Organization, key: SeriesKey, first: date, values: li
             }
             for c in cause.contributors
         ]
-    return _SeriesResult(key, first, analysis, causes, _spend_projections(first, values, analysis))
+    return _SeriesResult(key, first, analysis, causes, _spend_projections(first, values))
 
 
 def _points(analysis: SeriesAnalysis) -> dict:

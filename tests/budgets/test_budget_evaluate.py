@@ -45,7 +45,7 @@ def expected_forecast(frame: pd.DataFrame, column: str = "billed", **filters) ->
     for key, values in filters.items():
         mask &= frame[key].isin(values)
     daily = frame[mask].groupby("day")[column].apply(lambda s: float(sum(s, Decimal(0))))
-    history = daily[daily.index <= AS_OF]  # the whole history of the scope
+    history = daily[daily.index >= AS_OF - timedelta(days=181)]  # the last 182 days
     fc = forecast_series(history.to_numpy(), history.index[0], horizon=(date(2026, 3, 31) - AS_OF).days)
     actual = period_sum(frame, MARCH, AS_OF, column, **filters)
     return (actual + Decimal(repr(float(fc.point.sum())))).quantize(Decimal("0.01"))

@@ -134,6 +134,11 @@ def period_projection(
 # stored projections of forecast runs) sums a period through ``project_spend``.
 
 SPEND_LEVELS = (0.8, 0.95)
+# Days of history before the data day fed to the forecaster (the period's start when that is earlier). Measured on
+# the demo's month-end projections (budgets and team/service/total series, 2026-05..11, origins on the 6th and
+# 15th): mean absolute error 1.81% of the month with 182 days, 1.93% with the whole history; 80% coverage 0.81 vs
+# 0.86 (target 0.80).
+HISTORY_DAYS = 182
 
 
 @dataclass(frozen=True)
@@ -190,10 +195,18 @@ def window_sum_sd(forecast: SeriesForecast, skip: int, days: int) -> float:
     return float(np.hypot(forecast.sigma * np.sqrt(np.sum(weights**2)), charges))
 
 
-def history_values(daily: Mapping[date, Decimal], as_of: date) -> tuple[date, np.ndarray] | None:
-    """The forecaster's input: every day from the series' first day with an entry through ``as_of``, days
-    without an entry as 0 (None when there is no entry up to ``as_of``)."""
-    seen = [day for day in daily if day <= as_of]
+def history_start(period_start: date, as_of: date) -> date:
+    """First day of history the projection of a period reads: HISTORY_DAYS before ``as_of``, or the period's
+    start when that is earlier."""
+    return min(period_start, as_of - timedelta(days=HISTORY_DAYS - 1))
+
+
+def history_values(
+    daily: Mapping[date, Decimal], as_of: date, start: date | None = None
+) -> tuple[date, np.ndarray] | None:
+    """The forecaster's input: every day from the series' first day with an entry (on or after ``start``) through
+    ``as_of``, days without an entry as 0 (None when there is no such entry)."""
+    seen = [day for day in daily if day <= as_of and (start is None or day >= start)]
     if not seen:
         return None
     first = min(seen)
@@ -215,12 +228,14 @@ def project_spend(
 ) -> SpendProjection:
     """Project the spend of [period_start, period_end] from the daily series ``daily`` (missing days cost 0).
 
-    Rule: the forecaster (``forecast_series``: model chosen by backtest, monthly charges) sees the whole history
-    given, from the series' first day with an entry through ``as_of``; days after ``as_of`` are forecast. The
+    Rule: the forecaster (``forecast_series``: model chosen by backtest, monthly charges) sees the history from
+    ``history_start`` (HISTORY_DAYS before ``as_of``, or the period's start) or the series' first day with an
+    entry after it, through ``as_of``; days after ``as_of`` are forecast. The
     period total is actual + the summed point forecast of the remaining days; its interval is Gaussian with the
     sd of the summed forecast errors (``forecast_sum_sd``), the lower bound of the remainder floored at 0 when
     the history had no negative day. ``forecast``: the forecast of exactly that history when the caller has it
-    already (a forecast run), reaching ``period_end``.
+    already (fitted on ``history_values(daily, as_of, history_start(period_start, as_of))``), reaching
+    ``period_end``.
     """
     if period_end < period_start:
         raise ValueError(f"period ends {period_end} before it starts {period_start}")
@@ -233,7 +248,9 @@ def project_spend(
         days_elapsed = max((last_actual - period_start).days + 1, 0)
     remainder, sd, nonnegative, model, skip = 0.0, 0.0, True, "", 0
     used: SeriesForecast | None = None
-    history = None if as_of is None or as_of >= period_end else history_values(daily, as_of)
+    history = None
+    if as_of is not None and as_of < period_end:
+        history = history_values(daily, as_of, history_start(period_start, as_of))
     if history is not None:
         first, values = history
         horizon = (period_end - as_of).days

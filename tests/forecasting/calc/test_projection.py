@@ -140,15 +140,16 @@ def test_project_spend_sums_the_whole_historys_forecast_and_rounds_once():
     as_of = date(2025, 7, 19)
     result = project_spend(daily, period_start=date(2025, 7, 1), period_end=date(2025, 7, 31), as_of=as_of)
     values = np.array([float(v) for v in daily.values()])
-    fc = forecast_series(values, START, horizon=12)
+    window = as_of - timedelta(days=181)  # the last 182 days
+    fc = forecast_series(values[(window - START).days :], window, horizon=12)
     actual = sum((v for d, v in daily.items() if d >= date(2025, 7, 1)), Decimal(0))
     assert result.actual == actual and result.days_elapsed == 19 and result.forecast_days == 12
     assert result.total == (actual + Decimal(repr(float(fc.point.sum())))).quantize(Decimal("0.01"))
     half = float(norm.ppf(0.9)) * forecast_sum_sd(fc, 12)
     assert result.upper[0.8] == (actual + Decimal(repr(float(fc.point.sum()) + half))).quantize(Decimal("0.01"))
     assert result.model == fc.model
-    # A forecast run passes its own forecast (a longer horizon): the same numbers, no refit.
-    longer = forecast_series(values, START, horizon=90)
+    # A forecast run passes its own forecast of that window (a longer horizon): the same numbers, no refit.
+    longer = forecast_series(values[(window - START).days :], window, horizon=90)
     again = project_spend(
         daily, period_start=date(2025, 7, 1), period_end=date(2025, 7, 31), as_of=as_of, forecast=longer
     )
