@@ -29,6 +29,7 @@ import numpy as np
 from scipy.stats import norm
 
 from finops.core.amounts import quantize_money
+from finops.forecasting.calc.monthly import detect_charges, weekly_baseline
 from finops.forecasting.calc.select import SeriesForecast, forecast_series
 
 
@@ -217,6 +218,40 @@ def history_values(
     return first, values
 
 
+def open_accruals(values: np.ndarray, first: date, period_start: date) -> tuple[float, float]:
+    """(amount, sd) still to accrue on the current month's recurring charge days that are already in the data.
+
+    A month-to-date bill dates the month's tax, fees and upfront purchases on a fixed day (usually the 1st) and
+    restates them as the month goes on, so the current month's charge day carries only part of what the month
+    will. The recurring charges are learnt from the closed months (``detect_charges`` on the history before the
+    current month); a charge day of the current month (within the period, up to the last data day) whose excess
+    over the weekly baseline falls short of the charge's expected amount by more than 3 sd is completed to it.
+    (Backtested at past origins, where the charge days are final, it changes no month-end projection of the
+    demo.)
+    """
+    last = first + timedelta(days=values.size - 1)
+    month_first = last.replace(day=1)
+    closed = (month_first - first).days
+    if closed <= 0:
+        return 0.0, 0.0
+    charges = detect_charges(values[:closed], first)
+    if not charges:
+        return 0.0, 0.0
+    baseline = weekly_baseline(values)
+    amount, variance = 0.0, 0.0
+    for charge in charges:
+        day = month_first.replace(day=charge.day)
+        index = (day - first).days
+        if day < period_start or day > last or not np.isfinite(baseline[index]):
+            continue
+        expected = charge.amount(1)  # the month after the newest closed occurrence
+        shortfall = expected - (values[index] - baseline[index])
+        if expected > 0 and shortfall > 3.0 * charge.sd:
+            amount += shortfall
+            variance += charge.sd**2
+    return amount, float(np.sqrt(variance))
+
+
 def project_spend(
     daily: Mapping[date, Decimal],
     *,
@@ -230,7 +265,8 @@ def project_spend(
 
     Rule: the forecaster (``forecast_series``: model chosen by backtest, monthly charges) sees the history from
     ``history_start`` (HISTORY_DAYS before ``as_of``, or the period's start) or the series' first day with an
-    entry after it, through ``as_of``; days after ``as_of`` are forecast. The
+    entry after it, through ``as_of``; days after ``as_of`` are forecast, and the current month's recurring
+    charges still accruing are completed (``open_accruals``). The
     period total is actual + the summed point forecast of the remaining days; its interval is Gaussian with the
     sd of the summed forecast errors (``forecast_sum_sd``), the lower bound of the remainder floored at 0 when
     the history had no negative day. ``forecast``: the forecast of exactly that history when the caller has it
@@ -261,8 +297,9 @@ def project_spend(
         used = forecast
         nonnegative, model = forecast.nonnegative, forecast.model
         skip = max((period_start - forecast.start).days, 0)
-        remainder = float(np.sum(forecast.point[skip:horizon]))
-        sd = window_sum_sd(forecast, skip, horizon - skip)
+        accrual, accrual_sd = open_accruals(values, first, period_start)
+        remainder = float(np.sum(forecast.point[skip:horizon])) + accrual
+        sd = float(np.hypot(window_sum_sd(forecast, skip, horizon - skip), accrual_sd))
     lower = {level: quantize_money(actual) for level in levels}
     upper = dict(lower)
     if used is not None:

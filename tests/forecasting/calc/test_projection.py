@@ -180,3 +180,37 @@ def test_project_spend_refuses_a_forecast_that_does_not_follow_the_data():
         )
     with pytest.raises(ValueError, match=r"ends .* before it starts"):
         project_spend(daily, period_start=date(2025, 7, 31), period_end=date(2025, 7, 1), as_of=date(2025, 7, 19))
+
+
+def _with_monthly_charge(days: int, charge: float, partial: float) -> dict[date, Decimal]:
+    """A flat 1000/day (+ weekly cycle) with ``charge`` on every 1st, the last month's 1st carrying ``partial``."""
+    rng = np.random.default_rng(5)
+    out = {}
+    for i in range(days):
+        day = START + timedelta(days=i)
+        value = 1000 + 100 * (day.weekday() < 5) + rng.normal(0, 10)
+        if day.day == 1:
+            value += partial if (day.year, day.month) == (2025, 7) else charge
+        out[day] = Decimal(f"{value:.2f}")
+    return out
+
+
+def test_a_month_to_date_accrual_on_the_1st_is_completed_to_the_recurring_charge():
+    """The current month's 1st carries 1,000 of a 5,000 monthly charge (a month-to-date bill): the projection
+    adds the 4,000 still to accrue; a month whose 1st is complete gets nothing added."""
+    as_of = date(2025, 7, 10)
+    partial = _with_monthly_charge((as_of - START).days + 1, charge=5000, partial=1000)
+    july = {"period_start": date(2025, 7, 1), "period_end": date(2025, 7, 31), "as_of": as_of}
+    result = project_spend(partial, **july)
+    window = as_of - timedelta(days=181)
+    values = np.array([float(v) for d, v in partial.items() if d >= window])
+    fc = forecast_series(values, window, horizon=21)
+    actual = sum((v for d, v in partial.items() if d >= date(2025, 7, 1)), Decimal(0))
+    plain = actual + Decimal(repr(float(fc.point.sum())))
+    assert abs(result.total - plain - 4000) < 60  # the 1st's weekly baseline is estimated: within noise
+    complete = _with_monthly_charge((as_of - START).days + 1, charge=5000, partial=5000)
+    full = project_spend(complete, **july)
+    values = np.array([float(v) for d, v in complete.items() if d >= window])
+    fc = forecast_series(values, window, horizon=21)
+    actual = sum((v for d, v in complete.items() if d >= date(2025, 7, 1)), Decimal(0))
+    assert full.total == (actual + Decimal(repr(float(fc.point.sum())))).quantize(Decimal("0.01"))
