@@ -6,6 +6,8 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 export DJANGO_DEBUG ?= 1
 DEMO_PORT ?= 8000
+# Links in the emails the demo sends (seed and worker alike) point at the port the demo serves on.
+export SITE_URL ?= http://127.0.0.1:$(DEMO_PORT)
 PYTEST_ARGS ?=
 # Extra pip options for the install, e.g. a local wheelhouse: PIP_INSTALL_OPTS="--no-index --find-links DIR" (.ci/run).
 PIP_INSTALL_OPTS ?=
@@ -30,7 +32,7 @@ demo: install
 	@echo ""
 	@echo "finops demo: http://127.0.0.1:$(DEMO_PORT)/  (logins printed above; Ctrl-C stops web, worker and beat)"
 	@echo ""
-	DEMO_PORT=$(DEMO_PORT) $(VENV)/bin/honcho -f Procfile start
+	DEMO_PORT=$(DEMO_PORT) SITE_URL=$(SITE_URL) $(VENV)/bin/honcho -f Procfile start
 
 # Browser tests drive Debian's chromium; install it through apt when missing (never a downloaded browser).
 chromium:

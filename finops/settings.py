@@ -30,8 +30,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
     SECRET_KEY = "insecure-development-key-only-with-DJANGO_DEBUG-on"
-# Absolute links in emails (budget alerts, digests) point here.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Absolute links in emails (budget alerts, digests) point here; a local demo (DEMO_PORT) links to its own port.
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.str('DEMO_PORT', default='8000')}").rstrip("/")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -1,7 +1,8 @@
-"""The pages and the API list the same budgets, anomalies, forecasts and rightsizing recommendations to the same
-user: for each role (admin, finance, an engineer of one team, viewer) of an organization holding organization-wide,
-own-team, other-team and tag-scoped budgets, anomalies on organization-wide and team series (one suppressed by
-"expected" feedback), series forecasts and rightsizing recommendations of several teams."""
+"""The pages and the API list the same budgets, anomalies, forecasts (and month-end projections) and rightsizing
+recommendations to the same user; an engineer sees those of their own team and none of another team's. For each
+role (admin, finance, an engineer of one team, viewer) of an organization holding organization-wide, own-team,
+other-team and tag-scoped budgets, anomalies on organization-wide and team series (one suppressed by "expected"
+feedback), series forecasts and rightsizing recommendations of several teams."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from finops.accounts.models import Team
 from finops.budgets.services import budget_create
 from finops.forecasting.models import Anomaly
 from finops.forecasting.services import anomaly_feedback_set
-from finops.usage.models import DailyTagCost
+from finops.usage.models import DailyCost, DailyTagCost
 from optimizer.rightsizing.models import RightsizingRecommendation, RightsizingRun
 from tests.api import api_fixtures
 
@@ -140,21 +141,68 @@ def test_anomalies_are_the_same_on_the_page_and_in_the_api(world, parity, role, 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_forecasts_are_the_same_on_the_overview_and_in_the_api(world, parity, role):
-    """The overview shows the organization's total series (effective cost) and month to date against the
-    monthly budgets; the API lists the same series and budgets."""
+    """The overview projects what the caller sees (the organization; an engineer's own teams) and shows month to
+    date against the monthly budgets; the API lists the same stored series and budgets, and its projection
+    endpoint gives the same month-end number."""
     page = _web(role).get("/", {"metric": "effective"})
     assert page.status_code == 200
     slot = page.context.get("slot") or {}
-    projection = slot.get("projection")
-    web = {projection["forecast_id"]} if projection else set()
+    projection = slot["projection"]
     currency = page.context.get("currency") or "USD"
     client = world.client(role)
-    api = _api_ids(client, "/api/v1/forecasts/", {"dimension": "total", "metric": "effective", "currency": currency})
-    assert web == api
-    assert bool(web) == (role != "engineer")  # an engineer sees no organization-wide series
+    slug = world.engineer_team.slug
+    if role == "engineer":  # their team's series, never the organization's total
+        assert projection["teams"] == [slug]
+        query = {"dimension": "team", "key": slug}
+    else:
+        assert projection["teams"] == []
+        query = {"dimension": "total"}
+    api = _api_ids(client, "/api/v1/forecasts/", {**query, "metric": "effective", "currency": currency})
+    assert api == {projection["forecast_id"]}
+    total = _api_ids(client, "/api/v1/forecasts/", {"dimension": "total"})
+    assert (total == set()) == (role == "engineer")  # the organization's series stay hidden from engineers
+    body = client.get("/api/v1/forecasts/projection/", {"metric": "effective", "currency": currency}).json()
+    assert body["scope"] == ({"team": [slug]} if role == "engineer" else {})
+    assert Decimal(body["total"]) == projection["total"]
+    assert [Decimal(v) for v in body["interval"]["80"]] == [projection["lower_80"], projection["upper_80"]]
+    # The actual part is the visible rows' sum, computed here from the rollups.
+    rows = DailyCost.objects.filter(
+        organization=world.org,
+        billing_currency=currency,
+        day__gte=projection["period_start"],
+        day__lte=projection["as_of"],
+    )
+    if role == "engineer":
+        rows = rows.filter(team=world.engineer_team)
+    assert Decimal(body["actual"]) == sum((r.effective_cost for r in rows), Decimal(0))
     budgets = client.get("/api/v1/budgets/").json()["results"]
     monthly = sorted((b["name"], b["id"]) for b in budgets if b["period"] == "monthly" and b["active"])
     assert [row["id"] for row in slot.get("budgets", [])] == [pk for _, pk in monthly[:6]]
+
+
+def test_an_engineer_cannot_project_another_team(world, parity):
+    other = Team.objects.filter(organization=world.org).exclude(pk=world.engineer_team.pk).order_by("slug").first()
+    client = world.client("engineer")
+    assert client.get("/api/v1/forecasts/projection/", {"team": other.slug}).status_code == 404
+    own = client.get("/api/v1/forecasts/projection/", {"team": world.engineer_team.slug})
+    assert own.status_code == 200 and own.json()["scope"] == {"team": [world.engineer_team.slug]}
+    assert _api_ids(client, "/api/v1/forecasts/", {"dimension": "team", "key": other.slug}) == set()
+    assert _web("engineer").get(f"/teams/{other.slug}/").status_code == 404
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_team_page_shows_the_teams_projection_budgets_and_anomalies(world, parity, role):
+    """An engineer's own team page shows the team's month-end projection (the API's number for that team), the
+    budgets limited to the team and the anomalies of its series, as every other role sees them."""
+    slug = world.engineer_team.slug
+    page = _web(role).get(f"/teams/{slug}/", {"metric": "effective"})
+    assert page.status_code == 200
+    outlook = page.context["outlook"]
+    body = world.client(role).get("/api/v1/forecasts/projection/", {"metric": "effective", "team": slug}).json()
+    assert outlook["projection"].total == Decimal(body["total"])
+    assert {b["name"] for b in outlook["budgets"]} == {f"{slug} budget", "Monthly team"}
+    visible = Anomaly.objects.filter(organization=world.org, dimension="team", key=slug, suppressed_by=None)
+    assert {a.pk for a in outlook["anomalies"]} == set(visible.values_list("pk", flat=True)) != set()
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -1,7 +1,8 @@
 """Forecast and anomaly endpoints.
 
 ``forecasts`` lists the series forecasts of the organization's latest finished forecast run (daily points
-with 80/95/99% intervals, month- and quarter-end projections); a detail URL reads any stored forecast.
+with 80/95/99% intervals, month- and quarter-end projections); a detail URL reads any stored forecast;
+``forecasts/projection`` computes a period's projection from the latest data for the caller's scope.
 ``anomalies`` lists detected cost anomalies with their root cause (those suppressed by "expected" feedback with
 ``suppressed=1`` only; a detail URL reads any); ``anomalies/{id}/feedback`` records a verdict (viewers may not).
 Who reads which series is ``forecast_series_visible`` / ``anomalies_visible`` (as on the pages): engineers see
@@ -22,6 +23,9 @@ from rest_framework.response import Response
 from finops.api.fields import Money
 from finops.api.pagination import IdCursorPagination, NewestFirstPagination
 from finops.api.tenancy import TenantReadOnlyViewSet
+from finops.budgets.calc import PERIODS
+from finops.budgets.selectors import last_data_day, policy_scope, projected_day, spend_projection
+from finops.core.amounts import money_str
 from finops.forecasting.models import METRIC_CHOICES, Anomaly, Dimension, SeriesForecast, SeriesProjection
 from finops.forecasting.selectors import anomalies_visible, forecast_run_latest, forecast_series_visible
 from finops.forecasting.services import anomaly_feedback_set
@@ -106,6 +110,38 @@ class ForecastQuerySerializer(serializers.Serializer):
     currency = serializers.CharField(required=False)
 
 
+class ProjectionQuerySerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=METRIC_CHOICES, default="effective")
+    currency = serializers.CharField(required=False, help_text="Billing currency (default USD).")
+    period = serializers.ChoiceField(choices=PERIODS, default="monthly")
+    today = serializers.DateField(
+        required=False,
+        help_text="Project the period containing this day (default: today, or the last data day when the data "
+        "stops before today's period, as the pages do).",
+    )
+    team = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Team slug (repeatable); default: all you see."
+    )
+
+
+class SpendProjectionSerializer(serializers.Serializer):
+    scope = serializers.DictField()
+    metric = serializers.CharField()
+    currency = serializers.CharField()
+    period = serializers.CharField()
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+    as_of = serializers.DateField(allow_null=True)
+    actual = serializers.CharField(help_text="Actual spend of the period through as_of (exact decimal string).")
+    total = serializers.CharField(help_text="Projected period total (cents).")
+    interval = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), help_text="Level (80, 95) -> [lower, upper]."
+    )
+    model = serializers.CharField(allow_blank=True)
+    days_elapsed = serializers.IntegerField()
+    days_total = serializers.IntegerField()
+
+
 class SeriesForecastViewSet(TenantReadOnlyViewSet):
     """Series forecasts of the latest finished forecast run (filters: dimension, key, metric, currency)."""
 
@@ -129,6 +165,49 @@ class SeriesForecastViewSet(TenantReadOnlyViewSet):
     @extend_schema(parameters=[ForecastQuerySerializer])
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
+
+    @extend_schema(parameters=[ProjectionQuerySerializer], responses=SpendProjectionSerializer)
+    @action(detail=False, methods=["get"], url_path="projection")
+    def projection(self, request: Request) -> Response:
+        """The spend projection of a period computed now from the latest data (``spend_projection``: what the
+        overview, the budgets, their emails and ``evaluate_budgets`` show for the same scope and metric). Scope:
+        the organization, or ``team`` (repeatable); an engineer's default scope is their own teams."""
+        query = ProjectionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        slugs = request.query_params.getlist("team")
+        scope = {"team": sorted({self.tenant.team_or_404(slug).slug for slug in slugs})} if slugs else {}
+        if not slugs:
+            scope = policy_scope(self.tenant)
+        currency = data.get("currency") or "USD"
+        last = last_data_day(organization=self.tenant.organization)
+        result = spend_projection(
+            organization=self.tenant.organization,
+            scope=scope,
+            metric=data["metric"],
+            currency=currency,
+            period=data["period"],
+            today=data.get("today") or projected_day(data["period"], last),
+        )
+        body = {
+            "scope": scope,
+            "metric": data["metric"],
+            "currency": currency,
+            "period": data["period"],
+            "period_start": result.period_start,
+            "period_end": result.period_end,
+            "as_of": result.as_of,
+            "actual": money_str(result.actual),
+            "total": money_str(result.total),
+            "interval": {
+                f"{int(level * 100)}": [money_str(result.lower[level]), money_str(result.upper[level])]
+                for level in result.lower
+            },
+            "model": result.model,
+            "days_elapsed": result.days_elapsed,
+            "days_total": result.days_total,
+        }
+        return Response(SpendProjectionSerializer(body).data)
 
 
 # --- anomalies -------------------------------------------------------------------------------------------

@@ -5,11 +5,13 @@ Given the scoped daily cost series of one budget, ``evaluate_budget`` computes f
 
 - ``actual``: the exact (Decimal) sum of the days of the period that have data (up to ``as_of``, the last
   day with data for the organization);
-- ``forecast``: actual + the forecast of the remaining days of the period, from the forecasting package
-  (``forecast_series`` chooses the model, ``period_projection`` sums it with its 80%/95% interval);
+- ``forecast``: actual + the forecast of the remaining days of the period: the product's one projection,
+  ``finops.forecasting.calc.projection.project_spend`` (the last 182 days of the scope's history, model chosen
+  by backtest, 80%/95% interval), so a budget forecasts what the overview and the API project for the same
+  scope and metric;
 - ``probability_of_breach`` = P(period total > amount). **Distribution assumption**: the period total is
   actual + R with R ~ Normal(forecast remainder, sd), sd = the standard deviation of the summed forecast errors
-  (``projection.forecast_sum_sd``, monthly charges included; the same Gaussian the projection's intervals come
+  (``projection.window_sum_sd``, monthly charges included; the same Gaussian the projection's intervals come
   from). When the history had no negative day the remainder is floored at 0 (as the projection's lower bound
   is), which changes nothing for amounts >= actual. With no remaining days (or sd = 0) the probability is 1 or 0.
 - ``status``: ``breached`` when actual > amount; otherwise ``at_risk`` when the probability of breach is at
@@ -26,18 +28,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-import numpy as np
 from scipy.stats import norm
 
 from finops.core.amounts import quantize_money
-from finops.forecasting.calc.projection import forecast_sum_sd, period_projection
-from finops.forecasting.calc.select import forecast_series
+from finops.forecasting.calc.projection import SpendProjection, project_spend
 
 PERIODS = ("monthly", "quarterly", "annual")
 KINDS = ("actual", "forecast")
 LEVELS = (0.8, 0.95)
-# Days of history before the period fed to the forecaster (enough for the weekly-seasonal backtest).
-HISTORY_DAYS = 182
 
 
 @dataclass(frozen=True)
@@ -143,11 +141,6 @@ def _add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def history_start(period_start: date, as_of: date) -> date:
-    """First day of history to load for a period: the period's start or HISTORY_DAYS before as_of."""
-    return min(period_start, as_of - timedelta(days=HISTORY_DAYS - 1))
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Evaluation
 
@@ -175,22 +168,44 @@ def breach_probability(actual: float, remainder: float, sd: float, amount: float
     return float(norm.sf(gap, loc=remainder, scale=sd))
 
 
-def _window_sum_sd(psi: np.ndarray, sigma: float, skip: int, days: int) -> float:
-    """sd of the error of the sum of forecast days skip+1..skip+days (innovations form, see projection).
-
-    Day d's error is sum_{i<=d} psi_{d-i} eps_i, so innovation i weighs sum over the window of psi_{d-i}."""
-    if days <= 0:
-        return 0.0
-    last = skip + days
-    weights = np.zeros(last)
-    for i in range(1, last + 1):
-        first_day = max(i, skip + 1)
-        weights[i - 1] = np.sum(psi[first_day - i : last - i + 1])
-    return float(sigma * np.sqrt(np.sum(weights**2)))
-
-
-def _dec(value: float) -> Decimal:
-    return Decimal(repr(float(value)))
+def evaluate_projection(
+    projection: SpendProjection,
+    *,
+    amount: Decimal,
+    thresholds: Sequence[Threshold] = (),
+    at_risk_probability: float = 0.5,
+) -> BudgetEvaluation:
+    """A budget's state from the projection of its scope over its period (``project_spend``)."""
+    if amount <= 0:
+        raise ValueError(f"budget amount must be positive, got {amount}")
+    actual, forecast = projection.actual, projection.total
+    probability = breach_probability(
+        float(actual), projection.remainder, projection.sd, float(amount), projection.nonnegative
+    )
+    if actual > amount:
+        status = "breached"
+    elif probability >= at_risk_probability:
+        status = "at_risk"
+    else:
+        status = "ok"
+    crossed = tuple(t for t in thresholds if (actual if t.kind == "actual" else forecast) >= limit(amount, t))
+    return BudgetEvaluation(
+        period_start=projection.period_start,
+        period_end=projection.period_end,
+        as_of=projection.as_of,
+        amount=amount,
+        actual=actual,
+        forecast=forecast,
+        lower=dict(projection.lower),
+        upper=dict(projection.upper),
+        forecast_sd=projection.sd,
+        probability_of_breach=probability,
+        status=status,
+        crossed=crossed,
+        days_elapsed=projection.days_elapsed,
+        days_total=projection.days_total,
+        model=projection.model,
+    )
 
 
 def evaluate_budget(
@@ -207,77 +222,15 @@ def evaluate_budget(
 
     ``daily``: the scoped cost per day (days without an entry cost 0 once the scope's first entry is seen),
     covering at least [history_start(period_start, as_of), as_of]. ``as_of``: the last day with data for the
-    organization (None when it has none); days after it are forecast. A scope with no cost in the window
+    organization (None when it has none); days after it are forecast (``project_spend``). A scope with no cost
     forecasts 0 with no spread.
     """
     if amount <= 0:
         raise ValueError(f"budget amount must be positive, got {amount}")
     period_start, period_end = period_bounds(period, today)
-    days_total = (period_end - period_start).days + 1
-    last_actual = None if as_of is None else min(as_of, period_end)
-    actual = Decimal(0)
-    if last_actual is not None:
-        actual = sum((cost for day, cost in daily.items() if period_start <= day <= last_actual), Decimal(0))
-    days_elapsed = 0 if last_actual is None else max((last_actual - period_start).days + 1, 0)
-
-    remainder, sd, nonnegative, model = 0.0, 0.0, True, ""
-    lower = {lv: quantize_money(actual) for lv in LEVELS}
-    upper = dict(lower)
-    # No data at all: nothing to forecast from (remainder 0, no spread). Period over: nothing left to forecast.
-    window_start = None if as_of is None else history_start(period_start, as_of)
-    # History begins at the scope's first day with cost in the window (earlier days are before its data).
-    seen = [] if as_of is None else [day for day in daily if window_start <= day <= as_of]
-    if seen and as_of < period_end:
-        first = min(seen)
-        n = (as_of - first).days + 1
-        values = np.zeros(n)
-        for day, cost in daily.items():
-            if first <= day <= as_of:
-                values[(day - first).days] = float(cost)
-        horizon = (period_end - as_of).days
-        fc = forecast_series(values, first, horizon=horizon, levels=LEVELS)
-        nonnegative, model = fc.nonnegative, fc.model
-        if fc.start >= period_start:
-            in_period = {day: float(cost) for day, cost in daily.items() if period_start <= day <= as_of}
-            proj = period_projection(in_period, fc, period_end, period_start=period_start, levels=LEVELS)
-            remainder = proj.forecast_remainder
-            sd = forecast_sum_sd(fc, proj.forecast_days)
-        else:
-            # Data stops before the period starts: forecast days before it are not part of the period.
-            skip = (period_start - fc.start).days
-            remainder = float(np.sum(fc.point[skip:]))
-            charges = float(np.sum(fc.charge_sd[skip : skip + days_total]))  # monthly charges: fully correlated
-            sd = float(np.hypot(_window_sum_sd(fc.psi, fc.sigma, skip, days_total), charges))
-        for level in LEVELS:
-            half = float(norm.ppf(0.5 + level / 2.0)) * sd
-            low = max(remainder - half, 0.0) if nonnegative else remainder - half
-            lower[level] = quantize_money(actual + _dec(low))
-            upper[level] = quantize_money(actual + _dec(remainder + half))
-    forecast = quantize_money(actual + _dec(remainder))
-    probability = breach_probability(float(actual), remainder, sd, float(amount), nonnegative)
-    if actual > amount:
-        status = "breached"
-    elif probability >= at_risk_probability:
-        status = "at_risk"
-    else:
-        status = "ok"
-    crossed = tuple(t for t in thresholds if (actual if t.kind == "actual" else forecast) >= limit(amount, t))
-    return BudgetEvaluation(
-        period_start=period_start,
-        period_end=period_end,
-        as_of=as_of,
-        amount=amount,
-        actual=actual,
-        forecast=forecast,
-        lower=lower,
-        upper=upper,
-        forecast_sd=sd,
-        probability_of_breach=probability,
-        status=status,
-        crossed=crossed,
-        days_elapsed=days_elapsed,
-        days_total=days_total,
-        model=model,
+    projection = project_spend(daily, period_start=period_start, period_end=period_end, as_of=as_of, levels=LEVELS)
+    return evaluate_projection(
+        projection, amount=amount, thresholds=thresholds, at_risk_probability=at_risk_probability
     )
 
 

@@ -8,6 +8,8 @@ whatever day the demo is seeded on, and recipients, so the first evaluation send
 - "EC2 us-east-1": already breached this period (amount 80% of actual-to-date): the actual 80% and 100%
   alerts and the forecast 100% alert. Breaching needs spend this period: on the first day of a month (data up
   to yesterday), the budget is quarterly, or annual, whichever already has spend.
+- "Team <slug>" of the first team a demo engineer belongs to (other than ml): comfortably under (amount 1.5 x
+  the forecast), so an engineer sees a budget of their own team.
 - "Data platform (auto)": a quarterly budget of the Data Platform billing account whose amount adjusts to the
   average of the last 2 complete quarters (whatever state that gives).
 """
@@ -22,7 +24,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from finops.accounts.models import Membership, Organization, Team
+from finops.accounts.models import Membership, Organization, Role, Team
 from finops.budgets.models import Budget
 from finops.budgets.services import budget_create, budget_state, budget_update
 from finops.core.amounts import CENT, quantize_money
@@ -136,6 +138,27 @@ def seed_budgets_demo(*, organization: Organization, stdout: Any, today: date | 
             },
         )
     )
+
+    own = (
+        Team.objects.filter(members__organization=organization, members__role=Role.ENGINEER)
+        .exclude(slug=team or "")
+        .order_by("slug")
+        .first()
+    )
+    if own is not None:
+        mine = _state(organization, today, period="monthly", scope={"team": [own.slug]})
+        budgets.append(
+            _save(
+                organization,
+                {
+                    "name": f"Team {own.slug}",
+                    "amount": str(max(quantize_money(mine.forecast * Decimal("1.5")), CENT)),
+                    "scope": {"team": [own.slug]},
+                    "thresholds": THRESHOLDS,
+                    **recipients,
+                },
+            )
+        )
 
     if DailyCost.objects.filter(organization=organization, billing_account_id=DATA_PLATFORM_ACCOUNT).exists():
         data = _state(organization, today, period="quarterly", scope={"billing_account_id": [DATA_PLATFORM_ACCOUNT]})

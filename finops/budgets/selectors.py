@@ -15,12 +15,16 @@ from decimal import Decimal
 from django.db.models import F, Max, Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
 
 from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Organization, Team
+from finops.budgets import calc
 from finops.budgets.models import Budget
 from finops.core.money import MoneySum
+from finops.forecasting.calc.projection import SpendProjection, history_start, project_spend
 from finops.usage.models import DailyCost, DailyTagCost, LineItem
+from finops.usage.selectors import METRICS
 
 METRIC_FIELDS = {"billed": "billed_cost", "effective": "effective_cost"}
 # scope key -> DailyCost field (LineItem has the same column names)
@@ -142,7 +146,7 @@ def scoped_costs(
 
 def budget_daily_costs(*, budget: Budget, start: date, end: date) -> dict[date, Decimal]:
     """The budget's scoped cost per day over [start, end] (days without cost are absent)."""
-    rows = scoped_costs(
+    return scope_daily_costs(
         organization=budget.organization,
         scope=budget.scope or {},
         metric=budget.cost_metric,
@@ -150,7 +154,14 @@ def budget_daily_costs(*, budget: Budget, start: date, end: date) -> dict[date, 
         start=start,
         end=end,
     )
-    totals = rows.values("d").annotate(cost=MoneySum(METRIC_FIELDS[budget.cost_metric])).order_by()
+
+
+def scope_daily_costs(
+    *, organization: Organization, scope: dict, metric: str, currency: str, start: date, end: date
+) -> dict[date, Decimal]:
+    """The scope's cost per day over [start, end] (days without cost are absent)."""
+    rows = scoped_costs(organization=organization, scope=scope, metric=metric, currency=currency, start=start, end=end)
+    totals = rows.values("d").annotate(cost=MoneySum(METRICS[metric])).order_by()
     out: dict[date, Decimal] = {}
     for row in totals:
         day = row["d"]
@@ -167,3 +178,60 @@ def budgets_for(*, organization: Organization | None = None, active_only: bool =
     if active_only:
         budgets = budgets.filter(active=True)
     return budgets.order_by("organization__slug", "name")
+
+
+def policy_scope(policy: AccessPolicy) -> dict:
+    """The widest scope a caller may project: the organization, or an engineer's own teams."""
+    if policy.sees_all_teams:
+        return {}
+    return {"team": sorted(policy.teams().values_list("slug", flat=True))}
+
+
+def shown_day(period: str, last: date | None) -> date:
+    """The day whose period the budget pages show: today, or the last data day when the data stops before the
+    period containing today began (a sample loaded months ago), so they show the spend there is."""
+    today = timezone.now().date()
+    if last is not None and last < calc.period_bounds(period, today)[0]:
+        return last
+    return today
+
+
+def projected_day(period: str, last: date | None) -> date:
+    """The day whose period a projection shows by default (overview, team page, API): today, or, when the data
+    stops before the period containing today, the first day after the data (the period a forecast run
+    projects; the same period as the budget pages unless the data ends on a period's last day)."""
+    return shown_day(period, None if last is None else last + timedelta(days=1))
+
+
+def spend_projection(
+    *,
+    organization: Organization,
+    scope: dict,
+    metric: str,
+    currency: str,
+    period: str,
+    today: date | None = None,
+) -> SpendProjection:
+    """The one month-end / quarter-end (``period``: monthly, quarterly, annual) projection of ``scope``'s
+    ``metric`` (billed, effective) spend in ``currency`` for the period containing ``today`` (default: today,
+    UTC), from the organization's last data day (never after ``today``). The overview, the budget pages and
+    emails, ``evaluate_budgets`` and the API all read it, so they agree to the cent on the same data day.
+    An engineer's scope must be within their teams: build it with ``policy_scope``."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    today = today or timezone.now().date()
+    period_start, period_end = calc.period_bounds(period, today)
+    as_of = last_data_day(organization=organization)
+    if as_of is not None and as_of > today:
+        as_of = today
+    daily: dict[date, Decimal] = {}
+    if as_of is not None:
+        daily = scope_daily_costs(
+            organization=organization,
+            scope=scope or {},
+            metric=metric,
+            currency=currency,
+            start=history_start(period_start, as_of),
+            end=as_of,
+        )
+    return project_spend(daily, period_start=period_start, period_end=period_end, as_of=as_of, levels=calc.LEVELS)

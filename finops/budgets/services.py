@@ -5,10 +5,11 @@ Exactly-once alerts
 1. ``budget_evaluate`` computes the state and, in one transaction, inserts a *pending* ``BudgetAlert`` per
    crossed (budget, period, threshold, kind), with the rendered email, ``ON CONFLICT DO NOTHING`` on the unique
    constraint: a second evaluation (a retry, or another worker at the same time) inserts nothing.
-2. ``budget_alerts_deliver`` then sends each pending alert in its own transaction holding the row lock
-   (``SELECT ... FOR UPDATE SKIP LOCKED``; on SQLite the IMMEDIATE transaction holds the database write lock):
-   the alert is re-read as pending, sent, and marked sent in that transaction. A concurrent worker skips a
-   locked row and finds it sent afterwards.
+2. ``budget_alerts_deliver`` then sends the pending alerts one email per evaluation (the rows one evaluation
+   inserted share their rendered message, which lists every threshold crossed), in a transaction holding their
+   row locks (``SELECT ... FOR UPDATE SKIP LOCKED``; on SQLite the IMMEDIATE transaction holds the database
+   write lock): the alerts are re-read as pending, sent, and marked sent in that transaction. A concurrent
+   worker skips locked rows and finds them sent afterwards.
 A crash after the insert and before the send leaves the row pending: the next evaluation (the task redelivered
 thanks to ``acks_late``/``reject_on_worker_lost``, or the next daily run) sends it. An SMTP error rolls back
 (the row stays pending, its attempt and error recorded, the failure logged by ``finops.core.outbox``), the
@@ -34,7 +35,7 @@ from django.utils import timezone
 from finops.accounts.models import Membership, Organization
 from finops.budgets import calc, emails
 from finops.budgets.models import Budget, BudgetAlert, DigestDelivery, DigestSubscription
-from finops.budgets.selectors import budget_daily_costs, budgets_for, last_data_day
+from finops.budgets.selectors import budget_daily_costs, budgets_for, last_data_day, spend_projection
 from finops.budgets.validation import BudgetSpec, budget_validate
 from finops.core import outbox
 from finops.core.amounts import grouped_money, money_str
@@ -167,18 +168,47 @@ def budget_state(*, budget: Budget, today: date | None = None) -> tuple[calc.Bud
     if as_of is not None and as_of > today:
         as_of = today
     amount, source = _amount(budget, today, as_of)
-    period_start, _ = calc.period_bounds(budget.period, today)
-    daily: dict[date, Decimal] = {}
-    if as_of is not None:
-        daily = budget_daily_costs(budget=budget, start=calc.history_start(period_start, as_of), end=as_of)
-    evaluation = calc.evaluate_budget(
-        daily=daily, amount=amount, period=budget.period, today=today, as_of=as_of, thresholds=_thresholds(budget)
+    projection = spend_projection(
+        organization=budget.organization,
+        scope=budget.scope or {},
+        metric=budget.cost_metric,
+        currency=budget.currency,
+        period=budget.period,
+        today=today,
     )
+    evaluation = calc.evaluate_projection(projection, amount=amount, thresholds=_thresholds(budget))
     return evaluation, source
 
 
-def _alert_context(budget: Budget, ev: calc.BudgetEvaluation, source: str, threshold: calc.Threshold) -> dict:
+def _percent_text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def alert_subject_facts(ev: calc.BudgetEvaluation, crossed: list[calc.Threshold]) -> list[str]:
+    """The subject's facts: the actual percentage of the amount when an actual threshold is crossed, the
+    forecast percentage when a forecast one is (each the evaluation's number, not the threshold's)."""
+    facts = []
+    if any(t.kind == "actual" for t in crossed):
+        facts.append(f"spend at {ev.actual / ev.amount * 100:.1f}%")
+    if any(t.kind == "forecast" for t in crossed):
+        facts.append(f"forecast at {ev.forecast / ev.amount * 100:.1f}%")
+    return facts
+
+
+def _alert_context(budget: Budget, ev: calc.BudgetEvaluation, source: str, due: list[calc.Threshold]) -> dict:
+    """One email for the evaluation: every threshold crossed this period, those not alerted before marked new."""
     amount = ev.amount
+    new = {(t.percent.normalize(), t.kind) for t in due}
+    ordered = sorted(ev.crossed, key=lambda t: (t.kind != "actual", t.percent))
+    thresholds = [
+        {
+            "percent": _percent_text(t.percent),
+            "kind": t.kind,
+            "limit": grouped_money(calc.limit(amount, t)),
+            "new": (t.percent.normalize(), t.kind) in new,
+        }
+        for t in ordered
+    ]
     return {
         "budget_name": budget.name,
         "organization": budget.organization.name or budget.organization.slug,
@@ -187,10 +217,8 @@ def _alert_context(budget: Budget, ev: calc.BudgetEvaluation, source: str, thres
         "period_start": ev.period_start.isoformat(),
         "period_end": ev.period_end.isoformat(),
         "as_of": ev.as_of.isoformat() if ev.as_of else "no data yet",
-        "threshold": format(threshold.percent.normalize(), "f"),
-        "kind": threshold.kind,
-        "kind_label": "forecast" if threshold.kind == "forecast" else "actual",
-        "limit": grouped_money(calc.limit(amount, threshold)),
+        "thresholds": thresholds,
+        "subject_facts": ", ".join(alert_subject_facts(ev, due)),
         "currency": budget.currency,
         "metric_label": METRIC_LABELS.get(budget.cost_metric, budget.cost_metric),
         "amount": grouped_money(amount),
@@ -254,10 +282,12 @@ def budget_evaluate(*, budget: Budget, today: date | None = None, dry_run: bool 
 
     with transaction.atomic():
         new = []
-        for threshold in due:
-            if not recipients or (threshold.percent.normalize(), threshold.kind) in existing:
-                continue
-            subject, text, html = emails.render("budget_alert", _alert_context(budget, ev, source, threshold))
+        todo = [t for t in due if recipients and (t.percent.normalize(), t.kind) not in existing]
+        if todo:
+            # One email for every threshold this evaluation crosses first; each keeps its own row (exactly once
+            # per budget, period, threshold and kind), and delivery sends the rows of one email together.
+            subject, text, html = emails.render("budget_alert", _alert_context(budget, ev, source, todo))
+        for threshold in todo:
             new.append(
                 BudgetAlert(
                     organization_id=budget.organization_id,
@@ -325,13 +355,54 @@ def _deliver(model: type[BudgetAlert] | type[DigestDelivery], pks: list[int], ke
 
 
 def budget_alerts_deliver(*, budget: Budget | None = None, organization: Organization | None = None) -> list:
-    """Send the pending alerts (of a budget, of an organization, or all), each exactly once."""
+    """Send the pending alerts (of a budget, of an organization, or all), each exactly once. The rows one
+    evaluation inserted (same budget, period and rendered message) go out as one email."""
     pending = BudgetAlert.objects.filter(status=BudgetAlert.Status.PENDING)
     if budget is not None:
         pending = pending.filter(budget=budget)
     if organization is not None:
         pending = pending.filter(organization=organization)
-    return _deliver(BudgetAlert, list(pending.order_by("pk").values_list("pk", flat=True)), "budget-alert")
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    rows = pending.order_by("pk").values_list("pk", "budget_id", "period_start", "subject", "body_text")
+    for pk, budget_id, period_start, subject, text in rows:
+        groups[(budget_id, period_start, subject, text)].append(pk)
+    sent = []
+    for pks in groups.values():
+        sent.extend(_deliver_alert_group(pks))
+    return sent
+
+
+def _deliver_alert_group(pks: list[int]) -> list[BudgetAlert]:
+    """One email for the rows of ``pks`` still pending, sent and marked sent in one transaction holding their
+    row locks (rows another worker holds are left to it)."""
+    try:
+        with transaction.atomic():
+            rows = list(
+                BudgetAlert.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=pks, status=BudgetAlert.Status.PENDING)
+                .order_by("pk")
+            )
+            if not rows:  # sent already, or another worker is sending them right now
+                return []
+            first = rows[0]
+            outbox.send(
+                subject=first.subject,
+                text=first.body_text,
+                html=first.body_html,
+                recipients=list(first.recipients),
+                kind="budget-alert",
+                message_key=f"finops.budget-alert.{first.pk}",
+            )
+            now = timezone.now()
+            for row in rows:
+                row.status, row.sent_at, row.attempts = BudgetAlert.Status.SENT, now, row.attempts + 1
+            BudgetAlert.objects.bulk_update(rows, ["status", "sent_at", "attempts"])
+    except outbox.SEND_ERRORS as error:  # kept pending; the task retries with a backoff
+        BudgetAlert.objects.filter(pk__in=pks, status=BudgetAlert.Status.PENDING).update(
+            attempts=F("attempts") + 1, last_error=str(error)
+        )
+        raise
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -26,8 +26,18 @@ from django.utils import timezone
 
 from finops.accounts.models import Membership, Organization, Role
 from finops.core import outbox
-from finops.core.amounts import money_from_float
+from finops.core.amounts import money_from_float, quantize_money
+from finops.forecasting.calc.projection import (
+    SPEND_LEVELS,
+    SpendProjection,
+    history_start,
+    history_values,
+    month_end,
+    project_spend,
+    quarter_end,
+)
 from finops.forecasting.calc.rootcause import DEFAULT_DIMENSIONS, baseline_days, rank_root_cause
+from finops.forecasting.calc.select import forecast_series
 from finops.forecasting.calc.series import SeriesAnalysis, analyse_series
 from finops.forecasting.conf import ForecastConfig, forecast_config
 from finops.forecasting.models import (
@@ -114,6 +124,31 @@ class _SeriesResult:
     first_day: date
     analysis: SeriesAnalysis
     root_causes: dict[date, list[dict]]
+    projections: dict[str, SpendProjection]  # SeriesProjection.Period -> the period's projection
+
+
+def _spend_projections(first: date, values: list[float]) -> dict[str, SpendProjection]:
+    """Month and quarter of the first forecast day, through the product's one projection (``project_spend``, its
+    history window, one fit for both periods): what the overview, budgets and the API compute for the same
+    series and data day. The float values came from Decimal day sums; their shortest text form gives those
+    Decimals back."""
+    daily = {first + timedelta(days=i): Decimal(repr(v)) for i, v in enumerate(values)}
+    as_of = first + timedelta(days=len(values) - 1)
+    start = as_of + timedelta(days=1)
+    quarter_first = date(start.year, 3 * ((start.month - 1) // 3) + 1, 1)
+    periods = {
+        SeriesProjection.Period.MONTH: (start.replace(day=1), month_end(start)),
+        SeriesProjection.Period.QUARTER: (quarter_first, quarter_end(start)),
+    }
+    history = history_values(daily, as_of, history_start(quarter_first, as_of))
+    if history is None:  # no cost row in the window: nothing to project
+        return {}
+    # The quarter's window starts no later than the month's: both read HISTORY_DAYS before as_of.
+    forecast = forecast_series(history[1], history[0], horizon=(quarter_end(start) - as_of).days, levels=SPEND_LEVELS)
+    return {
+        period: project_spend(daily, period_start=bounds[0], period_end=bounds[1], as_of=as_of, forecast=forecast)
+        for period, bounds in periods.items()
+    }
 
 
 def _analyse(organization: Organization, key: SeriesKey, first: date, values: list[float], config: ForecastConfig):
@@ -143,7 +178,7 @@ def _analyse(organization: Organization, key: SeriesKey, first: date, values: li
             }
             for c in cause.contributors
         ]
-    return _SeriesResult(key, first, analysis, causes)
+    return _SeriesResult(key, first, analysis, causes, _spend_projections(first, values))
 
 
 def _points(analysis: SeriesAnalysis) -> dict:
@@ -156,20 +191,20 @@ def _points(analysis: SeriesAnalysis) -> dict:
     return points
 
 
-def _projection_row(forecast_row: SeriesForecast, period: str, projection, period_start: date) -> SeriesProjection:
+def _projection_row(forecast_row: SeriesForecast, period: str, projection: SpendProjection) -> SeriesProjection:
     return SeriesProjection(
         forecast=forecast_row,
         period=period,
-        period_start=period_start,
+        period_start=projection.period_start,
         period_end=projection.period_end,
-        actual_to_date=money_from_float(projection.actual_to_date),
-        forecast_remainder=money_from_float(projection.forecast_remainder),
-        total=money_from_float(projection.total),
-        lower_80=money_from_float(projection.lower[0.8]),
-        upper_80=money_from_float(projection.upper[0.8]),
-        lower_95=money_from_float(projection.lower[0.95]),
-        upper_95=money_from_float(projection.upper[0.95]),
-        actual_days=projection.actual_days,
+        actual_to_date=quantize_money(projection.actual),
+        forecast_remainder=money_from_float(projection.remainder),
+        total=projection.total,
+        lower_80=projection.lower[0.8],
+        upper_80=projection.upper[0.8],
+        lower_95=projection.lower[0.95],
+        upper_95=projection.upper[0.95],
+        actual_days=projection.days_elapsed,
         forecast_days=projection.forecast_days,
     )
 
@@ -311,11 +346,8 @@ def _chunk_store(*, chunk_id: int, results: list[_SeriesResult], failures: list[
     saved = SeriesForecast.objects.bulk_create(rows)
     projections = []
     for row, result in zip(saved, results, strict=True):
-        month, quarter = result.analysis.month, result.analysis.quarter
-        first = result.analysis.forecast.start
-        projections.append(_projection_row(row, SeriesProjection.Period.MONTH, month, first.replace(day=1)))
-        quarter_first = date(first.year, 3 * ((first.month - 1) // 3) + 1, 1)
-        projections.append(_projection_row(row, SeriesProjection.Period.QUARTER, quarter, quarter_first))
+        for period, projection in result.projections.items():
+            projections.append(_projection_row(row, period, projection))
     SeriesProjection.objects.bulk_create(projections)
     for result in results:
         new_anomalies += _save_anomalies(run, result, config)

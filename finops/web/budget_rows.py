@@ -12,16 +12,13 @@ from django.utils import timezone
 
 from finops.budgets import calc
 from finops.budgets.models import Budget
+from finops.budgets.selectors import shown_day
 from finops.budgets.services import STATUS_LABELS, budget_state
 
 
 def budget_today(period: str, last: date | None) -> date:
-    """The day whose period the pages show: today, or the last data day when the data stops before the period
-    containing today began (a sample loaded months ago), so the pages show the spend there is."""
-    today = timezone.now().date()
-    if last is not None and last < calc.period_bounds(period, today)[0]:
-        return last
-    return today
+    """The day whose period the pages show (``shown_day``)."""
+    return shown_day(period, last)
 
 
 def _stored_row(budget: Budget, last: date | None, period_start: date) -> dict | None:

@@ -1,4 +1,5 @@
-"""The team page's slots: rightsizing recommendations (latest run), carbon by month, share of commitments.
+"""The team page's slots: rightsizing recommendations (latest run), carbon by month, share of commitments, and
+the team's outlook (month-end projection, its budgets and anomalies).
 
 Each reads a rollup or a stored run, bounded to the team and the page's 13-month window; the team page caches
 them with its other numbers (until the next ingest)."""
@@ -14,9 +15,13 @@ from django.db.models.functions import TruncMonth
 
 from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Team
+from finops.budgets.selectors import budgets_visible, last_data_day, projected_day, spend_projection
 from finops.carbon.models import CarbonDaily
 from finops.core.money import MoneySum
+from finops.forecasting.models import Dimension
+from finops.forecasting.selectors import anomalies_visible
 from finops.web import figures, selectors
+from finops.web.budget_rows import budget_row
 from optimizer.rightsizing.models import RightsizingRecommendation
 from optimizer.rightsizing.selectors import rightsizing_latest_run, rightsizing_recommendations_visible
 
@@ -116,3 +121,35 @@ def team_commitment_share(scope: AccessPolicy, team: Team, *, start: date, end: 
             }
         )
     return out
+
+
+ANOMALY_ROWS = 10
+
+
+def team_outlook(scope: AccessPolicy, team: Team, *, metric: str, currency: str) -> dict:
+    """The team's month-end projection (the one projection selector, as budgets on the team compute it), the
+    budgets limited to the team and the anomalies of its series, as far as the caller may read them."""
+    last = last_data_day(organization=scope.organization)
+    projection = spend_projection(
+        organization=scope.organization,
+        scope={"team": [team.slug]},
+        metric=metric,
+        currency=currency,
+        period="monthly",
+        today=projected_day("monthly", last),
+    )
+    budgets = [
+        budget_row(b, last)
+        for b in budgets_visible(scope).filter(active=True).order_by("name")
+        if (b.scope or {}).get("team") == [team.slug]
+    ]
+    anomalies = list(
+        anomalies_visible(scope).filter(dimension=Dimension.TEAM, key=team.slug).order_by("-day", "-id")[:ANOMALY_ROWS]
+    )
+    return {
+        "projection": dataclasses.replace(projection, forecast=None),  # cached with the page: numbers only
+        "lower_80": projection.lower[0.8],
+        "upper_80": projection.upper[0.8],
+        "budgets": budgets,
+        "anomalies": anomalies,
+    }

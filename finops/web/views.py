@@ -386,6 +386,7 @@ def _team_data(scope: AccessPolicy, the_team: Team, metric: str, unit: str) -> d
                 scope, the_team, start=window_start, end=last, currency=currency
             ),
             **team_slots.team_carbon(scope, the_team, start=window_start, end=last),
+            "outlook": team_slots.team_outlook(scope, the_team, metric=metric, currency=currency),
         }
     )
     if unit:

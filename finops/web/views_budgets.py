@@ -22,7 +22,7 @@ from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Membership
 from finops.budgets import calc
 from finops.budgets.models import Budget, BudgetAlert
-from finops.budgets.selectors import budget_daily_costs, budgets_visible, last_data_day
+from finops.budgets.selectors import budget_daily_costs, budgets_visible, last_data_day, spend_projection
 from finops.budgets.services import budget_create, budget_update
 from finops.budgets.validation import BudgetValidationError
 from finops.core.amounts import money_str
@@ -82,12 +82,18 @@ def budget_detail(request: HttpRequest, budget_id: int) -> HttpResponse:
 
 def _detail(budget: Budget, last: date | None) -> dict:
     row = budget_row(budget, last)
+    projection = spend_projection(
+        organization=budget.organization,
+        scope=budget.scope or {},
+        metric=budget.cost_metric,
+        currency=budget.currency,
+        period=budget.period,
+        today=budget_today(budget.period, last),
+    )
     daily: dict[date, Decimal] = {}
     if last is not None:
-        start = calc.history_start(row["period_start"], last)
-        daily = budget_daily_costs(budget=budget, start=start, end=last)
-    as_of = None if last is None else min(last, budget_today(budget.period, last))
-    chart = burn_down(daily=daily, period_start=row["period_start"], period_end=row["period_end"], as_of=as_of)
+        daily = budget_daily_costs(budget=budget, start=row["period_start"], end=last)
+    chart = burn_down(projection=projection, daily=daily)
     limits = [("Budget amount", row["amount"])]
     for t in budget.thresholds or []:
         percent = Decimal(str(t["percent"]))

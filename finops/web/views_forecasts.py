@@ -20,8 +20,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from finops.accounts.access import AccessPolicy
-from finops.budgets.selectors import budgets_visible, last_data_day
+from finops.budgets.selectors import budgets_visible, last_data_day, policy_scope, projected_day, spend_projection
+from finops.core.amounts import money_from_float
 from finops.core.money import MoneySum
+from finops.forecasting.calc.projection import SpendProjection
 from finops.forecasting.models import Anomaly, Dimension, SeriesForecast
 from finops.forecasting.selectors import anomalies_visible, daily_cost_frame, series_forecast_latest
 from finops.forecasting.services import anomaly_feedback_set
@@ -65,52 +67,88 @@ def _daily_actual(scope: AccessPolicy, *, metric: str, start: date, end: date, c
     return frame.sort_values("day").reset_index(drop=True)
 
 
+def _band_frame(projection: SpendProjection, level: float = 0.8) -> pd.DataFrame:
+    """The daily forecast the projection summed, for the period's forecast days: day, point, lower, upper."""
+    forecast = projection.forecast
+    rows = []
+    if forecast is not None:
+        lower, upper = forecast.interval(level)
+        for index, day in enumerate(forecast.dates):
+            if projection.period_start <= day <= projection.period_end:
+                rows.append(
+                    {
+                        "day": day,
+                        "point": money_from_float(forecast.point[index]),
+                        "lower": money_from_float(lower[index]),
+                        "upper": money_from_float(upper[index]),
+                    }
+                )
+    return pd.DataFrame(rows, columns=["day", "point", "lower", "upper"])
+
+
+def _stored_series(scope: AccessPolicy, projection_scope: dict, *, metric: str, currency: str) -> SeriesForecast | None:
+    """The forecast run's stored series of the same scope (the organization's total, or one team), if any."""
+    teams = projection_scope.get("team")
+    if teams is not None and len(teams) != 1:
+        return None
+    return series_forecast_latest(
+        organization=scope.organization,
+        dimension=Dimension.TEAM if teams else Dimension.TOTAL,
+        key=teams[0] if teams else "",
+        metric=metric,
+        currency=currency,
+        visible_to=scope,
+    )
+
+
 def forecast_slot(scope: AccessPolicy, *, metric: str, currency: str, mtd_start: date) -> dict:
-    """The overview slot: the month-end projection of the organization's total series (with its 80% and 95%
-    intervals and the daily forecast band) and month to date against the monthly budgets, each as far as the
-    caller may see it (an engineer gets no total series, so no projection)."""
+    """The overview slot: the month-end projection of what the caller sees (the organization, or an engineer's
+    own teams) through the one projection selector ``spend_projection`` (what budgets on the same scope and
+    metric forecast, to the cent), with the daily forecast band, and month to date against the monthly
+    budgets the caller may see."""
     budgets = list(budgets_visible(scope).filter(period="monthly", active=True).order_by("name")[:6])
 
     def compute() -> dict:
         # Inside the cached computation: the cache prefix already changes with each ingest.
         last = last_data_day(organization=scope.organization)
         out: dict = {"budgets": [budget_row(b, last) for b in budgets], "projection": None}
-        forecast = series_forecast_latest(
+        projection_scope = policy_scope(scope)
+        if last is None or projection_scope.get("team") == []:
+            return out  # no data, or an engineer in no team
+        projection = spend_projection(
             organization=scope.organization,
-            dimension=Dimension.TOTAL,
-            key="",
+            scope=projection_scope,
             metric=metric,
             currency=currency,
-            visible_to=scope,
+            period="monthly",
+            today=projected_day("monthly", last),
         )
-        if forecast is None:
+        if projection.forecast is None and projection.days_elapsed == 0:
             return out
-        projection = next((p for p in forecast.projections.all() if p.period == "month"), None)
-        if projection is None:
-            return out
-        month_start = projection.period_start
+        stored = _stored_series(scope, projection_scope, metric=metric, currency=currency)
         actual = _daily_actual(
             scope,
             metric=metric,
-            start=month_start,
-            end=min(forecast.history_end, projection.period_end),
+            start=projection.period_start,
+            end=min(last, projection.period_end),
             currency=currency,
         )
-        band = forecast_frame(forecast, after=forecast.history_end, until=projection.period_end)
+        band = _band_frame(projection)
         out["projection"] = {
-            "forecast_id": forecast.pk,
+            "forecast_id": stored.pk if stored is not None else None,
+            "teams": projection_scope.get("team", []),
             "total": projection.total,
-            "lower_80": projection.lower_80,
-            "upper_80": projection.upper_80,
-            "lower_95": projection.lower_95,
-            "upper_95": projection.upper_95,
-            "actual_to_date": projection.actual_to_date,
+            "lower_80": projection.lower[0.8],
+            "upper_80": projection.upper[0.8],
+            "lower_95": projection.lower[0.95],
+            "upper_95": projection.upper[0.95],
+            "actual_to_date": projection.actual,
             "period_start": projection.period_start,
             "period_end": projection.period_end,
-            "as_of": forecast.history_end,
-            "model": forecast.model,
+            "as_of": projection.as_of,
+            "model": projection.model or "none",
             "current": projection.period_start == mtd_start,
-            "forecast_days": len(band),
+            "forecast_days": projection.forecast_days,
         }
         out["forecast_figure"] = figures.actual_and_forecast(
             actual,

@@ -72,8 +72,8 @@ def test_actual_is_the_period_sum_and_forecast_is_actual_plus_summed_forecast():
 
     assert ev.actual == exact_actual
     assert float(ev.actual) == pytest.approx(in_july.cost.sum())
-    # The forecaster sees the last HISTORY_DAYS days; the remainder is its point forecast of Jul 20..31.
-    history = frame[frame.day >= as_of - timedelta(days=calc.HISTORY_DAYS - 1)]
+    # The forecaster sees the last 182 days; the remainder is its point forecast of Jul 20..31.
+    history = frame[frame.day >= as_of - timedelta(days=181)]
     fc = forecast_series(history.cost.to_numpy(), history.day.iloc[0], horizon=12)
     assert ev.forecast == pytest.approx(Decimal(repr(float(in_july.cost.sum() + fc.point.sum()))), abs=Decimal("0.01"))
     assert ev.days_elapsed == 19 and ev.days_total == 31 and ev.days_remaining == 12
@@ -187,7 +187,7 @@ def test_annual_budget_forecasts_the_rest_of_the_year():
         daily=daily, amount=Decimal("200000"), period="annual", today=date(2025, 7, 20), as_of=as_of
     )
     values = np.array([float(daily[start + timedelta(days=i)]) for i in range(200)])
-    # The period began more than HISTORY_DAYS ago: the forecaster sees the whole year to date.
+    # The period began more than 182 days ago: the forecaster sees the whole year to date.
     fc = forecast_series(values, start, horizon=(date(2025, 12, 31) - as_of).days)
     actual = sum(daily.values(), Decimal(0))
     assert ev.actual == actual and ev.days_total == 365 and ev.days_elapsed == 200

@@ -94,7 +94,8 @@ def test_dry_run_json_contract_and_nothing_written(setup):
     real = {b["name"]: b for b in run()["budgets"]}
     assert {n: r["alerts_sent"] for n, r in real.items()} == {n: r["alerts_sent"] for n, r in rows.items()}
     assert len(mail.outbox) == 2
-    assert {m.subject.split(":")[0] for m in mail.outbox} == {'[finops] Budget "breached"', '[finops] Budget "at risk"'}
+    subjects = {m.subject.split(" (")[0] for m in mail.outbox}
+    assert subjects == {'[finops] Budget "breached"', '[finops] Budget "at risk"'}
     assert BudgetAlert.objects.filter(status="sent").count() == 2
     assert all(r["alerts_sent"] == [] for r in run()["budgets"])
     assert run("--dry-run")["budgets"][0]["alerts_sent"] == []

@@ -47,9 +47,17 @@ def test_demo_budgets_in_every_state(tmp_path, settings, end, breached_period):
     breached = results["EC2 us-east-1"]
     assert breached.evaluation.status == "breached" and breached.budget.period == breached_period
     assert {(str(a.threshold), a.kind) for a in breached.alerts} >= {("80", "actual"), ("100", "actual")}
-    sent = BudgetAlert.objects.filter(status="sent").count()
-    assert sent == len(mail.outbox) > 0
+    # One email per budget evaluation that crossed thresholds, not one per threshold.
+    alerted = [name for name, r in results.items() if r.alerts]
+    assert len(mail.outbox) == len(alerted) > 0
+    assert BudgetAlert.objects.filter(status="sent").count() == sum(len(r.alerts) for r in results.values())
     assert set(mail.outbox[0].to) == {"finance@demo.finops.example", "admin@demo.finops.example"}
+    (ec2,) = [m for m in mail.outbox if '"EC2 us-east-1"' in m.subject]
+    ev = breached.evaluation
+    assert f"spend at {ev.actual / ev.amount * 100:.1f}%" in ec2.subject
+    for alert in breached.alerts:
+        assert f"{alert.threshold}% {alert.kind} (USD" in ec2.body
+    sent = len(mail.outbox)
 
     # Seeding again refreshes the same budgets (by name) and sends nothing new.
     again = seed_budgets_demo(organization=demo, stdout=StringIO(), today=end)

@@ -9,7 +9,6 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from finops.budgets import calc
 from finops.budgets.models import Budget
 from finops.budgets.services import budget_create, budget_evaluate
 from finops.forecasting.calc.select import forecast_series
@@ -46,7 +45,7 @@ def expected_forecast(frame: pd.DataFrame, column: str = "billed", **filters) ->
     for key, values in filters.items():
         mask &= frame[key].isin(values)
     daily = frame[mask].groupby("day")[column].apply(lambda s: float(sum(s, Decimal(0))))
-    history = daily[daily.index >= AS_OF - timedelta(days=calc.HISTORY_DAYS - 1)]
+    history = daily[daily.index >= AS_OF - timedelta(days=181)]  # the last 182 days
     fc = forecast_series(history.to_numpy(), history.index[0], horizon=(date(2026, 3, 31) - AS_OF).days)
     actual = period_sum(frame, MARCH, AS_OF, column, **filters)
     return (actual + Decimal(repr(float(fc.point.sum())))).quantize(Decimal("0.01"))

@@ -12,6 +12,7 @@ from django.test import Client
 from finops.budgets import calc
 from finops.budgets.models import Budget, BudgetAlert
 from finops.budgets.services import budget_create
+from finops.forecasting.calc.projection import project_spend
 from finops.web import figures
 from finops.web.burndown import burn_down
 from tests.web.conftest import PASSWORD
@@ -28,6 +29,11 @@ def login(username: str) -> Client:
 # --- Pure -------------------------------------------------------------------------------------
 
 
+def _burn_down(daily: dict, start: date, end: date, as_of: date):
+    projection = project_spend(daily, period_start=start, period_end=end, as_of=as_of)
+    return burn_down(projection=projection, daily=daily)
+
+
 def test_burn_down_cumulates_and_ends_on_the_evaluators_interval():
     rng = np.random.default_rng(7)
     start = date(2024, 1, 1)
@@ -35,7 +41,7 @@ def test_burn_down_cumulates_and_ends_on_the_evaluators_interval():
         start + timedelta(days=i): Decimal(f"{100 + 10 * np.sin(i / 3) + rng.normal(0, 3):.2f}") for i in range(75)
     }
     as_of = date(2024, 3, 15)
-    chart = burn_down(daily=daily, period_start=date(2024, 3, 1), period_end=date(2024, 3, 31), as_of=as_of)
+    chart = _burn_down(daily, date(2024, 3, 1), date(2024, 3, 31), as_of)
     march = [daily[date(2024, 3, d)] for d in range(1, 16)]
     assert len(chart.actual) == 15 and len(chart.forecast) == 16
     assert list(chart.actual["cumulative"]) == [sum(march[: i + 1], Decimal(0)) for i in range(15)]
@@ -51,13 +57,13 @@ def test_burn_down_cumulates_and_ends_on_the_evaluators_interval():
 
 def test_burn_down_without_days_left_has_no_band():
     daily = {date(2024, 9, d): Decimal(1) for d in range(1, 31)}
-    chart = burn_down(daily=daily, period_start=date(2024, 9, 1), period_end=date(2024, 9, 30), as_of=date(2024, 9, 30))
+    chart = _burn_down(daily, date(2024, 9, 1), date(2024, 9, 30), date(2024, 9, 30))
     assert chart.forecast.empty and chart.actual["cumulative"].iloc[-1] == Decimal(30)
 
 
 def test_burn_down_figure_has_one_trace_per_line():
     daily = {date(2024, 1, 1) + timedelta(days=i): Decimal(10) for i in range(40)}
-    chart = burn_down(daily=daily, period_start=date(2024, 2, 1), period_end=date(2024, 2, 29), as_of=date(2024, 2, 9))
+    chart = _burn_down(daily, date(2024, 2, 1), date(2024, 2, 29), date(2024, 2, 9))
     figure = figures.burn_down(
         chart.actual,
         chart.forecast,

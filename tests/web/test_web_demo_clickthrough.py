@@ -59,7 +59,7 @@ DETAIL_PAGES = {
         "web:optimizer_run",
     },
     "viewer": {"web:team", "web:budget_detail", "carbon:methodology", "web:optimizer_run"},
-    "engineer": {"web:team", "carbon:methodology"},  # the demo's budgets are not limited to the engineer's teams
+    "engineer": {"web:team", "web:budget_detail", "carbon:methodology"},  # the demo budget of their team
 }
 CHARTS_SETTLED = """() => Array.from(document.querySelectorAll('.plot[data-figure]'))
     .every(el => el.classList.contains('plot-empty') || (el.data && el._fullLayout))"""

@@ -64,15 +64,16 @@ def test_overview_slot_shows_the_stored_projection_and_budgets(tenants):
     assert len(band["x"]) == 31 and band["x"][0] == "2024-10-01"
     assert band["y"] == [round(float(Decimal(v)), 2) for v in stored.points["point"][:31]]
     html = page.content.decode()
-    assert f'data-value="{month.total}"' in html and "Projection for October 2024" in html
+    assert f'data-value="{month.total.quantize(Decimal("0.01"))}"' in html and "Projection for October 2024" in html
     # Month to date vs the monthly budget (September).
     (row,) = slot["budgets"]
     assert row["actual"] == september and row["amount"] == Decimal(100)
-    # No billed forecast stored: the slot says how to get one, and invents nothing.
-    billed = ann.get("/?metric=billed")
-    assert billed.context["slot"]["projection"] is None and "refresh_forecasts --org alpha" in billed.content.decode()
-    # An engineer gets no organization-wide projection.
-    assert login("eve").get("/?metric=effective").context["slot"]["projection"] is None
+    # The billed projection is computed from the data (no stored forecast needed): October has no actual yet.
+    billed = ann.get("/?metric=billed").context["slot"]["projection"]
+    assert billed["forecast_id"] is None and billed["actual_to_date"] == 0 and billed["forecast_days"] == 31
+    # An engineer gets the projection of their own team, never the organization's.
+    eve = login("eve").get("/?metric=effective").context["slot"]["projection"]
+    assert eve["teams"] and eve["total"] != projection["total"]
 
 
 def test_forecast_frame_reads_the_days_after_history():

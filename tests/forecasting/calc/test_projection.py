@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,15 @@ import pytest
 from scipy.stats import norm
 
 from finops.forecasting.calc import models
-from finops.forecasting.calc.projection import month_end, period_projection, quarter_end, sum_error_sd
+from finops.forecasting.calc.projection import (
+    cumulative_band,
+    forecast_sum_sd,
+    month_end,
+    period_projection,
+    project_spend,
+    quarter_end,
+    sum_error_sd,
+)
 from finops.forecasting.calc.select import forecast_series
 
 START = date(2025, 1, 1)
@@ -117,3 +126,91 @@ def test_period_end_beyond_the_horizon_is_rejected():
     fc = forecast_series(series.to_numpy(), START, horizon=30)
     with pytest.raises(ValueError, match="beyond the forecast horizon"):
         period_projection(series, fc, fc.start + timedelta(days=30))
+
+
+# --- project_spend: the one projection -----------------------------------------------------------------
+
+
+def _decimal_daily(series: pd.Series) -> dict[date, Decimal]:
+    return {day: Decimal(f"{v:.4f}") for day, v in series.items()}
+
+
+def test_project_spend_sums_the_whole_historys_forecast_and_rounds_once():
+    daily = _decimal_daily(history())  # 2025-01-01 .. 2025-07-19
+    as_of = date(2025, 7, 19)
+    result = project_spend(daily, period_start=date(2025, 7, 1), period_end=date(2025, 7, 31), as_of=as_of)
+    values = np.array([float(v) for v in daily.values()])
+    window = as_of - timedelta(days=181)  # the last 182 days
+    fc = forecast_series(values[(window - START).days :], window, horizon=12)
+    actual = sum((v for d, v in daily.items() if d >= date(2025, 7, 1)), Decimal(0))
+    assert result.actual == actual and result.days_elapsed == 19 and result.forecast_days == 12
+    assert result.total == (actual + Decimal(repr(float(fc.point.sum())))).quantize(Decimal("0.01"))
+    half = float(norm.ppf(0.9)) * forecast_sum_sd(fc, 12)
+    assert result.upper[0.8] == (actual + Decimal(repr(float(fc.point.sum()) + half))).quantize(Decimal("0.01"))
+    assert result.model == fc.model
+    # A forecast run passes its own forecast of that window (a longer horizon): the same numbers, no refit.
+    longer = forecast_series(values[(window - START).days :], window, horizon=90)
+    again = project_spend(
+        daily, period_start=date(2025, 7, 1), period_end=date(2025, 7, 31), as_of=as_of, forecast=longer
+    )
+    assert (again.total, again.lower, again.upper) == (result.total, result.lower, result.upper)
+    # The cumulative band ends on the unrounded total and interval.
+    band = cumulative_band(result)
+    assert band[0][0] == date(2025, 7, 20) and band[-1][0] == date(2025, 7, 31)
+    assert abs(band[-1][1] - float(result.total)) < 0.006 and abs(band[-1][3] - float(result.upper[0.8])) < 0.006
+
+
+def test_project_spend_when_the_data_stops_before_the_period_or_is_absent():
+    daily = _decimal_daily(history(120))  # to 2025-04-30
+    may = project_spend(daily, period_start=date(2025, 6, 1), period_end=date(2025, 6, 30), as_of=date(2025, 4, 30))
+    fc = forecast_series(np.array([float(v) for v in daily.values()]), START, horizon=61)
+    assert may.actual == 0 and may.days_elapsed == 0 and may.skip == 31
+    assert may.total == Decimal(repr(float(fc.point[31:61].sum()))).quantize(Decimal("0.01"))
+    assert cumulative_band(may) == []  # no cumulative base to draw from
+    empty = project_spend({}, period_start=date(2025, 6, 1), period_end=date(2025, 6, 30), as_of=None)
+    assert empty.total == 0 and empty.forecast is None and empty.lower[0.8] == empty.upper[0.95] == 0
+
+
+def test_project_spend_refuses_a_forecast_that_does_not_follow_the_data():
+    daily = _decimal_daily(history())
+    stale = forecast_series(np.array([float(v) for v in daily.values()][:-1]), START, horizon=30)
+    with pytest.raises(ValueError, match="does not follow 2025-07-19"):
+        project_spend(
+            daily, period_start=date(2025, 7, 1), period_end=date(2025, 7, 31), as_of=date(2025, 7, 19), forecast=stale
+        )
+    with pytest.raises(ValueError, match=r"ends .* before it starts"):
+        project_spend(daily, period_start=date(2025, 7, 31), period_end=date(2025, 7, 1), as_of=date(2025, 7, 19))
+
+
+def _with_monthly_charge(days: int, charge: float, partial: float) -> dict[date, Decimal]:
+    """A flat 1000/day (+ weekly cycle) with ``charge`` on every 1st, the last month's 1st carrying ``partial``."""
+    rng = np.random.default_rng(5)
+    out = {}
+    for i in range(days):
+        day = START + timedelta(days=i)
+        value = 1000 + 100 * (day.weekday() < 5) + rng.normal(0, 10)
+        if day.day == 1:
+            value += partial if (day.year, day.month) == (2025, 7) else charge
+        out[day] = Decimal(f"{value:.2f}")
+    return out
+
+
+def test_a_month_to_date_accrual_on_the_1st_is_completed_to_the_recurring_charge():
+    """The current month's 1st carries 1,000 of a 5,000 monthly charge (a month-to-date bill): the projection
+    adds the 4,000 still to accrue; a month whose 1st is complete gets nothing added."""
+    as_of = date(2025, 7, 10)
+    partial = _with_monthly_charge((as_of - START).days + 1, charge=5000, partial=1000)
+    july = {"period_start": date(2025, 7, 1), "period_end": date(2025, 7, 31), "as_of": as_of}
+    result = project_spend(partial, **july)
+    window = as_of - timedelta(days=181)
+    values = np.array([float(v) for d, v in partial.items() if d >= window])
+    fc = forecast_series(values, window, horizon=21)
+    actual = sum((v for d, v in partial.items() if d >= date(2025, 7, 1)), Decimal(0))
+    plain = actual + Decimal(repr(float(fc.point.sum())))
+    assert abs(result.total - plain - 4000) < 60  # the 1st's weekly baseline is estimated: within noise
+    complete = _with_monthly_charge((as_of - START).days + 1, charge=5000, partial=5000)
+    full = project_spend(complete, **july)
+    values = np.array([float(v) for d, v in complete.items() if d >= window])
+    fc = forecast_series(values, window, horizon=21)
+    actual = sum((v for d, v in complete.items() if d >= date(2025, 7, 1)), Decimal(0))
+    assert full.total == (actual + Decimal(repr(float(fc.point.sum())))).quantize(Decimal("0.01"))

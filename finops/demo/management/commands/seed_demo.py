@@ -139,8 +139,9 @@ class Command(BaseCommand):
         seed_budgets_demo(organization=demo, stdout=self.stdout, today=end)
         results = budgets_evaluate(organization=demo, today=end)
         sent = sum(alert.status == "sent" for result in results for alert in result.alerts)
+        emails = sum(any(alert.status == "sent" for alert in result.alerts) for result in results)
         states = ", ".join(f"{result.budget.name} {result.evaluation.status}" for result in results)
-        self.stdout.write(f"{demo.slug}: budgets {states}; {sent} alert email(s) sent.")
+        self.stdout.write(f"{demo.slug}: budgets {states}; {emails} alert email(s) sent ({sent} thresholds).")
         # Queued like the ingest follow-ups, and off where they are (the test suite: no worker drains the queue).
         if settings.FINOPS_INGEST_FOLLOWUPS and not OptimizationRun.objects.filter(organization=demo).exists():
             optimization_run_create(organization=demo, parameters={"lookback_days": 30, "backtest": True})
