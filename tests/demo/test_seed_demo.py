@@ -22,20 +22,17 @@ from finops.usage.models import DailyCost, LineItem
 from optimizer.models import OptimizationRun
 from optimizer.rightsizing.models import RightsizingRun
 from tests.conftest import FOCUS_SAMPLE
+from tests.demo.conftest import DEMO_END, DEMO_MONTHS, DEMO_PASSWORD
 from tests.usage.helpers import decimal_sum, read_rows
 
 pytestmark = pytest.mark.django_db
 
 
-def test_seed_demo_creates_two_tenants_with_users_and_data(tmp_path, settings, monkeypatch):
-    settings.VAR_DIR = tmp_path
-    monkeypatch.setenv("DEMO_PASSWORD", "pw-for-test")
-    out = StringIO()
-    call_command("seed_demo", "--end", "2026-03-15", "--months", "2", stdout=out)
-    text = out.getvalue()
+def test_seed_demo_creates_two_tenants_with_users_and_data(seeded_demo, settings, monkeypatch):
+    text = seeded_demo.output
     for user in ("finance", "engineer", "viewer", "analyst"):
         assert user in text
-        assert authenticate(username=user, password="pw-for-test") is not None
+        assert authenticate(username=user, password=DEMO_PASSWORD) is not None
 
     demo = Organization.objects.get(slug="demo")
     sample = Organization.objects.get(slug="focus-sample")
@@ -46,7 +43,7 @@ def test_seed_demo_creates_two_tenants_with_users_and_data(tmp_path, settings, m
     assert list(Membership.objects.filter(organization=sample).values_list("user__username", flat=True)) == ["analyst"]
 
     # The demo's line items are exactly the generated files' rows (read independently).
-    files = sorted((tmp_path / "demo").glob("*/*.csv.gz"))
+    files = sorted((seeded_demo.var_dir / "demo").glob("*/*.csv.gz"))
     assert files
     rows = []
     for path in files:
@@ -71,7 +68,7 @@ def test_seed_demo_creates_two_tenants_with_users_and_data(tmp_path, settings, m
     run = ForecastRun.objects.get(organization=demo)
     assert run.status == "succeeded"
     # One refresh checks the last month for anomalies (a month of nightly refreshes would have).
-    assert f"{run.anomalies_found} anomalies in the last 30 days" in out.getvalue()
+    assert f"{run.anomalies_found} anomalies in the last 30 days" in text
     assert Anomaly.objects.filter(organization=demo).count() == run.anomalies_found
     assert SeriesForecast.objects.filter(organization=demo, dimension="total").count() >= 1
     assert RightsizingRun.objects.filter(organization=demo).count() == 1
@@ -81,14 +78,16 @@ def test_seed_demo_creates_two_tenants_with_users_and_data(tmp_path, settings, m
     assert alerts.exists() and set(alerts.values_list("status", flat=True)) == {"sent"}
     # One email per budget evaluation that crossed thresholds, listing them all.
     emailed = alerts.values_list("budget_id", flat=True).distinct().count()
-    assert len(mail.outbox) == emailed
+    assert seeded_demo.emails_sent == emailed
     assert not OptimizationRun.objects.exists()  # queued only where a worker drains the queue
 
     # Running it again changes nothing.
+    settings.VAR_DIR = seeded_demo.var_dir
+    monkeypatch.setenv("DEMO_PASSWORD", DEMO_PASSWORD)
     before = LineItem.objects.count(), billed
     out = StringIO()
-    call_command("seed_demo", "--end", "2026-03-15", "--months", "2", stdout=out)
+    call_command("seed_demo", "--end", DEMO_END, "--months", DEMO_MONTHS, stdout=out)
     assert "unchanged" in out.getvalue()
-    assert len(mail.outbox) == emailed  # no alert twice
+    assert mail.outbox == []  # no alert twice
     assert (LineItem.objects.count(), billed) == before
     assert billed > Decimal(0)
