@@ -4,7 +4,7 @@
 with 80/95/99% intervals, month- and quarter-end projections); a detail URL reads any stored forecast.
 ``anomalies`` lists detected cost anomalies with their root cause (those suppressed by "expected" feedback with
 ``suppressed=1`` only; a detail URL reads any); ``anomalies/{id}/feedback`` records a verdict (viewers may not),
-``anomalies/feedback`` one verdict on several anomalies (``{"ids": [...], "verdict": ..., "note": ...}``).
+``anomalies/feedback/`` one verdict on several anomalies (``{"ids": [...], "verdict": ..., "note": ...}``).
 Who reads which series is ``forecast_series_visible`` / ``anomalies_visible`` (as on the pages): engineers see
 only the series of their own teams (dimension ``team``).
 """

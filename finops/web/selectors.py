@@ -160,9 +160,7 @@ class ChargeLine:
         return self.current - self.previous_same_stage
 
 
-def charge_lines(
-    current: dict[str, Decimal], previous_month: dict[str, Decimal], *, as_of: date
-) -> list[ChargeLine]:
+def charge_lines(current: dict[str, Decimal], previous_month: dict[str, Decimal], *, as_of: date) -> list[ChargeLine]:
     """The non-usage lines of a month-to-date comparison (pure): each kind present in either month, in display
     order. Tax, fees and recurring purchases accrue on the 1st in proportion to the days billed, so last month's
     amount is compared at the same stage (charges.same_stage)."""

@@ -224,7 +224,10 @@ def _anomaly_detail(scope: AccessPolicy, anomaly: Anomaly) -> dict:
         "causes": causes,
         "cause_figure": figures.ranked_bars(
             pd.DataFrame(
-                [{"label": f"{c['dimension']}: {c['name'] or c['key'] or '(none)'}", "value": c["delta"]} for c in causes],
+                [
+                    {"label": f"{c['dimension']}: {c['name'] or c['key'] or '(none)'}", "value": c["delta"]}
+                    for c in causes
+                ],
                 columns=["label", "value"],
             ),
             title=f"Root cause: change against the baseline by contributor ({anomaly.currency})",
@@ -275,6 +278,7 @@ def anomalies_feedback(request: HttpRequest) -> HttpResponse:
         messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))
     else:
         label = dict(Anomaly.Verdict.choices)[request.POST["verdict"]]
-        messages.success(request, f"Recorded: {label} for {len(anomalies)} anomal{'y' if len(anomalies) == 1 else 'ies'}.")
+        count = len(anomalies)
+        messages.success(request, f"Recorded: {label} for {count} anomal{'y' if count == 1 else 'ies'}.")
     suffix = "?suppressed=1" if request.POST.get("suppressed") else ""
     return redirect(f"{reverse('web:anomalies')}{suffix}")

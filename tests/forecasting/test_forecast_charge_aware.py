@@ -53,7 +53,8 @@ def _bill(*, last: date = LAST, incidents: dict[date, float] | None = None) -> p
     frame.loc[frame["resource"] == WEB, "resource_name"] = "web-frontend"
     for day, factor in (incidents or {INCIDENT: 2.0}).items():
         hit = (frame["resource"] == WEB) & (frame["day"] == day)
-        frame.loc[hit, "cost"] = frame.loc[hit, "cost"].map(lambda c: (c * Decimal(str(factor))).quantize(Decimal("0.01")))
+        scale = Decimal(str(factor))
+        frame.loc[hit, "cost"] = [(c * scale).quantize(Decimal("0.01")) for c in frame.loc[hit, "cost"]]
     extra = []
     first = date(FIRST_DAY.year, FIRST_DAY.month, 1)
     month = date(first.year, first.month + 1, 1) if first.month < 12 else date(first.year + 1, 1, 1)
@@ -148,7 +149,9 @@ def test_not_an_anomaly_raises_the_series_floor(verdict, flagged_again):
     anomaly_feedback_bulk_set(anomalies=[first], user=user, verdict=verdict)
     load(organization, frame[frame["day"] > LAST])
     forecast_refresh_inline(organization=organization, send_alerts=False)
-    repeat = Anomaly.objects.filter(organization=organization, dimension="service", key=EC2, day=later - timedelta(days=2))
+    repeat = Anomaly.objects.filter(
+        organization=organization, dimension="service", key=EC2, day=later - timedelta(days=2)
+    )
     assert repeat.exists() == flagged_again
 
 

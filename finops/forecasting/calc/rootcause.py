@@ -13,9 +13,10 @@ the ones that fell); a value moving against it never explains it. A contributor'
 of the deltas of every value of its dimension moving in that direction, so the shares of one dimension sum to 100%
 (when no more than ``top_per_dimension`` values moved; the listed ones otherwise) and never exceed it. Values are
 ranked by share, largest first. Across dimensions, a more specific dimension (resource before usage type before
-service before region before account) ranks ahead of a less specific one whose share is at most
-``SPECIFICITY_TOLERANCE`` (5 points) larger: a spike on one resource also moves its region by about the same amount
-(plus the region's other resources' noise), and the resource is the more useful answer.
+service before region before account) ranks ahead of a less specific one when its share is within
+``SPECIFICITY_TOLERANCE`` (5 points) of it or at least ``SPECIFICITY_RATIO`` (80%) of it: a spike on one resource
+also moves its account by about the same amount (the account's other resources' noise moving with it inflates the
+account's share), and the resource is the more useful answer.
 
 Readable names: a ``<dimension>_name`` column (e.g. ``resource_name``, ``usage_type_name``) gives the value's name
 where the data has one (the most frequent non-empty name of the key); the key stays the identifier.
@@ -35,6 +36,7 @@ import pandas as pd
 DEFAULT_DIMENSIONS: tuple[str, ...] = ("resource", "usage_type", "service", "region", "account")
 BASELINE_WEEKS = 4
 SPECIFICITY_TOLERANCE = 0.05
+SPECIFICITY_RATIO = 0.8
 
 
 @dataclass(frozen=True)
@@ -138,13 +140,14 @@ def rank_root_cause(
                 )
                 ranked.append((rank, contributor))
     ranked.sort(key=lambda item: (-item[1].share, item[0], item[1].key))
-    # Move a more specific contributor ahead of less specific ones that explain at most 5 points more.
+    # Move a more specific contributor ahead of less specific ones that explain not much more.
     changed = True
     while changed:
         changed = False
         for i in range(len(ranked) - 1):
             (rank_a, a), (rank_b, b) = ranked[i], ranked[i + 1]
-            if rank_b < rank_a and a.share - b.share <= SPECIFICITY_TOLERANCE:
+            close = a.share - b.share <= SPECIFICITY_TOLERANCE or b.share >= SPECIFICITY_RATIO * a.share
+            if rank_b < rank_a and close:
                 ranked[i], ranked[i + 1] = ranked[i + 1], ranked[i]
                 changed = True
     return RootCause(

@@ -150,3 +150,17 @@ def test_more_values_than_listed_keep_each_share_below_one():
     resources = cause.by_dimension("resource")
     assert [c.key for c in resources] == ["i-7", "i-6", "i-5"]
     assert [c.share for c in resources] == [pytest.approx(8 / 36), pytest.approx(7 / 36), pytest.approx(6 / 36)]
+
+
+def test_a_resource_with_most_of_the_accounts_rise_leads_it():
+    """The demo's team series: the account rose 100 (the table +87, other resources +13 of noise, one -0 here);
+    the table's 87% of the resources' rise is within 80% of the account's 100%, so the table leads."""
+    base = baseline_days(DAY)
+    records = [(d, "111", "r", "u", f"i-{k}", 50.0) for d in base for k in range(4)]
+    records += [(d, "111", "r", "u", "table", 100.0) for d in base]
+    records += [(DAY, "111", "r", "u", f"i-{k}", 50.0 + 13 / 4) for k in range(4)]
+    records += [(DAY, "111", "r", "u", "table", 187.0)]
+    cause = rank_root_cause(_rows(records), DAY, base)
+    assert cause.by_dimension("account")[0].share == pytest.approx(1.0)
+    assert (cause.top.dimension, cause.top.key) == ("resource", "table")
+    assert cause.top.share == pytest.approx(87 / 100)
