@@ -26,7 +26,7 @@ from finops.forecasting.models import Anomaly, Dimension, SeriesForecast
 from finops.forecasting.selectors import anomalies_visible, daily_cost_frame, series_forecast_latest
 from finops.forecasting.services import anomaly_feedback_bulk_set, anomaly_feedback_set
 from finops.usage.selectors import METRICS, daily_costs_visible
-from finops.web import figures
+from finops.web import figures, selectors
 from finops.web.access import cache_prefix, org_page, render_page
 from finops.web.budget_rows import budget_row, budgets_cache_version
 from finops.web.cache import cached
@@ -154,6 +154,7 @@ def anomalies(request: HttpRequest) -> HttpResponse:
         "selected": selected,
         "verdicts": Anomaly.Verdict.choices,
         "include_suppressed": include_suppressed,
+        **_other_charges(scope),
     }
     if selected is not None:
         context.update(
@@ -165,6 +166,25 @@ def anomalies(request: HttpRequest) -> HttpResponse:
             )
         )
     return render_page(request, "forecasting/anomalies.html", context)
+
+
+def _other_charges(scope: AccessPolicy) -> dict:
+    """Tax, purchases, fees, credits and corrections this month to date against last month at the same stage:
+    reported beside the anomalies, which are looked for in usage only (the overview's lines, amortized cost)."""
+    last = selectors.as_of(scope)
+    if last is None:
+        return {"charge_lines": []}
+    currency = selectors.main_currency(scope)
+    mtd_start = selectors.month_start(last)
+    prev_start = selectors.add_months(mtd_start, -1)
+    lines = selectors.charge_lines(
+        selectors.charge_kind_totals(scope, metric="effective", start=mtd_start, end=last, currency=currency),
+        selectors.charge_kind_totals(
+            scope, metric="effective", start=prev_start, end=mtd_start - timedelta(days=1), currency=currency
+        ),
+        as_of=last,
+    )
+    return {"charge_lines": lines, "charges_currency": currency, "charges_as_of": last}
 
 
 TIMELINE_BEFORE = 45

@@ -114,6 +114,14 @@ def test_overview_compares_usage_like_for_like():
     assert 'id="usage-comparison"' in html and 'id="charge-table"' in html
     assert "+14.3%" in html  # 120 / 840
     assert "6 of its 30 days" in html
+    # The anomalies page reports the same lines beside the (usage-only) anomalies.
+    anomalies = client.get("/anomalies/")
+    assert [(x.kind, x.current, x.previous_same_stage) for x in anomalies.context["charge_lines"]] == [
+        ("purchase", Decimal(600), Decimal(600)),
+        ("tax", Decimal(120), Decimal(120)),
+        ("correction", Decimal(-50), Decimal(0)),
+    ]
+    assert 'id="other-charges"' in anomalies.content.decode()
 
 
 def _anomaly(organization, day: date, key: str = "EC2") -> Anomaly:
