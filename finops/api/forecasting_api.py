@@ -269,7 +269,11 @@ class AnomalyViewSet(TenantReadOnlyViewSet):
             raise ValidationError(error.message_dict) from error
         return Response(FeedbackOutSerializer(feedback).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=BulkFeedbackSerializer, responses={201: BulkFeedbackOutSerializer})
+    @extend_schema(
+        operation_id="anomalies_feedback_bulk_create",
+        request=BulkFeedbackSerializer,
+        responses={201: BulkFeedbackOutSerializer},
+    )
     @action(detail=False, methods=["post"], url_path="feedback")
     def bulk_feedback(self, request: Request) -> Response:
         """Give one verdict to several anomalies at once (e.g. dismiss them as not_an_anomaly). Ids you cannot
