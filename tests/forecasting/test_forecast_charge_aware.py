@@ -170,3 +170,49 @@ def test_a_larger_repeat_still_alerts_after_not_an_anomaly():
     repeat = Anomaly.objects.get(organization=organization, dimension="service", key=EC2, day=later - timedelta(days=2))
     assert abs(repeat.impact) > abs(first.impact)
     assert np.sign(float(repeat.impact)) == 1
+
+
+def test_bulk_feedback_refuses_bad_batches_and_writes_nothing():
+    from django.core.exceptions import ValidationError
+
+    from finops.forecasting.models import AnomalyFeedback
+    from finops.forecasting.services import BULK_FEEDBACK_LIMIT
+
+    one = Organization.objects.create(slug="one", name="One")
+    two = Organization.objects.create(slug="two", name="Two")
+    fields = {
+        "metric": "effective",
+        "currency": "USD",
+        "dimension": "total",
+        "key": "",
+        "day": LAST,
+        "expected": 1,
+        "actual": 2,
+        "lower": 0,
+        "upper": 1,
+        "impact": 1,
+        "direction": "spike",
+        "model": "ets",
+    }
+    mine, theirs = (
+        Anomaly.objects.create(organization=one, **fields),
+        Anomaly.objects.create(organization=two, **fields),
+    )
+    user = get_user_model().objects.create_user(username="fin3")
+    Membership.objects.create(user=user, organization=one, role="finance")
+    too_many = [Anomaly(pk=10_000 + i, organization=one, **fields) for i in range(BULK_FEEDBACK_LIMIT + 1)]
+    cases = [
+        ([mine, theirs], "expected", "anomalies", "more than one organization"),
+        (too_many, "expected", "anomalies", f"at most {BULK_FEEDBACK_LIMIT} anomalies at once, got 501"),
+        ([], "expected", "anomalies", "choose at least one anomaly"),
+        ([theirs], "expected", "user", "not a member"),
+        ([mine], "nope", "verdict", "unknown verdict 'nope'"),
+    ]
+    for anomalies, verdict, field, message in cases:
+        with pytest.raises(ValidationError) as error:
+            anomaly_feedback_bulk_set(anomalies=anomalies, user=user, verdict=verdict)
+        assert message in " ".join(error.value.message_dict[field])
+    assert not AnomalyFeedback.objects.exists()
+    assert set(Anomaly.objects.values_list("verdict", flat=True)) == {""}
+    # The same anomaly twice is one verdict.
+    assert len(anomaly_feedback_bulk_set(anomalies=[mine, mine], user=user, verdict="confirmed")) == 1
