@@ -161,14 +161,16 @@ class ChargeLine:
 
 
 def charge_lines(current: dict[str, Decimal], previous_month: dict[str, Decimal], *, as_of: date) -> list[ChargeLine]:
-    """The non-usage lines of a month-to-date comparison (pure): each kind present in either month, in display
-    order. Tax, fees and recurring purchases accrue on the 1st in proportion to the days billed, so last month's
+    """The non-usage lines of a month-to-date comparison (pure): each kind with a non-zero amount in either month,
+    in display order. Tax, fees and recurring purchases accrue on the 1st in proportion to the days billed, so last month's
     amount is compared at the same stage (charges.same_stage)."""
     lines = []
     for kind in OTHER_KINDS:
         if kind not in current and kind not in previous_month:
             continue
         previous = previous_month.get(kind, Decimal(0))
+        if not current.get(kind) and not previous:
+            continue  # e.g. purchases in amortized cost: spread over the usage they cover, zero here
         lines.append(
             ChargeLine(
                 kind=kind,

@@ -50,6 +50,7 @@ def test_same_stage_prorates_last_month_by_days_billed():
         ("tax", Decimal("120"), Decimal("120"), Decimal(0)),
     ]
     assert charge_lines({"usage": Decimal(5)}, {}, as_of=AS_OF) == []
+    assert charge_lines({"purchase": Decimal(0)}, {"purchase": Decimal(0)}, as_of=AS_OF) == []  # amortized
 
 
 def _seed(organization):
