@@ -162,8 +162,8 @@ class ChargeLine:
 
 def charge_lines(current: dict[str, Decimal], previous_month: dict[str, Decimal], *, as_of: date) -> list[ChargeLine]:
     """The non-usage lines of a month-to-date comparison (pure): each kind with a non-zero amount in either month,
-    in display order. Tax, fees and recurring purchases accrue on the 1st in proportion to the days billed, so last month's
-    amount is compared at the same stage (charges.same_stage)."""
+    in display order. Tax, fees and recurring purchases accrue on the 1st in proportion to the days billed, so
+    last month's amount is compared at the same stage (charges.same_stage)."""
     lines = []
     for kind in OTHER_KINDS:
         if kind not in current and kind not in previous_month:
