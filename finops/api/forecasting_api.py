@@ -4,7 +4,8 @@
 with 80/95/99% intervals, month- and quarter-end projections); a detail URL reads any stored forecast;
 ``forecasts/projection`` computes a period's projection from the latest data for the caller's scope.
 ``anomalies`` lists detected cost anomalies with their root cause (those suppressed by "expected" feedback with
-``suppressed=1`` only; a detail URL reads any); ``anomalies/{id}/feedback`` records a verdict (viewers may not).
+``suppressed=1`` only; a detail URL reads any); ``anomalies/{id}/feedback`` records a verdict (viewers may not),
+``anomalies/feedback/`` one verdict on several anomalies (``{"ids": [...], "verdict": ..., "note": ...}``).
 Who reads which series is ``forecast_series_visible`` / ``anomalies_visible`` (as on the pages): engineers see
 only the series of their own teams (dimension ``team``).
 """
@@ -28,7 +29,7 @@ from finops.budgets.selectors import last_data_day, policy_scope, projected_day,
 from finops.core.amounts import money_str
 from finops.forecasting.models import METRIC_CHOICES, Anomaly, Dimension, SeriesForecast, SeriesProjection
 from finops.forecasting.selectors import anomalies_visible, forecast_run_latest, forecast_series_visible
-from finops.forecasting.services import anomaly_feedback_set
+from finops.forecasting.services import BULK_FEEDBACK_LIMIT, anomaly_feedback_bulk_set, anomaly_feedback_set
 
 
 # --- forecasts -------------------------------------------------------------------------------------------
@@ -214,6 +215,7 @@ class SeriesForecastViewSet(TenantReadOnlyViewSet):
 class RootCauseSerializer(serializers.Serializer):
     dimension = serializers.CharField()
     key = serializers.CharField(allow_blank=True)
+    name = serializers.CharField(allow_blank=True, default="", help_text="Readable name of the key, where known.")
     actual = serializers.CharField()
     baseline = serializers.CharField()
     delta = serializers.CharField()
@@ -223,6 +225,20 @@ class RootCauseSerializer(serializers.Serializer):
 class FeedbackSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=Anomaly.Verdict.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class BulkFeedbackSerializer(FeedbackSerializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        allow_empty=False,
+        max_length=BULK_FEEDBACK_LIMIT,
+        help_text=f"Ids of the anomalies to give the verdict (at most {BULK_FEEDBACK_LIMIT}).",
+    )
+
+
+class BulkFeedbackOutSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    feedback = serializers.ListField(child=serializers.DictField())
 
 
 class FeedbackOutSerializer(serializers.Serializer):
@@ -331,3 +347,31 @@ class AnomalyViewSet(TenantReadOnlyViewSet):
         except DjangoValidationError as error:
             raise ValidationError(error.message_dict) from error
         return Response(FeedbackOutSerializer(feedback).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="anomalies_feedback_bulk_create",
+        request=BulkFeedbackSerializer,
+        responses={201: BulkFeedbackOutSerializer},
+    )
+    @action(detail=False, methods=["post"], url_path="feedback")
+    def bulk_feedback(self, request: Request) -> Response:
+        """Give one verdict to several anomalies at once (e.g. dismiss them as not_an_anomaly). Ids you cannot
+        see are refused, and then nothing is recorded."""
+        data = BulkFeedbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = list(dict.fromkeys(data.validated_data["ids"]))
+        anomalies = list(self.scope_queryset(Anomaly.objects.all()).filter(pk__in=ids))
+        unknown = sorted(set(ids) - {a.pk for a in anomalies})
+        if unknown:
+            raise ValidationError({"ids": [f"no anomaly visible to you with id {', '.join(map(str, unknown))}"]})
+        try:
+            feedback = anomaly_feedback_bulk_set(
+                anomalies=anomalies,
+                user=request.user,
+                verdict=data.validated_data["verdict"],
+                note=data.validated_data["note"],
+            )
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from error
+        body = {"count": len(feedback), "feedback": FeedbackOutSerializer(feedback, many=True).data}
+        return Response(body, status=status.HTTP_201_CREATED)

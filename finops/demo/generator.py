@@ -17,7 +17,9 @@ What the rows look like
   So for every commitment and month: Purchase ``BilledCost`` == sum of ``EffectiveCost`` over its
   Used and Unused rows, and for every billing account and month: total ``BilledCost`` == total
   ``EffectiveCost``. In the month-to-date month the Purchase row covers the hours up to ``end``.
-- Other services: one row per day per usage line (sub account, region, usage type, resource).
+- Other services: one row per day per usage line (sub account, region, usage type, resource). A planted usage
+  incident: ``org.INCIDENT_SERVICE``'s quantities double on the day ``org.INCIDENT_DAYS_BEFORE_END`` days before
+  ``end`` (the anomaly the product should find, with that service and its table as the causes).
 - Credits: a few negative ``BilledCost``/``EffectiveCost`` rows. Tax: one row per sub account,
   service and month, on that month's billed cost.
 - ``ListCost`` = ``ListUnitPrice`` x ``PricingQuantity`` on every Usage row, at on-demand list
@@ -669,12 +671,16 @@ def _service_rows(ctx: _Context, rows: focus_csv.Rows, rng: np.random.Generator)
     window = ctx.window
     days = window.days()
     start = days.astype(np.int64)
+    incident = days == window.stop - np.timedelta64(org.INCIDENT_DAYS_BEFORE_END, "D")
     for usage in org.USAGE_LINES:
         rate = prices.service_rates().get((usage.rate, usage.region))
         if rate is None:
             raise ValueError(f"no price for {usage.rate} in {usage.region}")
         use = org.RATE_USES[usage.rate]
-        qty = np.round(_daily_quantity(usage, days, window, rng), use.decimals)
+        qty = _daily_quantity(usage, days, window, rng)
+        if use.service == org.INCIDENT_SERVICE:
+            qty = np.where(incident, qty * org.INCIDENT_FACTOR, qty)
+        qty = np.round(qty, use.decimals)
         price = float(rate.list_unit_price)
         account = usage.sub_account
         resource = {"ResourceId": None, "ResourceName": None, "ResourceType": None}

@@ -176,6 +176,12 @@ LAUNCH_GROUP = "ml-inference"
 LAUNCH_FACTOR = 4.0
 LAUNCH_DAY = 10
 LAUNCH_DAYS = 5
+# The usage incident: every usage line of INCIDENT_SERVICE bills INCIDENT_FACTOR x its quantity on the day
+# INCIDENT_DAYS_BEFORE_END days before the end of the data (a runaway job hammering the search-sessions table), so
+# a fresh demo has one real usage anomaly within the default anomaly lookback (3 days).
+INCIDENT_SERVICE = "Amazon DynamoDB"
+INCIDENT_FACTOR = 2.0
+INCIDENT_DAYS_BEFORE_END = 2
 
 COMMITMENTS = (
     Commitment(

@@ -24,6 +24,9 @@ class ForecastConfig:
     anomaly_floor_pct: float  # of the expected cost
     anomaly_lookback_days: int  # the last N days of each refresh are checked (late and restated data)
     anomaly_suppress_days: int  # "expected" feedback suppresses the same pattern for this many days
+    # A series' anomalies marked "not an anomaly" within this many days raise its absolute floor to the largest
+    # such impact: a deviation no larger than one a user called a false alarm no longer alerts on that series.
+    anomaly_feedback_days: int
     anomaly_digest_days: int  # a digest covers anomalies detected within this many days, not yet sent
     stale_run_hours: float  # a run still running after this long is marked failed
 
@@ -40,6 +43,7 @@ def forecast_config() -> ForecastConfig:
         anomaly_floor_pct=float(getattr(settings, "FINOPS_ANOMALY_FLOOR_PCT", 0.10)),
         anomaly_lookback_days=int(getattr(settings, "FINOPS_ANOMALY_LOOKBACK_DAYS", 3)),
         anomaly_suppress_days=int(getattr(settings, "FINOPS_ANOMALY_SUPPRESS_DAYS", 30)),
+        anomaly_feedback_days=int(getattr(settings, "FINOPS_ANOMALY_FEEDBACK_DAYS", 90)),
         anomaly_digest_days=int(getattr(settings, "FINOPS_ANOMALY_DIGEST_DAYS", 7)),
         stale_run_hours=float(getattr(settings, "FINOPS_FORECAST_STALE_RUN_HOURS", 6)),
     )

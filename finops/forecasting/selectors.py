@@ -19,7 +19,7 @@ from finops.core.money import MoneySum
 from finops.forecasting.conf import ForecastConfig, forecast_config
 from finops.forecasting.models import Anomaly, Dimension, ForecastRun, SeriesForecast
 from finops.usage.models import DailyCost, LineItem
-from finops.usage.selectors import METRICS
+from finops.usage.selectors import METRICS, usage_q
 
 # Series dimension -> DailyCost field. "account" is the sub account (the AWS member account / Azure
 # subscription), where spend is owned; the billing account is usually one per organization.
@@ -102,11 +102,15 @@ def daily_cost_frame(
     currency: str | None = None,
     start: date | None = None,
     end: date | None = None,
+    usage_only: bool = False,
 ) -> pd.DataFrame:
-    """Long frame (day, currency, key, cost) of the metric summed per day and dimension value; cost is Decimal."""
+    """Long frame (day, currency, key, cost) of the metric summed per day and dimension value; cost is Decimal.
+    ``usage_only``: only the charges that count as usage (finops.usage.charges)."""
     if dimension not in DIMENSION_FIELDS:
         raise ValueError(f"unknown dimension {dimension!r}; choose one of {', '.join(DIMENSION_FIELDS)}")
     queryset = _grouped(organization, dimension)
+    if usage_only:
+        queryset = queryset.filter(usage_q())
     if currency is not None:
         queryset = queryset.filter(billing_currency=currency)
     if start is not None:
@@ -149,9 +153,10 @@ def series_plan(*, organization: Organization, as_of: date, config: ForecastConf
 
 
 def series_values(
-    *, organization: Organization, series: Sequence[SeriesKey], end: date
+    *, organization: Organization, series: Sequence[SeriesKey], end: date, usage_only: bool = False
 ) -> dict[SeriesKey, tuple[date, list[float]]]:
-    """Each series as (first day, daily costs through ``end`` with missing days as 0), in float for the math."""
+    """Each series as (first day, daily costs through ``end`` with missing days as 0), in float for the math;
+    ``usage_only``: of the charges that count as usage only."""
     by_query: dict[tuple[str, str, str], list[SeriesKey]] = {}
     for item in series:
         by_query.setdefault((item.metric, item.currency, item.dimension), []).append(item)
@@ -164,6 +169,7 @@ def series_values(
             keys=[i.key for i in items],
             currency=currency,
             end=end,
+            usage_only=usage_only,
         )
         for item in items:
             rows = frame[frame["key"] == item.key]
@@ -176,6 +182,26 @@ def series_values(
     return result
 
 
+def series_dismissed_impacts(
+    *, organization: Organization, series: Sequence[SeriesKey], since: date
+) -> dict[SeriesKey, float]:
+    """Per series, the largest absolute impact of its anomalies since ``since`` that users dismissed as false
+    alarms (verdict not an anomaly); series without such feedback are absent. ("expected" marks a known event and
+    suppresses the same pattern instead, see services._suppressing.)"""
+    wanted = set(series)
+    dismissed = Anomaly.objects.filter(
+        organization=organization,
+        day__gte=since,
+        verdict=Anomaly.Verdict.NOT_AN_ANOMALY,
+    ).values_list("metric", "currency", "dimension", "key", "impact")
+    result: dict[SeriesKey, float] = {}
+    for metric, currency, dimension, key, impact in dismissed:
+        series_key = SeriesKey(metric, currency, dimension, key)
+        if series_key in wanted:
+            result[series_key] = max(result.get(series_key, 0.0), abs(float(impact)))
+    return result
+
+
 def _day_ranges(days: Iterable[date]) -> Q:
     query = Q()
     for day in days:
@@ -185,13 +211,16 @@ def _day_ranges(days: Iterable[date]) -> Q:
 
 
 def anomaly_line_items(*, organization: Organization, series: SeriesKey, days: Sequence[date]) -> pd.DataFrame:
-    """Cost of the series' line items on ``days`` per (day, account, region, usage_type, resource), float.
+    """Usage cost of the series' line items on ``days`` per (day, account, region, service, usage_type, resource),
+    float, with readable names: ``resource_name`` (FOCUS ResourceName) and ``usage_type_name`` (the charge
+    description, for usage types that are SKU codes).
 
     usage_type is the provider's usage type from the line item's extras (FOCUS ``x_UsageType``, CUR
-    ``lineItem/UsageType`` or ``line_item_usage_type``) and the SKU id where there is none.
+    ``lineItem/UsageType`` or ``line_item_usage_type``) and the SKU id where there is none. Only charges that count
+    as usage (finops.usage.charges): anomalies are detected on usage, so their causes are usage too.
     """
     queryset = LineItem.objects.filter(organization=organization, billing_currency=series.currency)
-    queryset = queryset.filter(_day_ranges(days))
+    queryset = queryset.filter(_day_ranges(days)).filter(usage_q())
     field = LINE_ITEM_FIELDS[series.dimension]
     if field is not None:
         value = series.key
@@ -203,23 +232,32 @@ def anomaly_line_items(*, organization: Organization, series: SeriesKey, days: S
         else:  # the rollups file a null and an empty value under ""
             queryset = queryset.filter(Q(**{field: ""}) | Q(**{f"{field}__isnull": True}))
     text = TextField()
-    usage_type = Coalesce(*(KT(f"extras__{k}") for k in USAGE_TYPE_KEYS), F("sku_id"), Value(""), output_field=text)
+    provider_type = Coalesce(*(KT(f"extras__{k}") for k in USAGE_TYPE_KEYS), Value(""), output_field=text)
+    columns = ["day", "account", "region", "service", "usage_type", "resource", "resource_name", "usage_type_name"]
     rows = (
         queryset.annotate(
             d=TruncDate("charge_period_start", tzinfo=UTC),
             account=Coalesce(F("sub_account_id"), Value(""), output_field=text),
             region=Coalesce(F("region_id"), Value(""), output_field=text),
-            usage_type=usage_type,
+            service=Coalesce(F("service_name"), Value(""), output_field=text),
+            provider_type=provider_type,
+            sku=Coalesce(F("sku_id"), Value(""), output_field=text),
             resource=Coalesce(F("resource_id"), Value(""), output_field=text),
+            name=Coalesce(F("resource_name"), Value(""), output_field=text),
+            description=Coalesce(F("charge_description"), Value(""), output_field=text),
         )
-        .values("d", "account", "region", "usage_type", "resource")
+        .values("d", "account", "region", "service", "provider_type", "sku", "resource", "name", "description")
         .annotate(cost=MoneySum(METRICS[series.metric]))
         .order_by()
     )
-    return pd.DataFrame.from_records(
-        [(r["d"], r["account"], r["region"], r["usage_type"], r["resource"], float(r["cost"] or 0)) for r in rows],
-        columns=["day", "account", "region", "usage_type", "resource", "cost"],
-    )
+    records = []
+    for r in rows:
+        # A provider usage type is readable as it is; a SKU code is named by its charge description.
+        usage_type = r["provider_type"] or r["sku"]
+        usage_type_name = "" if r["provider_type"] else r["description"]
+        record = (r["d"], r["account"], r["region"], r["service"], usage_type, r["resource"], r["name"])
+        records.append((*record, usage_type_name, float(r["cost"] or 0)))
+    return pd.DataFrame.from_records(records, columns=[*columns, "cost"])
 
 
 def forecast_run_latest(*, organization: Organization) -> ForecastRun | None:

@@ -54,6 +54,7 @@ from finops.forecasting.selectors import (
     SeriesKey,
     anomaly_line_items,
     cost_as_of,
+    series_dismissed_impacts,
     series_plan,
     series_values,
 )
@@ -151,14 +152,37 @@ def _spend_projections(first: date, values: list[float]) -> dict[str, SpendProje
     }
 
 
-def _analyse(organization: Organization, key: SeriesKey, first: date, values: list[float], config: ForecastConfig):
+def _aligned(first: date, size: int, usage: tuple[date, list[float]] | None) -> list[float]:
+    """The usage series on the days of the bill's series (first day ``first``, ``size`` days); 0 where none."""
+    aligned = [0.0] * size
+    if usage is not None:
+        offset = (usage[0] - first).days
+        for i, value in enumerate(usage[1]):
+            if 0 <= offset + i < size:
+                aligned[offset + i] = value
+    return aligned
+
+
+def _analyse(
+    organization: Organization,
+    key: SeriesKey,
+    first: date,
+    values: list[float],
+    config: ForecastConfig,
+    *,
+    usage: list[float] | None = None,
+    dismissed_impact: float = 0.0,
+):
+    """Forecast the series' bill and look for anomalies in its usage. ``dismissed_impact``: the largest impact
+    users called "not an anomaly" on this series lately (series_dismissed_impacts) raises its absolute floor."""
     analysis = analyse_series(
         values,
         first,
         horizon=config.horizon_days,
         lookback=config.anomaly_lookback_days,
-        floor_abs=config.anomaly_floor_abs,
+        floor_abs=max(config.anomaly_floor_abs, dismissed_impact),
         floor_pct=config.anomaly_floor_pct,
+        usage=usage,
     )
     causes: dict[date, list[dict]] = {}
     for found in analysis.anomalies:
@@ -171,6 +195,7 @@ def _analyse(organization: Organization, key: SeriesKey, first: date, values: li
             {
                 "dimension": c.dimension,
                 "key": c.key,
+                "name": c.name,
                 "actual": _money_text(c.actual),
                 "baseline": _money_text(c.baseline),
                 "delta": _money_text(c.delta),
@@ -295,13 +320,27 @@ def forecast_chunk_run(*, chunk_id: int, config: ForecastConfig | None = None) -
     failures: list[dict] = []
     try:
         values = series_values(organization=organization, series=keys, end=run.as_of)
+        usage = series_values(organization=organization, series=keys, end=run.as_of, usage_only=True)
+        since = run.as_of - timedelta(days=config.anomaly_feedback_days)
+        dismissed = series_dismissed_impacts(organization=organization, series=keys, since=since)
         for key in keys:
             if key not in values:
                 failures.append({"series": key.label(), "error": "no cost rows"})
                 continue
             first, daily = values[key]
             try:
-                results.append(_analyse(organization, key, first, daily, config))
+                usage_daily = _aligned(first, len(daily), usage.get(key))
+                results.append(
+                    _analyse(
+                        organization,
+                        key,
+                        first,
+                        daily,
+                        config,
+                        usage=usage_daily,
+                        dismissed_impact=dismissed.get(key, 0.0),
+                    )
+                )
             except SERIES_ERRORS as error:
                 failures.append({"series": key.label(), "error": str(error)})
     except Exception as error:  # recorded on the run, then re-raised: a bug must still fail the task
@@ -456,26 +495,54 @@ def forecast_refresh_inline(
 # Feedback
 
 
+BULK_FEEDBACK_LIMIT = 500
+
+
 @transaction.atomic
 def anomaly_feedback_set(*, anomaly: Anomaly, user: AbstractBaseUser, verdict: str, note: str = "") -> AnomalyFeedback:
-    """Record a user's verdict on an anomaly (the latest verdict is the anomaly's). "expected" suppresses later
-    anomalies of the same series with the same top root cause within the suppression window."""
+    """Record a user's verdict on one anomaly (``anomaly_feedback_bulk_set`` with one anomaly)."""
+    return anomaly_feedback_bulk_set(anomalies=[anomaly], user=user, verdict=verdict, note=note)[0]
+
+
+@transaction.atomic
+def anomaly_feedback_bulk_set(
+    *, anomalies: Sequence[Anomaly], user: AbstractBaseUser, verdict: str, note: str = ""
+) -> list[AnomalyFeedback]:
+    """Record a user's verdict on several anomalies of one organization at once (the web page's "dismiss
+    selected" and the API's bulk feedback); the latest verdict is an anomaly's. "expected" suppresses later
+    anomalies of the same series with the same top root cause within the suppression window; "not_an_anomaly"
+    raises the series' floor for later refreshes to that impact (series_dismissed_impacts). Every bad field is
+    reported at once and nothing is written."""
     errors: dict[str, list[str]] = {}
+    anomalies = list({a.pk: a for a in anomalies}.values())
+    organizations = {a.organization_id for a in anomalies}
+    if not anomalies:
+        errors["anomalies"] = ["choose at least one anomaly"]
+    elif len(anomalies) > BULK_FEEDBACK_LIMIT:
+        errors["anomalies"] = [f"at most {BULK_FEEDBACK_LIMIT} anomalies at once, got {len(anomalies)}"]
+    elif len(organizations) > 1:
+        errors["anomalies"] = ["the anomalies belong to more than one organization"]
     if verdict not in Anomaly.Verdict.values:
         errors["verdict"] = [f"unknown verdict {verdict!r}; choose one of {', '.join(Anomaly.Verdict.values)}"]
     if not getattr(user, "is_authenticated", False):
         errors["user"] = ["feedback needs a signed-in user"]
-    elif not Membership.objects.filter(user=user, organization_id=anomaly.organization_id).exists():
-        errors["user"] = [f"{user} is not a member of organization {anomaly.organization}"]
-    elif Membership.objects.filter(user=user, organization_id=anomaly.organization_id, role=Role.VIEWER).exists():
-        errors["user"] = ["viewers cannot give feedback on anomalies"]
+    elif len(organizations) == 1:
+        organization_id = next(iter(organizations))
+        membership = Membership.objects.filter(user=user, organization_id=organization_id).first()
+        if membership is None:
+            errors["user"] = [f"{user} is not a member of organization {anomalies[0].organization}"]
+        elif membership.role == Role.VIEWER:
+            errors["user"] = ["viewers cannot give feedback on anomalies"]
     if len(note) > 2000:
         errors["note"] = ["at most 2000 characters"]
     if errors:
         raise ValidationError(errors)
-    feedback = AnomalyFeedback.objects.create(anomaly=anomaly, user=user, verdict=verdict, note=note)
-    Anomaly.objects.filter(pk=anomaly.pk).update(verdict=verdict, updated_at=timezone.now())
-    anomaly.verdict = verdict
+    feedback = AnomalyFeedback.objects.bulk_create(
+        [AnomalyFeedback(anomaly=a, user=user, verdict=verdict, note=note) for a in anomalies]
+    )
+    Anomaly.objects.filter(pk__in=[a.pk for a in anomalies]).update(verdict=verdict, updated_at=timezone.now())
+    for anomaly in anomalies:
+        anomaly.verdict = verdict
     return feedback
 
 

@@ -196,6 +196,8 @@ class DailyRollup(models.Model):
     service_category = models.TextField(blank=True)
     region_id = models.TextField(blank=True)
     charge_category = models.TextField(blank=True)
+    # "Correction" for rows that correct an earlier period (FOCUS ChargeClass), "" otherwise.
+    charge_class = models.TextField(blank=True, default="", db_default="")
     pricing_category = models.TextField(blank=True)
     billing_currency = models.TextField()
     # Used / Unused for commitment rows ("" otherwise): coverage and utilisation without reading line items.

@@ -30,6 +30,7 @@ _TEXT_COLUMNS = (
     "region_id",
     "region_name",
     "charge_category",
+    "charge_class",
     "pricing_category",
     "billing_currency",
     "commitment_discount_status",

@@ -23,6 +23,7 @@ from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Organization, Team
 from finops.core.amounts import exact_add
 from finops.core.money import MoneySum
+from finops.usage.charges import CORRECTION_CLASS, USAGE_CATEGORY
 from finops.usage.models import DailyCost, DailyTagCost, LineItem
 
 METRICS = {"billed": "billed_cost", "effective": "effective_cost", "list": "list_cost"}
@@ -39,6 +40,12 @@ GROUP_FIELDS = {
     "service_category": "service_category",
 }
 NONE_LABEL = "(none)"
+
+
+def usage_q() -> Q:
+    """The rows (DailyCost, DailyTagCost or LineItem) that count as usage: ChargeCategory Usage and not a
+    correction of an earlier period (finops.usage.charges). Nullable charge_class: Django's negation keeps nulls."""
+    return Q(charge_category=USAGE_CATEGORY) & ~Q(charge_class=CORRECTION_CLASS)
 
 
 class ReportError(ValueError):

@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 
 from finops.accounts.access import AccessPolicy
 from finops.core.money import MoneySum
+from finops.usage.charges import KIND_LABELS, OTHER_KINDS, charge_kind, same_stage
 from finops.usage.selectors import (
     GRANULARITIES,
     METRICS,
@@ -22,6 +23,7 @@ from finops.usage.selectors import (
     ReportError,
     cost_breakdown,
     daily_costs_visible,
+    usage_q,
 )
 from finops.web.access import cache_prefix
 from finops.web.cache import cached
@@ -95,18 +97,26 @@ def other_currencies(scope: AccessPolicy) -> list[str]:
 # --- Overview -------------------------------------------------------------------------------
 
 
-def period_total(scope: AccessPolicy, *, metric: str, start: date, end: date, currency: str) -> Decimal:
+def _rows_of(scope: AccessPolicy, usage_only: bool):
+    rows = daily_costs_visible(scope)
+    return rows.filter(usage_q()) if usage_only else rows
+
+
+def period_total(
+    scope: AccessPolicy, *, metric: str, start: date, end: date, currency: str, usage_only: bool = False
+) -> Decimal:
+    """The metric's total over [start, end]; ``usage_only``: of the charges that count as usage."""
     field_name = METRICS[metric]
 
     def compute() -> Decimal:
         total = (
-            daily_costs_visible(scope)
+            _rows_of(scope, usage_only)
             .filter(day__gte=start, day__lte=end, billing_currency=currency)
             .aggregate(t=MoneySum(field_name))["t"]
         )
         return total or Decimal(0)
 
-    params = {"metric": metric, "start": start, "end": end, "currency": currency}
+    params = {"metric": metric, "start": start, "end": end, "currency": currency, "usage_only": usage_only}
     return cached(cache_prefix(scope), "period_total", params, compute)
 
 
@@ -116,6 +126,69 @@ UNALLOCATED = "Unallocated"
 def none_label(dimension: str) -> str:
     """The pages' name of a dimension's empty group: cost without a team is "Unallocated", shown as a row."""
     return UNALLOCATED if dimension == "team" else NONE_LABEL
+
+
+def charge_kind_totals(
+    scope: AccessPolicy, *, metric: str, start: date, end: date, currency: str
+) -> dict[str, Decimal]:
+    """The metric's total over [start, end] per kind of charge (finops.usage.charges: usage, purchase, tax, fee,
+    credit, adjustment, correction, other); kinds without rows are absent."""
+    field_name = METRICS[metric]
+
+    def compute() -> dict[str, Decimal]:
+        rows = (
+            daily_costs_visible(scope)
+            .filter(day__gte=start, day__lte=end, billing_currency=currency)
+            .values("charge_category", "charge_class")
+            .annotate(cost=MoneySum(field_name))
+            .order_by()
+        )
+        totals: dict[str, Decimal] = {}
+        for row in rows:
+            kind = charge_kind(row["charge_category"], row["charge_class"])
+            totals[kind] = totals.get(kind, Decimal(0)) + (row["cost"] or Decimal(0))
+        return totals
+
+    params = {"metric": metric, "start": start, "end": end, "currency": currency}
+    return cached(cache_prefix(scope), "charge_kind_totals", params, compute)
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    """A non-usage kind of charge this month to date against last month: whole, and prorated to the same stage."""
+
+    kind: str
+    label: str
+    current: Decimal
+    previous_month: Decimal
+    previous_same_stage: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.current - self.previous_same_stage
+
+
+def charge_lines(current: dict[str, Decimal], previous_month: dict[str, Decimal], *, as_of: date) -> list[ChargeLine]:
+    """The non-usage lines of a month-to-date comparison (pure): each kind with a non-zero amount in either month,
+    in display order. Tax, fees and recurring purchases accrue on the 1st in proportion to the days billed, so
+    last month's amount is compared at the same stage (charges.same_stage)."""
+    lines = []
+    for kind in OTHER_KINDS:
+        if kind not in current and kind not in previous_month:
+            continue
+        previous = previous_month.get(kind, Decimal(0))
+        if not current.get(kind) and not previous:
+            continue  # e.g. purchases in amortized cost: spread over the usage they cover, zero here
+        lines.append(
+            ChargeLine(
+                kind=kind,
+                label=KIND_LABELS[kind],
+                current=current.get(kind, Decimal(0)),
+                previous_month=previous,
+                previous_same_stage=same_stage(previous, as_of=as_of),
+            )
+        )
+    return lines
 
 
 def _group_expression(dimension: str) -> Coalesce:
@@ -147,13 +220,21 @@ def monthly_by(
 
 
 def group_totals(
-    scope: AccessPolicy, *, dimension: str, metric: str, start: date, end: date, currency: str
+    scope: AccessPolicy,
+    *,
+    dimension: str,
+    metric: str,
+    start: date,
+    end: date,
+    currency: str,
+    usage_only: bool = False,
 ) -> dict[str, Decimal]:
+    """The metric's total per group of ``dimension``; ``usage_only``: of the charges that count as usage."""
     field_name = METRICS[metric]
 
     def compute() -> dict[str, Decimal]:
         rows = (
-            daily_costs_visible(scope)
+            _rows_of(scope, usage_only)
             .filter(day__gte=start, day__lte=end, billing_currency=currency)
             .annotate(group=_group_expression(dimension))
             .values("group")
@@ -162,7 +243,14 @@ def group_totals(
         )
         return {(r["group"] or none_label(dimension)): (r["cost"] or Decimal(0)) for r in rows}
 
-    params = {"dimension": dimension, "metric": metric, "start": start, "end": end, "currency": currency}
+    params = {
+        "dimension": dimension,
+        "metric": metric,
+        "start": start,
+        "end": end,
+        "currency": currency,
+        "usage_only": usage_only,
+    }
     return cached(cache_prefix(scope), "group_totals", params, compute)
 
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("budgets/<int:budget_id>/", views_budgets.budget_detail, name="budget_detail"),
     path("budgets/<int:budget_id>/edit", views_budgets.budget_edit, name="budget_edit"),
     path("anomalies/", views_forecasts.anomalies, name="anomalies"),
+    path("anomalies/feedback", views_forecasts.anomalies_feedback, name="anomalies_feedback"),
     path("anomalies/<int:anomaly_id>/feedback", views_forecasts.anomaly_feedback, name="anomaly_feedback"),
     path("optimizer/", views_optimizer.optimizer, name="optimizer"),
     path("optimizer/runs/<int:run_id>/", views_optimizer.optimizer_run, name="optimizer_run"),

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -86,6 +86,21 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str) -> dict:
 
     mtd = selectors.period_total(scope, metric=metric, start=mtd_start, end=last, currency=currency)
     previous = selectors.period_total(scope, metric=metric, start=prev_start, end=prev_end, currency=currency)
+    # Like for like: the headline compares usage with usage over the same days; tax, purchases, fees and credits
+    # (dated on the 1st, accrued month to date) are lines of their own, against last month at the same stage.
+    mtd_usage = selectors.period_total(
+        scope, metric=metric, start=mtd_start, end=last, currency=currency, usage_only=True
+    )
+    previous_usage = selectors.period_total(
+        scope, metric=metric, start=prev_start, end=prev_end, currency=currency, usage_only=True
+    )
+    charge_lines = selectors.charge_lines(
+        selectors.charge_kind_totals(scope, metric=metric, start=mtd_start, end=last, currency=currency),
+        selectors.charge_kind_totals(
+            scope, metric=metric, start=prev_start, end=mtd_start - timedelta(days=1), currency=currency
+        ),
+        as_of=last,
+    )
     monthly = selectors.monthly_by(
         scope, dimension=stack, metric=metric, start=window_start, end=last, currency=currency
     )
@@ -100,10 +115,10 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str) -> dict:
         x_title="Month",
     )
     current_groups = selectors.group_totals(
-        scope, dimension=stack, metric=metric, start=mtd_start, end=last, currency=currency
+        scope, dimension=stack, metric=metric, start=mtd_start, end=last, currency=currency, usage_only=True
     )
     previous_groups = selectors.group_totals(
-        scope, dimension=stack, metric=metric, start=prev_start, end=prev_end, currency=currency
+        scope, dimension=stack, metric=metric, start=prev_start, end=prev_end, currency=currency, usage_only=True
     )
     movers = []
     for mover in selectors.top_movers(current_groups, previous_groups):
@@ -144,6 +159,15 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str) -> dict:
             "prev_end": prev_end,
             "change": mtd - previous,
             "change_ratio": float((mtd - previous) / abs(previous)) if previous else None,
+            "mtd_usage": mtd_usage,
+            "previous_usage": previous_usage,
+            "usage_change": mtd_usage - previous_usage,
+            "usage_change_ratio": (
+                float((mtd_usage - previous_usage) / abs(previous_usage)) if previous_usage else None
+            ),
+            "charge_lines": charge_lines,
+            "stage_days": last.day,
+            "prev_month_days": (mtd_start - prev_start).days,
             "spend_figure": spend_figure,
             "month_table": month_table,
             "movers": movers,

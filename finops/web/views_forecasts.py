@@ -26,9 +26,9 @@ from finops.core.money import MoneySum
 from finops.forecasting.calc.projection import SpendProjection
 from finops.forecasting.models import Anomaly, Dimension, SeriesForecast
 from finops.forecasting.selectors import anomalies_visible, daily_cost_frame, series_forecast_latest
-from finops.forecasting.services import anomaly_feedback_set
+from finops.forecasting.services import anomaly_feedback_bulk_set, anomaly_feedback_set
 from finops.usage.selectors import METRICS, daily_costs_visible
-from finops.web import figures
+from finops.web import figures, selectors
 from finops.web.access import cache_prefix, org_page, render_page
 from finops.web.budget_rows import budget_row, budgets_cache_version
 from finops.web.cache import cached
@@ -192,6 +192,7 @@ def anomalies(request: HttpRequest) -> HttpResponse:
         "selected": selected,
         "verdicts": Anomaly.Verdict.choices,
         "include_suppressed": include_suppressed,
+        **_other_charges(scope),
     }
     if selected is not None:
         context.update(
@@ -203,6 +204,25 @@ def anomalies(request: HttpRequest) -> HttpResponse:
             )
         )
     return render_page(request, "forecasting/anomalies.html", context)
+
+
+def _other_charges(scope: AccessPolicy) -> dict:
+    """Tax, purchases, fees, credits and corrections this month to date against last month at the same stage:
+    reported beside the anomalies, which are looked for in usage only (the overview's lines, amortized cost)."""
+    last = selectors.as_of(scope)
+    if last is None:
+        return {"charge_lines": []}
+    currency = selectors.main_currency(scope)
+    mtd_start = selectors.month_start(last)
+    prev_start = selectors.add_months(mtd_start, -1)
+    lines = selectors.charge_lines(
+        selectors.charge_kind_totals(scope, metric="effective", start=mtd_start, end=last, currency=currency),
+        selectors.charge_kind_totals(
+            scope, metric="effective", start=prev_start, end=mtd_start - timedelta(days=1), currency=currency
+        ),
+        as_of=last,
+    )
+    return {"charge_lines": lines, "charges_currency": currency, "charges_as_of": last}
 
 
 TIMELINE_BEFORE = 45
@@ -221,6 +241,7 @@ def _anomaly_detail(scope: AccessPolicy, anomaly: Anomaly) -> dict:
         currency=anomaly.currency,
         start=start,
         end=end,
+        usage_only=True,
     )[["day", "cost"]]
     series = (
         Anomaly.objects.filter(
@@ -246,13 +267,14 @@ def _anomaly_detail(scope: AccessPolicy, anomaly: Anomaly) -> dict:
                 "baseline": Decimal(str(cause.get("baseline", "0"))),
                 "delta": Decimal(str(cause.get("delta", "0"))),
                 "share": cause.get("share"),
+                "name": cause.get("name", ""),
             }
         )
     return {
         "timeline_figure": figures.expected_vs_actual(
             actual,
             marks,
-            title=f"{anomaly.series_label}: daily {anomaly.metric} cost, expected vs actual ({anomaly.currency})",
+            title=f"{anomaly.series_label}: daily {anomaly.metric} usage cost, expected vs actual ({anomaly.currency})",
             currency=anomaly.currency,
         ),
         "timeline_days": len(actual),
@@ -260,7 +282,10 @@ def _anomaly_detail(scope: AccessPolicy, anomaly: Anomaly) -> dict:
         "causes": causes,
         "cause_figure": figures.ranked_bars(
             pd.DataFrame(
-                [{"label": f"{c['dimension']}: {c['key'] or '(none)'}", "value": c["delta"]} for c in causes],
+                [
+                    {"label": f"{c['dimension']}: {c['name'] or c['key'] or '(none)'}", "value": c["delta"]}
+                    for c in causes
+                ],
                 columns=["label", "value"],
             ),
             title=f"Root cause: change against the baseline by contributor ({anomaly.currency})",
@@ -288,3 +313,30 @@ def anomaly_feedback(request: HttpRequest, anomaly_id: int) -> HttpResponse:
             request, f"Recorded: {anomaly.get_verdict_display()} for {anomaly.series_label} on {anomaly.day}."
         )
     return redirect(f"{reverse('web:anomalies')}?anomaly={anomaly.pk}")
+
+
+@org_page(write="can_write")
+@require_POST
+def anomalies_feedback(request: HttpRequest) -> HttpResponse:
+    """The list's "verdict on selected": one verdict on the checked anomalies (the API's bulk feedback)."""
+    scope: AccessPolicy = request.scope
+    wanted = [int(v) for v in request.POST.getlist("anomaly") if v.isdigit()]
+    anomalies = list(anomalies_visible(scope, include_suppressed=True).filter(pk__in=wanted))
+    unknown = sorted(set(wanted) - {a.pk for a in anomalies})
+    try:
+        if unknown:
+            raise ValidationError({"anomalies": [f"no anomaly visible to you with id {', '.join(map(str, unknown))}"]})
+        anomaly_feedback_bulk_set(
+            anomalies=anomalies,
+            user=request.user,
+            verdict=request.POST.get("verdict", ""),
+            note=request.POST.get("note", ""),
+        )
+    except ValidationError as error:
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))
+    else:
+        label = dict(Anomaly.Verdict.choices)[request.POST["verdict"]]
+        count = len(anomalies)
+        messages.success(request, f"Recorded: {label} for {count} anomal{'y' if count == 1 else 'ies'}.")
+    suffix = "?suppressed=1" if request.POST.get("suppressed") else ""
+    return redirect(f"{reverse('web:anomalies')}{suffix}")

@@ -70,6 +70,37 @@ def test_seed_demo_creates_two_tenants_with_users_and_data(seeded_demo, settings
     # One refresh checks the last month for anomalies (a month of nightly refreshes would have).
     assert f"{run.anomalies_found} anomalies in the last 30 days" in text
     assert Anomaly.objects.filter(organization=demo).count() == run.anomalies_found
+    # Anomalies are of usage only: each one's actual is its series' usage cost that day, summed here from the
+    # files (Mar 1 also carries tax and purchases: the all-charges amount differs). Causes move with it.
+    anomalies = list(Anomaly.objects.filter(organization=demo))
+    columns = {"service": "ServiceName", "account": "SubAccountId", "region": "RegionId"}
+    usage: dict[tuple[str, str, str], Decimal] = {}
+    every: dict[tuple[str, str, str], Decimal] = {}
+    for r in rows:
+        for dimension, column in columns.items():
+            key = (dimension, r[column], r["ChargePeriodStart"][:10])
+            every[key] = every.get(key, Decimal(0)) + Decimal(r["EffectiveCost"])
+            if r["ChargeCategory"] == "Usage" and r.get("ChargeClass", "") != "Correction":
+                usage[key] = usage.get(key, Decimal(0)) + Decimal(r["EffectiveCost"])
+    checked = [a for a in anomalies if a.dimension in columns]
+    assert checked
+    for anomaly in checked:
+        key = (anomaly.dimension, anomaly.key, anomaly.day.isoformat())
+        assert anomaly.actual == usage[key].quantize(Decimal("0.01")), key
+        sign = 1 if anomaly.direction == "spike" else -1
+        assert all(sign * Decimal(c["delta"]) > 0 and 0 < c["share"] <= 1 for c in anomaly.root_cause)
+    assert any(every[k] != usage[k] for k in every if k[2] == "2026-03-01")  # tax and purchases on the 1st
+    # The planted incident: DynamoDB doubles on Mar 13 (two days before --end), found with its table first.
+    service = next(
+        a for a in anomalies if (a.dimension, a.key, a.day) == ("service", "Amazon DynamoDB", date(2026, 3, 13))
+    )
+    days = ("2026-03-06", "2026-02-27", "2026-02-20", "2026-02-13")
+    baseline = sum(usage[("service", "Amazon DynamoDB", d)] for d in days) / 4
+    assert float(usage[("service", "Amazon DynamoDB", "2026-03-13")] / baseline) == pytest.approx(2.0, rel=0.15)
+    assert service.direction == "spike"
+    top = service.root_cause[0]
+    assert (top["dimension"], top["name"]) == ("resource", "search-sessions")
+    assert top["key"].startswith("arn:aws:dynamodb:") and top["share"] == pytest.approx(1.0)
     assert SeriesForecast.objects.filter(organization=demo, dimension="total").count() >= 1
     assert RightsizingRun.objects.filter(organization=demo).count() == 1
     budgets = {b.name: b.last_status for b in Budget.objects.filter(organization=demo)}

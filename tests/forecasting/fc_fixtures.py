@@ -84,8 +84,15 @@ def usage_frame(
     return pd.DataFrame.from_records(records)
 
 
+def _opt(row, column: str) -> str | None:
+    """An optional text column of a frame row: None when the frame lacks it or the row leaves it empty (NaN)."""
+    value = getattr(row, column, None)
+    return value if isinstance(value, str) and value else None
+
+
 def load(organization: Organization, frame: pd.DataFrame) -> IngestJob:
-    """Write the frame as line items and daily rollups (effective = billed + 1% to tell the metrics apart)."""
+    """Write the frame as line items and daily rollups (effective = billed + 1% to tell the metrics apart).
+    Optional columns: ``charge`` (ChargeCategory, default Usage), ``charge_class``, ``resource_name``."""
     job = factories.placeholder_ingest_job(organization)
     teams = {
         value: factories.team(organization, value, name=value.title()) for value in sorted(set(frame["team"]) - {""})
@@ -109,6 +116,9 @@ def load(organization: Organization, frame: pd.DataFrame) -> IngestJob:
                 resource_id=row.resource,
                 sku_id=f"SKU-{row.resource}",
                 extras={"x_UsageType": row.usage_type},
+                charge_category=_opt(row, "charge") or "Usage",
+                charge_class=_opt(row, "charge_class"),
+                resource_name=_opt(row, "resource_name"),
             )
         )
         rollups.append(
@@ -124,6 +134,8 @@ def load(organization: Organization, frame: pd.DataFrame) -> IngestJob:
                 billed_cost=row.cost,
                 effective_cost=effective,
                 list_cost=row.cost,
+                charge_category=_opt(row, "charge") or "Usage",
+                charge_class=_opt(row, "charge_class") or "",
             )
         )
     LineItem.objects.bulk_create(items, batch_size=2000)

@@ -59,13 +59,20 @@ def test_planted_spike_is_found_with_its_root_cause_and_nothing_else():
         float(on_day[on_day["resource"] == WEB]["effective"].sum())
         - float(before[before["resource"] == WEB]["effective"].sum()) / 4
     )
-    total_delta = float(on_day["effective"].sum()) - float(before["effective"].sum()) / 4
+    # The share is of the resources' rise: the deltas of the resources that rose, summed here.
+    deltas = (
+        on_day.groupby("resource")["effective"]
+        .sum()
+        .astype(float)
+        .sub(before.groupby("resource")["effective"].sum().astype(float) / 4, fill_value=0.0)
+    )
+    rose = float(deltas[deltas > 0].sum())
     top = anomaly.root_cause[0]
     assert (top["dimension"], top["key"]) == ("resource", WEB) == (anomaly.top_dimension, anomaly.top_key)
-    assert top["share"] == pytest.approx(web_delta / total_delta, abs=1e-4)
+    assert top["share"] == pytest.approx(web_delta / rose, abs=1e-4)
     assert Decimal(top["delta"]) == Decimal(f"{web_delta:.2f}")
     dims = {c["dimension"] for c in anomaly.root_cause}
-    assert dims == {"resource", "usage_type", "account"}  # not the series' own dimension (region)
+    assert dims == {"resource", "usage_type", "service", "account"}  # not the series' own dimension (region)
     usage = next(c for c in anomaly.root_cause if c["dimension"] == "usage_type")
     assert usage["key"] == "BoxUsage:m5.large"  # from the line items' x_UsageType
     # The RDS day was 40 over: outside its interval but under the $50 floor, so not an anomaly.

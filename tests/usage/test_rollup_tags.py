@@ -195,6 +195,7 @@ def test_tag_rollup_groups_rows_sharing_a_tag_across_different_tag_sets():
                 )
             },
             "commitment_discount_status": pa.array([None] * n, pa.string()),
+            "charge_class": pa.array([None] * n, pa.string()),
             **{
                 m: pa.array([Decimal("1.5"), Decimal("2.25"), Decimal("4")], DECIMAL)
                 for m in ("billed_cost", "effective_cost", "list_cost", "pricing_quantity")
@@ -251,3 +252,27 @@ def test_merging_untagged_chunks_gives_an_empty_table_that_merges_again(tmp_path
     assert again.num_rows == 0 and again.schema == merged.schema
     with pytest.raises(ValueError, match="at least one"):
         merge_rollups([], TAG_ROLLUP_DIMENSIONS)
+
+
+def test_daily_cost_keeps_the_charge_class_through_ingest_and_rebuild(tmp_path):
+    """Usage corrections (ChargeClass Correction) stay apart in the rollup, so usage excludes them without
+    reading line items; the rebuild path recomputes the column."""
+    rows = read_rows(FOCUS_SAMPLE)
+    for row in rows[:25]:
+        row["ChargeClass"] = "Correction"
+    path = write_csv(tmp_path / "corrections.csv", rows, list(rows[0]))
+    call_command("ingest_usage", str(path), "--org", "acme", "--json", stdout=StringIO())
+    organization = Organization.objects.get(slug="acme")
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        expected["" if r["ChargeClass"] in NULLS else r["ChargeClass"]] += Decimal(r["BilledCost"])
+    stored: dict[str, Decimal] = defaultdict(Decimal)
+    for charge_class, cost in DailyCost.objects.filter(organization=organization).values_list(
+        "charge_class", "billed_cost"
+    ):
+        stored[charge_class] += cost
+    assert dict(stored) == dict(expected) and set(stored) == {"", "Correction"}
+    daily = rollup_rows(DailyCost, organization)
+    DailyCost.objects.filter(organization=organization).update(charge_class="")
+    rollups_rebuild(organization_id=organization.pk)
+    assert rollup_rows(DailyCost, organization) == daily

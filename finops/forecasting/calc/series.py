@@ -8,6 +8,16 @@ that needs more history than the day has (seasonal naive 14 days, ETS 28) falls 
 with fewer than ``MIN_DETECTION_HISTORY`` days before them are not checked. As ``forecast_series`` does, the
 recurring monthly charges of the history before the day are removed before the fit and added back (with their
 uncertainty) on their day, so the regular charge on the 1st is expected, not an anomaly.
+
+Charge-aware: the forecast and its projections are of the whole bill (``values``), while anomalies are looked for
+in ``usage`` (the series' usage charges, finops.usage.charges) with the model chosen for the bill: tax, purchases,
+fees and credits, dated on the 1st and only partly accrued in a month-to-date bill, are never usage anomalies.
+
+Confirmation against the weekly baseline: a day outside its interval is an anomaly only when it also differs from
+its same-weekday baseline (the mean of the same weekday in the previous ``BASELINE_WEEKS`` weeks that exist, as
+the root cause uses) in the same direction by more than the floors. A model that follows its level (ETS) expects
+yesterday's spike again today, so without this the return to normal the day after a spike would be a "drop",
+and its root cause (against the weekly baseline) would show values that rose.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from finops.forecasting.calc.select import CANDIDATES, DEFAULT_LEVELS, SeriesFor
 
 ANOMALY_LEVEL = 0.99
 MIN_DETECTION_HISTORY = 14
+BASELINE_WEEKS = 4
 
 
 @dataclass(frozen=True)
@@ -87,12 +98,17 @@ def analyse_series(
     lookback: int = 3,
     floor_abs: float = 50.0,
     floor_pct: float = 0.10,
+    usage: np.ndarray | Sequence[float] | None = None,
 ) -> SeriesAnalysis:
     """Forecast the series whose first value is the cost of ``start``; the horizon is stretched to reach the end
-    of the quarter of the first forecast day (Q3 and Q4 have 92 days)."""
+    of the quarter of the first forecast day (Q3 and Q4 have 92 days). Anomalies are detected in ``usage`` (same
+    days as ``values``; ``values`` itself when None)."""
     y = np.asarray(values, dtype=np.float64)
     if y.ndim != 1 or y.size == 0:
         raise ValueError(f"values must be a non-empty 1-D array, got shape {y.shape}")
+    checked_values = y if usage is None else np.asarray(usage, dtype=np.float64)
+    if checked_values.shape != y.shape:
+        raise ValueError(f"usage has shape {checked_values.shape}, values {y.shape}: they must cover the same days")
     first = start + timedelta(days=y.size)
     horizon = max(horizon, (quarter_end(first) - first).days + 1)
     forecast = forecast_series(y, start, horizon=horizon, levels=levels)
@@ -102,12 +118,12 @@ def analyse_series(
     for period_start, period_end in periods:
         actual = {day: float(v) for day, v in zip(days, y, strict=True) if day >= period_start}
         projections.append(period_projection(actual, forecast, period_end, period_start=period_start))
-    checked = one_step_intervals(y, start, forecast.model, lookback)
+    checked = one_step_intervals(checked_values, start, forecast.model, lookback)
     anomalies: tuple[Anomaly, ...] = ()
     if checked:
         offset = y.size - len(checked)
         found = detect(
-            y[offset:],
+            checked_values[offset:],
             [s.expected for s in checked],
             [s.lower for s in checked],
             [s.upper for s in checked],
@@ -115,5 +131,23 @@ def analyse_series(
             floor_pct=floor_pct,
             days=[s.day for s in checked],
         )
-        anomalies = tuple(found)
+        anomalies = tuple(
+            a
+            for a in found
+            if _confirmed(checked_values, offset + a.index, a.impact, floor_abs=floor_abs, floor_pct=floor_pct)
+        )
     return SeriesAnalysis(forecast, projections[0], projections[1], tuple(checked), anomalies)
+
+
+def weekday_baseline(values: np.ndarray, index: int, weeks: int = BASELINE_WEEKS) -> float | None:
+    """Mean of the same weekday in the ``weeks`` weeks before ``index`` (those inside the series); None if none."""
+    before = [values[index - 7 * k] for k in range(1, weeks + 1) if index - 7 * k >= 0]
+    return float(np.mean(before)) if before else None
+
+
+def _confirmed(values: np.ndarray, index: int, impact: float, *, floor_abs: float, floor_pct: float) -> bool:
+    baseline = weekday_baseline(values, index)
+    if baseline is None:
+        return True
+    change = float(values[index]) - baseline
+    return change * impact > 0 and abs(change) > floor_abs and abs(change) > floor_pct * abs(baseline)

@@ -68,3 +68,21 @@ def test_bad_input_is_rejected(kwargs, message):
     arguments = {"values": [1.0] * 3, "expected": [1.0] * 3, "lower99": [0.0] * 3, "upper99": [2.0] * 3, **kwargs}
     with pytest.raises(ValueError, match=message):
         detect(**arguments)
+
+
+def test_the_day_after_a_one_day_spike_is_not_a_drop():
+    """A level-following model expects yesterday's spike again; the return to normal is confirmed against the
+    same-weekday baseline, so only the spike is an anomaly. The flat series: 100 a day with +-1 alternating."""
+    from datetime import date
+
+    from finops.forecasting.calc.series import analyse_series, weekday_baseline
+
+    values = np.array([100.0 + (1 if i % 2 else -1) for i in range(70)])
+    values[-2] = 300.0  # the spike, the day before the last
+    analysis = analyse_series(values, date(2026, 1, 1), lookback=3)
+    assert [(a.day, a.direction) for a in analysis.anomalies] == [(date(2026, 3, 10), "spike")]  # index 68
+    # The baseline by hand: the same weekday 1-4 weeks before the last day (index 69): 62, 55, 48 and 41 hold
+    # 99, 101, 99 and 101.
+    assert weekday_baseline(values, 69) == pytest.approx(100.0)
+    assert weekday_baseline(values, 10) == pytest.approx(values[3])  # only one week back exists
+    assert weekday_baseline(values, 3) is None

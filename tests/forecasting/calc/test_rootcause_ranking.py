@@ -13,7 +13,8 @@ DAY = date(2026, 4, 20)
 
 
 def _rows(records):
-    return pd.DataFrame.from_records(records, columns=["day", "account", "region", "usage_type", "resource", "cost"])
+    frame = pd.DataFrame.from_records(records, columns=["day", "account", "region", "usage_type", "resource", "cost"])
+    return frame.assign(service="svc")
 
 
 def test_baseline_days_are_the_same_weekday_of_the_previous_four_weeks():
@@ -48,10 +49,11 @@ def test_planted_resource_ranks_first_with_its_share():
     assert cause.delta == pytest.approx(296.0)
     top = cause.top
     assert (top.dimension, top.key) == ("resource", "i-web")
-    assert top.delta == pytest.approx(300.0) and top.share == pytest.approx(300 / 296)
-    # Region us-east-1 explains 306/296: more than the resource but within 5 points, so the resource leads.
+    # Resources that rose: i-web +300 and bucket +6 (i-db fell): i-web's share is 300 of the 306 that rose.
+    assert top.delta == pytest.approx(300.0) and top.share == pytest.approx(300 / 306)
+    # Region us-east-1 is the only region that rose: 100%, within 5 points of the resource, which leads.
     region = cause.by_dimension("region")
-    assert [(c.key, round(c.share, 6)) for c in region] == [("us-east-1", round(306 / 296, 6))]
+    assert [(c.key, round(c.share, 6)) for c in region] == [("us-east-1", 1.0)]
     assert [c.key for c in cause.by_dimension("usage_type")] == ["BoxUsage", "TimedStorage"]
     assert cause.by_dimension("usage_type")[0].share == pytest.approx(290 / 296)
     # i-db fell: against a rise it explains nothing, so it is not listed.
@@ -70,7 +72,8 @@ def test_a_much_larger_share_keeps_the_less_specific_dimension_first():
     # Every instance of the region grows by 50: the region explains 100%, each resource 25%.
     records += [(DAY, "111", "us-east-1", "BoxUsage", f"i-{k}", 60.0) for k in range(4)]
     cause = rank_root_cause(_rows(records), DAY, base)
-    assert cause.top.dimension in ("usage_type", "region", "account") and cause.top.share == pytest.approx(1.0)
+    assert cause.top.dimension in ("usage_type", "service", "region", "account")
+    assert cause.top.share == pytest.approx(1.0)
     assert cause.top.dimension == "usage_type"  # the most specific of the 100% explanations
     assert [round(c.share, 6) for c in cause.by_dimension("resource")] == [0.25] * 4
 
@@ -97,3 +100,67 @@ def test_bad_input_is_refused():
     assert rank_root_cause(rows, DAY, baseline_days(DAY)).top.share == pytest.approx(1.0)
     no_change = _rows([(d, "1", "r", "u", "x", 1.0) for d in (DAY, *baseline_days(DAY))])
     assert rank_root_cause(no_change, DAY, baseline_days(DAY)).contributors == ()
+
+
+def test_a_drop_with_an_opposite_mover_lists_only_fallers_with_shares_summing_to_one():
+    """The demo's old failure: a drop listed a rising resource "(none)" at 104-111%. Here the unnamed resource
+    rises by 40 while two named ones fall by 90 and 30: the drop is -80, the fallers moved -120."""
+    base = baseline_days(DAY)
+    records = []
+    for d in base:
+        records += [
+            (d, "111", "us-east-1", "BoxUsage", "i-a", 200.0),
+            (d, "111", "us-east-1", "BoxUsage", "i-b", 100.0),
+            (d, "111", "us-east-1", "Tax", "", 10.0),
+        ]
+    records += [
+        (DAY, "111", "us-east-1", "BoxUsage", "i-a", 110.0),
+        (DAY, "111", "us-east-1", "BoxUsage", "i-b", 70.0),
+        (DAY, "111", "us-east-1", "Tax", "", 50.0),
+    ]
+    cause = rank_root_cause(_rows(records), DAY, base)
+    assert cause.delta == pytest.approx(230.0 - 310.0)
+    resources = cause.by_dimension("resource")
+    assert [(c.key, c.delta) for c in resources] == [("i-a", pytest.approx(-90.0)), ("i-b", pytest.approx(-30.0))]
+    assert [c.share for c in resources] == [pytest.approx(90 / 120), pytest.approx(30 / 120)]
+    assert sum(c.share for c in resources) == pytest.approx(1.0)
+    assert all(0 < c.share <= 1 for c in cause.contributors)
+    assert all(c.delta < 0 for c in cause.contributors)  # nothing moving against the drop
+
+
+def test_readable_names_come_from_the_name_columns():
+    base = baseline_days(DAY)
+    records = [(d, "111", "us-east-1", "SKU1", "arn:aws:dynamodb:table/t1", 10.0) for d in base]
+    records += [(DAY, "111", "us-east-1", "SKU1", "arn:aws:dynamodb:table/t1", 30.0)]
+    rows = _rows(records).assign(resource_name="t1", usage_type_name="$0.25 per million read request units")
+    rows.loc[0, "resource_name"] = ""  # a row without a name does not hide the name of the others
+    cause = rank_root_cause(rows, DAY, base)
+    by_dimension = {c.dimension: c for c in cause.contributors}
+    assert by_dimension["resource"].key == "arn:aws:dynamodb:table/t1"
+    assert by_dimension["resource"].name == "t1"
+    assert by_dimension["usage_type"].name == "$0.25 per million read request units"
+    assert by_dimension["region"].name == ""  # no name column: the key is the name
+
+
+def test_more_values_than_listed_keep_each_share_below_one():
+    base = baseline_days(DAY)
+    records = [(d, "111", "r", "u", f"i-{k}", 10.0) for d in base for k in range(8)]
+    records += [(DAY, "111", "r", "u", f"i-{k}", 10.0 + k + 1) for k in range(8)]  # +1 .. +8, 36 in all
+    cause = rank_root_cause(_rows(records), DAY, base, top_per_dimension=3)
+    resources = cause.by_dimension("resource")
+    assert [c.key for c in resources] == ["i-7", "i-6", "i-5"]
+    assert [c.share for c in resources] == [pytest.approx(8 / 36), pytest.approx(7 / 36), pytest.approx(6 / 36)]
+
+
+def test_a_resource_with_most_of_the_accounts_rise_leads_it():
+    """The demo's team series: the account rose 100 (the table +87, other resources +13 of noise, one -0 here);
+    the table's 87% of the resources' rise is within 80% of the account's 100%, so the table leads."""
+    base = baseline_days(DAY)
+    records = [(d, "111", "r", "u", f"i-{k}", 50.0) for d in base for k in range(4)]
+    records += [(d, "111", "r", "u", "table", 100.0) for d in base]
+    records += [(DAY, "111", "r", "u", f"i-{k}", 50.0 + 13 / 4) for k in range(4)]
+    records += [(DAY, "111", "r", "u", "table", 187.0)]
+    cause = rank_root_cause(_rows(records), DAY, base)
+    assert cause.by_dimension("account")[0].share == pytest.approx(1.0)
+    assert (cause.top.dimension, cause.top.key) == ("resource", "table")
+    assert cause.top.share == pytest.approx(87 / 100)
