@@ -20,6 +20,7 @@ the middle of the load and restarted. Loopback only, bounded; prints a latency t
 - Clients: ``--clients`` threads, each logged in (session) and holding its own read token (the API throttles
   per token and per user), requesting dashboard pages and API GETs round robin, closed loop, from
   different starting points. Latency is the client's round trip on loopback.
+- Phase "no ingest": the clients for ``--seconds`` alone, the reference for what the ingest costs them.
 - Phase "ingest": a ``--rows`` FOCUS file (bench/ingest.py's generator, billing period 2024-09, gzipped) is
   uploaded through ``POST /api/v1/ingest-jobs/`` as the load starts. The load lasts until the job has ended
   (at most ``--timeout`` s) and at least ``--seconds``, so the whole upload and ingest run under it. Then the
@@ -462,7 +463,7 @@ class PhaseResult:
     name: str
     samples: Samples
     seconds: float
-    job: dict
+    job: dict | None
     state: str
     rollup_state: str
     notes: list[str]
@@ -522,9 +523,25 @@ def run_phase(
     return PhaseResult(name, samples, window, job, state, rollup_state, notes)
 
 
+def baseline(base: str, seeded: dict, sessions: list, args) -> PhaseResult:
+    """The same clients for --seconds with no ingest: what the machine serves without one."""
+    samples, stop = Samples(), threading.Event()
+    tokens = [u["token"] for u in seeded["users"]][: len(sessions)]
+    load = threading.Thread(target=hammer, args=(base, sessions, tokens, stop, samples), daemon=True)
+    started = time.monotonic()
+    load.start()
+    time.sleep(args.seconds)
+    stop.set()
+    load.join()
+    window = time.monotonic() - started
+    return PhaseResult("no ingest", samples, window, None, "-", "-", [f"load window {window:.0f} s"])
+
+
 def phase_ok(result: PhaseResult) -> bool:
     """The job ended (succeeded or failed, not left running) and its data agrees with itself and with the job:
     complete if it succeeded, else absent."""
+    if result.job is None:  # the baseline: no delivery
+        return True
     if result.state == "partial" or result.state != result.rollup_state:
         return False
     if result.job["status"] in ("pending", "running"):
@@ -567,7 +584,7 @@ def report(results: list[PhaseResult], servers: Servers, clients: int) -> bool:
     for line in logged[:10]:
         print(f"  5xx in the access log: {line}")
     verdict = ok and fives == 0 and not logged
-    states = ", ".join(f"{r.name}: {r.state} ({r.job['status']})" for r in results)
+    states = ", ".join(f"{r.name}: {r.state} ({r.job['status']})" for r in results if r.job)
     print(
         f"\nverdict: {'PASS' if verdict else 'FAIL'}: {fives} 5xx answers to clients, {len(logged)} 5xx in the "
         f"access log; deliveries {states} (pass: no 5xx, each job ended, its data complete or absent as its status)"
@@ -639,7 +656,7 @@ def main() -> None:
         sessions = [login(base, u["username"]) for u in seeded["users"][: args.clients]]
         for path in PAGES:  # warm each page once, so the first phase does not measure cold caches only
             sessions[0].get(base + path, timeout=120)
-        results = [
+        results = [baseline(base, seeded, sessions, args)] + [
             run_phase(name, base, servers, seeded, sessions, args, files[name], deliveries[name], url)
             for name in PHASE_MONTHS
         ]
