@@ -88,8 +88,14 @@ def test_a_job_whose_ingest_is_live_is_left_alone():
     if connection.vendor == "sqlite":
         assert ingest_jobs_recover() == []
         return
-    with eager_tasks(), live_ingest_lock(job.organization_id):
-        recovered = ingest_jobs_recover()
+    with connection.cursor() as cursor:  # a wrong recovery would run the job into the lock: fail, don't hang
+        cursor.execute("SET lock_timeout = '5s'")
+    try:
+        with eager_tasks(), live_ingest_lock(job.organization_id):
+            recovered = ingest_jobs_recover()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
     job.refresh_from_db()
     assert recovered == []  # the live one is left to its worker, the finished one is not running
     assert job.status == "running"
