@@ -368,7 +368,7 @@ def hammer(base: str, sessions: list, tokens: list[str], stop: threading.Event, 
             try:
                 status, detail = (session if kind == "page" else api).get(base + path, timeout=60).status_code, ""
             except requests.RequestException as error:
-                status, detail = None, type(error).__name__
+                status, detail = None, f"{type(error).__name__}: {error}"[:300]
             samples.add(path, (time.perf_counter() - t0) * 1000, status, detail)
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(len(sessions))]
