@@ -171,6 +171,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Synced into the database scheduler at beat start; edit times in the admin (Periodic tasks).
 CELERY_BEAT_SCHEDULE = {
     "refresh-price-catalogs": {"task": "pricing.refresh_catalogs", "schedule": 24 * 3600.0},
+    # Ingest jobs a worker died in without requeuing them (finops.usage.services.ingest_jobs_recover).
+    "recover-ingest-jobs": {"task": "usage.ingest_jobs_recover", "schedule": 600.0},
     "refresh-forecasts-nightly": {"task": "forecasting.refresh_all", "schedule": crontab(hour=2, minute=0)},
     "anomaly-digest-daily": {"task": "forecasting.anomaly_digest", "schedule": crontab(hour=7, minute=0)},
     "evaluate-budgets-daily": {"task": "budgets.evaluate_all", "schedule": crontab(hour=3, minute=0)},

@@ -8,6 +8,7 @@ exactly as before. The same delivery ingested again while its slices are current
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import time
 import uuid
@@ -23,7 +24,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
@@ -52,6 +53,7 @@ from finops.usage.rollup import (
 )
 
 ProgressCallback = Callable[[dict], None]
+logger = logging.getLogger("finops.usage")
 _ROLLUP_MERGE_EVERY = 16
 
 
@@ -270,6 +272,34 @@ def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None, 
     if followups and job.status == IngestJob.Status.SUCCEEDED:
         ingest_followups_enqueue(organization_id=job.organization_id, billing_periods=job.billing_periods)
     return job
+
+
+def ingest_jobs_recover() -> list[int]:
+    """Queue again the ingest jobs a dead worker left running; returns their ids.
+
+    A worker killed outright (SIGKILL, OOM, a lost machine) cannot requeue its task: Redis hands the
+    unacknowledged message out again only after the broker's visibility timeout (an hour), and until then the
+    job shows "running" while its transaction is long rolled back. On PostgreSQL a live ingest holds its
+    organization's row lock for its whole write, so a running job whose organization can be locked at once has
+    no live worker (or is in the instant between its start and taking the lock: queuing it again is harmless,
+    ``ingest_job_run`` lets one run finish a job and the others return). SQLite has no row locks that could tell
+    a live ingest from a dead one: there a job waits for the broker's redelivery."""
+    if connection.vendor != "postgresql":
+        return []
+    recovered = []
+    for job_id, organization_id in IngestJob.objects.filter(status=IngestJob.Status.RUNNING).values_list(
+        "pk", "organization_id"
+    ):
+        with transaction.atomic():
+            locked = Organization.objects.select_for_update(skip_locked=True).filter(pk=organization_id)
+            if not list(locked.values_list("pk", flat=True)):
+                continue  # an ingest of this organization is writing: the job is live or queued behind it
+            if not IngestJob.objects.filter(pk=job_id, status=IngestJob.Status.RUNNING).exists():
+                continue
+            enqueue_on_commit(INGEST_TASK, job_id)
+        logger.warning("ingest job %s was left running by a lost worker: queued again", job_id)
+        recovered.append(job_id)
+    return recovered
 
 
 def _uploads_remove(job: IngestJob) -> None:

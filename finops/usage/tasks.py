@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
-from finops.usage.services import ingest_job_run
+from finops.usage.services import ingest_job_run, ingest_jobs_recover
 
 
 @shared_task(name="usage.ingest_job_run", acks_late=True, reject_on_worker_lost=True)
@@ -18,3 +19,14 @@ def ingest_job_run_task(job_id: int) -> dict:
         # Bad input is permanent: the job records the error; retrying cannot help.
         job.refresh_from_db()
     return {"job": job.pk, "status": job.status, "rows": job.rows_read, "error": job.error}
+
+
+@shared_task(name="usage.ingest_jobs_recover")
+def ingest_jobs_recover_task() -> list[int]:
+    return ingest_jobs_recover()
+
+
+@worker_ready.connect
+def _recover_on_worker_start(**kwargs) -> None:
+    """A worker starting (often the one restarted after a crash) queues the jobs a lost worker left running."""
+    ingest_jobs_recover_task.delay()
