@@ -29,7 +29,7 @@ def test_site_url_follows_the_demo_port_unless_set():
 
 def _make_env(*args: str) -> str:
     """What a recipe of the Makefile sees as SITE_URL (a throwaway target evaluated with the Makefile's exports)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SITE_URL", "DEMO_PORT", "MAKEFLAGS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("SITE_URL", "DEMO_PORT", "MAKEFLAGS", "MAKELEVEL")}
     result = subprocess.run(
         ["make", "-s", "--no-print-directory", "--eval", "show-site-url: ; @echo $$SITE_URL", *args, "show-site-url"],
         cwd=ROOT,
@@ -46,9 +46,12 @@ def test_make_demo_exports_site_url_from_demo_port():
     assert _make_env("DEMO_PORT=8123") == "http://127.0.0.1:8123"
     assert _make_env() == "http://127.0.0.1:8000"
     assert _make_env("DEMO_PORT=8123", "SITE_URL=https://x.example") == "https://x.example"
+    # Under `make test` this runs in a nested make: its MAKEFLAGS and MAKELEVEL would add directory lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("SITE_URL", "DEMO_PORT", "MAKEFLAGS", "MAKELEVEL")}
     recipe = subprocess.run(
-        ["make", "-n", "demo", "DEMO_PORT=8123", "PY=true", "STAMP=Makefile"],
+        ["make", "-n", "--no-print-directory", "demo", "DEMO_PORT=8123", "PY=true", "STAMP=Makefile"],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
