@@ -28,7 +28,12 @@ from finops.budgets.calc import PERIODS
 from finops.budgets.selectors import last_data_day, policy_scope, projected_day, spend_projection
 from finops.core.amounts import money_str
 from finops.forecasting.models import METRIC_CHOICES, Anomaly, Dimension, SeriesForecast, SeriesProjection
-from finops.forecasting.selectors import anomalies_visible, forecast_run_latest, forecast_series_visible
+from finops.forecasting.selectors import (
+    anomalies_chosen,
+    anomalies_visible,
+    forecast_run_latest,
+    forecast_series_visible,
+)
 from finops.forecasting.services import BULK_FEEDBACK_LIMIT, anomaly_feedback_bulk_set, anomaly_feedback_set
 
 
@@ -359,11 +364,10 @@ class AnomalyViewSet(TenantReadOnlyViewSet):
         see are refused, and then nothing is recorded."""
         data = BulkFeedbackSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        ids = list(dict.fromkeys(data.validated_data["ids"]))
-        anomalies = list(self.scope_queryset(Anomaly.objects.all()).filter(pk__in=ids))
-        unknown = sorted(set(ids) - {a.pk for a in anomalies})
-        if unknown:
-            raise ValidationError({"ids": [f"no anomaly visible to you with id {', '.join(map(str, unknown))}"]})
+        try:
+            anomalies = anomalies_chosen(self.tenant, data.validated_data["ids"])
+        except DjangoValidationError as error:
+            raise ValidationError({"ids": error.message_dict["anomalies"]}) from error
         try:
             feedback = anomaly_feedback_bulk_set(
                 anomalies=anomalies,

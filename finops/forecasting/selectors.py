@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pandas as pd
+from django.core.exceptions import ValidationError
 from django.db.models import F, Max, Min, Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncDate
@@ -79,6 +80,23 @@ def anomalies_visible(policy: AccessPolicy, *, include_suppressed: bool = False)
     if not include_suppressed:
         anomalies = anomalies.filter(suppressed_by__isnull=True)
     return anomalies
+
+
+# The largest id a row can have (a 64-bit signed primary key, on SQLite and PostgreSQL alike).
+MAX_ROW_ID = 2**63 - 1
+
+
+def anomalies_chosen(policy: AccessPolicy, ids: Iterable[int]) -> list[Anomaly]:
+    """The anomalies with these ids (suppressed ones included) for a verdict on several at once. Refuses the
+    whole choice, naming the ids, when the caller cannot see one of them (or no row can have it: an id out of
+    the database's range is never sent to the database)."""
+    wanted = list(dict.fromkeys(ids))
+    in_range = [i for i in wanted if 1 <= i <= MAX_ROW_ID]
+    chosen = list(anomalies_visible(policy, include_suppressed=True).filter(pk__in=in_range))
+    unknown = [i for i in wanted if i not in {a.pk for a in chosen}]
+    if unknown:
+        raise ValidationError({"anomalies": [f"no anomaly visible to you with id {', '.join(map(str, unknown))}"]})
+    return chosen
 
 
 def cost_as_of(*, organization: Organization) -> date | None:

@@ -25,7 +25,12 @@ from finops.core.amounts import money_from_float
 from finops.core.money import MoneySum
 from finops.forecasting.calc.projection import SpendProjection
 from finops.forecasting.models import Anomaly, Dimension, SeriesForecast
-from finops.forecasting.selectors import anomalies_visible, daily_cost_frame, series_forecast_latest
+from finops.forecasting.selectors import (
+    anomalies_chosen,
+    anomalies_visible,
+    daily_cost_frame,
+    series_forecast_latest,
+)
 from finops.forecasting.services import anomaly_feedback_bulk_set, anomaly_feedback_set
 from finops.usage.selectors import METRICS, daily_costs_visible
 from finops.web import figures, selectors
@@ -321,11 +326,8 @@ def anomalies_feedback(request: HttpRequest) -> HttpResponse:
     """The list's "verdict on selected": one verdict on the checked anomalies (the API's bulk feedback)."""
     scope: AccessPolicy = request.scope
     wanted = [int(v) for v in request.POST.getlist("anomaly") if v.isdigit()]
-    anomalies = list(anomalies_visible(scope, include_suppressed=True).filter(pk__in=wanted))
-    unknown = sorted(set(wanted) - {a.pk for a in anomalies})
     try:
-        if unknown:
-            raise ValidationError({"anomalies": [f"no anomaly visible to you with id {', '.join(map(str, unknown))}"]})
+        anomalies = anomalies_chosen(scope, wanted)
         anomaly_feedback_bulk_set(
             anomalies=anomalies,
             user=request.user,

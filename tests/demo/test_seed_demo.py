@@ -1,17 +1,31 @@
-"""seed_demo through the real ingest path: organizations, users, teams and data, idempotent."""
+"""seed_demo through the real ingest path (organizations, users, teams and data, idempotent), and what the
+seeded demo shows. ``seed_demo`` costs over a minute (price catalog, ingest, forecasts, rightsizing, budgets), so
+this module seeds once and commits it; each test's own writes roll back with its transaction, and everything is
+deleted after the module's last test.
+
+Rightsize-then-commit on the seeded demo keeps existing commitments sunk. The expected covered instance-hours
+are computed from the generated FOCUS files with pandas, apart from the optimizer: usage a commitment covered
+stays covered unless its resource is stopped, or is resized out of what the commitment can cover (a reservation
+covers its own family; the demo's savings plans are Compute plans).
+"""
 
 from __future__ import annotations
 
 import csv
 import gzip
+import os
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from io import StringIO
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from django.contrib.auth import authenticate
 from django.core import mail
 from django.core.management import call_command
+from django.test import override_settings
 
 from finops.accounts.models import Membership, Organization
 from finops.budgets.models import Budget, BudgetAlert
@@ -21,11 +35,52 @@ from finops.forecasting.models import Anomaly, ForecastRun, SeriesForecast
 from finops.usage.models import DailyCost, LineItem
 from optimizer.models import OptimizationRun
 from optimizer.rightsizing.models import RightsizingRun
+from optimizer.rightsizing.selectors import rightsizing_changes
+from optimizer.services import optimization_run_create, optimization_run_execute
+from pricing.models import Sku
+from tests import factories
 from tests.conftest import FOCUS_SAMPLE
-from tests.demo.conftest import DEMO_END, DEMO_MONTHS, DEMO_PASSWORD
 from tests.usage.helpers import decimal_sum, read_rows
 
 pytestmark = pytest.mark.django_db
+
+DEMO_END = "2026-03-15"
+DEMO_MONTHS = "2"
+DEMO_PASSWORD = "pw-for-test"
+DEMO_USERS = ["admin", "finance", "engineer", "viewer", "analyst"]
+
+
+@dataclass(frozen=True)
+class SeededDemo:
+    var_dir: Path  # the VAR_DIR the seed wrote its generated files under
+    output: str  # what the command printed
+    emails_sent: int  # the alert emails the seed sent
+
+
+@pytest.fixture(scope="module")
+def seeded_demo(django_db_setup, django_db_blocker, tmp_path_factory) -> SeededDemo:
+    var_dir = tmp_path_factory.mktemp("demo-var")
+    previous = os.environ.get("DEMO_PASSWORD")
+    os.environ["DEMO_PASSWORD"] = DEMO_PASSWORD
+    out = StringIO()
+    try:
+        with django_db_blocker.unblock(), override_settings(VAR_DIR=var_dir):
+            mail.outbox = []
+            call_command("seed_demo", "--end", DEMO_END, "--months", DEMO_MONTHS, stdout=out)
+            sent = len(mail.outbox)
+    finally:
+        if previous is None:
+            os.environ.pop("DEMO_PASSWORD", None)
+        else:
+            os.environ["DEMO_PASSWORD"] = previous
+    yield SeededDemo(var_dir=var_dir, output=out.getvalue(), emails_sent=sent)
+    with django_db_blocker.unblock():
+        factories.delete_organizations(
+            list(Organization.objects.filter(slug__in=["demo", "focus-sample"])), usernames=DEMO_USERS
+        )
+        factories.delete_catalog()
+        # What later modules would trip over, checked here where the cause is plain.
+        assert not (Organization.objects.exists() or LineItem.objects.exists() or Sku.objects.exists())
 
 
 def test_seed_demo_creates_two_tenants_with_users_and_data(seeded_demo, settings, monkeypatch):
@@ -122,3 +177,73 @@ def test_seed_demo_creates_two_tenants_with_users_and_data(seeded_demo, settings
     assert mail.outbox == []  # no alert twice
     assert (LineItem.objects.count(), billed) == before
     assert billed > Decimal(0)
+
+
+def _run(organization: Organization, rightsize: bool):
+    run = optimization_run_create(
+        organization=organization, parameters={"lookback_days": 30, "rightsize": rightsize}, enqueue=False
+    )
+    run = optimization_run_execute(run)
+    assert run.status == "succeeded", run.error
+    return run.results
+
+
+def _covered_rows(var_dir, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    frames = [pd.read_csv(path, low_memory=False) for path in sorted((var_dir / "demo").glob("*/*.csv.gz"))]
+    rows = pd.concat(frames, ignore_index=True)
+    when = pd.to_datetime(rows["ChargePeriodStart"], utc=True)
+    usage = (
+        (rows["ChargeCategory"] == "Usage")
+        & rows["x_InstanceType"].notna()
+        & (rows["CommitmentDiscountStatus"] == "Used")
+        & (when >= start)
+        & (when < end)
+    )
+    covered = rows[usage]
+    # Every covered EC2 row of the demo is one hour, so its quantity is its instance-hours in the window.
+    hours = (pd.to_datetime(covered["ChargePeriodEnd"], utc=True) - when[usage]) / pd.Timedelta(hours=1)
+    assert (hours == 1).all()
+    return covered
+
+
+def test_rightsize_keeps_the_demo_commitments_sunk(seeded_demo):
+    demo = Organization.objects.get(slug="demo")
+    changes = rightsizing_changes(demo)
+    assert changes, "the demo's rightsizing run changes resources"
+
+    plain = _run(demo, rightsize=False)
+    chained = _run(demo, rightsize=True)
+    assert plain["window"] == chained["window"]
+    start, end = pd.Timestamp(plain["window"]["start"]), pd.Timestamp(plain["window"]["end"])
+    covered = _covered_rows(seeded_demo.var_dir, start, end)
+    before = float(covered["ConsumedQuantity"].sum())
+    assert before > 0
+    assert float(plain["sunk_instance_hours"]) == pytest.approx(before, rel=1e-6)
+
+    def stays_covered(row) -> bool:
+        if row["ResourceId"] not in changes:
+            return True
+        new = changes[row["ResourceId"]]
+        if new is None:
+            return False  # stopped
+        if row["CommitmentDiscountCategory"] == "Spend":
+            return True  # a Compute savings plan covers the new type
+        return new.split(".")[0] == row["x_InstanceType"].split(".")[0]
+
+    keep = covered.apply(stays_covered, axis=1)
+    expected = float(covered.loc[keep, "ConsumedQuantity"].sum())
+    freed = covered.loc[~keep].groupby("CommitmentDiscountId")["ConsumedQuantity"].sum()
+    # No other usage of a freed SKU runs in the demo, so nothing is re-used: freed capacity is stranded.
+    assert float(chained["sunk_instance_hours"]) == pytest.approx(expected, rel=1e-6)
+    assert float(chained["stranded_instance_hours"]) == pytest.approx(float(freed.sum()), rel=1e-6)
+    assert {k: float(v) for k, v in chained["stranded_by_commitment"].items()} == pytest.approx(freed.to_dict())
+    # The savings plans keep every hour they covered; nothing a commitment covered vanishes.
+    plans = covered[covered["CommitmentDiscountCategory"] == "Spend"].groupby("CommitmentDiscountId")
+    for commitment, quantity in plans["ConsumedQuantity"].sum().items():
+        assert float(chained["sunk_by_commitment"][commitment]) == pytest.approx(float(quantity), rel=1e-6)
+    for commitment, hours in plain["sunk_by_commitment"].items():
+        kept = float(chained["sunk_by_commitment"].get(commitment, 0))
+        assert kept + float(chained["stranded_by_commitment"].get(commitment, 0)) == pytest.approx(float(hours))
+    # Rightsizing only removes capacity: the all-on-demand baseline of what is left to serve never rises.
+    assert float(chained["all_on_demand"]) <= float(plain["all_on_demand"])
+    assert any("Existing commitments stay sunk" in line for line in chained["explanation"])

@@ -191,6 +191,12 @@ def test_bulk_dismiss_on_the_page_and_in_the_api():
     assert unknown.status_code == 400 and str(foreign.pk) in unknown.content.decode()
     empty = api.post("/api/v1/anomalies/feedback/", {"ids": [], "verdict": "expected"}, format="json")
     assert empty.status_code == 400
+    # An id no row can have (past a 64-bit key) is refused by name like any unknown one, never a 500.
+    huge = 2**111
+    beyond = api.post("/api/v1/anomalies/feedback/", {"ids": [mine[2].pk, huge], "verdict": "expected"}, format="json")
+    assert beyond.status_code == 400 and f"with id {huge}" in beyond.content.decode()
+    refused_huge = client.post("/anomalies/feedback", {"anomaly": [str(huge)], "verdict": "expected"}, follow=True)
+    assert f"no anomaly visible to you with id {huge}" in refused_huge.content.decode()
     assert AnomalyFeedback.objects.count() == 3
     assert not AnomalyFeedback.objects.filter(anomaly=foreign).exists()
     # The detail carries the readable name field of each cause (empty for causes stored without one).
