@@ -8,4 +8,10 @@ from finops.settings import *  # noqa: F403
 
 FINOPS_BUDGETS_TEST_PAUSE_FILE = os.environ.get("FINOPS_BUDGETS_TEST_PAUSE_FILE", "")
 if os.environ.get("FINOPS_TEST_VISIBILITY_TIMEOUT"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": float(os.environ["FINOPS_TEST_VISIBILITY_TIMEOUT"])}
+    # kombu looks for expired unacknowledged messages every 10 s but scans Redis only on every 10th look: a
+    # message not yet expired at the worker's start would come back only 100 s later. Here: every second.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": float(os.environ["FINOPS_TEST_VISIBILITY_TIMEOUT"]),
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+    }
