@@ -400,7 +400,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _session(base: str):
+def _session(base: str, username: str = USERNAME, password: str = PASSWORD):
+    """A requests session logged in to the web pages."""
     import requests
 
     session = requests.Session()
@@ -408,13 +409,13 @@ def _session(base: str):
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     response = session.post(
         f"{base}/accounts/login/",
-        data={"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": token, "next": "/"},
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token, "next": "/"},
         headers={"Referer": f"{base}/accounts/login/"},
         timeout=60,
         allow_redirects=False,
     )
     if response.status_code != 302:
-        raise SystemExit(f"login failed: HTTP {response.status_code}")
+        raise SystemExit(f"login of {username} failed: HTTP {response.status_code}")
     return session
 
 

@@ -41,7 +41,6 @@ import csv
 import gzip
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -57,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from dashboard import _free_port, _percentile  # noqa: E402
+from dashboard import _free_port, _percentile, _session  # noqa: E402
 from ingest import bench_database_url, generate, prepare_database  # noqa: E402
 
 ORG = "load"
@@ -307,24 +306,6 @@ class Servers:
 
 
 # --- Clients ----------------------------------------------------------------------------------------------
-
-
-def login(base: str, username: str):
-    import requests
-
-    session = requests.Session()
-    page = session.get(f"{base}/accounts/login/", timeout=60)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = session.post(
-        f"{base}/accounts/login/",
-        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token, "next": "/"},
-        headers={"Referer": f"{base}/accounts/login/"},
-        timeout=60,
-        allow_redirects=False,
-    )
-    if response.status_code != 302:
-        raise SystemExit(f"login of {username} failed: HTTP {response.status_code}")
-    return session
 
 
 @dataclass
@@ -653,7 +634,7 @@ def main() -> None:
     try:
         servers.start_web()
         servers.start_worker()
-        sessions = [login(base, u["username"]) for u in seeded["users"][: args.clients]]
+        sessions = [_session(base, u["username"], PASSWORD) for u in seeded["users"][: args.clients]]
         for path in PAGES:  # warm each page once, so the first phase does not measure cold caches only
             sessions[0].get(base + path, timeout=120)
         results = [baseline(base, seeded, sessions, args)] + [
