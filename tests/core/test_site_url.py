@@ -47,9 +47,10 @@ def test_make_demo_exports_site_url_from_demo_port():
     assert _make_env() == "http://127.0.0.1:8000"
     assert _make_env("DEMO_PORT=8123", "SITE_URL=https://x.example") == "https://x.example"
     # Under `make test` this runs in a nested make: its MAKEFLAGS and MAKELEVEL would add directory lines.
+    # `-o` keeps the install stamp as it is: a Makefile rule (even under -n) would otherwise reinstall.
     env = {k: v for k, v in os.environ.items() if k not in ("SITE_URL", "DEMO_PORT", "MAKEFLAGS", "MAKELEVEL")}
     recipe = subprocess.run(
-        ["make", "-n", "--no-print-directory", "demo", "DEMO_PORT=8123", "PY=true", "STAMP=Makefile"],
+        ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "demo", "DEMO_PORT=8123", "PY=true"],
         cwd=ROOT,
         env=env,
         capture_output=True,
