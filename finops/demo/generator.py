@@ -1,4 +1,5 @@
-"""Deterministic FOCUS 1.2 billing export of the demo organization (``org.py``), as gzipped CSV.
+"""Deterministic FOCUS 1.2 billing export of the demo organization (``org.py``), as gzipped CSV: its AWS
+billing accounts and its Azure enrollment, each as that provider's own FOCUS export would carry them.
 
 Pure module: no Django imports. ``generate_demo_billing`` is the only entry point.
 
@@ -20,6 +21,9 @@ What the rows look like
 - Other services: one row per day per usage line (sub account, region, usage type, resource). A planted usage
   incident: ``org.INCIDENT_SERVICE``'s quantities double on the day ``org.INCIDENT_DAYS_BEFORE_END`` days before
   ``end`` (the anomaly the product should find, with that service and its table as the causes).
+- Azure: one row per virtual machine scale set and day (Azure's cost exports are daily), pay-as-you-go, priced
+  at the real retail meter; provider, publisher and invoice issuer "Microsoft", Azure resource ids, regions and
+  meter ids. Drawn from a random stream of its own, so the AWS rows are the same with or without it.
 - Credits: a few negative ``BilledCost``/``EffectiveCost`` rows. Tax: one row per sub account,
   service and month, on that month's billed cost.
 - ``ListCost`` = ``ListUnitPrice`` x ``PricingQuantity`` on every Usage row, at on-demand list
@@ -49,9 +53,14 @@ HOUR = 3600
 DAY = 24 * HOUR
 HOURS_PER_MONTH = 730.5
 GZIP_LEVEL = 3  # 231 MB of CSV for the default window: level 3 is ~2x faster than 6 for 30% more bytes
-PROVIDER = "AWS"
-ISSUER = "Amazon Web Services, Inc."
+# org.BillingAccount.provider -> (ProviderName, PublisherName, InvoiceIssuerName), as each provider's export has them.
+PROVIDERS: dict[str, tuple[str, str, str]] = {
+    "AWS": ("AWS", "Amazon Web Services, Inc.", "Amazon Web Services, Inc."),
+    "Microsoft": ("Microsoft", "Microsoft", "Microsoft"),
+}
 CURRENCY = "USD"
+# The Azure rows' random stream: a child of the seed, independent of the AWS stream.
+AZURE_STREAM = 1
 # The on-demand offer/rate code suffix of the FOCUS sample's EC2 SkuPriceIds.
 ONDEMAND_OFFER = "JRTCKXETXF.6YS6EN2CT7"
 
@@ -102,7 +111,7 @@ def generate_demo_billing(out_dir: Path, *, end: date, months: int = 13, seed: i
     window = Window.ending(end, months)
     if window.stop <= window.start:  # one month, and end is its first day: nothing to bill yet
         return []
-    rows = _build(window, np.random.default_rng(seed))
+    rows = _build(window, np.random.default_rng(seed), np.random.default_rng([seed, AZURE_STREAM]))
     return _write(rows, window, Path(out_dir))
 
 
@@ -151,7 +160,9 @@ def _ramp(t: np.ndarray, start: float, length: float) -> np.ndarray:
     return np.clip((t - start) / length, 0.0, 1.0)
 
 
-def _instance_hours(window: Window, rng: np.random.Generator) -> np.ndarray:
+def _instance_hours(
+    window: Window, rng: np.random.Generator, groups: tuple[org.ComputeGroup, ...] = org.COMPUTE_GROUPS
+) -> np.ndarray:
     """(groups, hours) running instances per hour, in thousandths (exact integer arithmetic)."""
     times = window.hours()
     t = (times - window.start).astype(np.int64) / HOUR
@@ -162,8 +173,8 @@ def _instance_hours(window: Window, rng: np.random.Generator) -> np.ndarray:
     ) * 24
     launch_end = launch_start + org.LAUNCH_DAYS * 24
     regions = {r.id: r for r in org.REGIONS}
-    out = np.zeros((len(org.COMPUTE_GROUPS), len(times)), dtype=np.int64)
-    for g, group in enumerate(org.COMPUTE_GROUPS):
+    out = np.zeros((len(groups), len(times)), dtype=np.int64)
+    for g, group in enumerate(groups):
         # Draw every group's noise, used or not, so one group's shape never shifts another's.
         hourly_noise = rng.lognormal(0.0, 0.04, len(times))
         daily_noise = rng.lognormal(0.0, 0.05, n_days)
@@ -240,15 +251,16 @@ class _Context:
 
 def _account_columns(ctx: _Context, sub_account: str) -> dict[str, str | None]:
     sub = ctx.accounts[sub_account]
+    provider, publisher, issuer = PROVIDERS[ctx.billing[sub.billing_account].provider]
     return {
         "BillingAccountId": sub.billing_account,
         "BillingAccountName": ctx.billing[sub.billing_account].name,
         "SubAccountId": sub.id,
         "SubAccountName": sub.name,
         "BillingCurrency": CURRENCY,
-        "ProviderName": PROVIDER,
-        "PublisherName": ISSUER,
-        "InvoiceIssuerName": ISSUER,
+        "ProviderName": provider,
+        "PublisherName": publisher,
+        "InvoiceIssuerName": issuer,
     }
 
 
@@ -799,7 +811,61 @@ def _tax_rows(ctx: _Context, rows: focus_csv.Rows) -> None:
         )
 
 
-def _build(window: Window, rng: np.random.Generator) -> focus_csv.Rows:
+def _azure_rows(ctx: _Context, rows: focus_csv.Rows, rng: np.random.Generator) -> None:
+    """One row per Azure scale set and day: the day's instance-hours at the pay-as-you-go meter's price."""
+    window = ctx.window
+    hourly = _instance_hours(window, rng, org.AZURE_VM_GROUPS)
+    days = window.days()
+    day_of_hour = ((window.hours() - window.start).astype(np.int64) // DAY).astype(np.int64)
+    start = days.astype(np.int64)
+    for g, group in enumerate(org.AZURE_VM_GROUPS):
+        meter = prices.azure_vm_ondemand().get((group.instance_type, group.region))
+        if meter is None:
+            raise ValueError(f"no real pay-as-you-go price for {group.instance_type} in {group.region}")
+        daily = np.bincount(day_of_hour, weights=hourly[g], minlength=len(days)).astype(np.int64)  # thousandths
+        resource_group = f"rg-{group.tags.get('app', group.name)}"
+        line = rows.line(
+            {
+                **_account_columns(ctx, group.sub_account),
+                **_service_columns(org.AZURE_VM),
+                **_region_columns(ctx, group.region),
+                "AvailabilityZone": None,
+                "ChargeCategory": "Usage",
+                "ChargeFrequency": "Usage-Based",
+                "ChargeDescription": f"{meter.product_name} - {meter.meter_name}",
+                "PricingCategory": "Standard",
+                "PricingUnit": "Hours",
+                "ConsumedUnit": "Hours",
+                "ResourceId": f"/subscriptions/{group.sub_account}/resourceGroups/{resource_group}/providers/"
+                f"Microsoft.Compute/virtualMachineScaleSets/{group.name}",
+                "ResourceName": group.name,
+                "ResourceType": "Virtual machine scale set",
+                "SkuId": meter.sku_id,
+                "SkuPriceId": meter.meter_id,
+                "Tags": _tags(group.tags),
+                "x_InstanceType": group.instance_type,
+            }
+        )
+        keep = daily > 0
+        q = daily[keep] / 1000
+        price = float(meter.usd_per_hour)
+        cost = q * price
+        rows.add(
+            line,
+            start[keep],
+            start[keep] + DAY,
+            PricingQuantity=q,
+            ConsumedQuantity=q,
+            ListUnitPrice=price,
+            ContractedUnitPrice=price,
+            ListCost=cost,
+            ContractedCost=cost,
+            BilledCost=cost,
+            EffectiveCost=cost,
+        )
+
+
+def _build(window: Window, rng: np.random.Generator, azure_rng: np.random.Generator) -> focus_csv.Rows:
     ctx = _Context(
         window=window,
         accounts={s.id: s for s in org.SUB_ACCOUNTS},
@@ -811,6 +877,7 @@ def _build(window: Window, rng: np.random.Generator) -> focus_csv.Rows:
     _purchase_rows(ctx, rows)
     _service_rows(ctx, rows, rng)
     _credit_rows(ctx, rows)
+    _azure_rows(ctx, rows, azure_rng)
     _tax_rows(ctx, rows)
     return rows
 
@@ -821,7 +888,7 @@ def _build(window: Window, rng: np.random.Generator) -> focus_csv.Rows:
 
 def _write(rows: focus_csv.Rows, window: Window, out_dir: Path) -> list[Path]:
     columns = rows.columns()
-    account_ids = [b.id for b in org.BILLING_ACCOUNTS]
+    account_ids = sorted(b.id for b in org.BILLING_ACCOUNTS)
     account_of_line = np.array([account_ids.index(line["BillingAccountId"]) for line in rows.lines], dtype=np.int64)
     account = account_of_line[columns["line"]]
     month = window.month_of(columns["start"].astype("datetime64[s]"))

@@ -1,4 +1,5 @@
-"""The demo organization: a mid-size SaaS company on AWS ("Lumen Labs"), as plain frozen data.
+"""The demo organization: a mid-size SaaS company on AWS ("Lumen Labs") with a small Azure subscription, as plain
+frozen data.
 
 Pure module: no Django imports, no randomness. The generator turns these definitions into usage;
 everything that varies between runs comes from the seeded random generator there.
@@ -17,6 +18,7 @@ class BillingAccount:
     id: str
     name: str
     tax_rate: str  # applied to each month's billed cost per sub account and service
+    provider: str = "AWS"  # a key of generator.PROVIDERS
 
 
 @dataclass(frozen=True)
@@ -111,9 +113,12 @@ def tags(team: str | None, app: str, env: str) -> dict[str, str]:
     return out
 
 
+# The Azure enrollment (an EA billing account number) bills no sales tax in its cost export.
+AZURE_BILLING_ACCOUNT = "71842093"
 BILLING_ACCOUNTS = (
     BillingAccount("731942058316", "Lumen Labs", tax_rate="0.07"),
     BillingAccount("859302716445", "Lumen Labs Data Platform", tax_rate="0.07"),
+    BillingAccount(AZURE_BILLING_ACCOUNT, "Lumen Labs (Azure)", tax_rate="0", provider="Microsoft"),
 )
 SUB_ACCOUNTS = (
     SubAccount("204938571623", "lumen-prod", "731942058316"),
@@ -122,13 +127,15 @@ SUB_ACCOUNTS = (
     SubAccount("617283940512", "lumen-data-prod", "859302716445"),
     SubAccount("748392016547", "lumen-ml", "859302716445"),
     SubAccount("926501837264", "lumen-data-sandbox", "859302716445"),
+    SubAccount("6f2c9d3e-8a41-4b7e-9c15-2d0e7a3b5f18", "lumen-analytics", AZURE_BILLING_ACCOUNT),
 )
-PROD, STAGING, SHARED, DATA, ML, SANDBOX = (s.id for s in SUB_ACCOUNTS)
+PROD, STAGING, SHARED, DATA, ML, SANDBOX, ANALYTICS = (s.id for s in SUB_ACCOUNTS)
 REGIONS = (
     Region("us-east-1", "US East (N. Virginia)", -5),
     Region("us-west-2", "US West (Oregon)", -8),
     Region("eu-west-1", "EU (Ireland)", 0),
     Region("global", "Global", -5),
+    Region("eastus", "East US", -5),
 )
 TEAMS = ("platform", "checkout", "search", "data", "ml", "web")
 
@@ -170,6 +177,13 @@ COMPUTE_GROUPS = (
     _G("adhoc-analysis", SANDBOX, "us-east-1", "r5.large", 1, "steady", 0.0, {}, fixed=True),
 )
 # fmt: on
+# The Azure subscription's virtual machine scale sets (Linux, pay-as-you-go). Their usage draws on its own
+# random stream, so adding or changing one never moves a number of the AWS bill.
+AZURE_VM_GROUPS = (
+    _G("bi-dashboards", ANALYTICS, "eastus", "Standard_D2s_v3", 18, "web", 0.030, tags("data", "bi-dashboards", "prod")),
+    _G("feature-store", ANALYTICS, "eastus", "Standard_D2s_v3", 10, "steady", 0.040, tags("ml", "feature-store", "prod")),
+    _G("analytics-dev", ANALYTICS, "eastus", "Standard_D2s_v3", 6, "dev", 0.020, tags("data", "bi-dashboards", "dev")),
+)
 # The launch: ml-inference runs at LAUNCH_FACTOR x for LAUNCH_DAYS days from day LAUNCH_DAY of the
 # month two thirds into the window (a product launch the fleet was scaled for by hand).
 LAUNCH_GROUP = "ml-inference"
@@ -258,6 +272,7 @@ COMMITMENTS = (
 
 EC2 = "Amazon Elastic Compute Cloud"
 SAVINGS_PLANS = "Savings Plans for AWS Compute usage"
+AZURE_VM = "Virtual Machines"
 SERVICES: dict[str, Service] = {
     s.name: s
     for s in (
@@ -281,6 +296,7 @@ SERVICES: dict[str, Service] = {
         Service("AWS Step Functions", "Integration", "Workflow Orchestration"),
         Service(SAVINGS_PLANS, "Compute", "Other (Compute)"),
         Service("AWS CloudTrail", "Management and Governance", "Compliance"),
+        Service(AZURE_VM, "Compute", "Virtual Machines"),
     )
 }
 

@@ -9,6 +9,8 @@ Pure module: no Django imports. Every price the generator uses comes from here, 
   same region (``data/ec2_commitment_ratios.json``).
 - Spot: on-demand x the ratio (mean observed spot price / on-demand) for the same type and region
   (``data/ec2_spot_linux_2022-05-31.tsv``).
+- Azure VMs: the Linux pay-as-you-go meter of an Azure Retail Prices API response
+  (``data/azure_vm_ondemand_linux.json``).
 - Everything else: rates copied from the FOCUS sample or the anonymised CUR
   (``data/service_rates.csv``), or, where no shared file has the rate, ``PUBLISHED_LIST_PRICES``.
 """
@@ -165,6 +167,44 @@ def ec2_ondemand() -> dict[tuple[str, str], Decimal]:
     }
 
 
+@dataclass(frozen=True)
+class AzureMeter:
+    """One Azure Retail Prices meter: what an Azure cost export repeats on every row it prices."""
+
+    arm_sku_name: str  # Standard_D2s_v3
+    region: str  # eastus
+    meter_id: str
+    meter_name: str
+    product_name: str
+    service_name: str
+    sku_id: str
+    unit_of_measure: str
+    usd_per_hour: Decimal
+    source_file: str
+
+
+@cache
+def azure_vm_ondemand() -> dict[tuple[str, str], AzureMeter]:
+    """(VM size, region) -> its Linux pay-as-you-go meter."""
+    raw = json.loads((DATA_DIR / "azure_vm_ondemand_linux.json").read_text())
+    return {
+        (m["armSkuName"], m["armRegionName"]): AzureMeter(
+            arm_sku_name=m["armSkuName"],
+            region=m["armRegionName"],
+            meter_id=m["meterId"],
+            meter_name=m["meterName"],
+            product_name=m["productName"],
+            service_name=m["serviceName"],
+            sku_id=m["skuId"],
+            unit_of_measure=m["unitOfMeasure"],
+            usd_per_hour=Decimal(str(m["retailPrice"])),
+            source_file=m["source_file"],
+        )
+        for m in raw["meters"]
+        if m["currencyCode"] == "USD" and m["retailPrice"] > 0
+    }
+
+
 @cache
 def commitment_ratios() -> dict[tuple[str, str], Decimal]:
     """(offer, region) -> effective hourly commitment rate / on-demand, for x2iedn.32xlarge Linux."""
@@ -227,6 +267,8 @@ def provenance() -> dict[str, str]:
         out[f"spot {itype} {region}"] = (
             f"spot_price_history_2022-05.tsv: mean Linux/UNIX price of {itype} in {region} zones / libcloud on-demand"
         )
+    for (size, region), meter in azure_vm_ondemand().items():
+        out[f"azure vm {size} {region}"] = f"{meter.source_file} meterId {meter.meter_id} retailPrice"
     for (key, region), rate in service_rates().items():
         out[f"{key} {region}"] = rate.source
     out["sales tax rate"] = "demo assumption (a flat rate, not any real jurisdiction's)"

@@ -172,7 +172,11 @@ def test_a_newer_coefficient_set_does_not_rewrite_history(demo_org):
     data["constants"]["providers"]["aws"] = {**data["constants"]["providers"]["aws"], "pue": 1.2}
     newer = coefficient_set_register(coefficients=Coefficients.from_dict(data))
 
-    day2_before = CarbonDaily.objects.filter(day=DAY2).aggregate(k=MoneySum("kwh"))["k"]
+    def day2_kwh(provider: str) -> Decimal:
+        return CarbonDaily.objects.filter(day=DAY2, provider_name=provider).aggregate(k=MoneySum("kwh"))["k"]
+
+    day2_before, day2_azure_before = day2_kwh("AWS"), day2_kwh("Microsoft")
+    assert day2_azure_before > 0  # the demo's Azure subscription
     # Registering changes nothing stored; only an explicit recompute of a range uses the new set.
     assert {r.pk: (r.kwh, r.operational_kgco2e) for r in CarbonDaily.objects.filter(day=DAY1)} == before
     call_command(
@@ -181,9 +185,10 @@ def test_a_newer_coefficient_set_does_not_rewrite_history(demo_org):
     versions = dict(CarbonDaily.objects.values_list("day", "coefficient_set__version").distinct())
     assert versions == {DAY1: shipped.version, DAY2: newer.version}
     assert report()["coefficients"] == f"{shipped.version},{newer.version}"
-    # PUE 1.2 instead of 1.135 scales every kWh of day 2 (cost-ratio kWh follow their known usage); day 1 kept.
-    day2_after = CarbonDaily.objects.filter(day=DAY2).aggregate(k=MoneySum("kwh"))["k"]
-    assert float(day2_after) == pytest.approx(float(day2_before) * 1.2 / 1.135, rel=1e-8)
+    # AWS's PUE 1.2 instead of 1.135 scales every AWS kWh of day 2 (cost-ratio kWh follow their known usage);
+    # Azure's kWh and day 1 are kept.
+    assert float(day2_kwh("AWS")) == pytest.approx(float(day2_before) * 1.2 / 1.135, rel=1e-8)
+    assert day2_kwh("Microsoft") == day2_azure_before
     old = CarbonDaily.objects.filter(day=DAY1).aggregate(k=MoneySum("kwh"))["k"]
     assert old == sum(k for k, _ in before.values())
 

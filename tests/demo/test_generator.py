@@ -1,4 +1,4 @@
-"""The demo FOCUS billing generator: shape, determinism, real prices and commitment accounting.
+"""The demo FOCUS billing generator: shape, determinism, real prices (AWS and Azure) and commitment accounting.
 
 No Django: run with ``.venv/bin/pytest tests/demo -p no:django``. Every expected number is computed
 here from the written CSV files or read straight from the shared real-data files, never from the
@@ -141,7 +141,7 @@ def test_one_file_per_billing_account_and_month_in_stable_order(
     paths, df = export
     months = [f"{y}-{m:02d}" for y, m in [(2025, m) for m in range(3, 13)] + [(2026, m) for m in (1, 2, 3)]]
     accounts = sorted(df.BillingAccountId.unique())
-    assert len(accounts) == 2
+    assert accounts == ["71842093", "731942058316", "859302716445"]  # the Azure enrollment and two AWS payers
     assert [p.name for p in paths] == [f"focus_{a}_{m}.csv.gz" for a in accounts for m in months]
     per_file = df.groupby("file")[["BillingAccountId", "BillingPeriodStart"]].agg(set)
     for name, row in per_file.iterrows():
@@ -190,7 +190,22 @@ def test_timestamps_and_decimals_are_plain_text(export: tuple[list[Path], pd.Dat
         "ChargeCategory",
     ):
         assert df[column].notna().all(), column
-    assert df.BillingCurrency.eq("USD").all() and df.ProviderName.eq("AWS").all()
+    assert df.BillingCurrency.eq("USD").all()
+    providers = df.groupby("BillingAccountId")[["ProviderName", "PublisherName", "InvoiceIssuerName"]].agg(set)
+    aws, azure = {"AWS"}, {"Microsoft"}
+    assert providers.to_dict("index") == {
+        "71842093": {"ProviderName": azure, "PublisherName": azure, "InvoiceIssuerName": azure},
+        "731942058316": {
+            "ProviderName": aws,
+            "PublisherName": {"Amazon Web Services, Inc."},
+            "InvoiceIssuerName": {"Amazon Web Services, Inc."},
+        },
+        "859302716445": {
+            "ProviderName": aws,
+            "PublisherName": {"Amazon Web Services, Inc."},
+            "InvoiceIssuerName": {"Amazon Web Services, Inc."},
+        },
+    }
 
 
 def test_tags_are_json_objects(frame: pd.DataFrame) -> None:
@@ -214,8 +229,8 @@ def test_breadth_of_regions_services_teams_and_untagged_spend(frame: pd.DataFram
     assert frame.ServiceName.nunique() >= 10
     assert frame.team.dropna().nunique() >= 5
     assert frame[frame.team.isna() & frame.ChargeCategory.eq("Usage")].EffectiveCost.sum() > 0
-    for ba, subs in frame.groupby("BillingAccountId").SubAccountId.unique().items():
-        assert 2 <= len(subs) <= 4, ba
+    subs = frame.groupby("BillingAccountId").SubAccountId.unique()
+    assert [len(subs[ba]) for ba in ("71842093", "731942058316", "859302716445")] == [1, 3, 3]
     assert set(frame.x_InstanceType.dropna().str.split(".").str[0]) >= {"m5", "c5", "r5", "t3"}
 
 
@@ -237,8 +252,9 @@ def test_tax_every_month_for_every_billing_account(frame: pd.DataFrame) -> None:
     tax = frame[frame.ChargeCategory == "Tax"]
     assert (tax.BilledCost > 0).all()
     with_tax = set(zip(tax.BillingAccountId, tax.BillingPeriodStart, strict=True))
-    every = set(zip(frame.BillingAccountId, frame.BillingPeriodStart, strict=True))
-    assert with_tax == every and len(every) == 26
+    aws = frame[frame.ProviderName == "AWS"]
+    every = set(zip(aws.BillingAccountId, aws.BillingPeriodStart, strict=True))
+    assert with_tax == every and len(every) == 26  # Azure's cost export bills no sales tax
 
 
 def test_weekday_compute_hours_exceed_weekend_hours(frame: pd.DataFrame) -> None:
@@ -305,7 +321,7 @@ def test_billed_equals_amortized_per_billing_account_and_month(
     _, raw = export
     money = raw.assign(billed=_exact(raw.BilledCost), effective=_exact(raw.EffectiveCost))
     totals = money.groupby(["BillingAccountId", "BillingPeriodStart"])[["billed", "effective"]].sum()
-    assert len(totals) == 26
+    assert len(totals) == 39  # three billing accounts x 13 months
     assert (totals.billed == totals.effective).all()
     # Not trivially so: within a month, covered usage is billed 0 and purchases are amortized 0.
     assert (money.billed != money.effective).sum() > 100_000
@@ -385,7 +401,7 @@ def test_spot_prices_follow_the_observed_spot_level(frame: pd.DataFrame) -> None
 
 def test_end_on_the_first_of_a_month_bills_nothing_for_that_month(tmp_path: Path) -> None:
     paths = generate_demo_billing(tmp_path, end=date(2026, 3, 1), months=2)
-    assert [p.name.split("_")[2] for p in paths] == ["2026-02.csv.gz", "2026-02.csv.gz"]
+    assert [p.name.split("_")[2] for p in paths] == ["2026-02.csv.gz"] * 3
     assert _read(paths).ChargePeriodEnd.max() == "2026-03-01T00:00:00Z"
     assert generate_demo_billing(tmp_path / "none", end=date(2026, 3, 1), months=1) == []
 
@@ -420,6 +436,7 @@ def test_price_files_are_reproducible_from_the_shared_data(tmp_path: Path) -> No
     extract.main(SHARED, tmp_path)
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written == [
+        "azure_vm_ondemand_linux.json",
         "ec2_commitment_ratios.json",
         "ec2_ondemand_linux.json",
         "ec2_spot_linux_2022-05-31.tsv",
@@ -437,6 +454,8 @@ def test_every_price_used_has_a_recorded_source() -> None:
         assert f"ec2 {group.instance_type} {group.region}" in provenance
         if group.spot:
             assert f"spot {group.instance_type} {group.region}" in provenance
+    for group in org.AZURE_VM_GROUPS:
+        assert f"azure vm {group.instance_type} {group.region}" in provenance
     published = {k for k, v in provenance.items() if v == prices.PUBLISHED}
     assert published == {f"{k} {r}" for k, by_region in prices.PUBLISHED_LIST_PRICES.items() for r in by_region}
     for (key, region), rate in prices.service_rates().items():
@@ -444,3 +463,29 @@ def test_every_price_used_has_a_recorded_source() -> None:
             key,
             region,
         )
+
+
+def test_azure_rows_are_daily_at_the_retail_meter_price(frame: pd.DataFrame) -> None:
+    azure = frame[frame.ProviderName == "Microsoft"]
+    meters = [
+        item
+        for item in json.loads((SHARED / "azure/retail_prices/eastus_standard_d2s_v3_nofilter.json").read_text())["Items"]
+        if item["meterName"] == "D2s v3" and item["type"] == "Consumption" and "Windows" not in item["productName"]
+    ]
+    assert len(meters) == 1
+    meter = meters[0]
+    assert set(azure.ChargeCategory) == {"Usage"} and set(azure.ServiceName) == {"Virtual Machines"}
+    assert set(azure.SkuPriceId) == {meter["meterId"]} and set(azure.RegionId) == {meter["armRegionName"]}
+    assert set(azure.x_InstanceType) == {meter["armSkuName"]}
+    assert azure.ResourceId.str.startswith("/subscriptions/6f2c9d3e-8a41-4b7e-9c15-2d0e7a3b5f18/resourceGroups/").all()
+    start, end = pd.to_datetime(azure.ChargePeriodStart), pd.to_datetime(azure.ChargePeriodEnd)
+    assert ((end - start) == pd.Timedelta(days=1)).all() and (start.dt.hour == 0).all()
+    assert azure.ListUnitPrice.unique() == pytest.approx([meter["retailPrice"]])
+    assert (azure.BilledCost - azure.PricingQuantity * meter["retailPrice"]).abs().max() < 1e-9
+    # One row per scale set and day, for every day of the window.
+    days = (pd.Timestamp(END) - pd.Timestamp("2025-03-01")).days
+    assert len(azure) == len(org.AZURE_VM_GROUPS) * days
+    assert azure.groupby("ResourceName").size().to_dict() == {g.name: days for g in org.AZURE_VM_GROUPS}
+    # A few dozen VMs against the AWS fleet: a visible, small share of the bill.
+    share = azure.EffectiveCost.sum() / frame.EffectiveCost.sum()
+    assert 0.005 < share < 0.1, share

@@ -25,6 +25,9 @@ ZONE_PREFIX = {"use1": "us-east-1", "usw2": "us-west-2", "euw1": "eu-west-1"}
 FAMILIES = ("m5", "c5", "r5", "t3")
 SIZES = ("small", "medium", "large", "xlarge", "2xlarge", "4xlarge")
 TYPES = tuple(f"{family}.{size}" for family in FAMILIES for size in SIZES)
+# Azure VM sizes the demo's Azure subscription runs: the Linux pay-as-you-go ("Consumption") meter of each in
+# each region, from a raw Azure Retail Prices API response.
+AZURE_RETAIL_FILES = ("azure/retail_prices/eastus_standard_d2s_v3_nofilter.json",)
 RESERVED_TERMS = (
     "yrTerm1Standard.noUpfront",
     "yrTerm3Standard.noUpfront",
@@ -160,6 +163,38 @@ def _cur_rates(shared: Path) -> list[dict[str, str]]:
     return out
 
 
+def _azure_linux_meters(shared: Path) -> list[dict]:
+    """The Linux pay-as-you-go meters (productName without "Windows", type "Consumption", not Spot or Low
+    Priority) of the Azure Retail Prices responses, with the fields a cost export repeats."""
+    out = []
+    for name in AZURE_RETAIL_FILES:
+        for item in json.loads((shared / name).read_text())["Items"]:
+            if (
+                item["type"] == "Consumption"
+                and "Windows" not in item["productName"]
+                and not item["meterName"].endswith(("Spot", "Low Priority"))
+            ):
+                out.append(
+                    {
+                        key: item[key]
+                        for key in (
+                            "armRegionName",
+                            "armSkuName",
+                            "currencyCode",
+                            "meterId",
+                            "meterName",
+                            "productName",
+                            "retailPrice",
+                            "serviceName",
+                            "skuId",
+                            "unitOfMeasure",
+                        )
+                    }
+                    | {"source_file": name}
+                )
+    return sorted(out, key=lambda m: (m["armSkuName"], m["armRegionName"]))
+
+
 def main(shared: Path, out: Path = HERE) -> None:
     libcloud = json.loads((shared / "aws_pricing/libcloud_pricing.json").read_text())
     linux = libcloud["compute"]["ec2_linux"]
@@ -191,6 +226,12 @@ def main(shared: Path, out: Path = HERE) -> None:
             },
             indent=1,
             sort_keys=True,
+        )
+        + "\n"
+    )
+    (out / "azure_vm_ondemand_linux.json").write_text(
+        json.dumps(
+            {"source": list(AZURE_RETAIL_FILES), "meters": _azure_linux_meters(shared)}, indent=1, sort_keys=True
         )
         + "\n"
     )
