@@ -45,7 +45,7 @@ FOCUS_ALIASES: dict[str, str] = {
 # carries both (FOCUS 1.3 deprecates ProviderName, "replaced by ServiceProviderName"; 1.4 removes it); the
 # deprecated column is then kept in extras. PublisherName is deprecated without a replacement.
 FOCUS_SUCCESSORS: dict[str, str] = {"ServiceProviderName": "ProviderName"}
-# Mandatory before FOCUS 1.3 only: a file with ServiceProviderName may leave them out (1.4 removed them).
+# Mandatory before FOCUS 1.3 only: a 1.3 or 1.4 file may leave it out (deprecated in 1.3, removed in 1.4).
 DEPRECATED_IN_1_3: tuple[str, ...] = ("PublisherName",)
 
 # Columns a FOCUS export must have (an alias counts as the column). Values may still be null where

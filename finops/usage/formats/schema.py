@@ -72,8 +72,6 @@ FOCUS_NAMES: dict[str, str] = {
     "allocated_tags": "AllocatedTags",
     "contract_applied": "ContractApplied",
 }
-# Canonical columns holding JSON object text (stored as JSON).
-JSON_COLUMNS: tuple[str, ...] = ("tags", "allocated_method_details", "allocated_tags", "contract_applied")
 
 DECIMAL_COLUMNS: tuple[str, ...] = (
     "billed_cost",
