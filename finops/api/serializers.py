@@ -44,7 +44,8 @@ class CostQuerySerializer(FilterFieldsSerializer):
     group_by = serializers.CharField(
         required=False,
         help_text="One or two comma-separated dimensions: service, account, sub_account, region, team, provider, "
-        "charge_category, pricing_category, service_category or tag:KEY.",
+        "charge_category, pricing_category, service_category, tag:KEY, or the FOCUS 1.3 split cost allocation's "
+        "allocated_resource (AllocatedResourceId) and allocated_tag:KEY (AllocatedTags).",
     )
     start = serializers.DateField(required=False, help_text="First day, inclusive (UTC).")
     end = serializers.DateField(required=False, help_text="Last day, inclusive (UTC).")
@@ -156,6 +157,7 @@ class IngestJobSerializer(serializers.ModelSerializer):
             "source",
             "requested_format",
             "format",
+            "focus_version",
             "files",
             "rows_read",
             "rows_written",

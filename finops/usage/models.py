@@ -25,6 +25,8 @@ class IngestJob(models.Model):
     source = models.CharField(max_length=16, default="cli")  # cli, upload, api, demo
     requested_format = models.CharField(max_length=16, default="auto")
     format = models.CharField(max_length=16, blank=True)
+    # The FOCUS versions of the delivery's FOCUS files, comma-separated ("1.2,1.3"); "" when none is FOCUS.
+    focus_version = models.CharField(max_length=32, blank=True, default="", db_default="")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     delivery_sha256 = models.CharField(max_length=64, db_index=True)
     duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -74,6 +76,7 @@ class IngestFile(models.Model):
     sha256 = models.CharField(max_length=64)
     size_bytes = models.BigIntegerField()
     format = models.CharField(max_length=16, blank=True)
+    focus_version = models.CharField(max_length=8, blank=True, default="", db_default="")  # FOCUS files only
     rows = models.BigIntegerField(default=0)
 
     class Meta:
@@ -166,6 +169,15 @@ class LineItem(models.Model):
     commitment_discount_category = models.TextField(null=True)
     commitment_discount_status = models.TextField(null=True)
     tags = models.JSONField(null=True)
+    # FOCUS 1.3+: the infrastructure provider, split cost allocation (what a shared charge was split to, how,
+    # and the allocated resource's own tags) and the contract commitments the charge counts towards.
+    host_provider_name = models.TextField(null=True)
+    allocated_method_id = models.TextField(null=True)
+    allocated_method_details = models.JSONField(null=True)
+    allocated_resource_id = models.TextField(null=True)
+    allocated_resource_name = models.TextField(null=True)
+    allocated_tags = models.JSONField(null=True)
+    contract_applied = models.JSONField(null=True)
     instance_type = models.TextField(null=True)
     extras = models.JSONField(null=True)
 

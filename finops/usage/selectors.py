@@ -1,6 +1,9 @@
 """Reads over usage data. Reports come from the daily rollups: DailyCost, and DailyTagCost for one tag key
 (a group-by or a filter). Only a report on two different tag keys, or on an empty tag value, reads line items.
 
+Group-bys on FOCUS 1.3 split cost allocation (``allocated_resource``, ``allocated_tag:KEY``) read line items: the
+rollups do not carry allocation columns, whose values can be as many as the resources a cost is split to.
+
 ``cost_breakdown`` is the one code path for cost reports: one or two group-bys, filters (one value or several,
 "(none)" for "not set"), the caller's team visibility and a time granularity. ``cost_summary`` (the
 ``cost_report`` command, budgets' digests), the API's costs/summary and costs/timeseries and the Explore page
@@ -39,7 +42,11 @@ GROUP_FIELDS = {
     "pricing_category": "pricing_category",
     "service_category": "service_category",
 }
+# group-by name -> line-item column: dimensions the rollups do not carry (FOCUS 1.3 split cost allocation).
+LINE_ITEM_GROUP_FIELDS = {"allocated_resource": "allocated_resource_id"}
 NONE_LABEL = "(none)"
+TAG_PREFIX = "tag:"
+ALLOCATED_TAG_PREFIX = "allocated_tag:"
 
 
 def usage_q() -> Q:
@@ -60,9 +67,20 @@ class CostRow:
 
 
 def parse_group_by(group_by: str) -> str:
-    if group_by in GROUP_FIELDS or (group_by.startswith("tag:") and len(group_by) > 4):
+    if group_by in GROUP_FIELDS or group_by in LINE_ITEM_GROUP_FIELDS:
         return group_by
-    raise ReportError(f"unknown group-by {group_by!r}; choose one of {', '.join(GROUP_FIELDS)} or tag:KEY")
+    for prefix in (TAG_PREFIX, ALLOCATED_TAG_PREFIX):
+        if group_by.startswith(prefix) and len(group_by) > len(prefix):
+            return group_by
+    raise ReportError(
+        f"unknown group-by {group_by!r}; choose one of {', '.join([*GROUP_FIELDS, *LINE_ITEM_GROUP_FIELDS])}, "
+        "tag:KEY or allocated_tag:KEY"
+    )
+
+
+def reads_line_items(group_by: str) -> bool:
+    """Whether a group-by needs line items (its dimension is not in the rollups)."""
+    return group_by in LINE_ITEM_GROUP_FIELDS or group_by.startswith(ALLOCATED_TAG_PREFIX)
 
 
 def parse_metric(metric: str) -> str:
@@ -133,12 +151,21 @@ def _line_item_fields() -> dict[str, object]:
         "pricing_category": Coalesce(F("pricing_category"), Value(""), output_field=text),
         "service_category": Coalesce(F("service_category"), Value(""), output_field=text),
         "currency": F("billing_currency"),
+        **{name: Coalesce(F(column), Value(""), output_field=text) for name, column in LINE_ITEM_GROUP_FIELDS.items()},
     }
 
 
-def tag_expression(key: str):
+def tag_expression(key: str, column: str = "tags"):
     # As in cost_summary: KT() would split a key on "__"; tag keys are used as given.
-    return Coalesce(KT(f"tags__{key}"), Value(""), output_field=TextField())
+    return Coalesce(KT(f"{column}__{key}"), Value(""), output_field=TextField())
+
+
+def _line_item_group(dimension: str, fields: Mapping[str, object]):
+    if dimension.startswith(TAG_PREFIX):
+        return tag_expression(dimension[len(TAG_PREFIX) :])
+    if dimension.startswith(ALLOCATED_TAG_PREFIX):
+        return tag_expression(dimension[len(ALLOCATED_TAG_PREFIX) :], "allocated_tags")
+    return fields[dimension]
 
 
 def _filter_values(filters: Mapping[str, FilterValues] | None, *, allowed: Collection[str]) -> dict[str, tuple]:
@@ -254,7 +281,11 @@ def cost_breakdown(
     if start and end and start > end:
         raise ReportError(f"start {start} is after end {end}")
     tag_keys = {dim[4:] for dim in dimensions if dim.startswith("tag:")} | ({tag[0]} if tag else set())
-    read_line_items = len(tag_keys) > 1 or (tag is not None and tag[1] in ("", NONE_LABEL))
+    read_line_items = (
+        len(tag_keys) > 1
+        or (tag is not None and tag[1] in ("", NONE_LABEL))
+        or any(reads_line_items(dim) for dim in dimensions)
+    )
     teams_by_value: dict[str, str] = {}
     keys = [f"g{i}" for i in range(len(dimensions))] + (["period"] if granularity else [])
     sums: dict[tuple, Decimal] = defaultdict(Decimal)
@@ -265,7 +296,7 @@ def cost_breakdown(
         fields = _line_item_fields()
         annotations: dict[str, object] = {}
         for i, dim in enumerate(dimensions):
-            annotations[f"g{i}"] = tag_expression(dim[4:]) if dim.startswith("tag:") else fields[dim]
+            annotations[f"g{i}"] = _line_item_group(dim, fields)
         if granularity:
             annotations["period"] = TruncDate("charge_period_start", tzinfo=UTC)
         totals = queryset.annotate(**annotations).values(*keys, "billing_currency").annotate(cost=MoneySum(field))

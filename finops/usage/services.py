@@ -249,6 +249,7 @@ def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None, 
             if duplicate is not None:
                 job.status = IngestJob.Status.DUPLICATE
                 job.duplicate_of = duplicate
+                job.focus_version = duplicate.focus_version
                 job.billing_periods = duplicate.billing_periods
                 job.totals = duplicate.totals
                 job.rows_read = duplicate.rows_read
@@ -356,6 +357,7 @@ def _prepare_delivery(
             summary.add(chunk)
             ingest_file.rows += chunk.num_rows
             ingest_file.format = parsed.fmt
+            ingest_file.focus_version = parsed.focus_version
             # Only what the loader needs travels on: holding parsed tables in the queue doubled peak RSS.
             with _sums_in_range(file=str(path)):
                 rollups = (rollup_chunk(chunk, values), tag_rollup_chunk(chunk, values))
@@ -401,7 +403,7 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
             tracker.rows = loader.rows
             tracker.report(tracker.bytes_before + bytes_read)
     for ingest_file in files:
-        ingest_file.save(update_fields=["rows", "format"])
+        ingest_file.save(update_fields=["rows", "format", "focus_version"])
 
     slices = _slice_filter(summary.slices)
     owners = BillingSlice.objects.filter(organization=organization).filter(slices).values_list("job_id", flat=True)
@@ -426,6 +428,7 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
             defaults={"job": job, "rows": rows},
         )
     job.format = ",".join(sorted({f.format for f in files}))
+    job.focus_version = ",".join(sorted({f.focus_version for f in files if f.focus_version}))
     job.rows_read = summary.rows
     job.rows_written = summary.rows
     job.rows_replaced = replaced[1].get(LineItem._meta.label, 0)

@@ -1,4 +1,5 @@
-"""Reads behind the pages. All answer from the daily rollups: DailyCost, and DailyTagCost for tag group-bys.
+"""Reads behind the pages. All answer from the daily rollups: DailyCost, and DailyTagCost for tag group-bys (Explore's
+split-cost-allocation group-bys excepted: cost_breakdown reads those from line items).
 Results are cached per organization version and scope (see cache.py). Money stays Decimal here; pages
 round for display only."""
 
@@ -17,9 +18,11 @@ from finops.accounts.access import AccessPolicy
 from finops.core.money import MoneySum
 from finops.usage.charges import KIND_LABELS, OTHER_KINDS, charge_kind, same_stage
 from finops.usage.selectors import (
+    ALLOCATED_TAG_PREFIX,
     GRANULARITIES,
     METRICS,
     NONE_LABEL,
+    TAG_PREFIX,
     ReportError,
     cost_breakdown,
     daily_costs_visible,
@@ -40,6 +43,9 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "pricing_category": ("pricing_category", "Pricing category"),
     "provider": ("provider_name", "Provider"),
 }
+# Explore group-bys read from line items (FOCUS 1.3 split cost allocation): name -> label. Besides these and
+# DIMENSIONS, Explore groups by tag:KEY and allocated_tag:KEY.
+LINE_ITEM_DIMENSIONS: dict[str, str] = {"allocated_resource": "Allocated resource"}
 STACK_DIMENSIONS = ("service", "account", "team")
 OVERVIEW_METRICS = ("billed", "effective")
 
@@ -345,7 +351,7 @@ def commitment_monthly(scope: AccessPolicy, *, start: date, end: date, currency:
 @dataclass(frozen=True)
 class ExploreQuery:
     metric: str
-    group: str  # a DIMENSIONS key or tag:KEY
+    group: str  # a DIMENSIONS or LINE_ITEM_DIMENSIONS key, tag:KEY or allocated_tag:KEY
     granularity: str
     start: date
     end: date
@@ -380,8 +386,10 @@ def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> E
     if metric not in METRICS:
         raise ReportError(f"metric: unknown {metric!r}; choose one of {', '.join(METRICS)}")
     group = one("group", "service")
-    if group not in DIMENSIONS and not (group.startswith("tag:") and len(group) > 4):
-        raise ReportError(f"group: unknown {group!r}; choose one of {', '.join(DIMENSIONS)} or tag:KEY")
+    keyed = any(group.startswith(p) and len(group) > len(p) for p in (TAG_PREFIX, ALLOCATED_TAG_PREFIX))
+    if group not in DIMENSIONS and group not in LINE_ITEM_DIMENSIONS and not keyed:
+        choices = ", ".join([*DIMENSIONS, *LINE_ITEM_DIMENSIONS])
+        raise ReportError(f"group: unknown {group!r}; choose one of {choices}, tag:KEY or allocated_tag:KEY")
     granularity = one("granularity", "day")
     if granularity not in GRANULARITIES:
         raise ReportError(f"granularity: unknown {granularity!r}; choose one of {', '.join(GRANULARITIES)}")

@@ -24,7 +24,7 @@ from finops.core.amounts import quantize_money
 from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.models import IngestJob
-from finops.usage.selectors import METRICS, ReportError
+from finops.usage.selectors import ALLOCATED_TAG_PREFIX, METRICS, ReportError
 from finops.usage.services import billing_upload_create
 from finops.usage.teams import TeamMappingError, team_tag_mapping_set, team_tag_mappings
 from finops.usage.uploads import upload_request_check
@@ -185,12 +185,13 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str) -> dict:
 
 def _explore_params(request: HttpRequest) -> dict[str, list[str]]:
     params = {key: request.GET.getlist(key) for key in request.GET}
-    # The form's "Tag key" choice: group=tag + tag_key=KEY is the same view as group=tag:KEY.
-    if params.get("group", [""])[-1] == "tag":
+    # The form's "Tag key" choices: group=tag + tag_key=KEY is the same view as group=tag:KEY (allocated_tag alike).
+    kind = params.get("group", [""])[-1]
+    if kind in ("tag", "allocated_tag"):
         key = (params.get("tag_key") or [""])[-1].strip()
         if not key:
             raise ReportError("group: choose a tag key")
-        params["group"] = [f"tag:{key}"]
+        params["group"] = [f"{kind}:{key}"]
     return params
 
 
@@ -214,7 +215,8 @@ def explore(request: HttpRequest) -> HttpResponse:
     last = selectors.as_of(scope) or date.today()
     context: dict = {
         "metric_labels": METRIC_LABELS,
-        "dimensions": [(k, v[1]) for k, v in selectors.DIMENSIONS.items()],
+        "dimensions": [(k, v[1]) for k, v in selectors.DIMENSIONS.items()]
+        + list(selectors.LINE_ITEM_DIMENSIONS.items()),
         "granularities": list(selectors.GRANULARITIES),
     }
     try:
@@ -237,12 +239,22 @@ def explore(request: HttpRequest) -> HttpResponse:
         {
             **data,
             "query": query,
-            "tag_key": query.group[4:] if query.group.startswith("tag:") else "",
+            "tag_key": query.group.partition(":")[2],
+            "allocated_tag": query.group.startswith(ALLOCATED_TAG_PREFIX),
             "canonical_url": canonical,
             "csv_url": f"{canonical}&format=csv",
         }
     )
     return render_page(request, "web/explore.html", context)
+
+
+def _explore_group_label(group: str) -> str:
+    kind, _, key = group.partition(":")
+    if kind == "tag" and key:
+        return f"tag {key}"
+    if kind == "allocated_tag" and key:
+        return f"allocated tag {key}"
+    return selectors.DIMENSIONS[group][1] if group in selectors.DIMENSIONS else selectors.LINE_ITEM_DIMENSIONS[group]
 
 
 def _explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
@@ -262,7 +274,7 @@ def _explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
             }
         )
     currency = selectors.main_currency(scope)
-    group_label = f"tag {query.group[4:]}" if query.group.startswith("tag:") else selectors.DIMENSIONS[query.group][1]
+    group_label = _explore_group_label(query.group)
     chart_frame = frame[frame["currency"] == currency] if not frame.empty else frame
     figure = figures.stacked_bars(
         chart_frame,

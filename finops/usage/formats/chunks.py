@@ -35,6 +35,7 @@ class ParsedChunk:
     bytes_read: int  # bytes of the file on disk consumed so far (for a progress bar)
     bytes_total: int  # on-disk size of the file
     fmt: str  # "focus" | "aws-cur"
+    focus_version: str = ""  # the FOCUS version of a FOCUS file ("1.0" to "1.4"), "" for other formats
 
 
 def read_chunks(
@@ -77,6 +78,7 @@ def _converted(
     source: Source, mapper: FocusMapper | CurMapper, groups: Iterator, chunk_rows: int, fmt: str
 ) -> Iterator[ParsedChunk]:
     """Raw groups converted to canonical tables and cut into chunks of ``chunk_rows``."""
+    version = getattr(mapper, "version", "")
     pending: list[pa.Table] = []
     pending_rows = 0
     next_row = 1  # first data row of the next chunk to yield
@@ -98,11 +100,11 @@ def _converted(
             # Hold no reference to a yielded chunk once the caller moves on: peak memory is then
             # the caller's chunk plus the one being built, not more.
             del combined
-            yield ParsedChunk(head, next_row, progress, source.size, fmt)
+            yield ParsedChunk(head, next_row, progress, source.size, fmt, version)
             del head
             next_row += chunk_rows
     if pending_rows:
-        yield ParsedChunk(pa.concat_tables(pending), next_row, source.size, source.size, fmt)
+        yield ParsedChunk(pa.concat_tables(pending), next_row, source.size, source.size, fmt, version)
     if converted_rows == 0:
         raise IngestError("no data rows (the file has only a header)", file=source.label)
 

@@ -488,6 +488,41 @@ def canonical_json_objects(
     return pc.take(pa.array(canonical, pa.string()), encoded.indices)
 
 
+def checked_json_objects(text: pa.Array, where: Where, column: str, problem: Callable[[dict], str | None]) -> pa.Array:
+    """JSON object text per row, kept as sent (numbers read as Decimal, so none is rounded); {} and blanks
+    become null. Invalid JSON, a value that is not an object, or one ``problem`` describes is an IngestError
+    naming the first row that has it. Each distinct text is checked once."""
+    if text.null_count == len(text):
+        return text
+    text = pc.utf8_trim_whitespace(text)
+    encoded = pc.dictionary_encode(text)
+    kept: list[str | None] = []
+    bad: dict[int, str] = {}
+    for i, raw in enumerate(encoded.dictionary.to_pylist()):
+        kept.append(raw or None)
+        if not raw:
+            continue
+        try:
+            value = json.loads(raw, parse_float=Decimal)
+        except ValueError:
+            bad[i] = f"invalid JSON: {raw!r}"
+            continue
+        if not isinstance(value, dict):
+            bad[i] = f"not a JSON object: {raw!r}"
+            continue
+        if not value:
+            kept[i] = None
+            continue
+        found = problem(value)
+        if found:
+            bad[i] = f"{found}: {raw!r}"
+    if bad:
+        hits = pc.is_in(encoded.indices, value_set=pa.array(list(bad), encoded.indices.type))
+        row = pc.index(hits, True).as_py()
+        raise where.error(bad[encoded.indices[row].as_py()], index=row, column=column)
+    return pc.take(pa.array(kept, pa.string()), encoded.indices)
+
+
 def json_field(text: pa.Array, key_matches: Callable[[str], bool]) -> pa.Array:
     """Per row, the value of the first key of the row's JSON object text that ``key_matches``
     (as text; null when absent or when the text is not a JSON object)."""

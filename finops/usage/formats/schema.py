@@ -17,7 +17,8 @@ import pyarrow as pa
 DECIMAL = pa.decimal128(38, 16)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
-# canonical name -> FOCUS column name (the FOCUS 1.0-1.2 name the canonical column carries).
+# canonical name -> FOCUS column name (the FOCUS 1.0-1.2 name the canonical column carries; FOCUS 1.3's
+# ServiceProviderName fills provider_name, see focus.FOCUS_SUCCESSORS).
 FOCUS_NAMES: dict[str, str] = {
     "provider_name": "ProviderName",
     "publisher_name": "PublisherName",
@@ -62,6 +63,14 @@ FOCUS_NAMES: dict[str, str] = {
     "commitment_discount_category": "CommitmentDiscountCategory",
     "commitment_discount_status": "CommitmentDiscountStatus",
     "tags": "Tags",
+    # FOCUS 1.3: the infrastructure under a service provider's service, split cost allocation, contracts.
+    "host_provider_name": "HostProviderName",
+    "allocated_method_id": "AllocatedMethodId",
+    "allocated_method_details": "AllocatedMethodDetails",
+    "allocated_resource_id": "AllocatedResourceId",
+    "allocated_resource_name": "AllocatedResourceName",
+    "allocated_tags": "AllocatedTags",
+    "contract_applied": "ContractApplied",
 }
 
 DECIMAL_COLUMNS: tuple[str, ...] = (

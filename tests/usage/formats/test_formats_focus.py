@@ -251,12 +251,26 @@ def test_same_file_in_other_shapes_gives_identical_rows(tmp_path, parsed, name, 
 
 def test_alias_shadowed_by_the_real_column_is_an_extra(tmp_path, parsed):
     header, rows = raw_header_and_rows(FOCUS_SAMPLE)
-    path = write_csv(tmp_path / "both.csv", [*header, "ServiceProviderName"], [[*r, "Other Co"] for r in rows])
+    renamed = ["Region" if h == "RegionName" else h for h in header]
+    path = write_csv(tmp_path / "both.csv", [*renamed, "RegionName"], [[*r, "Elsewhere"] for r in rows])
     table = read_all(path)
-    assert table["provider_name"].to_pylist() == parsed["provider_name"].to_pylist()
+    assert table["region_name"].to_pylist() == ["Elsewhere"] * len(rows)
     assert json.loads(table["extras"][0].as_py()) == {
         "Id": rows[0][header.index("Id")],
-        "ServiceProviderName": "Other Co",
+        "Region": rows[0][header.index("RegionName")],
+    }
+
+
+def test_service_provider_name_wins_over_the_deprecated_provider_name(tmp_path, parsed):
+    """FOCUS 1.3 deprecates ProviderName, "replaced by ServiceProviderName": with both, the newer one is the
+    provider and the deprecated value is kept in extras."""
+    header, rows = raw_header_and_rows(FOCUS_SAMPLE)
+    path = write_csv(tmp_path / "both.csv", [*header, "ServiceProviderName"], [[*r, "Other Co"] for r in rows])
+    table = read_all(path)
+    assert table["provider_name"].to_pylist() == ["Other Co"] * len(rows)
+    assert json.loads(table["extras"][0].as_py()) == {
+        "Id": rows[0][header.index("Id")],
+        "ProviderName": rows[0][header.index("ProviderName")],
     }
 
 

@@ -27,7 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--org", required=True)
         parser.add_argument("--start", type=str, help="first day, YYYY-MM-DD (inclusive)")
         parser.add_argument("--end", type=str, help="last day, YYYY-MM-DD (inclusive)")
-        parser.add_argument("--group-by", default="service", help=f"{'|'.join(GROUP_FIELDS)}|tag:KEY (default service)")
+        parser.add_argument(
+            "--group-by",
+            default="service",
+            help=f"{'|'.join(GROUP_FIELDS)}|tag:KEY|allocated_resource|allocated_tag:KEY (default service)",
+        )
         parser.add_argument("--metric", default="billed", choices=list(METRICS))
         parser.add_argument("--format", default="table", choices=["table", "csv", "json"])
 

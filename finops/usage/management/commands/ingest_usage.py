@@ -105,6 +105,7 @@ class Command(BaseCommand):
             "organization": organization.slug,
             "organization_created": created,
             "format": job.format,
+            "focus_version": job.focus_version,
             "rows_replaced": job.rows_replaced,
             "duplicate_of": job.duplicate_of_id,
             "duration_seconds": round(job.duration_seconds or 0.0, 3),
