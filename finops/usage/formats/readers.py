@@ -7,6 +7,10 @@ as bytes to report its row and column. Nothing is ever loaded whole: CSV goes th
 ``pyarrow.csv.open_csv`` block by block, Parquet through ``ParquetFile.iter_batches``. The expansion
 limits hold for every container: the CSV text a gzip or zip expands to, the Arrow data a Parquet file
 decodes to.
+
+Newline-delimited JSON (one object per line, as BigQuery exports a table) is read the same way: its nested
+objects are flattened to dotted column names (``{"service": {"id": ...}}`` -> ``service.id``), arrays and
+scalars become text (numbers exactly as written), and the header is every name the file uses.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -107,7 +113,18 @@ class Source(InputFile):
     def header(self) -> list[str]:
         if self.container == PARQUET:
             return list(self._parquet().schema_arrow.names)
+        if self.is_json_lines():
+            return self._json_header()
         return self._csv_header()
+
+    def is_json_lines(self) -> bool:
+        """Newline-delimited JSON: the first line opens an object (no CSV header starts with ``{``)."""
+        if self.container == PARQUET:
+            return False
+        head = self._read_first_line()
+        if head.startswith(codecs.BOM_UTF8):
+            head = head[len(codecs.BOM_UTF8) :]
+        return head.lstrip().startswith(b"{")
 
     def _read_first_line(self) -> bytes:
         head = b""
@@ -155,6 +172,8 @@ class Source(InputFile):
         """Raw batches in file order, each with the on-disk bytes consumed once it was read."""
         if self.container == PARQUET:
             yield from self._parquet_batches()
+        elif self.is_json_lines():
+            yield from self._json_batches(names)
         else:
             yield from self._csv_batches(names)
 
@@ -270,6 +289,75 @@ class Source(InputFile):
             return None, None, False
         return None, None, False
 
+    # ----------------------------------------------------------------- newline-delimited JSON
+
+    def _json_records(self) -> Iterator[tuple[int, dict[str, str], int, int]]:
+        """(data row, flattened record, text bytes read, on-disk bytes read) per non-blank line, streamed."""
+        row = 0
+        text_bytes = 0
+        try:
+            stream, position = self.binary()
+            with stream:
+                while line := stream.readline(_HEADER_LIMIT + 1):
+                    text_bytes += len(line)
+                    if self.limits is not None and self.container != PLAIN:
+                        self.limits.check(text_bytes, position(), self.label)
+                    if len(line) > _HEADER_LIMIT and not line.endswith(b"\n"):
+                        raise IngestError(f"a line longer than {_HEADER_LIMIT:,} bytes", file=self.label, row=row + 1)
+                    if row == 0 and line.startswith(codecs.BOM_UTF8):
+                        line = line[len(codecs.BOM_UTF8) :]
+                    if not line.strip():
+                        continue
+                    row += 1
+                    yield row, self._json_record(line, row), text_bytes, position()
+        except (OSError, EOFError, zlib.error) as exc:
+            raise self.decompress_error(exc) from None
+
+    def _json_record(self, line: bytes, row: int) -> dict[str, str]:
+        try:
+            value = json.loads(line, parse_float=Decimal)
+        except UnicodeDecodeError:
+            raise IngestError("not UTF-8 text: save the file as UTF-8", file=self.label, row=row) from None
+        except ValueError as exc:
+            cut = "" if line.endswith(b"\n") else " (the file's last line: truncated?)"
+            raise IngestError(f"invalid JSON{cut}: {exc}", file=self.label, row=row) from None
+        if not isinstance(value, dict):
+            raise IngestError(f"not a JSON object: {line[:80]!r}", file=self.label, row=row)
+        flat: dict[str, str] = {}
+        _flatten(value, "", flat)
+        return flat
+
+    def _json_header(self) -> list[str]:
+        """Every column name the file uses, in order of first use: an export leaves null fields out, so
+        a field can first appear on any line (an adjustment's ``adjustment_info``)."""
+        names: dict[str, None] = {}
+        for _, record, _, _ in self._json_records():
+            names.update(dict.fromkeys(record))
+        if not names:
+            raise IngestError("no data rows (the file has no JSON object)", file=self.label)
+        return list(names)
+
+    def _json_batches(self, names: list[str]) -> Iterator[tuple[pa.RecordBatch, int]]:
+        known = set(names)
+        columns: dict[str, list[str | None]] = {name: [] for name in names}
+        rows = 0
+        for row, record, text_bytes, consumed in self._json_records():
+            unknown = record.keys() - known
+            if unknown:  # the file changed since its header was read
+                raise IngestError(f"field not in the header: {sorted(unknown)[0]}", file=self.label, row=row)
+            for name, values in columns.items():
+                values.append(record.get(name))
+            rows += 1
+            if rows == CONVERT_ROWS:
+                yield _text_batch(columns), self._json_progress(text_bytes, consumed)
+                columns = {name: [] for name in names}
+                rows = 0
+        if rows:
+            yield _text_batch(columns), self.size
+
+    def _json_progress(self, text_bytes: int, consumed: int) -> int:
+        return min(text_bytes if self.container == PLAIN else consumed, self.size)
+
     def _parquet(self) -> pq.ParquetFile:
         try:
             return pq.ParquetFile(self.path)
@@ -309,6 +397,34 @@ class Source(InputFile):
             ]
             # Parquet has no incremental byte position: report the share of rows read.
             yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names), int(self.size * rows / total)
+
+
+def _flatten(value: dict, prefix: str, into: dict[str, str]) -> None:
+    """Nested objects as dotted names; arrays as JSON text; "" and null left out (null, as in a CSV)."""
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, dict):
+            _flatten(item, f"{name}.", into)
+        elif item is not None and item != "":
+            into[name] = item if isinstance(item, str) else _json_text(item)
+
+
+def _json_text(value: object) -> str:
+    """A parsed JSON value back as compact JSON text, numbers exactly as the file wrote them."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        items = ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_json_text(v)}" for k, v in value.items())
+        return "{" + items + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_json_text(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _text_batch(columns: dict[str, list[str | None]]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array(v, pa.string()) for v in columns.values()], names=list(columns))
 
 
 def _refuse_utf16_or_binary(sample: bytes, label: str) -> None:
