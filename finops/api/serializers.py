@@ -193,7 +193,10 @@ class IngestJobSerializer(serializers.ModelSerializer):
 
 
 class IngestUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A billing export: FOCUS or AWS CUR (CSV, .gz, .zip, Parquet).")
+    file = serializers.FileField(
+        help_text="A billing export: FOCUS, AWS CUR, Google Cloud billing export or OCI cost report "
+        "(CSV, .gz, .zip, Parquet, newline-delimited JSON)."
+    )
     format = serializers.ChoiceField(choices=["auto", *FORMATS], default="auto")
 
 

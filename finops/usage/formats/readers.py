@@ -10,7 +10,7 @@ decodes to.
 
 Newline-delimited JSON (one object per line, as BigQuery exports a table) is read the same way: its nested
 objects are flattened to dotted column names (``{"service": {"id": ...}}`` -> ``service.id``), arrays and
-scalars become text (numbers exactly as written), and the header is every name the file uses.
+scalars become text (numbers exact, never through a float), and the header is every name the file uses.
 """
 
 from __future__ import annotations
@@ -410,7 +410,7 @@ def _flatten(value: dict, prefix: str, into: dict[str, str]) -> None:
 
 
 def _json_text(value: object) -> str:
-    """A parsed JSON value back as compact JSON text, numbers exactly as the file wrote them."""
+    """A parsed JSON value back as compact JSON text, numbers exact (never through a float)."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, bool):
