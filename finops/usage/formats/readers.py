@@ -291,8 +291,8 @@ class Source(InputFile):
 
     # ----------------------------------------------------------------- newline-delimited JSON
 
-    def _json_records(self) -> Iterator[tuple[int, dict[str, str], int, int]]:
-        """(data row, flattened record, text bytes read, on-disk bytes read) per non-blank line, streamed."""
+    def _json_lines(self) -> Iterator[tuple[int, bytes, int, int]]:
+        """(data row, line, text bytes read, on-disk bytes read) per non-blank line, streamed."""
         row = 0
         text_bytes = 0
         try:
@@ -309,13 +309,14 @@ class Source(InputFile):
                     if not line.strip():
                         continue
                     row += 1
-                    yield row, self._json_record(line, row), text_bytes, position()
+                    yield row, line, text_bytes, position()
         except (OSError, EOFError, zlib.error) as exc:
             raise self.decompress_error(exc) from None
 
-    def _json_record(self, line: bytes, row: int) -> dict[str, str]:
+    def _json_object(self, line: bytes, row: int, *, exact: bool = True) -> dict:
+        """A line's object; ``exact`` reads numbers as Decimal (their values), else as floats (for names only)."""
         try:
-            value = json.loads(line, parse_float=Decimal)
+            value = json.loads(line, parse_float=Decimal) if exact else json.loads(line)
         except UnicodeDecodeError:
             raise IngestError("not UTF-8 text: save the file as UTF-8", file=self.label, row=row) from None
         except ValueError as exc:
@@ -323,37 +324,33 @@ class Source(InputFile):
             raise IngestError(f"invalid JSON{cut}: {exc}", file=self.label, row=row) from None
         if not isinstance(value, dict):
             raise IngestError(f"not a JSON object: {line[:80]!r}", file=self.label, row=row)
-        flat: dict[str, str] = {}
-        _flatten(value, "", flat)
-        return flat
+        return value
 
     def _json_header(self) -> list[str]:
         """Every column name the file uses, in order of first use: an export leaves null fields out, so
         a field can first appear on any line (an adjustment's ``adjustment_info``)."""
         names: dict[str, None] = {}
-        for _, record, _, _ in self._json_records():
-            names.update(dict.fromkeys(record))
+        for row, line, _, _ in self._json_lines():
+            _flat_names(self._json_object(line, row, exact=False), "", names)
         if not names:
             raise IngestError("no data rows (the file has no JSON object)", file=self.label)
         return list(names)
 
     def _json_batches(self, names: list[str]) -> Iterator[tuple[pa.RecordBatch, int]]:
         known = set(names)
-        columns: dict[str, list[str | None]] = {name: [] for name in names}
-        rows = 0
-        for row, record, text_bytes, consumed in self._json_records():
-            unknown = record.keys() - known
-            if unknown:  # the file changed since its header was read
-                raise IngestError(f"field not in the header: {sorted(unknown)[0]}", file=self.label, row=row)
-            for name, values in columns.items():
-                values.append(record.get(name))
-            rows += 1
-            if rows == CONVERT_ROWS:
-                yield _text_batch(columns), self._json_progress(text_bytes, consumed)
-                columns = {name: [] for name in names}
-                rows = 0
-        if rows:
-            yield _text_batch(columns), self.size
+        records: list[dict[str, str]] = []
+        for row, line, text_bytes, consumed in self._json_lines():
+            record: dict[str, str] = {}
+            _flatten(self._json_object(line, row), "", record)
+            if not record.keys() <= known:  # the file changed since its header was read
+                unknown = sorted(record.keys() - known)[0]
+                raise IngestError(f"field not in the header: {unknown}", file=self.label, row=row)
+            records.append(record)
+            if len(records) == CONVERT_ROWS:
+                yield _text_batch(names, records), self._json_progress(text_bytes, consumed)
+                records = []
+        if records:
+            yield _text_batch(names, records), self.size
 
     def _json_progress(self, text_bytes: int, consumed: int) -> int:
         return min(text_bytes if self.container == PLAIN else consumed, self.size)
@@ -402,29 +399,48 @@ class Source(InputFile):
 def _flatten(value: dict, prefix: str, into: dict[str, str]) -> None:
     """Nested objects as dotted names; arrays as JSON text; "" and null left out (null, as in a CSV)."""
     for key, item in value.items():
-        name = f"{prefix}{key}"
+        if isinstance(item, str):
+            if item:
+                into[prefix + key] = item
+        elif isinstance(item, dict):
+            _flatten(item, f"{prefix}{key}.", into)
+        elif item is not None:
+            into[prefix + key] = _json_text(item)
+
+
+def _flat_names(value: dict, prefix: str, into: dict[str, None]) -> None:
+    """The names ``_flatten`` gives a value's fields (those that are set)."""
+    for key, item in value.items():
         if isinstance(item, dict):
-            _flatten(item, f"{name}.", into)
+            _flat_names(item, f"{prefix}{key}.", into)
         elif item is not None and item != "":
-            into[name] = item if isinstance(item, str) else _json_text(item)
+            into[prefix + key] = None
+
+
+# Compact JSON, as the C encoder writes it (one encoder: json.dumps with options builds one per call).
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _json_text(value: object) -> str:
     """A parsed JSON value back as compact JSON text, numbers exact (never through a float)."""
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        items = ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_json_text(v)}" for k, v in value.items())
-        return "{" + items + "}"
-    if isinstance(value, list):
+    if isinstance(value, (list, dict)):
+        try:  # most arrays (labels) hold no decimals: the C encoder writes them at once
+            return _JSON.encode(value)
+        except TypeError:
+            pass
+        if isinstance(value, dict):
+            fields = (f"{_JSON.encode(k)}:{_json_text(v)}" for k, v in value.items())
+            return "{" + ",".join(fields) + "}"
         return "[" + ",".join(_json_text(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
+    return _JSON.encode(value)
 
 
-def _text_batch(columns: dict[str, list[str | None]]) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays([pa.array(v, pa.string()) for v in columns.values()], names=list(columns))
+def _text_batch(names: list[str], records: list[dict[str, str]]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays(
+        [pa.array([r.get(name) for r in records], pa.string()) for name in names], names=names
+    )
 
 
 def _refuse_utf16_or_binary(sample: bytes, label: str) -> None:
