@@ -222,3 +222,46 @@ def test_missing_columns_are_named(tmp_path):
     path = write_csv(tmp_path / "few.csv", ["billing_account_id", "usage_start_time", "cost", "cost_type"], [["A"] * 4])
     with pytest.raises(IngestError, match="missing Google Cloud billing export columns: usage_end_time, currency"):
         read_all(path)
+
+
+@needs_shared_data
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [('{"cost": 1.0, "currency": ', "invalid JSON: "), ('["not", "an", "object"]', "not a JSON object")],
+)
+def test_a_bad_json_line_is_refused_by_row(raw, tmp_path, line, message):
+    lines = _ndjson(raw).splitlines(keepends=True)
+    lines[6] = line + "\n"
+    path = tmp_path / "bad.json"
+    path.write_text("".join(lines))
+    with pytest.raises(IngestError) as refused:
+        read_all(path)
+    assert (refused.value.file, refused.value.row) == (str(path), 7)
+    assert message in refused.value.message and "truncated" not in refused.value.message
+
+
+@needs_shared_data
+def test_blank_lines_are_skipped_and_rows_counted_without_them(raw, tmp_path):
+    lines = _ndjson(raw).splitlines(keepends=True)
+    path = tmp_path / "blank.json"
+    path.write_text("".join(lines[:3]) + "\n  \n" + "".join(lines[3:]))
+    path_bad = tmp_path / "blank_bad.json"
+    record = json.loads(lines[5])
+    record["cost"] = "five"
+    lines[5] = json.dumps(record) + "\n"
+    path_bad.write_text("".join(lines[:3]) + "\n\n" + "".join(lines[3:]))
+    assert read_all(path).num_rows == 25
+    with pytest.raises(IngestError) as refused:
+        read_all(path_bad)
+    assert (refused.value.row, refused.value.column) == (6, "cost")
+
+
+@needs_shared_data
+def test_a_compressed_json_file_is_held_to_the_expansion_limits(raw, tmp_path):
+    from finops.usage.formats.errors import TooLargeError
+    from finops.usage.formats.readers import ExpansionLimits
+
+    path = tmp_path / "big.json.gz"
+    path.write_bytes(gzip.compress(_ndjson(raw * 40).encode()))
+    with pytest.raises(TooLargeError, match="expands to more than 100,000 bytes"):
+        read_all(path, limits=ExpansionLimits(max_bytes=100_000, max_ratio=1000))
