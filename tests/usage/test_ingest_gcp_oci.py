@@ -64,14 +64,20 @@ SAMPLES: dict[str, tuple[Callable[[Path], Path], Callable[[], list[dict[str, str
 
 def through_the_command(path: Path) -> dict:
     result = json.loads(factories.ingest_command(ORG, path))
-    return {"status": result["status"], "rows": result["rows"], "totals": result["totals"], "format": None}
+    return {**{k: result[k] for k in ("status", "rows", "totals", "billing_periods")}, "format": None}
 
 
 def through_an_upload(path: Path) -> dict:
     organization, _ = Organization.objects.get_or_create(slug=ORG, defaults={"name": ORG})
     upload = SimpleUploadedFile(path.name, path.read_bytes())
     job = ingest_job_run(billing_upload_create(organization=organization, files=[upload], user=None), followups=False)
-    return {"status": job.status, "rows": job.rows_written, "totals": job.totals, "format": job.format}
+    return {
+        "status": job.status,
+        "rows": job.rows_written,
+        "totals": job.totals,
+        "billing_periods": job.billing_periods,
+        "format": job.format,
+    }
 
 
 def snapshot() -> tuple:
@@ -99,6 +105,12 @@ def test_a_sample_is_ingested_with_the_files_totals(ingest_dir, tmp_path, sample
     assert result["status"] == "succeeded"
     assert result["rows"] == len(rows)
     assert result["format"] in (None, fmt)
+    # One slice per (provider, billing account, billing period) of the file.
+    provider = {"gcp-billing": "Google Cloud", "oci-cost": "Oracle"}[fmt]
+    account = {"gcp-billing": "billing_account_id", "oci-cost": "cost/subscriptionId"}[fmt]
+    slices = sorted(BillingSlice.objects.values_list("provider_name", "billing_account_id", "rows"))
+    assert slices == sorted((provider, a, sum(r[account] == a for r in rows)) for a in {r[account] for r in rows})
+    assert result["billing_periods"] == {"gcp-billing": ["2020-11-01"], "oci-cost": ["2022-04-01"]}[fmt]
     assert set(result["totals"]) == set(expected)
     for currency, sums in expected.items():
         for column, total in sums.items():
