@@ -98,10 +98,16 @@ _QUANTUM = Decimal(1).scaleb(-DECIMAL.scale)  # the stored precision, as to_deci
 _MACHINE_SPEC = "compute.googleapis.com/machine_spec"
 
 
+def fold(name: str) -> str:
+    """Column name folded so the nested record's dotted name and a query's alias meet (``invoice.month`` =
+    ``invoice_month``: BigQuery exports no nested record to CSV, so a CSV comes from a query that flattens)."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
 def looks_like_gcp(names: Sequence[str]) -> bool:
-    present = set(names)
-    return {"billing_account_id", "usage_start_time", "cost"} <= present and bool(
-        present & {"invoice.month", "service.description", "cost_type"}
+    present = {fold(name) for name in names}
+    return {"billingaccountid", "usagestarttime", "cost"} <= present and bool(
+        present & {"invoicemonth", "servicedescription", "costtype"}
     )
 
 
@@ -174,25 +180,32 @@ class GcpMapper:
 
     def __init__(self, names: Sequence[str], file: str) -> None:
         self._names = list(names)
-        self._index = {name: i for i, name in reversed(list(enumerate(names)))}
-        missing = [column for column in REQUIRED_COLUMNS if column not in self._index]
+        self._index = {fold(name): i for i, name in reversed(list(enumerate(names)))}
+        missing = [column for column in REQUIRED_COLUMNS if fold(column) not in self._index]
         if missing:
             raise IngestError(f"missing Google Cloud billing export columns: {', '.join(missing)}", file=file)
-        copied = {self._index.get(sources[0]) for sources in _TEXT_SOURCES.values()}
-        copied |= {self._index.get(c) for c in (*_DECIMAL_SOURCES.values(), *_TIMESTAMP_SOURCES.values())}
+        copied = {self._index.get(fold(sources[0])) for sources in _TEXT_SOURCES.values()}
+        copied |= {self._index.get(fold(c)) for c in (*_DECIMAL_SOURCES.values(), *_TIMESTAMP_SOURCES.values())}
         self._extras = [i for i in range(len(names)) if i not in copied]
+
+    def name_of(self, column: str) -> str:
+        """The file's own spelling of a column (to name it in errors)."""
+        i = self._index.get(fold(column))
+        return column if i is None else self._names[i]
 
     def convert(self, batch: pa.RecordBatch, where: Where) -> pa.Table:
         n = batch.num_rows
-        text: dict[str, pa.Array] = {}
+        text: dict[int, pa.Array] = {}
 
         def source(column: str) -> pa.Array | None:
-            i = self._index.get(column)
+            i = self._index.get(fold(column))
             if i is None:
                 return None
-            if column not in text:
-                text[column] = to_text(batch.column(i), where, column)
-            return text[column]
+            if i not in text:
+                text[i] = to_text(batch.column(i), where, self._names[i])
+            return text[i]
+
+        name_of = self.name_of
 
         columns: dict[str, pa.Array] = {}
         sources: dict[str, str] = {}
@@ -201,17 +214,17 @@ class GcpMapper:
             if present:
                 arrays = [a for _, a in present]
                 columns[canonical] = arrays[0] if len(arrays) == 1 else pc.coalesce(*arrays)
-                sources[canonical] = present[0][0]
+                sources[canonical] = name_of(present[0][0])
         for canonical, column in _DECIMAL_SOURCES.items():
             if (value := source(column)) is not None:
-                columns[canonical] = to_decimal(value, where, column)
-                sources[canonical] = column
+                columns[canonical] = to_decimal(value, where, name_of(column))
+                sources[canonical] = name_of(column)
         for canonical, column in _TIMESTAMP_SOURCES.items():
             value = source(column)
             # BigQuery writes timestamps as "2020-11-09 23:00:00 UTC" in its JSON and CSV exports.
             value = pc.replace_substring_regex(value, r"\s*UTC$", "Z")
-            columns[canonical] = to_timestamp(value, where, column)
-            sources[canonical] = column
+            columns[canonical] = to_timestamp(value, where, name_of(column))
+            sources[canonical] = name_of(column)
 
         publisher = columns.get("publisher_name")
         columns["publisher_name"] = pc.fill_null(publisher, PROVIDER) if publisher is not None else _repeat(PROVIDER, n)
@@ -220,7 +233,7 @@ class GcpMapper:
 
         start, end = self._billing_period(source("invoice.month"), where)
         columns["billing_period_start"], columns["billing_period_end"] = start, end
-        sources["billing_period_start"] = sources["billing_period_end"] = "invoice.month"
+        sources["billing_period_start"] = sources["billing_period_end"] = name_of("invoice.month")
 
         cost_type = source("cost_type")
         if cost_type is None:
@@ -229,7 +242,7 @@ class GcpMapper:
             columns["charge_category"] = lookup(
                 pc.fill_null(cost_type, ""), lambda v: CHARGE_CATEGORIES.get(v.strip().lower(), "Usage")
             )
-        sources["charge_category"] = "cost_type"
+        sources["charge_category"] = name_of("cost_type")
         columns["charge_frequency"] = pc.if_else(
             pc.equal(columns["charge_category"], "Usage"), "Usage-Based", pa.scalar(None, pa.string())
         )
@@ -239,12 +252,12 @@ class GcpMapper:
         if credits is None:
             columns["effective_cost"] = billed
         else:
-            credit = _per_distinct(credits, where, "credits", credit_total, DECIMAL)
+            credit = _per_distinct(credits, where, name_of("credits"), credit_total, DECIMAL)
             net = decimal_sum(billed, credit)
             # The converter's floor at zero applies to credits: a cost already negative stays as it is.
             floor = pc.min_element_wise(billed, pa.scalar(0, DECIMAL))
             columns["effective_cost"] = pc.if_else(pc.is_null(billed), billed, pc.max_element_wise(net, floor))
-        sources["effective_cost"] = "cost"
+        sources["effective_cost"] = name_of("cost")
 
         tags = self._tags(source, where)
         if tags is not None:
@@ -252,11 +265,11 @@ class GcpMapper:
         system = source("system_labels")
         if system is not None:
             columns["instance_type"] = _per_distinct(
-                system, where, "system_labels", lambda raw: key_values(raw).get(_MACHINE_SPEC), pa.string()
+                system, where, name_of("system_labels"), lambda raw: key_values(raw).get(_MACHINE_SPEC), pa.string()
             )
 
         extra_names = [self._names[i] for i in self._extras]
-        extra_values = [source(name) for name in extra_names]
+        extra_values = [to_text(batch.column(i), where, self._names[i]) for i in self._extras]
         return canonical_table(n, columns, extra_names, extra_values, sources, where)
 
     def _billing_period(self, month: pa.Array, where: Where) -> tuple[pa.Array, pa.Array]:
@@ -267,7 +280,7 @@ class GcpMapper:
                 start, end = invoice_period(raw)
             except ValueError as exc:
                 row = pc.index(encoded.indices, i).as_py()
-                raise where.error(str(exc), index=row, column="invoice.month") from None
+                raise where.error(str(exc), index=row, column=self.name_of("invoice.month")) from None
             starts.append(start)
             ends.append(end)
         return (
@@ -279,7 +292,10 @@ class GcpMapper:
         parts = [(c, a) for c in ("project.labels", "labels", "tags") if (a := source(c)) is not None]
         if not parts:
             return None
-        parsed = [_per_distinct(a, where, c, lambda raw: json.dumps(key_values(raw)), pa.string()) for c, a in parts]
+        parsed = [
+            _per_distinct(a, where, self.name_of(c), lambda raw: json.dumps(key_values(raw)), pa.string())
+            for c, a in parts
+        ]
 
         def merge(key: tuple[str, ...]) -> str | None:
             merged: dict[str, str] = {}

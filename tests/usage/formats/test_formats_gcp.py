@@ -265,3 +265,19 @@ def test_a_compressed_json_file_is_held_to_the_expansion_limits(raw, tmp_path):
     path.write_bytes(gzip.compress(_ndjson(raw * 40).encode()))
     with pytest.raises(TooLargeError, match="expands to more than 100,000 bytes"):
         read_all(path, limits=ExpansionLimits(max_bytes=100_000, max_ratio=1000))
+
+
+@needs_shared_data
+def test_a_query_flattened_csv_with_underscored_names_reads_the_same(parsed, tmp_path):
+    """BigQuery exports no nested record to CSV: a CSV comes from a query, often aliasing service.id as
+    service_id. The names are the file's in errors."""
+    header, rows = raw_header_and_rows(GCP_SAMPLE)
+    aliased = [name.replace(".", "_") for name in header]
+    table = read_all(write_csv(tmp_path / "query.csv", aliased, rows))
+    for column in ("billed_cost", "effective_cost", "billing_period_start", "service_name", "tags", "region_id"):
+        assert table[column].to_pylist() == parsed[column].to_pylist(), column
+    rows[2][header.index("invoice.month")] = "11/2020"
+    path = write_csv(tmp_path / "query_bad.csv", aliased, rows)
+    with pytest.raises(IngestError) as refused:
+        read_all(path)
+    assert (refused.value.row, refused.value.column) == (3, "invoice_month")
