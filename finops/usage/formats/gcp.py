@@ -2,8 +2,9 @@
 
 Pure module: no Django imports. The table arrives exported from BigQuery as CSV, with nested records
 flattened to dotted names (``service.description``, ``usage.amount``, ``invoice.month``; a query's
-underscored aliases such as ``invoice_month`` are read as the same columns) and repeated records (``labels``, ``credits``) as JSON text, or as newline-delimited JSON, which the reader flattens to
-the same names. Repeated records written by Python tools (``[{'key': 'a', 'value': None}]``) are read too.
+underscored aliases such as ``invoice_month`` are read as the same columns) and repeated records
+(``labels``, ``credits``) as JSON text, or as newline-delimited JSON, which the reader flattens to the same
+names. Repeated records written by Python tools (``[{'key': 'a', 'value': None}]``) are read too.
 
 The mapping follows the FinOps Foundation's converter (focus_converters, conversion_rules/gcp.csv):
 BilledCost is ``cost``; credits are not rows of their own but reduce EffectiveCost, which is ``cost`` plus the
