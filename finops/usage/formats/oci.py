@@ -19,7 +19,7 @@ not copied as is into a canonical column is kept in ``extras``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -95,17 +95,24 @@ class OciMapper:
         copied |= {self._index.get(c) for c in (*_TIMESTAMP_SOURCES.values(), _CURRENCY, _OVERAGE)}
         copied |= set(tags.values())
         self._extras = [i for i in range(len(names)) if i not in copied]
+        self._file = file
         self._file_currency: str | None = None
 
-    def prepare(self, batches: Iterator[tuple[pa.RecordBatch, int]]) -> None:
+    def prepare(self, batches: Generator[tuple[pa.RecordBatch, int]]) -> None:
         """Find the file's currency: the first one a row names (read until then, usually the first batch)."""
         i = self._index[_CURRENCY]
-        for batch, _ in batches:
-            named = pc.drop_null(pc.utf8_trim_whitespace(to_text(batch.column(i), Where("", 1), _CURRENCY)))
-            named = pc.filter(named, pc.not_equal(named, ""))
-            if len(named):
-                self._file_currency = named[0].as_py()
-                return
+        rows = 0
+        try:
+            for batch, _ in batches:
+                text = to_text(batch.column(i), Where(self._file, rows + 1), _CURRENCY)
+                rows += batch.num_rows
+                named = pc.drop_null(pc.utf8_trim_whitespace(text))
+                named = pc.filter(named, pc.not_equal(named, ""))
+                if len(named):
+                    self._file_currency = named[0].as_py()
+                    return
+        finally:
+            batches.close()  # the reader's file, now
 
     def convert(self, batch: pa.RecordBatch, where: Where) -> pa.Table:
         n = batch.num_rows
