@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from finops.accounts.models import Membership, Organization, Role, Team
 from finops.api.models import ApiToken
+from finops.usage.formats import FORMATS
 from finops.usage.models import IngestJob, LineItem
 from finops.usage.selectors import FILTER_FIELDS, GRANULARITIES, METRICS
 
@@ -194,8 +195,11 @@ class IngestJobSerializer(serializers.ModelSerializer):
 
 
 class IngestUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A billing export: FOCUS or AWS CUR (CSV, .gz, .zip, Parquet).")
-    format = serializers.ChoiceField(choices=["auto", "focus", "aws-cur"], default="auto")
+    file = serializers.FileField(
+        help_text="A billing export: FOCUS, AWS CUR, Google Cloud billing export or OCI cost report "
+        "(CSV, .gz, .zip, Parquet, newline-delimited JSON)."
+    )
+    format = serializers.ChoiceField(choices=["auto", *FORMATS], default="auto")
 
 
 # --- organizations, teams, members, tokens ------------------------------------------------------------------

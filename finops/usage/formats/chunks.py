@@ -19,9 +19,11 @@ from finops.usage.formats.convert import Where
 from finops.usage.formats.detect import FORMATS, detect_columns
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.formats.focus import FocusMapper
+from finops.usage.formats.gcp import GcpMapper
+from finops.usage.formats.oci import OciMapper
 from finops.usage.formats.readers import CONVERT_ROWS, ExpansionLimits, Source
 
-_MAPPERS = {"focus": FocusMapper, "aws-cur": CurMapper}
+_MAPPERS = {"focus": FocusMapper, "aws-cur": CurMapper, "gcp-billing": GcpMapper, "oci-cost": OciMapper}
 # Raw groups read ahead by the reader thread (each CONVERT_ROWS rows, a few MB).
 _READ_AHEAD = 2
 
@@ -34,14 +36,14 @@ class ParsedChunk:
     first_row: int  # 1-based data-row number of the chunk's first row in the file
     bytes_read: int  # bytes of the file on disk consumed so far (for a progress bar)
     bytes_total: int  # on-disk size of the file
-    fmt: str  # "focus" | "aws-cur"
+    fmt: str  # one of detect.FORMATS
     focus_version: str = ""  # the FOCUS version of a FOCUS file ("1.0" to "1.4"), "" for other formats
 
 
 def read_chunks(
     path: Path, fmt: str = "auto", chunk_rows: int = 100_000, limits: ExpansionLimits | None = None
 ) -> Iterator[ParsedChunk]:
-    """Parse a FOCUS or AWS CUR export (CSV, .gz, .zip or Parquet) into canonical chunks.
+    """Parse a billing export (CSV, .gz, .zip, Parquet or newline-delimited JSON) into canonical chunks.
 
     Raises IngestError (naming file, row and column) on bad input. Being a stream, it can raise after
     earlier chunks were yielded: the caller writes inside one transaction.
@@ -55,6 +57,8 @@ def read_chunks(
     if fmt == "auto":
         fmt = detect_columns(names, source.label)
     mapper = _MAPPERS[fmt](names, source.label)
+    if isinstance(mapper, OciMapper):  # rows without a currency take the file's: find it first
+        mapper.prepare(source.batches(names))
     # Reading (decompression, CSV parsing) runs in a thread while this one converts: both spend their
     # time in pyarrow/numpy code that releases the GIL, so they use two cores.
     groups = prefetch(
@@ -75,7 +79,7 @@ def read_chunks(
 
 
 def _converted(
-    source: Source, mapper: FocusMapper | CurMapper, groups: Iterator, chunk_rows: int, fmt: str
+    source: Source, mapper: FocusMapper | CurMapper | GcpMapper | OciMapper, groups: Iterator, chunk_rows: int, fmt: str
 ) -> Iterator[ParsedChunk]:
     """Raw groups converted to canonical tables and cut into chunks of ``chunk_rows``."""
     version = getattr(mapper, "version", "")

@@ -11,15 +11,22 @@ from pathlib import Path
 from finops.usage.formats.aws_cur import looks_like_cur
 from finops.usage.formats.errors import UnknownFormatError
 from finops.usage.formats.focus import looks_like_focus
+from finops.usage.formats.gcp import looks_like_gcp
+from finops.usage.formats.oci import looks_like_oci_cost
 from finops.usage.formats.readers import Source
 
-FORMATS: tuple[str, ...] = ("focus", "aws-cur")
+FORMATS: tuple[str, ...] = ("focus", "aws-cur", "gcp-billing", "oci-cost")
 
 
 def format_of_columns(names: Sequence[str]) -> str | None:
-    """ "aws-cur" for CUR headers (legacy, Athena or CUR 2.0), "focus" for FOCUS ones, else None."""
+    """ "aws-cur" for CUR headers (legacy, Athena or CUR 2.0), "gcp-billing" for a Google Cloud billing export,
+    "oci-cost" for an OCI cost report, "focus" for FOCUS headers, else None."""
     if looks_like_cur(names):
         return "aws-cur"
+    if looks_like_gcp(names):
+        return "gcp-billing"
+    if looks_like_oci_cost(names):
+        return "oci-cost"
     if looks_like_focus(names):
         return "focus"
     return None
@@ -105,6 +112,6 @@ def detect_columns(names: Sequence[str], file: str) -> str:
 
 
 def detect_format(path: Path) -> str:
-    """ "focus" or "aws-cur", from the file's header (CSV, gzip, zip or Parquet)."""
+    """One of FORMATS, from the file's header (CSV, gzip, zip, Parquet or newline-delimited JSON)."""
     source = Source.open(Path(path))
     return detect_columns(source.header(), source.label)

@@ -7,6 +7,10 @@ as bytes to report its row and column. Nothing is ever loaded whole: CSV goes th
 ``pyarrow.csv.open_csv`` block by block, Parquet through ``ParquetFile.iter_batches``. The expansion
 limits hold for every container: the CSV text a gzip or zip expands to, the Arrow data a Parquet file
 decodes to.
+
+Newline-delimited JSON (one object per line, as BigQuery exports a table) is read the same way: its nested
+objects are flattened to dotted column names (``{"service": {"id": ...}}`` -> ``service.id``), arrays and
+scalars become text (numbers exact, never through a float), and the header is every name the file uses.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -107,7 +113,18 @@ class Source(InputFile):
     def header(self) -> list[str]:
         if self.container == PARQUET:
             return list(self._parquet().schema_arrow.names)
+        if self.is_json_lines():
+            return self._json_header()
         return self._csv_header()
+
+    def is_json_lines(self) -> bool:
+        """Newline-delimited JSON: the first line opens an object (no CSV header starts with ``{``)."""
+        if self.container == PARQUET:
+            return False
+        head = self._read_first_line()
+        if head.startswith(codecs.BOM_UTF8):
+            head = head[len(codecs.BOM_UTF8) :]
+        return head.lstrip().startswith(b"{")
 
     def _read_first_line(self) -> bytes:
         head = b""
@@ -155,6 +172,8 @@ class Source(InputFile):
         """Raw batches in file order, each with the on-disk bytes consumed once it was read."""
         if self.container == PARQUET:
             yield from self._parquet_batches()
+        elif self.is_json_lines():
+            yield from self._json_batches(names)
         else:
             yield from self._csv_batches(names)
 
@@ -270,6 +289,72 @@ class Source(InputFile):
             return None, None, False
         return None, None, False
 
+    # ----------------------------------------------------------------- newline-delimited JSON
+
+    def _json_lines(self) -> Iterator[tuple[int, bytes, int, int]]:
+        """(data row, line, text bytes read, on-disk bytes read) per non-blank line, streamed."""
+        row = 0
+        text_bytes = 0
+        try:
+            stream, position = self.binary()
+            with stream:
+                while line := stream.readline(_HEADER_LIMIT + 1):
+                    text_bytes += len(line)
+                    if self.limits is not None and self.container != PLAIN:
+                        self.limits.check(text_bytes, position(), self.label)
+                    if len(line) > _HEADER_LIMIT and not line.endswith(b"\n"):
+                        raise IngestError(f"a line longer than {_HEADER_LIMIT:,} bytes", file=self.label, row=row + 1)
+                    if row == 0 and line.startswith(codecs.BOM_UTF8):
+                        line = line[len(codecs.BOM_UTF8) :]
+                    if not line.strip():
+                        continue
+                    row += 1
+                    yield row, line, text_bytes, position()
+        except (OSError, EOFError, zlib.error) as exc:
+            raise self.decompress_error(exc) from None
+
+    def _json_object(self, line: bytes, row: int, *, exact: bool = True) -> dict:
+        """A line's object; ``exact`` reads numbers as Decimal (their values), else as floats (for names only)."""
+        try:
+            value = json.loads(line, parse_float=Decimal) if exact else json.loads(line)
+        except UnicodeDecodeError:
+            raise IngestError("not UTF-8 text: save the file as UTF-8", file=self.label, row=row) from None
+        except ValueError as exc:
+            cut = "" if line.endswith(b"\n") else " (the file's last line: truncated?)"
+            raise IngestError(f"invalid JSON{cut}: {exc}", file=self.label, row=row) from None
+        if not isinstance(value, dict):
+            raise IngestError(f"not a JSON object: {line[:80]!r}", file=self.label, row=row)
+        return value
+
+    def _json_header(self) -> list[str]:
+        """Every column name the file uses, in order of first use: an export leaves null fields out, so
+        a field can first appear on any line (an adjustment's ``adjustment_info``)."""
+        names: dict[str, None] = {}
+        for row, line, _, _ in self._json_lines():
+            _flat_names(self._json_object(line, row, exact=False), "", names)
+        if not names:
+            raise IngestError("no data rows (the file has no JSON object)", file=self.label)
+        return list(names)
+
+    def _json_batches(self, names: list[str]) -> Iterator[tuple[pa.RecordBatch, int]]:
+        known = set(names)
+        records: list[dict[str, str]] = []
+        for row, line, text_bytes, consumed in self._json_lines():
+            record: dict[str, str] = {}
+            _flatten(self._json_object(line, row), "", record)
+            if not record.keys() <= known:  # the file changed since its header was read
+                unknown = sorted(record.keys() - known)[0]
+                raise IngestError(f"field not in the header: {unknown}", file=self.label, row=row)
+            records.append(record)
+            if len(records) == CONVERT_ROWS:
+                yield _text_batch(names, records), self._json_progress(text_bytes, consumed)
+                records = []
+        if records:
+            yield _text_batch(names, records), self.size
+
+    def _json_progress(self, text_bytes: int, consumed: int) -> int:
+        return min(text_bytes if self.container == PLAIN else consumed, self.size)
+
     def _parquet(self) -> pq.ParquetFile:
         try:
             return pq.ParquetFile(self.path)
@@ -309,6 +394,53 @@ class Source(InputFile):
             ]
             # Parquet has no incremental byte position: report the share of rows read.
             yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names), int(self.size * rows / total)
+
+
+def _flatten(value: dict, prefix: str, into: dict[str, str]) -> None:
+    """Nested objects as dotted names; arrays as JSON text; "" and null left out (null, as in a CSV)."""
+    for key, item in value.items():
+        if isinstance(item, str):
+            if item:
+                into[prefix + key] = item
+        elif isinstance(item, dict):
+            _flatten(item, f"{prefix}{key}.", into)
+        elif item is not None:
+            into[prefix + key] = _json_text(item)
+
+
+def _flat_names(value: dict, prefix: str, into: dict[str, None]) -> None:
+    """The names ``_flatten`` gives a value's fields (those that are set)."""
+    for key, item in value.items():
+        if isinstance(item, dict):
+            _flat_names(item, f"{prefix}{key}.", into)
+        elif item is not None and item != "":
+            into[prefix + key] = None
+
+
+# Compact JSON, as the C encoder writes it (one encoder: json.dumps with options builds one per call).
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_text(value: object) -> str:
+    """A parsed JSON value back as compact JSON text, numbers exact (never through a float)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (list, dict)):
+        try:  # most arrays (labels) hold no decimals: the C encoder writes them at once
+            return _JSON.encode(value)
+        except TypeError:
+            pass
+        if isinstance(value, dict):
+            fields = (f"{_JSON.encode(k)}:{_json_text(v)}" for k, v in value.items())
+            return "{" + ",".join(fields) + "}"
+        return "[" + ",".join(_json_text(v) for v in value) + "]"
+    return _JSON.encode(value)
+
+
+def _text_batch(names: list[str], records: list[dict[str, str]]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays(
+        [pa.array([r.get(name) for r in records], pa.string()) for name in names], names=names
+    )
 
 
 def _refuse_utf16_or_binary(sample: bytes, label: str) -> None:

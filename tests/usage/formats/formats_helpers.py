@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import ast
 import csv
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -51,3 +53,53 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]], *, encoding:
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+GCP_SAMPLE = SHARED_DATA / "gcp" / "koku_gcp_billing_export_202011.csv"
+OCI_COST_SAMPLE = SHARED_DATA / "oci" / "koku_reports_cost-csv_0001000000603747.csv"
+OCI_USAGE_SAMPLE = SHARED_DATA / "oci" / "koku_reports_usage-csv_0001000000829494.csv"
+# The GCP sample's numeric fields and repeated records (written by pandas as Python literals).
+GCP_NUMBERS = frozenset({"cost", "currency_conversion_rate", "usage.amount", "usage.amount_in_pricing_units"})
+GCP_REPEATED = frozenset({"labels", "credits", "project.labels", "system_labels"})
+
+
+def gcp_json_record(row: dict[str, str]) -> dict:
+    """A CSV row of the GCP sample as BigQuery writes it to newline-delimited JSON: nested records, repeated
+    records as arrays, numbers as numbers, timestamps as "YYYY-MM-DD hh:mm:ss UTC", null fields left out."""
+    record: dict = {}
+    for name, text in row.items():
+        if text == "":
+            continue
+        if name in GCP_REPEATED:
+            value = ast.literal_eval(text)
+        elif name in GCP_NUMBERS:
+            value = float(text)  # the sample's texts are float reprs: json.dumps writes them back unchanged
+        elif text.endswith("+00:00"):
+            value = text.removesuffix("+00:00") + " UTC"
+        else:
+            value = text
+        *parents, leaf = name.split(".")
+        target = record
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    return record
+
+
+def gcp_credit_total(text: str) -> Decimal:
+    """Sum of a credits cell's amounts, read independently (Python literal or JSON)."""
+    try:
+        credits = json.loads(text, parse_float=Decimal)
+    except ValueError:
+        credits = ast.literal_eval(text)
+    return sum(
+        (Decimal(repr(c["amount"])) if isinstance(c["amount"], float) else Decimal(c["amount"]) for c in credits),
+        Decimal(0),
+    )
+
+
+def gcp_effective(row: dict[str, str]) -> Decimal:
+    """The FinOps Foundation converter's EffectiveCost: cost plus credits, credits never taking it below zero."""
+    cost = Decimal(row["cost"])
+    net = cost + (gcp_credit_total(row["credits"]) if row.get("credits") else Decimal(0))
+    return max(net, min(cost, Decimal(0)))

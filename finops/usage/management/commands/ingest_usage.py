@@ -1,4 +1,4 @@
-"""python manage.py ingest_usage PATH [PATH ...] --org SLUG [--format auto|focus|aws-cur] [--json]"""
+"""python manage.py ingest_usage PATH [PATH ...] --org SLUG [--format auto|FORMAT] [--json] (FORMAT: formats.FORMATS)"""
 
 from __future__ import annotations
 
