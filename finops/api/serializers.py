@@ -192,8 +192,8 @@ class IngestJobSerializer(serializers.ModelSerializer):
 
 
 class IngestUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A billing export: FOCUS or AWS CUR (CSV, .gz, .zip, Parquet).")
-    format = serializers.ChoiceField(choices=["auto", "focus", "aws-cur"], default="auto")
+    file = serializers.FileField(help_text="A billing export: FOCUS, AWS CUR or Azure cost details (CSV, .gz, .zip, Parquet).")
+    format = serializers.ChoiceField(choices=["auto", "focus", "aws-cur", "azure"], default="auto")
 
 
 # --- organizations, teams, members, tokens ------------------------------------------------------------------

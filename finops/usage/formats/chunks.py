@@ -7,7 +7,7 @@ rows (the last one shorter).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +15,14 @@ import pyarrow as pa
 
 from finops.core.concurrency import prefetch
 from finops.usage.formats.aws_cur import CurMapper
+from finops.usage.formats.azure import AzureMapper
 from finops.usage.formats.convert import Where
 from finops.usage.formats.detect import FORMATS, detect_columns
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.formats.focus import FocusMapper
 from finops.usage.formats.readers import CONVERT_ROWS, ExpansionLimits, Source
 
-_MAPPERS = {"focus": FocusMapper, "aws-cur": CurMapper}
+_MAPPERS = {"focus": FocusMapper, "aws-cur": CurMapper, "azure": AzureMapper}
 # Raw groups read ahead by the reader thread (each CONVERT_ROWS rows, a few MB).
 _READ_AHEAD = 2
 
@@ -34,16 +35,22 @@ class ParsedChunk:
     first_row: int  # 1-based data-row number of the chunk's first row in the file
     bytes_read: int  # bytes of the file on disk consumed so far (for a progress bar)
     bytes_total: int  # on-disk size of the file
-    fmt: str  # "focus" | "aws-cur"
+    fmt: str  # one of FORMATS
 
 
 def read_chunks(
-    path: Path, fmt: str = "auto", chunk_rows: int = 100_000, limits: ExpansionLimits | None = None
+    path: Path,
+    fmt: str = "auto",
+    chunk_rows: int = 100_000,
+    limits: ExpansionLimits | None = None,
+    delivery: Sequence[Path] = (),
 ) -> Iterator[ParsedChunk]:
-    """Parse a FOCUS or AWS CUR export (CSV, .gz, .zip or Parquet) into canonical chunks.
+    """Parse a billing export (CSV, .gz, .zip or Parquet; one of FORMATS) into canonical chunks.
 
-    Raises IngestError (naming file, row and column) on bad input. Being a stream, it can raise after
-    earlier chunks were yielded: the caller writes inside one transaction.
+    ``delivery``: all the files of the delivery ``path`` belongs to, for formats whose files depend on each
+    other (Azure actual and amortized cost). A file whose rows all belong to other files of its delivery
+    yields one empty chunk. Raises IngestError (naming file, row and column) on bad input. Being a stream,
+    it can raise after earlier chunks were yielded: the caller writes inside one transaction.
     """
     if fmt != "auto" and fmt not in FORMATS:
         raise IngestError(f"unknown format {fmt!r}; choose auto or one of {', '.join(FORMATS)}", file=str(path))
@@ -54,6 +61,8 @@ def read_chunks(
     if fmt == "auto":
         fmt = detect_columns(names, source.label)
     mapper = _MAPPERS[fmt](names, source.label)
+    if delivery and hasattr(mapper, "join_delivery"):
+        mapper.join_delivery(Path(path), delivery, limits)
     # Reading (decompression, CSV parsing) runs in a thread while this one converts: both spend their
     # time in pyarrow/numpy code that releases the GIL, so they use two cores.
     groups = prefetch(
@@ -74,7 +83,7 @@ def read_chunks(
 
 
 def _converted(
-    source: Source, mapper: FocusMapper | CurMapper, groups: Iterator, chunk_rows: int, fmt: str
+    source: Source, mapper: FocusMapper | CurMapper | AzureMapper, groups: Iterator, chunk_rows: int, fmt: str
 ) -> Iterator[ParsedChunk]:
     """Raw groups converted to canonical tables and cut into chunks of ``chunk_rows``."""
     pending: list[pa.Table] = []
@@ -101,7 +110,7 @@ def _converted(
             yield ParsedChunk(head, next_row, progress, source.size, fmt)
             del head
             next_row += chunk_rows
-    if pending_rows:
+    if pending_rows or (next_row == 1 and pending):
         yield ParsedChunk(pa.concat_tables(pending), next_row, source.size, source.size, fmt)
     if converted_rows == 0:
         raise IngestError("no data rows (the file has only a header)", file=source.label)

@@ -9,17 +9,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from finops.usage.formats.aws_cur import looks_like_cur
+from finops.usage.formats.azure import looks_like_azure
 from finops.usage.formats.errors import UnknownFormatError
 from finops.usage.formats.focus import looks_like_focus
 from finops.usage.formats.readers import Source
 
-FORMATS: tuple[str, ...] = ("focus", "aws-cur")
+FORMATS: tuple[str, ...] = ("focus", "aws-cur", "azure")
 
 
 def format_of_columns(names: Sequence[str]) -> str | None:
-    """ "aws-cur" for CUR headers (legacy, Athena or CUR 2.0), "focus" for FOCUS ones, else None."""
+    """ "aws-cur" for CUR headers (legacy, Athena or CUR 2.0), "azure" for Azure cost details, "focus" for FOCUS
+    ones, else None. Azure before FOCUS: its headers share some FOCUS names (BillingAccountId, BillingCurrency)."""
     if looks_like_cur(names):
         return "aws-cur"
+    if looks_like_azure(names):
+        return "azure"
     if looks_like_focus(names):
         return "focus"
     return None
@@ -38,6 +42,6 @@ def detect_columns(names: Sequence[str], file: str) -> str:
 
 
 def detect_format(path: Path) -> str:
-    """ "focus" or "aws-cur", from the file's header (CSV, gzip, zip or Parquet)."""
+    """One of FORMATS, from the file's header (CSV, gzip, zip or Parquet)."""
     source = Source.open(Path(path))
     return detect_columns(source.header(), source.label)

@@ -1,4 +1,4 @@
-"""python manage.py ingest_usage PATH [PATH ...] --org SLUG [--format auto|focus|aws-cur] [--json]"""
+"""python manage.py ingest_usage PATH [PATH ...] --org SLUG [--format auto|focus|aws-cur|azure] [--json]"""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def derived_status(slug: str, *, changed: bool) -> dict:
 
 
 class Command(BaseCommand):
-    help = "Ingest billing exports (FOCUS, AWS CUR) as one delivery replacing the billing slices they cover."
+    help = "Ingest billing exports (FOCUS, AWS CUR, Azure cost details) as one delivery replacing the billing slices they cover."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path)
