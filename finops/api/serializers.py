@@ -192,7 +192,7 @@ class IngestJobSerializer(serializers.ModelSerializer):
 
 
 class IngestUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A billing export: FOCUS, AWS CUR or Azure cost details (CSV, .gz, .zip, Parquet).")
+    file = serializers.FileField(help_text="A billing export: FOCUS, AWS CUR or Azure (CSV, .gz, .zip, Parquet).")
     format = serializers.ChoiceField(choices=["auto", "focus", "aws-cur", "azure"], default="auto")
 
 
