@@ -51,7 +51,6 @@ from finops.usage.formats.convert import (
     Where,
     canonical_json_objects,
     decimal_product,
-    json_field,
     lookup,
     to_decimal,
     to_text,
@@ -133,7 +132,7 @@ SERVICE_CATEGORIES = {
     },
 }
 # A VM size in AdditionalInfo's ServiceType ("Standard_D2s_v3"); other services put other things there.
-_VM_SIZE = r"^(Standard|Basic)_"
+_VM_SIZE = r'"ServiceType"\s*:\s*"(?P<size>(?:Standard|Basic)_[^"\\]+)"'
 # US dates as Cost Management writes them: 09/21/2023 (optionally followed by a time).
 _US_DATE = r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})"
 _ONE_DAY = pa.scalar(timedelta(days=1), pa.duration("us"))
@@ -438,9 +437,8 @@ class AzureMapper:
             result["region_id"] = pc.utf8_lower(pc.replace_substring(location, " ", ""))
         info = self.text(batch, where, "additionalinfo")
         if info is not None:
-            size = json_field(info, lambda key: key == "ServiceType")
-            vm = pc.fill_null(pc.match_substring_regex(size, _VM_SIZE), False)
-            result["instance_type"] = pc.if_else(vm, size, pa.scalar(None, pa.string()))
+            # A regex, not a JSON parse per row: AdditionalInfo is nearly unique per row (VM names, ids).
+            result["instance_type"] = pc.struct_field(pc.extract_regex(info, _VM_SIZE), "size")
         tags = self.text(batch, where, "tags")
         if tags is not None:
             result["tags"] = canonical_json_objects(braced(tags), where, self.name_of("tags"))
