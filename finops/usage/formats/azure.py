@@ -10,7 +10,8 @@ The mapping follows Microsoft's "Convert Cost Management data to FOCUS" guide an
 conversion rules (conversion_rules/azure.csv): ChargeType -> ChargeCategory/ChargeClass, Frequency ->
 ChargeFrequency, PricingModel -> PricingCategory, BenefitId/BenefitName (older files: ReservationId/Name) ->
 CommitmentDiscount*, an MCA row's billing account is its billing profile, period ends exclusive (+1 day),
-ProviderName "Microsoft". The billing currency of each row is kept as given.
+ProviderName "Microsoft", ResourceLocation -> RegionId/RegionName through Microsoft's region table. The billing
+currency of each row is kept as given.
 
 Actual and amortized cost, as the FinOps toolkit's converter splits them row by row:
 
@@ -37,6 +38,7 @@ calendar month of the charge. Every source column not copied as is into a canoni
 
 from __future__ import annotations
 
+import csv
 import functools
 import re
 from collections.abc import Sequence
@@ -61,6 +63,8 @@ from finops.usage.formats.readers import ExpansionLimits, Source
 from finops.usage.formats.schema import DECIMAL
 
 PROVIDER = "Microsoft"
+# Microsoft's location -> region table (FinOps toolkit open data; see data/LICENSES.md).
+REGIONS_FILE = Path(__file__).with_name("data") / "azure_regions.csv"
 ACTUAL, AMORTIZED = "actual", "amortized"
 
 # Canonical column -> Azure columns (folded names), the first present in the file is used.
@@ -76,7 +80,6 @@ _TEXT_SOURCES: dict[str, tuple[str, ...]] = {
     "publisher_name": ("publishername",),
     "availability_zone": ("availabilityzone",),
     "resource_id": ("resourceid", "instanceid"),
-    "region_name": ("resourcelocation", "location"),
     "sku_id": ("meterid",),
     "pricing_unit": ("unitofmeasure",),
     "service_name": ("metercategory",),
@@ -172,7 +175,6 @@ class AzureMapper:
 
     def __init__(self, names: Sequence[str], file: str) -> None:
         self._names = list(names)
-        self._file = file
         self._index: dict[str, int] = {}
         for i, name in enumerate(names):
             self._index.setdefault(fold(name), i)
@@ -434,7 +436,7 @@ class AzureMapper:
             result["resource_name"] = name
         location = self.text(batch, where, "resourcelocation", "location")
         if location is not None:
-            result["region_id"] = pc.utf8_lower(pc.replace_substring(location, " ", ""))
+            result.update(regions(location))
         info = self.text(batch, where, "additionalinfo")
         if info is not None:
             # A regex, not a JSON parse per row: AdditionalInfo is nearly unique per row (VM names, ids).
@@ -498,6 +500,29 @@ def commitment_rows(
     costed = pc.fill_null(pc.not_equal(cost, pa.scalar(0, DECIMAL)), False)
     usage_type = pc.fill_null(pc.is_in(charge_type, value_set=pa.array(_COMMITMENT_USAGE)), False)
     return purchase, pc.and_(pc.and_(committed, usage_type), costed)
+
+
+@functools.cache
+def _known_regions() -> dict[str, tuple[str, str]]:
+    with open(REGIONS_FILE, encoding="utf-8", newline="") as handle:
+        return {row["OriginalValue"].lower(): (row["RegionId"], row["RegionName"]) for row in csv.DictReader(handle)}
+
+
+def regions(location: pa.Array) -> dict[str, pa.Array]:
+    """RegionId and RegionName of each ResourceLocation ("EastUS2", "US East 2" -> eastus2, East US 2) from
+    Microsoft's table; a location it does not know keeps its text as the name and, lowercased without spaces,
+    as the id (Microsoft's rule for RegionId)."""
+    encoded = pc.dictionary_encode(location)
+    known = _known_regions()
+    ids, names = [], []
+    for value in encoded.dictionary.to_pylist():
+        region_id, name = known.get(value.strip().lower(), (value.replace(" ", "").lower(), value))
+        ids.append(region_id)
+        names.append(name)
+    return {
+        "region_id": pc.take(pa.array(ids, pa.string()), encoded.indices),
+        "region_name": pc.take(pa.array(names, pa.string()), encoded.indices),
+    }
 
 
 def iso_dates(text: pa.Array) -> pa.Array:

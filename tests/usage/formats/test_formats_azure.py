@@ -139,7 +139,9 @@ def test_ea_columns_map_to_focus():
     assert reservation["commitment_discount_id"].endswith("/reservations/f39d1c73-af74-4308-9083-fbf5efab37d1")
     assert (reservation["billed_cost"], reservation["effective_cost"]) == (0, Decimal("0.493152"))
     assert reservation["instance_type"] == "Standard_DS2_v2"  # AdditionalInfo's ServiceType
-    assert reservation["region_id"] == "eastus" and reservation["region_name"] == "EastUS"
+    assert (reservation["region_id"], reservation["region_name"]) == ("eastus", "East US")  # from "EastUS"
+    extras = json.loads(reservation["extras"])
+    assert extras["ResourceLocation"] == "EastUS"
     assert reservation["sku_id"] == "14fc9a21-4919-4cb1-b495-5666966556bc"  # the meter
     assert reservation["service_name"] == "Virtual Machines" and reservation["service_category"] == "Compute"
     assert savings_plan["commitment_discount_type"] == "Savings Plan"
@@ -227,6 +229,16 @@ def test_legacy_pay_as_you_go_export():
     assert (first["charge_category"], first["charge_frequency"]) == ("Usage", "Usage-Based")
     assert json.loads(first["tags"]) == {"project": "p1"}
     assert first["resource_type"] == "Microsoft.Compute/virtualMachines"
+    # The legacy export's display-style location, through Microsoft's region table.
+    assert (first["region_id"], first["region_name"]) == ("eastus2", "East US 2")  # from "US East 2"
+
+
+def test_an_unknown_location_keeps_its_text(tmp_path):
+    rows = [{**r, "ResourceLocation": "Mars Central"} for r in rows_of(EA_ACTUAL)]
+    table = read(copy_rows(tmp_path / "mars.csv", rows, header_of(EA_ACTUAL)))
+    assert set(zip(table["region_id"].to_pylist(), table["region_name"].to_pylist(), strict=True)) == {
+        ("marscentral", "Mars Central")
+    }
 
 
 def test_ea_v2_schema_with_its_placeholder_currency_is_refused():
