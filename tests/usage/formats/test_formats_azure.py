@@ -329,3 +329,33 @@ def test_two_billing_accounts_may_have_two_currencies(tmp_path):
     table = read(copy_rows(tmp_path / "two.csv", rows, header_of(EA_ACTUAL)))
     assert sorted(pc.unique(table["billing_currency"]).to_pylist()) == ["EUR", "USD"]
     assert totals(table)["EUR"]["billed"] == Decimal(rows[4]["Cost"])
+
+
+def test_camel_case_mca_headers(tmp_path):
+    """MCA (and newer EA) exports spell the columns in camelCase and name the cost CostInBillingCurrency."""
+    rows = rows_of(EA_AMORTIZED)
+    renamed = {"Cost": "costInBillingCurrency", "BillingCurrency": "billingCurrency", "Date": "date"}
+    fields = [renamed.get(f, f[0].lower() + f[1:]) for f in header_of(EA_AMORTIZED)]
+    camel = [dict(zip(fields, r.values(), strict=True)) for r in rows]
+    table = read(copy_rows(tmp_path / "mca.csv", camel, fields))
+    assert totals(table) == expected_totals(rows, "BillingCurrency")
+    assert table["commitment_discount_type"].to_pylist()[:2] == ["Reservation", "Savings Plan"]
+
+
+def test_zip_and_parquet_exports(tmp_path):
+    import zipfile
+
+    import pandas as pd
+
+    rows = rows_of(EA_AMORTIZED)
+    packed = tmp_path / "AmortizedCost.zip"
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.write(EA_AMORTIZED, EA_AMORTIZED.name)
+    assert totals(read(packed)) == expected_totals(rows, "BillingCurrency")
+    # Parquet with the types pandas infers (float costs, integer ids): floats are read by their shortest text.
+    frame = pd.read_csv(EA_AMORTIZED)
+    frame.to_parquet(tmp_path / "amortized.parquet")
+    table = read(tmp_path / "amortized.parquet")
+    assert table.num_rows == 28
+    floats = sum((stored(Decimal(repr(float(r["Cost"])))) for r in rows), Decimal(0))
+    assert totals(table)["USD"]["effective"] == floats
