@@ -146,15 +146,11 @@ def fold(name: str) -> str:
 
 
 def looks_like_azure(names: Sequence[str]) -> bool:
-    """Azure cost details: meter columns, a charge date and a cost (FOCUS files from Microsoft carry
-    ``x_SkuMeterCategory``, not ``MeterCategory``)."""
+    """Azure cost details: a meter column beside a charge date, a cost or a subscription (FOCUS files from
+    Microsoft carry ``x_SkuMeterCategory``, not ``MeterCategory``). A file missing some of the columns the
+    mapping needs is still Azure, so that its refusal says what an Azure export lacks."""
     folded = {fold(n) for n in names}
-    return (
-        bool(folded & {"metercategory", "meterid"})
-        and bool(folded & set(_DATE))
-        and bool(folded & set(_COST))
-        and bool(folded & {*_CURRENCY, *_SUBSCRIPTION_ID})
-    )
+    return bool(folded & {"metercategory", "meterid"}) and bool(folded & {*_DATE, *_COST, *_SUBSCRIPTION_ID})
 
 
 def dataset_hint(path: Path) -> str | None:

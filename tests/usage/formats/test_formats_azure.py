@@ -78,7 +78,7 @@ def test_an_azure_file_without_a_cost_column_is_refused_naming_azure(tmp_path):
     fields = [f for f in header_of(EA_ACTUAL) if f != "Cost"]
     broken = copy_rows(tmp_path / "no-cost.csv", [{f: r[f] for f in fields} for r in rows], fields)
     with pytest.raises(IngestError) as caught:
-        read(broken, "azure")
+        read(broken)  # detected as Azure still: the refusal says what an Azure export lacks, not a FOCUS one
     assert caught.value.file == str(broken)
     assert "missing Azure cost export columns" in caught.value.message
     assert "a cost (CostInBillingCurrency, Cost or PreTaxCost)" in caught.value.message
