@@ -114,6 +114,16 @@ def test_upload_service_ingests_an_azure_export(settings, tmp_path, monkeypatch)
     assert as_decimals(job.totals) == expected_totals(rows, "BillingCurrency")
     assert upload().status == IngestJob.Status.DUPLICATE
 
+    # Both datasets in one upload: the amortized rows and the actual file's one reservation purchase.
+    both = [SimpleUploadedFile(p.name, p.read_bytes()) for p in (EA_ACTUAL, EA_AMORTIZED)]
+    job = ingest_job_run(billing_upload_create(organization=organization, files=both, user=None), followups=False)
+    assert (job.status, job.rows_read, job.rows_replaced) == (IngestJob.Status.SUCCEEDED, 29, 28)
+    purchase = Decimal(next(r["Cost"] for r in rows_of(EA_ACTUAL) if is_commitment_purchase(r)))
+    assert (
+        Decimal(job.totals["USD"]["billed_cost"])
+        == expected_totals(rows, "BillingCurrency")["USD"]["billed"] + purchase
+    )
+
 
 def refused(path: Path, org: str = "contoso") -> CommandError:
     with pytest.raises(CommandError) as caught:

@@ -550,9 +550,19 @@ def _coalesce(first: pa.Array | None, second: pa.Array | None) -> pa.Array | Non
 
 def _is_azure_file(path: Path) -> bool:
     try:
-        return looks_like_azure(Source.open(path).header())
-    except IngestError:
+        stat = Path(path).stat()
+    except OSError:
         return False  # its own read reports what is wrong with it
+    return _has_azure_header(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1024)
+def _has_azure_header(path: str, size: int, mtime_ns: int) -> bool:
+    """Cached like ``_kind_of_rows``: each file of a delivery of N part files is asked about N times."""
+    try:
+        return looks_like_azure(Source.open(Path(path)).header())
+    except IngestError:
+        return False
 
 
 def dataset_kind(path: Path, limits: ExpansionLimits | None = None) -> str | None:
