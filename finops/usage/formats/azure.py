@@ -10,8 +10,8 @@ The mapping follows Microsoft's "Convert Cost Management data to FOCUS" guide an
 conversion rules (conversion_rules/azure.csv): ChargeType -> ChargeCategory/ChargeClass, Frequency ->
 ChargeFrequency, PricingModel -> PricingCategory, BenefitId/BenefitName (older files: ReservationId/Name) ->
 CommitmentDiscount*, an MCA row's billing account is its billing profile, period ends exclusive (+1 day),
-ProviderName "Microsoft", ResourceLocation -> RegionId/RegionName through Microsoft's region table. The billing
-currency of each row is kept as given.
+ProviderName "Microsoft", ResourceLocation -> RegionId/RegionName and ConsumedService with the resource type ->
+ServiceName/ServiceCategory through Microsoft's open-data tables. The billing currency of each row is kept as given.
 
 Actual and amortized cost, as the FinOps toolkit's converter splits them row by row:
 
@@ -63,8 +63,9 @@ from finops.usage.formats.readers import ExpansionLimits, Source
 from finops.usage.formats.schema import DECIMAL
 
 PROVIDER = "Microsoft"
-# Microsoft's location -> region table (FinOps toolkit open data; see data/LICENSES.md).
+# Microsoft's location -> region and service -> FOCUS service tables (FinOps toolkit open data; data/LICENSES.md).
 REGIONS_FILE = Path(__file__).with_name("data") / "azure_regions.csv"
+SERVICES_FILE = Path(__file__).with_name("data") / "azure_services.csv"
 ACTUAL, AMORTIZED = "actual", "amortized"
 
 # Canonical column -> Azure columns (folded names), the first present in the file is used.
@@ -82,8 +83,6 @@ _TEXT_SOURCES: dict[str, tuple[str, ...]] = {
     "resource_id": ("resourceid", "instanceid"),
     "sku_id": ("meterid",),
     "pricing_unit": ("unitofmeasure",),
-    "service_name": ("metercategory",),
-    "resource_type": ("resourcetype",),
 }
 _DECIMAL_SOURCES: dict[str, tuple[str, ...]] = {"pricing_quantity": ("quantity", "usagequantity")}
 
@@ -281,9 +280,7 @@ class AzureMapper:
         columns.update(self._prices(batch, where, pc.or_(purchase, commitment_usage)))
         columns.update(self._commitment(batch, where, charge_type, pricing_model, usage))
         columns.update(self._resource(batch, where))
-        family = self.text(batch, where, "servicefamily")
-        if family is not None:
-            columns["service_category"] = lookup(family, SERVICE_CATEGORIES.get)
+        columns.update(self._service(batch, where, columns.get("resource_id")))
         self._check_currencies(columns["billing_account_id"], columns["billing_currency"], where)
 
         extra_names = [self._names[i] for i in self._extras]
@@ -442,6 +439,33 @@ class AzureMapper:
             result["tags"] = canonical_json_objects(braced(tags), where, self.name_of("tags"))
         return result
 
+    def _service(self, batch: pa.RecordBatch, where: Where, resource_id: pa.Array | None) -> dict[str, pa.Array]:
+        """ServiceName and ServiceCategory from Microsoft's services table by ConsumedService and resource type;
+        where the table has no answer, MeterCategory and ServiceFamily. ResourceType: the export's (legacy
+        files), else the ARM type of the resource id (``microsoft.compute/virtualmachines``)."""
+        n = batch.num_rows
+        result: dict[str, pa.Array] = {}
+        resource_type = self.text(batch, where, "resourcetype")
+        if resource_type is None and resource_id is not None:
+            resource_type = lookup(resource_id, arm_type)
+        if resource_type is not None:
+            result["resource_type"] = resource_type
+        consumed = self.text(batch, where, "consumedservice")
+        nothing = pa.nulls(n, pa.string())
+        key = pc.binary_join_element_wise(
+            pc.fill_null(pc.utf8_lower(consumed if consumed is not None else nothing), ""),
+            pc.fill_null(pc.utf8_lower(resource_type if resource_type is not None else nothing), ""),
+            "|",
+        )
+        name, category = (lookup(key, lambda k, i=i: _service_of(k)[i]) for i in (0, 1))
+        meter_category = self.text(batch, where, "metercategory")
+        family = self.text(batch, where, "servicefamily")
+        result["service_name"] = _coalesce(name, meter_category)
+        result["service_category"] = _coalesce(
+            category, None if family is None else lookup(family, SERVICE_CATEGORIES.get)
+        )
+        return result
+
     def _check_currencies(self, accounts: pa.Array, currencies: pa.Array, where: Where) -> None:
         """One billing account (EA enrollment, MCA billing profile) is invoiced in one currency: a second one is
         a merged or corrupt file, refused rather than split into two bills."""
@@ -519,6 +543,42 @@ def regions(location: pa.Array) -> dict[str, pa.Array]:
         "region_id": pc.take(pa.array(ids, pa.string()), encoded.indices),
         "region_name": pc.take(pa.array(names, pa.string()), encoded.indices),
     }
+
+
+def arm_type(resource_id: str) -> str | None:
+    """The resource type of an Azure resource id: its provider namespace and the type segments after it
+    (``.../providers/Microsoft.Storage/storageAccounts/x/blobServices/default`` ->
+    ``microsoft.storage/storageaccounts/blobservices``)."""
+    lowered = resource_id.lower()
+    at = lowered.rfind("/providers/")
+    if at < 0:
+        return None
+    parts = lowered[at + len("/providers/") :].split("/")
+    types = [t for t in parts[1::2] if t]
+    return "/".join([parts[0], *types]) if parts[0] and types else None
+
+
+@functools.cache
+def _known_services() -> dict[str, tuple[str, str]]:
+    """(ServiceName, ServiceCategory) by "consumedservice|resourcetype", by "|resourcetype" (any consumed
+    service) and by "consumedservice|" (any resource type), the first row of the table winning."""
+    table: dict[str, tuple[str, str]] = {}
+    with open(SERVICES_FILE, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            service, kind = row["ConsumedService"].lower(), row["ResourceType"].lower()
+            value = (row["ServiceName"], row["ServiceCategory"])
+            for key in (f"{service}|{kind}", f"|{kind}", f"{service}|"):
+                table.setdefault(key, value)
+    return table
+
+
+def _service_of(key: str) -> tuple[str | None, str | None]:
+    known = _known_services()
+    service, kind = key.split("|", 1)
+    for candidate in (key, f"|{kind}" if kind else None, f"{service}|" if service else None):
+        if candidate and candidate in known:
+            return known[candidate]
+    return None, None
 
 
 def iso_dates(text: pa.Array) -> pa.Array:

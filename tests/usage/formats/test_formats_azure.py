@@ -143,7 +143,10 @@ def test_ea_columns_map_to_focus():
     extras = json.loads(reservation["extras"])
     assert extras["ResourceLocation"] == "EastUS"
     assert reservation["sku_id"] == "14fc9a21-4919-4cb1-b495-5666966556bc"  # the meter
-    assert reservation["service_name"] == "Virtual Machines" and reservation["service_category"] == "Compute"
+    # Microsoft's services table, by ConsumedService and the resource id's type (a scale set here).
+    assert reservation["resource_type"] == "microsoft.compute/virtualmachinescalesets"
+    assert (reservation["service_name"], reservation["service_category"]) == ("Virtual Machine Scale Sets", "Compute")
+    assert extras["MeterCategory"] == "Virtual Machines"
     assert savings_plan["commitment_discount_type"] == "Savings Plan"
     assert savings_plan["commitment_discount_category"] == "Spend"
     assert savings_plan["instance_type"] == "Standard_B2s"
@@ -165,6 +168,17 @@ def test_ea_reservation_purchase_is_billed_not_amortized():
     assert purchase["commitment_discount_type"] == "Reservation"
     assert purchase["commitment_discount_status"] is None  # a purchase is not usage of the commitment
     assert purchase["resource_name"] is None  # ResourceName is empty; not guessed from the id
+    assert (purchase["service_name"], purchase["service_category"]) == (
+        "Azure Reservations",
+        "Management and Governance",
+    )
+
+
+def test_services_table_corrects_the_exports_service_family():
+    storage = read(EA_ACTUAL).to_pylist()[1]
+    assert rows_of(EA_ACTUAL)[1]["ServiceFamily"] == "Compute"  # as Microsoft's demo export has it
+    assert storage["resource_type"] == "microsoft.storage/storageaccounts"
+    assert (storage["service_name"], storage["service_category"]) == ("Storage Accounts", "Storage")
 
 
 # -------------------------------------------------------------------------- actual + amortized delivery
@@ -229,6 +243,7 @@ def test_legacy_pay_as_you_go_export():
     assert (first["charge_category"], first["charge_frequency"]) == ("Usage", "Usage-Based")
     assert json.loads(first["tags"]) == {"project": "p1"}
     assert first["resource_type"] == "Microsoft.Compute/virtualMachines"
+    assert (first["service_name"], first["service_category"]) == ("Virtual Machines", "Compute")
     # The legacy export's display-style location, through Microsoft's region table.
     assert (first["region_id"], first["region_name"]) == ("eastus2", "East US 2")  # from "US East 2"
 
