@@ -374,3 +374,22 @@ def test_zip_and_parquet_exports(tmp_path):
     assert table.num_rows == 28
     floats = sum((stored(Decimal(repr(float(r["Cost"])))) for r in rows), Decimal(0))
     assert totals(table)["USD"]["effective"] == floats
+
+
+def test_unused_reservations_and_refunds(tmp_path):
+    """Rows the demo export lacks, made from its reservation rows: the unused part of a reservation (amortized
+    data) and a refunded reservation purchase (actual data)."""
+    reservation = rows_of(EA_AMORTIZED)[0]
+    purchase = rows_of(EA_ACTUAL)[0]
+    rows = [
+        {**reservation, "ChargeType": "UnusedReservation", "Cost": "1.25"},
+        {**purchase, "ChargeType": "Refund", "Cost": "-3.25", "Date": "08/21/2023"},
+    ]
+    table = read(copy_rows(tmp_path / "unused-and-refund.csv", rows, header_of(EA_ACTUAL))).to_pylist()
+    unused, refund = table
+    assert (unused["charge_category"], unused["commitment_discount_status"]) == ("Usage", "Unused")
+    assert (unused["billed_cost"], unused["effective_cost"]) == (0, Decimal("1.25"))
+    assert (refund["charge_category"], refund["charge_class"]) == ("Purchase", "Correction")
+    assert (refund["billed_cost"], refund["effective_cost"]) == (Decimal("-3.25"), 0)
+    # A correction may date from before its billing period.
+    assert refund["charge_period_start"] == datetime(2023, 8, 21, tzinfo=UTC)
