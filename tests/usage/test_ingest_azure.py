@@ -182,3 +182,15 @@ def test_the_command_leaves_its_files_alone(tmp_path):
     shutil.copy(EA_ACTUAL, copy)
     ingest(copy)
     assert copy.read_bytes() == EA_ACTUAL.read_bytes()
+
+
+def test_part_files_billing_one_account_in_two_currencies_are_refused(tmp_path):
+    rows = rows_of(EA_AMORTIZED)
+    first = write_csv(tmp_path / "part_1.csv", rows[:20])
+    second = write_csv(tmp_path / "part_2.csv", [{**r, "BillingCurrency": "JPY"} for r in rows[20:]])
+    with pytest.raises(CommandError) as caught:
+        ingest(first, second)
+    assert str(caught.value).startswith(
+        f"file {second}, row 1, column BillingCurrency: billing account 8611537 is billed in USD (file {first}, row 1)"
+    )
+    assert nothing_written()

@@ -189,7 +189,8 @@ class AzureMapper:
             raise IngestError(f"missing Azure cost export columns: {'; '.join(missing)}", file=file)
         self._keep: str | None = None  # rows kept when the delivery combines actual and amortized files
         self._dataset: str | None = None
-        self._currencies: dict[str, tuple[str, int]] = {}  # billing account -> (currency, first row)
+        # billing account -> (currency, file, first row); shared by the files of one delivery (join_delivery)
+        self._currencies: dict[str, tuple[str, str, int]] = {}
         copied = {self._first(*sources) for sources in (*_TEXT_SOURCES.values(), *_DECIMAL_SOURCES.values())}
         copied |= {self._first(*_DATE), self._first("billingperiodstartdate"), self._first("tags")}
         copied |= {self._first("resourcename"), self._first("benefitid"), self._first("benefitname")}
@@ -210,6 +211,7 @@ class AzureMapper:
         if len(azure) < 2 or Path(path) not in azure:
             self._dataset = dataset_hint(path)
             return
+        self._currencies = _delivery_currencies(tuple(_version(p) for p in azure))
         kinds = {p: dataset_kind(p, limits) for p in azure}
         self._dataset = kinds[Path(path)]
         if {ACTUAL, AMORTIZED} <= set(kinds.values()):
@@ -477,15 +479,18 @@ class AzureMapper:
             rows = pc.and_(pc.equal(accounts, account), pc.equal(pc.utf8_upper(currencies), currency))
             row = where.first_row + pc.index(pc.fill_null(rows, False), True).as_py()
             if seen is None:
-                self._currencies[account] = (currency, row)
+                self._currencies[account] = (currency, where.file, row)
             elif seen[0] != currency:
-                first, second = sorted([seen, (currency, row)], key=lambda item: item[1])
+                first, second = (seen, (currency, where.file, row))
+                if first[1] == second[1] and second[2] < first[2]:  # both in this batch: name the later row
+                    first, second = second, first
+                place = f"row {first[2]}" if first[1] == second[1] else f"file {first[1]}, row {first[2]}"
                 raise IngestError(
-                    f"billing account {account} is billed in {first[0]} (row {first[1]}) and in {second[0]}: an "
+                    f"billing account {account} is billed in {first[0]} ({place}) and in {second[0]}: an "
                     "Azure billing account (EA enrollment or MCA billing profile) has one billing currency; "
                     "export each account on its own",
-                    file=where.file,
-                    row=second[1],
+                    file=second[1],
+                    row=second[2],
                     column=self.name_of(*_CURRENCY),
                 )
 
@@ -606,6 +611,19 @@ def _coalesce(first: pa.Array | None, second: pa.Array | None) -> pa.Array | Non
     if second is None:
         return first
     return pc.coalesce(first, second)
+
+
+def _version(path: Path) -> tuple[str, int, int]:
+    stat = Path(path).stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=16)
+def _delivery_currencies(files: tuple[tuple[str, int, int], ...]) -> dict[str, tuple[str, str, int]]:
+    """The billing account -> currency record the files of one delivery share, so that two part files billing
+    one account in two currencies are refused too. Keyed by the files' versions: a delivery read again holds
+    the same pairs, and a file changed since is a new delivery."""
+    return {}
 
 
 def _is_azure_file(path: Path) -> bool:

@@ -338,6 +338,19 @@ def test_two_currencies_in_one_billing_account_are_refused(tmp_path):
     assert "billing account 8611537 is billed in USD (row 1) and in EUR" in error.message
 
 
+def test_two_currencies_of_one_billing_account_in_two_part_files_are_refused(tmp_path):
+    rows, fields = rows_of(EA_AMORTIZED), header_of(EA_AMORTIZED)
+    first = copy_rows(tmp_path / "part_0_0001.csv", rows[:10], fields)
+    second = copy_rows(tmp_path / "part_0_0002.csv", [{**r, "BillingCurrency": "EUR"} for r in rows[10:]], fields)
+    delivery = [first, second]
+    assert read(first, delivery=delivery).num_rows == 10
+    with pytest.raises(IngestError) as caught:
+        read(second, delivery=delivery)
+    error = caught.value
+    assert (error.file, error.row, error.column) == (str(second), 1, "BillingCurrency")
+    assert f"billing account 8611537 is billed in USD (file {first}, row 1) and in EUR" in error.message
+
+
 def test_two_billing_accounts_may_have_two_currencies(tmp_path):
     rows = rows_of(EA_ACTUAL)
     rows[4].update(BillingCurrency="EUR", BillingAccountId="999", BillingProfileId="999")
