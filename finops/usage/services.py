@@ -348,7 +348,7 @@ def _prepare_delivery(
     )
     delivery = [Path(f.path) for f in files]
     for ingest_file in files:
-        ingest_file.rows = 0
+        ingest_file.rows, ingest_file.format = 0, ""
         path = Path(ingest_file.path)
         chunk_rows = settings.FINOPS_INGEST_CHUNK_ROWS
         for parsed in formats.read_chunks(path, job.requested_format, chunk_rows, limits, delivery):
@@ -360,7 +360,6 @@ def _prepare_delivery(
             prepared = loader.prepare(_line_item_table(chunk, job.organization_id, job.pk, values))
             summary.add(chunk)
             ingest_file.rows += chunk.num_rows
-            ingest_file.format = parsed.fmt
             # Only what the loader needs travels on: holding parsed tables in the queue doubled peak RSS.
             with _sums_in_range(file=str(path)):
                 rollups = (rollup_chunk(chunk, values), tag_rollup_chunk(chunk, values))

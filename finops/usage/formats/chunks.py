@@ -32,7 +32,7 @@ class ParsedChunk:
     """One chunk of canonical rows and where it sits in its file."""
 
     table: pa.Table  # exactly schema.CANONICAL_SCHEMA (a column may hold several Arrow chunks)
-    first_row: int  # 1-based data-row number of the chunk's first row in the file
+    first_row: int  # 1-based data-row number of the chunk's first row in the file (among the rows yielded)
     bytes_read: int  # bytes of the file on disk consumed so far (for a progress bar)
     bytes_total: int  # on-disk size of the file
     fmt: str  # one of FORMATS
