@@ -196,8 +196,8 @@ class IngestJobSerializer(serializers.ModelSerializer):
 
 class IngestUploadSerializer(serializers.Serializer):
     file = serializers.FileField(
-        help_text="A billing export: FOCUS, AWS CUR, Google Cloud billing export or OCI cost report "
-        "(CSV, .gz, .zip, Parquet, newline-delimited JSON)."
+        help_text="A billing export: FOCUS, AWS CUR, Azure cost details, Google Cloud billing export or OCI cost "
+        "report (CSV, .gz, .zip, Parquet, newline-delimited JSON)."
     )
     format = serializers.ChoiceField(choices=["auto", *FORMATS], default="auto")
 

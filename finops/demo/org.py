@@ -179,10 +179,15 @@ COMPUTE_GROUPS = (
 # fmt: on
 # The Azure subscription's virtual machine scale sets (Linux, pay-as-you-go). Their usage draws on its own
 # random stream, so adding or changing one never moves a number of the AWS bill.
+_bi, _bi_dev, _features = (
+    tags("data", "bi-dashboards", "prod"),
+    tags("data", "bi-dashboards", "dev"),
+    tags("ml", "feature-store", "prod"),
+)
 AZURE_VM_GROUPS = (
-    _G("bi-dashboards", ANALYTICS, "eastus", "Standard_D2s_v3", 18, "web", 0.030, tags("data", "bi-dashboards", "prod")),
-    _G("feature-store", ANALYTICS, "eastus", "Standard_D2s_v3", 10, "steady", 0.040, tags("ml", "feature-store", "prod")),
-    _G("analytics-dev", ANALYTICS, "eastus", "Standard_D2s_v3", 6, "dev", 0.020, tags("data", "bi-dashboards", "dev")),
+    _G("bi-dashboards", ANALYTICS, "eastus", "Standard_D2s_v3", 18, "web", 0.030, _bi),
+    _G("feature-store", ANALYTICS, "eastus", "Standard_D2s_v3", 10, "steady", 0.040, _features),
+    _G("analytics-dev", ANALYTICS, "eastus", "Standard_D2s_v3", 6, "dev", 0.020, _bi_dev),
 )
 # The launch: ml-inference runs at LAUNCH_FACTOR x for LAUNCH_DAYS days from day LAUNCH_DAY of the
 # month two thirds into the window (a product launch the fleet was scaled for by hand).

@@ -347,23 +347,27 @@ def _prepare_delivery(
     limits = ExpansionLimits(
         max_bytes=settings.FINOPS_MAX_DECOMPRESSED_BYTES, max_ratio=settings.FINOPS_MAX_DECOMPRESSION_RATIO
     )
+    delivery = [Path(f.path) for f in files]
     for ingest_file in files:
-        ingest_file.rows = 0
+        ingest_file.rows, ingest_file.format = 0, ""
         path = Path(ingest_file.path)
-        for parsed in formats.read_chunks(path, job.requested_format, settings.FINOPS_INGEST_CHUNK_ROWS, limits):
+        chunk_rows = settings.FINOPS_INGEST_CHUNK_ROWS
+        for parsed in formats.read_chunks(path, job.requested_format, chunk_rows, limits, delivery):
+            ingest_file.format = parsed.fmt
             chunk = parsed.table
+            if chunk.num_rows == 0:  # every row of this file belongs to another file of the delivery
+                continue
             values = team_values(chunk["tags"], keys, mapping)
             prepared = loader.prepare(_line_item_table(chunk, job.organization_id, job.pk, values))
             summary.add(chunk)
             ingest_file.rows += chunk.num_rows
-            ingest_file.format = parsed.fmt
             ingest_file.focus_version = parsed.focus_version
             # Only what the loader needs travels on: holding parsed tables in the queue doubled peak RSS.
             with _sums_in_range(file=str(path)):
                 rollups = (rollup_chunk(chunk, values), tag_rollup_chunk(chunk, values))
             yield ingest_file, parsed.bytes_read, prepared, rollups
             del chunk, parsed, prepared
-        if ingest_file.rows == 0:
+        if not ingest_file.format:
             raise IngestError("no data rows", file=str(path))
         yield ingest_file, None, None, None
 

@@ -467,9 +467,10 @@ def test_every_price_used_has_a_recorded_source() -> None:
 
 def test_azure_rows_are_daily_at_the_retail_meter_price(frame: pd.DataFrame) -> None:
     azure = frame[frame.ProviderName == "Microsoft"]
+    retail = json.loads((SHARED / "azure/retail_prices/eastus_standard_d2s_v3_nofilter.json").read_text())
     meters = [
         item
-        for item in json.loads((SHARED / "azure/retail_prices/eastus_standard_d2s_v3_nofilter.json").read_text())["Items"]
+        for item in retail["Items"]
         if item["meterName"] == "D2s v3" and item["type"] == "Consumption" and "Windows" not in item["productName"]
     ]
     assert len(meters) == 1

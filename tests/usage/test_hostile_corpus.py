@@ -31,7 +31,7 @@ from finops.usage.formats.errors import IngestError
 from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestJob, LineItem
 from finops.usage.services import billing_upload_create, ingest_job_run
 from tests import factories
-from tests.conftest import CUR_SAMPLE, FOCUS_SAMPLE
+from tests.conftest import CUR_SAMPLE, FOCUS_SAMPLE, SHARED_DATA
 from tests.usage.helpers import decimal_sum, read_rows, write_csv
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +41,7 @@ FOCUS_ROWS = read_rows(FOCUS_SAMPLE)
 GOOD_ROWS = FOCUS_ROWS[180:220]  # with non-zero effective costs too
 # The hostile FOCUS files are other rows of the sample, so none is a duplicate of the good delivery.
 OTHER_ROWS = FOCUS_ROWS[40:60]
+AZURE_EA_ACTUAL = SHARED_DATA / "azure" / "EA_ActualCost_Small.csv"
 BIG = "9999999999999999999999"  # 22 integer digits: the largest whole amount stored exactly
 # Fits before rounding; rounded half-even to the 16 stored places it becomes 10^22, one digit too many.
 ROUNDS_PAST_22_DIGITS = "9999999999999999999999.99999999999999999"
@@ -167,6 +168,28 @@ def cur_missing_columns() -> bytes:
     rows = read_rows(CUR_SAMPLE)[:10]
     fields = [f for f in rows[0] if f not in ("lineItem/UnblendedCost", "lineItem/UsageStartDate")]
     return csv_bytes(rows, fields)
+
+
+def azure_rows(row: int = 0, **values: str) -> Callable[[], bytes]:
+    """Microsoft's EA actual cost sample with data row ``row`` (1-based) changed."""
+
+    def build() -> bytes:
+        rows = read_rows(AZURE_EA_ACTUAL)
+        if row:
+            rows[row - 1].update(values)
+        return csv_bytes(rows)
+
+    return build
+
+
+def azure_cut_mid_row() -> bytes:
+    text = azure_rows()()
+    return text[: text.rstrip(b"\n").rfind(b"\n") + 60]
+
+
+def azure_missing_cost() -> bytes:
+    rows = read_rows(AZURE_EA_ACTUAL)
+    return csv_bytes(rows, [f for f in rows[0] if f != "Cost"])
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -326,6 +349,15 @@ CASES = [
         cur_missing_columns,
         ("missing AWS CUR columns", "lineItem/UnblendedCost", "lineItem/UsageStartDate"),
     ),
+    Case("azure-text-cost", "azure.csv", azure_rows(7, Cost="n/a"), ("row 7", "column Cost", "not a number: 'n/a'")),
+    Case(
+        "azure-two-currencies",
+        "azure.csv",
+        azure_rows(5, BillingCurrency="EUR"),
+        ("row 5", "column BillingCurrency", "billing account 8611537 is billed in USD (row 1) and in EUR"),
+    ),
+    Case("azure-cut-mid-row", "azure.csv", azure_cut_mid_row, ("row 11", "expected 55 fields", "truncated")),
+    Case("azure-missing-cost", "azure.csv", azure_missing_cost, ("missing Azure cost export columns", "a cost")),
     Case("parquet-unknown-schema", "other.parquet", parquet_unknown_schema, ("no known billing export format",)),
     Case(
         "parquet-missing-column",

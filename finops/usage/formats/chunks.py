@@ -7,7 +7,7 @@ rows (the last one shorter).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from finops.core.concurrency import prefetch
 from finops.usage.formats.aws_cur import CurMapper
+from finops.usage.formats.azure import AzureMapper
 from finops.usage.formats.convert import Where
 from finops.usage.formats.detect import FORMATS, detect_columns
 from finops.usage.formats.errors import IngestError, TooLargeError
@@ -23,7 +24,13 @@ from finops.usage.formats.gcp import GcpMapper
 from finops.usage.formats.oci import OciMapper
 from finops.usage.formats.readers import CONVERT_ROWS, ExpansionLimits, Source
 
-_MAPPERS = {"focus": FocusMapper, "aws-cur": CurMapper, "gcp-billing": GcpMapper, "oci-cost": OciMapper}
+_MAPPERS = {
+    "focus": FocusMapper,
+    "aws-cur": CurMapper,
+    "azure": AzureMapper,
+    "gcp-billing": GcpMapper,
+    "oci-cost": OciMapper,
+}
 # Raw groups read ahead by the reader thread (each CONVERT_ROWS rows, a few MB).
 _READ_AHEAD = 2
 
@@ -33,7 +40,7 @@ class ParsedChunk:
     """One chunk of canonical rows and where it sits in its file."""
 
     table: pa.Table  # exactly schema.CANONICAL_SCHEMA (a column may hold several Arrow chunks)
-    first_row: int  # 1-based data-row number of the chunk's first row in the file
+    first_row: int  # 1-based data-row number of the chunk's first row in the file (among the rows yielded)
     bytes_read: int  # bytes of the file on disk consumed so far (for a progress bar)
     bytes_total: int  # on-disk size of the file
     fmt: str  # one of detect.FORMATS
@@ -41,12 +48,19 @@ class ParsedChunk:
 
 
 def read_chunks(
-    path: Path, fmt: str = "auto", chunk_rows: int = 100_000, limits: ExpansionLimits | None = None
+    path: Path,
+    fmt: str = "auto",
+    chunk_rows: int = 100_000,
+    limits: ExpansionLimits | None = None,
+    delivery: Sequence[Path] = (),
 ) -> Iterator[ParsedChunk]:
-    """Parse a billing export (CSV, .gz, .zip, Parquet or newline-delimited JSON) into canonical chunks.
+    """Parse a billing export (CSV, .gz, .zip, Parquet or newline-delimited JSON; one of FORMATS) into canonical
+    chunks.
 
-    Raises IngestError (naming file, row and column) on bad input. Being a stream, it can raise after
-    earlier chunks were yielded: the caller writes inside one transaction.
+    ``delivery``: all the files of the delivery ``path`` belongs to, for formats whose files depend on each
+    other (Azure actual and amortized cost). A file whose rows all belong to other files of its delivery
+    yields one empty chunk. Raises IngestError (naming file, row and column) on bad input. Being a stream,
+    it can raise after earlier chunks were yielded: the caller writes inside one transaction.
     """
     if fmt != "auto" and fmt not in FORMATS:
         raise IngestError(f"unknown format {fmt!r}; choose auto or one of {', '.join(FORMATS)}", file=str(path))
@@ -59,6 +73,8 @@ def read_chunks(
     mapper = _MAPPERS[fmt](names, source.label)
     if isinstance(mapper, OciMapper):  # rows without a currency take the file's: find it first
         mapper.prepare(source.batches(names))
+    if delivery and hasattr(mapper, "join_delivery"):
+        mapper.join_delivery(Path(path), delivery, limits)
     # Reading (decompression, CSV parsing) runs in a thread while this one converts: both spend their
     # time in pyarrow/numpy code that releases the GIL, so they use two cores.
     groups = prefetch(
@@ -79,7 +95,11 @@ def read_chunks(
 
 
 def _converted(
-    source: Source, mapper: FocusMapper | CurMapper | GcpMapper | OciMapper, groups: Iterator, chunk_rows: int, fmt: str
+    source: Source,
+    mapper: FocusMapper | CurMapper | AzureMapper | GcpMapper | OciMapper,
+    groups: Iterator,
+    chunk_rows: int,
+    fmt: str,
 ) -> Iterator[ParsedChunk]:
     """Raw groups converted to canonical tables and cut into chunks of ``chunk_rows``."""
     version = getattr(mapper, "version", "")
@@ -107,7 +127,7 @@ def _converted(
             yield ParsedChunk(head, next_row, progress, source.size, fmt, version)
             del head
             next_row += chunk_rows
-    if pending_rows:
+    if pending_rows or (next_row == 1 and pending):
         yield ParsedChunk(pa.concat_tables(pending), next_row, source.size, source.size, fmt, version)
     if converted_rows == 0:
         raise IngestError("no data rows (the file has only a header)", file=source.label)

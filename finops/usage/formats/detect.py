@@ -9,20 +9,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from finops.usage.formats.aws_cur import looks_like_cur
+from finops.usage.formats.azure import looks_like_azure
 from finops.usage.formats.errors import UnknownFormatError
 from finops.usage.formats.focus import looks_like_focus
 from finops.usage.formats.gcp import looks_like_gcp
 from finops.usage.formats.oci import looks_like_oci_cost
 from finops.usage.formats.readers import Source
 
-FORMATS: tuple[str, ...] = ("focus", "aws-cur", "gcp-billing", "oci-cost")
+FORMATS: tuple[str, ...] = ("focus", "aws-cur", "azure", "gcp-billing", "oci-cost")
 
 
 def format_of_columns(names: Sequence[str]) -> str | None:
-    """ "aws-cur" for CUR headers (legacy, Athena or CUR 2.0), "gcp-billing" for a Google Cloud billing export,
-    "oci-cost" for an OCI cost report, "focus" for FOCUS headers, else None."""
+    """ "aws-cur" for CUR headers (legacy, Athena or CUR 2.0), "azure" for Azure cost details, "gcp-billing" for a
+    Google Cloud billing export, "oci-cost" for an OCI cost report, "focus" for FOCUS headers, else None. Azure
+    before FOCUS: its headers share some FOCUS names (BillingAccountId, BillingCurrency)."""
     if looks_like_cur(names):
         return "aws-cur"
+    if looks_like_azure(names):
+        return "azure"
     if looks_like_gcp(names):
         return "gcp-billing"
     if looks_like_oci_cost(names):

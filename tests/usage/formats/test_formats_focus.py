@@ -47,7 +47,7 @@ def parsed() -> pa.Table:
 
 
 def test_formats_constant():
-    assert FORMATS == ("focus", "aws-cur", "gcp-billing", "oci-cost")
+    assert FORMATS == ("focus", "aws-cur", "azure", "gcp-billing", "oci-cost")
 
 
 def test_sample_is_one_chunk_with_the_canonical_schema():

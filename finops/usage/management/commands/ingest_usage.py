@@ -66,7 +66,7 @@ def derived_status(slug: str, *, changed: bool) -> dict:
 
 
 class Command(BaseCommand):
-    help = "Ingest billing exports (FOCUS, AWS CUR) as one delivery replacing the billing slices they cover."
+    help = "Ingest billing exports (FOCUS, AWS CUR, Azure) as one delivery replacing the billing slices they cover."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path)
