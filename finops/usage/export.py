@@ -17,6 +17,9 @@ Values are the ingested ones, normalised where the spec requires it rather than 
   others, listcost.md);
 - SkuPriceId: null when ChargeCategory is "Tax"; SkuId when absent on a "Usage" or "Purchase" charge that is not a
   correction ("SkuPriceId MAY equal SkuId", 1.2 skupriceid.md);
+- PricingCategory: null when ChargeCategory is "Tax"; when absent on a "Usage" or "Purchase" charge that is not a
+  correction (where it MUST NOT be null), "Committed" if a commitment discount applies, else "Other" (the source
+  did not say which model priced it) (pricingcategory.md);
 - PublisherName and InvoiceIssuerName (MUST NOT be null): ProviderName when absent; ServiceCategory (MUST NOT be
   null, allowed values): "Other" when absent or not an allowed value;
 - 1.3: ServiceProviderName and HostProviderName (MUST NOT be null) from ProviderName until line items carry their
@@ -135,6 +138,15 @@ def _sku_price_id(record: Mapping[str, Any], value: Any) -> Any:
     return value
 
 
+def _pricing_category(record: Mapping[str, Any], value: Any) -> Any:
+    category = record.get("charge_category")
+    if category == "Tax":
+        return None
+    if value is None and category in ("Usage", "Purchase") and record.get("charge_class") != "Correction":
+        return "Committed" if record.get("commitment_discount_id") else "Other"
+    return value
+
+
 def _provider_when_null(record: Mapping[str, Any], value: Any) -> Any:
     return record.get("provider_name") if value in (None, "") else value
 
@@ -206,7 +218,9 @@ FOCUS_1_0: tuple[FocusColumn, ...] = (
     FocusColumn("ConsumedUnit", STRING, "consumed_unit"),
     FocusColumn("ContractedUnitPrice", DECIMAL_KIND, "contracted_unit_price"),
     FocusColumn("ListUnitPrice", DECIMAL_KIND, "list_unit_price"),
-    FocusColumn("PricingCategory", STRING, "pricing_category", allowed=ENUMERATIONS["PricingCategory"]),
+    FocusColumn(
+        "PricingCategory", STRING, "pricing_category", allowed=ENUMERATIONS["PricingCategory"], derive=_pricing_category
+    ),
     FocusColumn("RegionId", STRING, "region_id"),
     FocusColumn("RegionName", STRING, "region_name"),
     FocusColumn("ResourceId", STRING, "resource_id"),
@@ -248,7 +262,13 @@ FOCUS_1_3: tuple[FocusColumn, ...] = (
     FocusColumn("AllocatedTags", JSON, "allocated_tags"),
 )
 
-VERSION_COLUMNS: dict[str, tuple[FocusColumn, ...]] = {"1.0": FOCUS_1_0, "1.2": FOCUS_1_2, "1.3": FOCUS_1_3}
+# Custom columns (FOCUS: "x_" prefixed) for what the product keeps beside FOCUS; the FOCUS ingest reads them back.
+CUSTOM_COLUMNS: tuple[FocusColumn, ...] = (FocusColumn("x_InstanceType", STRING, "instance_type"),)
+
+VERSION_COLUMNS: dict[str, tuple[FocusColumn, ...]] = {
+    version: (*columns, *CUSTOM_COLUMNS)
+    for version, columns in (("1.0", FOCUS_1_0), ("1.2", FOCUS_1_2), ("1.3", FOCUS_1_3))
+}
 # Fields the derivations read besides each column's own.
 _DERIVATION_FIELDS = (
     "charge_category",
@@ -259,6 +279,7 @@ _DERIVATION_FIELDS = (
     "billed_cost",
     "sku_id",
     "provider_name",
+    "commitment_discount_id",
 )
 
 
