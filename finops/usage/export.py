@@ -106,9 +106,12 @@ def _record_decimal(record: Mapping[str, Any], field: str) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
+_FREQUENCY_SPELLING = {value.lower(): value for value in ENUMERATIONS["ChargeFrequency"]}
+
+
 def _charge_frequency(record: Mapping[str, Any], value: Any) -> str:
     if value is not None:
-        spelled = {v.lower(): v for v in ENUMERATIONS["ChargeFrequency"]}.get(str(value).lower())
+        spelled = _FREQUENCY_SPELLING.get(str(value).lower())
         if spelled:
             return spelled
     return "Usage-Based" if record.get("charge_category") == "Usage" else "One-Time"
