@@ -7,6 +7,8 @@ from rest_framework import serializers
 
 from finops.accounts.models import Membership, Organization, Role, Team
 from finops.api.models import ApiToken
+from finops.usage.export import DEFAULT_VERSION as DEFAULT_FOCUS_VERSION
+from finops.usage.export import FOCUS_VERSIONS
 from finops.usage.formats import FORMATS
 from finops.usage.models import IngestJob, LineItem
 from finops.usage.selectors import FILTER_FIELDS, GRANULARITIES, METRICS
@@ -55,6 +57,21 @@ class CostQuerySerializer(FilterFieldsSerializer):
 
     def validate_tag(self, value: str) -> tuple[str, str]:
         return _tag(value)
+
+
+class FocusExportQuerySerializer(serializers.Serializer):
+    """Query parameters of focus-export (names as in ``export_focus``)."""
+
+    version = serializers.ChoiceField(
+        choices=list(FOCUS_VERSIONS), default=DEFAULT_FOCUS_VERSION, help_text="FOCUS version of the dataset."
+    )
+    start = serializers.DateField(required=False, help_text="First day, inclusive (UTC, by charge period start).")
+    end = serializers.DateField(required=False, help_text="Last day, inclusive (UTC).")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("start") and attrs.get("end") and attrs["start"] > attrs["end"]:
+            raise serializers.ValidationError({"start": ["start is after end"]})
+        return attrs
 
 
 class CostTimeseriesQuerySerializer(CostQuerySerializer):

@@ -32,6 +32,7 @@ urlpatterns = [
     path("prices/lookup", PriceLookupApi.as_view(), name="price-lookup"),
     path("costs/summary", views.CostSummaryApi.as_view(), name="cost-summary"),
     path("costs/timeseries", views.CostTimeseriesApi.as_view(), name="cost-timeseries"),
+    path("focus-export", views.FocusExportApi.as_view(), name="focus-export"),
     path("rightsizing", RightsizingApi.as_view(), name="rightsizing"),
     path("team-mappings", views.TeamMappingApi.as_view(), name="team-mappings"),
     path("carbon/summary", CarbonSummaryApi.as_view(), name="carbon-summary"),

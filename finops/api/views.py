@@ -34,9 +34,10 @@ from finops.api.services import TokenError, token_create, token_revoke
 from finops.api.tenancy import ALL_ROLES, TenantAPIView, TenantMixin, TenantReadOnlyViewSet
 from finops.core.amounts import money_str
 from finops.core.spreadsheet import SpreadsheetSafeWriter
+from finops.usage.export import focus_csv_lines
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.models import IngestJob, LineItem
-from finops.usage.selectors import ReportError, cost_breakdown, line_items_filtered, parse_group_bys
+from finops.usage.selectors import ReportError, cost_breakdown, focus_export, line_items_filtered, parse_group_bys
 from finops.usage.services import billing_upload_create
 from finops.usage.teams import TeamMappingError, team_tag_mapping_set, team_tag_mappings
 from finops.usage.uploads import upload_request_check
@@ -209,6 +210,42 @@ class LineItemViewSet(TenantReadOnlyViewSet):
         if renderer is not None and renderer.format == "csv":
             self.request.accepted_renderer = JSONRenderer()
             self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+
+# --- FOCUS export -------------------------------------------------------------------------------------------
+class FocusExportApi(TenantAPIView):
+    """The organization's line items as a FOCUS dataset (CSV, streamed): the ``export_focus`` command's CSV.
+    Engineers get their teams' rows only, as in the cost endpoints."""
+
+    renderer_classes = [JSONRenderer, CSVRenderer]
+
+    @extend_schema(
+        parameters=[s.FocusExportQuerySerializer],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        description="Streams every line item charged in [start, end] with the mandatory columns of the FOCUS "
+        "version (and the optional ones the data carries); errors are JSON.",
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        query = s.FocusExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        columns, records = focus_export(
+            organization=self.tenant.organization,
+            version=data["version"],
+            start=data.get("start"),
+            end=data.get("end"),
+            team_ids=self.tenant.team_ids,
+        )
+        response = StreamingHttpResponse(focus_csv_lines(records, columns), content_type="text/csv; charset=utf-8")
+        name = f"focus-{data['version']}-{self.tenant.organization.slug}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Errors are JSON even when CSV was asked for.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
         return super().handle_exception(exc)
 
 

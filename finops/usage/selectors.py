@@ -13,7 +13,7 @@ all call it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -27,6 +27,8 @@ from finops.accounts.models import Organization, Team
 from finops.core.amounts import exact_add
 from finops.core.money import MoneySum
 from finops.usage.charges import CORRECTION_CLASS, USAGE_CATEGORY
+from finops.usage.export import DEFAULT_VERSION as DEFAULT_FOCUS_VERSION
+from finops.usage.export import ExportError, FocusColumn, focus_columns, source_fields
 from finops.usage.models import DailyCost, DailyTagCost, LineItem
 
 METRICS = {"billed": "billed_cost", "effective": "effective_cost", "list": "list_cost"}
@@ -412,3 +414,27 @@ def daily_costs_visible(policy: AccessPolicy) -> QuerySet[DailyCost]:
 def daily_tag_costs_visible(policy: AccessPolicy) -> QuerySet[DailyTagCost]:
     """The daily tag rollup rows a caller may read."""
     return policy.scope(DailyTagCost.objects.all(), team_field="team_id")
+
+
+def focus_export(
+    *,
+    organization: Organization,
+    version: str = DEFAULT_FOCUS_VERSION,
+    start: date | None = None,
+    end: date | None = None,
+    team_ids: Collection[int] | None = None,
+    chunk_size: int = 2000,
+) -> tuple[tuple[FocusColumn, ...], Iterator[dict]]:
+    """The columns of FOCUS ``version`` and the organization's line items as records for them, charged over
+    [start, end] (inclusive UTC days by charge period start), in ingest order. ``team_ids`` is the caller's
+    visibility (``AccessPolicy.team_ids``; None: every row). The records are fetched ``chunk_size`` at a time
+    when iterated, never all at once; ``finops.usage.export`` turns them into CSV or Parquet."""
+    if start and end and start > end:
+        raise ReportError(f"start {start} is after end {end}")
+    try:
+        columns = focus_columns(version, (field.name for field in LineItem._meta.concrete_fields))
+    except ExportError as error:
+        raise ReportError(str(error)) from error
+    queryset = line_items_filtered(organization=organization, start=start, end=end, team_ids=team_ids)
+    records = queryset.order_by("id").values(*source_fields(columns)).iterator(chunk_size=chunk_size)
+    return columns, records

@@ -34,6 +34,7 @@ CHECKS = ",".join(
 EXPECTED_PATHS = {
     "/api/v1/costs/summary",
     "/api/v1/costs/timeseries",
+    "/api/v1/focus-export",
     "/api/v1/line-items/",
     "/api/v1/line-items/{id}/",
     "/api/v1/ingest-jobs/",
