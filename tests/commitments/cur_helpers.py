@@ -1,7 +1,8 @@
 """A small AWS CUR file with reservations and savings plans: the real sample's 94 legacy CUR columns (its header,
 read from /work/shared/data) plus the provider columns AWS documents for commitments that the sample lacks
-(reservation/ReservationARN, product/instanceType, pricing/LeaseContractLength, pricing/OfferingClass, pricing/PurchaseOption and the
-savingsPlan/StartTime, EndTime, OfferingType, PaymentOption, PurchaseTerm, Region columns). The sample itself has
+(reservation/ReservationARN, product/instanceType, pricing/LeaseContractLength, pricing/OfferingClass,
+pricing/PurchaseOption and the savingsPlan/StartTime, EndTime, OfferingType, PaymentOption, PurchaseTerm, Region
+columns). The sample itself has
 no commitment line items (its reservation/* and savingsPlan/* columns are empty)."""
 
 from __future__ import annotations
