@@ -18,7 +18,8 @@ same columns):
 - the hourly commitment is the amortised cost per hour it was in force in the window: (used + unused) / hours;
 - start, end, offering class, term, payment and reservation count are read from the provider columns kept in the
   line items' ``extras`` (CUR ``reservation/*``, ``savingsPlan/*``, ``pricing/*``); FOCUS carries no commitment
-  dates on line items, so there they are unknown (None), and said so.
+  dates on line items, so there they are unknown (None), and said so. A FOCUS reservation's count comes from
+  ``CommitmentDiscountQuantity`` in hours (FOCUS 1.1+): Used + Unused instance-hours over the hours they span.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class Observation:
     instance_type: str | None = None
     currency: str | None = None
     extras: Mapping[str, str | None] = field(default_factory=dict)  # extras key -> a value of the group
+    quantity: float | None = None  # sum of FOCUS CommitmentDiscountQuantity (1.1+, in extras) of the group
+    quantity_unit: str | None = None  # its CommitmentDiscountUnit
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,8 @@ def build_inventory(
             units = Decimal(units_text) if units_text else None
         except ArithmeticError:
             units = None
+        if units is None and kind == "reservation":
+            units = _units_from_quantity(rows)
         inventory.append(
             Commitment(
                 id=commitment_id,
@@ -319,6 +324,27 @@ def build_inventory(
         )
     far = datetime.max.replace(tzinfo=UTC)
     return sorted(inventory, key=lambda c: (c.end or far, c.id))
+
+
+HOUR_UNITS = {"hours", "hour", "hrs", "hr"}
+
+
+def _units_from_quantity(rows: Sequence[Observation]) -> Decimal | None:
+    """A reservation's size from FOCUS CommitmentDiscountQuantity in hours: its Used and Unused rows together
+    account for every reserved instance-hour, so their sum over the hours they span is the number reserved."""
+    measured = [
+        r
+        for r in rows
+        if (r.status or "").lower() in ("used", "unused")
+        and r.quantity is not None
+        and (r.quantity_unit or "").strip().lower() in HOUR_UNITS
+    ]
+    if not measured:
+        return None
+    hours = (max(r.last_end for r in measured) - min(r.first_start for r in measured)).total_seconds() / 3600
+    if hours <= 0:
+        return None
+    return Decimal(str(round(sum(r.quantity for r in measured) / hours, 3)))
 
 
 def due_thresholds(days_to_end: int | None, thresholds: Sequence[int] = EXPIRY_THRESHOLDS_DAYS) -> list[int]:

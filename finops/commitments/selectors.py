@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max, Min
+from django.db.models import Case, FloatField, Max, Min, Sum, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from finops.accounts.access import AccessPolicy
@@ -34,6 +34,7 @@ from finops.commitments.inventory import (
 from finops.core.money import MoneySum
 from finops.usage.models import DailyCost, LineItem
 
+NUMBER = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 UNKNOWN_END_NOTE = (
     "End dates come from the provider's commitment columns (AWS CUR reservation/EndTime, savingsPlan/EndTime). "
     "FOCUS exports carry none on line items: those commitments show an unknown end and get no expiry alert."
@@ -88,8 +89,18 @@ def commitment_inventory(*, organization: Organization, today: date | None = Non
     groups = (
         lines.filter(commitment_discount_id__isnull=False)
         .exclude(commitment_discount_id="")
+        # FOCUS 1.1+ CommitmentDiscountQuantity (kept in extras): summed only where it is a plain number.
+        .annotate(quantity_text=KT("extras__CommitmentDiscountQuantity"))
         .values("commitment_discount_id", "commitment_discount_status", "charge_category")
         .annotate(
+            quantity=Sum(
+                Case(
+                    When(quantity_text__regex=NUMBER, then=Cast("quantity_text", FloatField())),
+                    default=None,
+                    output_field=FloatField(),
+                )
+            ),
+            quantity_unit=Max(KT("extras__CommitmentDiscountUnit")),
             effective=MoneySum("effective_cost"),
             listed=MoneySum(Coalesce("list_cost", "effective_cost")),
             first_start=Min("charge_period_start"),
@@ -126,6 +137,8 @@ def commitment_inventory(*, organization: Organization, today: date | None = Non
             instance_type=g["instance_type"],
             currency=g["currency"],
             extras={key: g[f"x{i}"] for i, key in enumerate(keys)},
+            quantity=g["quantity"],
+            quantity_unit=g["quantity_unit"],
         )
         for g in groups
     ]

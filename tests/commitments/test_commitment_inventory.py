@@ -246,3 +246,44 @@ def test_inventory_window_is_the_last_30_days(cur_org):
     inventory = commitment_inventory(organization=cur_org, today=TODAY)
     assert inventory.window_end.date() == date(2026, 12, 1)
     assert inventory.window_end - inventory.window_start == timedelta(days=30)
+
+
+def test_focus_reservation_units_from_commitment_discount_quantity(tmp_path):
+    """FOCUS 1.1+ CommitmentDiscountQuantity (kept in extras): Used + Unused instance-hours of a reservation over
+    the hours they span give its size (3 here: 2 used and 1 unused each hour). A quantity that is not a number is
+    left out (a second reservation with only such quantities has no size) rather than failing the query."""
+    from tests.optimizer.optruns_helpers import COLUMNS
+    from tests.usage.helpers import write_csv
+
+    rid = "arn:aws:ec2:eu-west-1:123456789012:reserved-instances/focus-ri"
+    bad = "arn:aws:ec2:eu-west-1:123456789012:reserved-instances/focus-ri-bad"
+    rows = []
+    for h, cid in [(h, rid) for h in range(24)] + [(0, bad)]:
+        start, end = (
+            f"2026-05-01T{h:02d}:00:00Z",
+            f"2026-05-01T{h + 1:02d}:00:00Z" if h < 23 else "2026-05-02T00:00:00Z",
+        )
+        for status, quantity in (("Used", "2"), ("Unused", "1")):
+            rows.append(
+                {k: "" for k in COLUMNS}
+                | {
+                    "BilledCost": "0", "EffectiveCost": "0.1" if status == "Used" else "0.05", "ListCost": "0.2",
+                    "BillingAccountId": "123456789012", "BillingCurrency": "USD",
+                    "BillingPeriodStart": "2026-05-01T00:00:00Z", "BillingPeriodEnd": "2026-06-01T00:00:00Z",
+                    "ChargePeriodStart": start, "ChargePeriodEnd": end, "ChargeCategory": "Usage",
+                    "ProviderName": "AWS", "PricingQuantity": quantity, "PricingUnit": "Hours",
+                    "ConsumedQuantity": quantity, "ConsumedUnit": "Hours", "ServiceCategory": "Compute",
+                    "ServiceName": "Amazon Elastic Compute Cloud", "RegionId": "eu-west-1",
+                    "x_InstanceType": "m5.large", "CommitmentDiscountId": cid, "CommitmentDiscountStatus": status,
+                    "CommitmentDiscountType": "Reserved Instance", "CommitmentDiscountCategory": "Usage",
+                    "CommitmentDiscountQuantity": quantity if cid == rid else "n/a", "CommitmentDiscountUnit": "Hours",
+                }
+            )  # fmt: skip
+    columns = [*COLUMNS, "CommitmentDiscountCategory", "CommitmentDiscountQuantity", "CommitmentDiscountUnit"]
+    organization = factories.organization("focusri")
+    factories.ingest_files(organization, [write_csv(tmp_path / "focus-ri.csv", rows, columns)])
+    by_id = {c.id: c for c in commitment_inventory(organization=organization, today=TODAY).commitments}
+    c = by_id[rid]
+    assert c.kind == "reservation" and c.units == Decimal(3)  # (24 x 2 + 24 x 1) / 24 hours
+    assert c.used_cost == Decimal("2.4") and c.unused_cost == Decimal("1.2") and c.end is None
+    assert c.utilization == pytest.approx(2 / 3) and by_id[bad].units is None

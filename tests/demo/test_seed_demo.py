@@ -293,3 +293,5 @@ def test_demo_commitment_inventory(seeded_demo):
         assert c.eligible_list_cost == sum(eligible["listed"], Decimal(0))
         assert c.coverage == pytest.approx(float(c.covered_list_cost / c.eligible_list_cost))
         assert c.end is None and c.days_to_end is None
+        # Its size from CommitmentDiscountQuantity (Used + Unused instance-hours per hour) is the demo's count.
+        assert c.units == next(d.count for d in demo_org.COMMITMENTS if d.id == c.id)
