@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from finops.accounts.access import BILLING_MANAGERS
 from finops.accounts.models import Membership, Organization
-from finops.commitments.inventory import EXPIRY_THRESHOLDS_DAYS, Commitment, due_thresholds
+from finops.commitments.inventory import Commitment, due_thresholds
 from finops.commitments.models import CommitmentExpiryAlert
 from finops.commitments.selectors import commitment_inventory, organizations_with_data
 from finops.core import outbox
@@ -94,6 +94,3 @@ def commitment_expiry_alerts_all(*, today: date | None = None) -> dict[str, int]
         organization.slug: len(commitment_expiry_alerts(organization=organization, today=today))
         for organization in organizations_with_data()
     }
-
-
-__all__ = ["EXPIRY_THRESHOLDS_DAYS", "commitment_expiry_alerts", "commitment_expiry_alerts_all"]
