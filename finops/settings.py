@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "finops.carbon",
     "finops.forecasting",
     "finops.budgets",
+    "finops.commitments",
     "finops.web",
     "finops.api",
     "pricing",
@@ -176,6 +177,8 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-forecasts-nightly": {"task": "forecasting.refresh_all", "schedule": crontab(hour=2, minute=0)},
     "anomaly-digest-daily": {"task": "forecasting.anomaly_digest", "schedule": crontab(hour=7, minute=0)},
     "evaluate-budgets-daily": {"task": "budgets.evaluate_all", "schedule": crontab(hour=3, minute=0)},
+    # 90/30/7-day expiry alerts of existing reservations and savings plans, each exactly once.
+    "commitment-expiry-alerts-daily": {"task": "commitments.expiry_alerts", "schedule": crontab(hour=6, minute=30)},
     "spend-digest-weekly": {
         "task": "budgets.weekly_digest",
         "schedule": crontab(hour=8, minute=0, day_of_week="mon"),

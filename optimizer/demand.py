@@ -93,6 +93,8 @@ class Demand:
     sunk: pd.DataFrame
     sunk_by_commitment: dict[str, float]  # commitment id -> instance-hours of usage treated as sunk
     stranded_by_commitment: dict[str, float] = field(default_factory=dict)  # capacity rightsizing leaves unused
+    # commitment id -> instance-hours it covered after its (plan) end: no longer sunk, demand to serve again
+    released_by_commitment: dict[str, float] = field(default_factory=dict)
 
     @property
     def net(self) -> pd.DataFrame:
@@ -212,9 +214,13 @@ def build_demand(
     expanded = _hourly_records(frame)
     expanded = expanded[(expanded["hour"] >= start) & (expanded["hour"] < end)]
     covered = expanded["commitment"].notna() & (expanded["commitment"].astype(str) != "")
+    released: dict[str, float] = {}
     if expiries:
         ends = expanded["commitment"].map({k: _utc(v) for k, v in expiries.items()})
-        covered &= ends.isna() | (expanded["hour"] < ends)
+        in_force = ends.isna() | (expanded["hour"] < ends)
+        after_end = expanded[covered & ~in_force]
+        released = {str(k): float(v) for k, v in after_end.groupby("commitment")["quantity"].sum().items() if v > 0}
+        covered &= in_force
     expanded = expanded.assign(commitment=expanded["commitment"].where(covered, None))
     freed = expanded.iloc[0:0]
     if resize:
@@ -239,7 +245,29 @@ def build_demand(
         sunk,
         {str(k): float(v) for k, v in by_commitment.items() if v > 0},
         stranded,
+        released,
     )
+
+
+def plan_expiries(
+    ends: Mapping[str, datetime | pd.Timestamp],
+    *,
+    window_start: datetime | pd.Timestamp,
+    window_end: datetime | pd.Timestamp,
+) -> dict[str, pd.Timestamp]:
+    """The ``expiries`` of a renewal plan: the demand window [start, end) stands for the plan window that follows
+    it, [end, end + (end - start)), hour for hour. A commitment ending inside the plan window stops being sunk at the
+    same offset into the demand window (its end minus the window's length, floored to the hour); one that has
+    already ended is not sunk at all (from the window's start); one ending after the plan window stays sunk. Ends
+    are as known from the data (commitments without a known end are not listed and stay sunk)."""
+    start, end = _utc(window_start), _utc(window_end)
+    length = end - start
+    shifted = {}
+    for commitment, stop in ends.items():
+        stop = _utc(stop)
+        if stop < end + length:
+            shifted[commitment] = max(start, (stop - length).floor("h"))
+    return shifted
 
 
 def _hourly_records(frame: pd.DataFrame) -> pd.DataFrame:

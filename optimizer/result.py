@@ -159,6 +159,10 @@ class CommitmentPlan:
     carbon: Mapping[str, Any] | None = None  # "carbon", "carbon_front", "carbon_placement" (money as Decimal)
     stranded_by_commitment: Mapping[str, float] = field(default_factory=dict)  # capacity rightsizing leaves idle
     price_age: Mapping[str, Any] = field(default_factory=dict)  # how old the prices the run used are
+    # The window the plan stands for (the one after the demand window) and the existing commitments ending in it:
+    # id, end, sunk_until (demand-window hour their coverage stops being sunk), released_instance_hours.
+    plan_window: Mapping[str, Any] = field(default_factory=dict)
+    expiring_commitments: tuple[Mapping[str, Any], ...] = ()
 
     def document(self) -> dict[str, Any]:
         """The run's stored ``results``, money as Decimal."""
@@ -171,6 +175,9 @@ class CommitmentPlan:
             "sunk_by_commitment": self.sunk_by_commitment,
             "stranded_instance_hours": sum(self.stranded_by_commitment.values()),
             "stranded_by_commitment": self.stranded_by_commitment,
+            "plan_window": self.plan_window,
+            "expiring_commitments": list(self.expiring_commitments),
+            "post_expiry_instance_hours": sum(e["released_instance_hours"] for e in self.expiring_commitments),
             "price_age": self.price_age,
             "all_on_demand": self.all_on_demand,
             "no_commitment": self.no_commitment,

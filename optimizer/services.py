@@ -25,13 +25,14 @@ from finops.accounts.models import Organization, Team
 from finops.carbon.calc import Coefficients
 from finops.carbon.services import coefficient_set_current
 from finops.carbon.tradeoff import carbon_tradeoff
+from finops.commitments.selectors import commitment_expiries
 from finops.core.money import money_str
 from finops.core.tasks import enqueue_on_commit
 from optimizer.backtest import backtest as run_backtest
 from optimizer.backtest import solve_plan
 from optimizer.carbon import NOTE as CARBON_NOTE
 from optimizer.carbon import candidate_regions, price_pairs, tradeoff_workloads
-from optimizer.demand import Demand, DemandError, build_demand, split_sku
+from optimizer.demand import Demand, DemandError, build_demand, plan_expiries, split_sku
 from optimizer.models import OptimizationRun, Recommendation
 from optimizer.offers import OfferError, SkuCatalog, build_offers, build_problem, prune_dominated
 from optimizer.plan import HOURS_PER_MONTH, bought, plan_report
@@ -281,9 +282,26 @@ def _resize_map(run: OptimizationRun, params: RunParameters) -> dict[str, str | 
     return dict(rightsizing_changes(run.organization))
 
 
-def _demand(run, scope, start, end, resize) -> Demand:
+def _demand(run, scope, start, end, resize, expiries=None) -> Demand:
     lines = compute_line_items(run.organization, start=start, end=end, scope=scope)
-    return build_demand(lines, start=start, end=end, resize=resize)
+    return build_demand(lines, start=start, end=end, resize=resize, expiries=expiries)
+
+
+def _expiring(
+    ends: Mapping[str, datetime], shifted: Mapping[str, pd.Timestamp], demand: Demand, start: pd.Timestamp
+) -> list[dict[str, Any]]:
+    """The commitments ending before the plan window ends: their end, the demand-window hour from which their
+    coverage is no longer sunk, and the instance-hours of usage they leave to serve after it."""
+    return [
+        {
+            "id": commitment,
+            "end": pd.Timestamp(ends[commitment]).tz_convert("UTC").to_pydatetime(),
+            "sunk_until": shifted[commitment].to_pydatetime(),
+            "sunk_hours": int((shifted[commitment] - start) / pd.Timedelta(hours=1)),
+            "released_instance_hours": demand.released_by_commitment.get(commitment, 0.0),
+        }
+        for commitment in sorted(shifted, key=lambda c: (shifted[c], c))
+    ]
 
 
 def _compute(run: OptimizationRun) -> _Outcome:
@@ -296,7 +314,11 @@ def _compute(run: OptimizationRun) -> _Outcome:
     lookback = timedelta(days=params.lookback_days)
     start = end - lookback
     resize = _resize_map(run, params)
-    demand = _demand(run, scope, start, end, resize)
+    # A renewal plan: the window's usage stands for the plan window that follows it; coverage of a commitment
+    # ending before that window ends is sunk only until its end.
+    ends = commitment_expiries(organization=run.organization)
+    shifted = plan_expiries(ends, window_start=start, window_end=end)
+    demand = _demand(run, scope, start, end, resize, shifted)
     if demand.total.empty or float(demand.total.to_numpy().sum()) <= 0:
         raise OptimizationError(
             f"no compute usage in the window {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC "
@@ -342,7 +364,23 @@ def _compute(run: OptimizationRun) -> _Outcome:
     plan = _commitment_plan(
         demand, priced, problem, solution, report, offers, dominated, start, end, at, notes, explanation, carbon
     )
-    plan = replace(plan, price_age=price_age)
+    expiring = _expiring(ends, shifted, demand, start)
+    if expiring:
+        released = sum(e["released_instance_hours"] for e in expiring)
+        explanation = [
+            *plan.explanation,
+            f"Renewal: {len(expiring)} existing commitment(s) end before the plan window "
+            f"{end:%Y-%m-%d %H:%M}..{end + lookback:%Y-%m-%d %H:%M} UTC ends (expiring_commitments); the usage they "
+            f"covered after their end, {released:,.1f} instance-hours (post_expiry_instance_hours), is not sunk but "
+            "demand this plan serves. Commitments without an end date in the data stay sunk.",
+        ]
+        plan = replace(plan, explanation=tuple(explanation))
+    plan = replace(
+        plan,
+        price_age=price_age,
+        plan_window={"start": end.to_pydatetime(), "end": (end + lookback).to_pydatetime()},
+        expiring_commitments=tuple(expiring),
+    )
     return _Outcome(solution, plan, backtest)
 
 

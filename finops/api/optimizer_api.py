@@ -118,7 +118,9 @@ class RunDetailSerializer(RunSummarySerializer):
     purchases = PurchaseSerializer(many=True)
     results = serializers.DictField(
         help_text="Windows, totals, breakdown, utilisation, explanation; price_age (how old the prices used are, "
-        "stale spot left out or used), sunk_by_commitment and stranded_by_commitment (instance-hours)."
+        "stale spot left out or used), sunk_by_commitment and stranded_by_commitment (instance-hours); plan_window, "
+        "expiring_commitments (existing commitments ending before the plan window ends: id, end, sunk_until, "
+        "sunk_hours, released_instance_hours) and post_expiry_instance_hours (the usage they leave to serve)."
     )
     backtest = serializers.DictField(allow_null=True)
 

@@ -7,6 +7,7 @@ from rest_framework.routers import SimpleRouter
 from finops.api import views
 from finops.api.budgets_api import BudgetViewSet
 from finops.api.carbon_api import CarbonSummaryApi
+from finops.api.commitments_api import CommitmentListApi
 from finops.api.forecasting_api import AnomalyViewSet, SeriesForecastViewSet
 from finops.api.optimizer_api import OptimizationRunViewSet, RightsizingApi
 from finops.api.pricing_api import CatalogImportViewSet, PriceLookupApi, PriceViewSet, SkuViewSet
@@ -36,6 +37,7 @@ urlpatterns = [
     path("rightsizing", RightsizingApi.as_view(), name="rightsizing"),
     path("team-mappings", views.TeamMappingApi.as_view(), name="team-mappings"),
     path("carbon/summary", CarbonSummaryApi.as_view(), name="carbon-summary"),
+    path("commitments/", CommitmentListApi.as_view(), name="commitments"),
     path("", include(router.urls)),
     re_path(r"", views.api_not_found),  # last: unknown URLs get the JSON error shape
 ]

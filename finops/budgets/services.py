@@ -327,33 +327,6 @@ def budgets_evaluate(
 # Delivery (exactly once)
 
 
-def _deliver(model: type[BudgetAlert] | type[DigestDelivery], pks: list[int], key: str) -> list:
-    sent = []
-    for pk in pks:
-        try:
-            with transaction.atomic():
-                row = model.objects.select_for_update(skip_locked=True).filter(pk=pk, status="pending").first()
-                if row is None:  # sent already, or another worker is sending it right now
-                    continue
-                outbox.send(
-                    subject=row.subject,
-                    text=row.body_text,
-                    html=row.body_html,
-                    recipients=list(row.recipients),
-                    kind=key,
-                    message_key=f"finops.{key}.{row.pk}",
-                )
-                row.status = "sent"
-                row.sent_at = timezone.now()
-                row.attempts += 1
-                row.save(update_fields=["status", "sent_at", "attempts"])
-        except outbox.SEND_ERRORS as error:  # kept pending; the task retries with a backoff
-            model.objects.filter(pk=pk, status="pending").update(attempts=F("attempts") + 1, last_error=str(error))
-            raise
-        sent.append(row)
-    return sent
-
-
 def budget_alerts_deliver(*, budget: Budget | None = None, organization: Organization | None = None) -> list:
     """Send the pending alerts (of a budget, of an organization, or all), each exactly once. The rows one
     evaluation inserted (same budget, period and rendered message) go out as one email."""
@@ -512,4 +485,4 @@ def weekly_digest_send(*, today: date | None = None) -> list[DigestDelivery]:
             ignore_conflicts=True,
         )
     pending = DigestDelivery.objects.filter(status=DigestDelivery.Status.PENDING).order_by("pk")
-    return _deliver(DigestDelivery, list(pending.values_list("pk", flat=True)), "digest")
+    return outbox.deliver_pending(DigestDelivery, list(pending.values_list("pk", flat=True)), "digest")

@@ -4,6 +4,10 @@ Every email the product sends (budget alerts, spend digests, anomaly alerts) is 
 sent, and goes out through ``send``. A delivery error (an SMTP refusal, a server down or unreachable) is logged
 with the number of recipients and the error, then re-raised unchanged: the caller leaves its row pending (with
 the error) in the same step, and the next evaluation, refresh or task retry sends it. Nothing is dropped silently.
+
+``deliver_pending`` is the exactly-once delivery of such rows (budget digests, commitment expiry alerts): a model
+with ``status`` ("pending"/"sent"), ``subject``, ``body_text``, ``body_html``, ``recipients``, ``attempts``,
+``last_error`` and ``sent_at``, whose rows were inserted pending under a unique constraint before sending.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -55,3 +62,34 @@ def send(
             error,
         )
         raise
+
+
+def deliver_pending(model: type[models.Model], pks: list[int], kind: str) -> list:
+    """Send each still-pending row of ``pks`` once: re-read under its row lock (``SELECT ... FOR UPDATE SKIP
+    LOCKED``; SQLite's IMMEDIATE transaction holds the write lock), sent, marked sent in that transaction. A row
+    another worker holds or has sent is skipped. A delivery error records the attempt, leaves the row pending and
+    is re-raised (the caller's task retries); the rows after it wait for that retry."""
+    sent = []
+    for pk in pks:
+        try:
+            with transaction.atomic():
+                row = model.objects.select_for_update(skip_locked=True).filter(pk=pk, status="pending").first()
+                if row is None:  # sent already, or another worker is sending it right now
+                    continue
+                send(
+                    subject=row.subject,
+                    text=row.body_text,
+                    html=row.body_html,
+                    recipients=list(row.recipients),
+                    kind=kind,
+                    message_key=f"finops.{kind}.{row.pk}",
+                )
+                row.status = "sent"
+                row.sent_at = timezone.now()
+                row.attempts += 1
+                row.save(update_fields=["status", "sent_at", "attempts"])
+        except SEND_ERRORS as error:
+            model.objects.filter(pk=pk, status="pending").update(attempts=F("attempts") + 1, last_error=str(error))
+            raise
+        sent.append(row)
+    return sent

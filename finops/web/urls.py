@@ -1,6 +1,14 @@
 from django.urls import path
 
-from finops.web import views, views_budgets, views_carbon, views_forecasts, views_optimizer, views_pricing
+from finops.web import (
+    views,
+    views_budgets,
+    views_carbon,
+    views_commitments,
+    views_forecasts,
+    views_optimizer,
+    views_pricing,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -22,6 +30,7 @@ urlpatterns = [
     path("optimizer/", views_optimizer.optimizer, name="optimizer"),
     path("optimizer/runs/<int:run_id>/", views_optimizer.optimizer_run, name="optimizer_run"),
     path("optimizer/runs/<int:run_id>/status", views_optimizer.optimizer_run_status, name="optimizer_run_status"),
+    path("commitments/", views_commitments.commitments, name="commitments"),
     path("healthz", views.healthz, name="healthz"),
 ]
 

@@ -247,3 +247,51 @@ def test_rightsize_keeps_the_demo_commitments_sunk(seeded_demo):
     # Rightsizing only removes capacity: the all-on-demand baseline of what is left to serve never rises.
     assert float(chained["all_on_demand"]) <= float(plain["all_on_demand"])
     assert any("Existing commitments stay sunk" in line for line in chained["explanation"])
+
+
+def test_demo_commitment_inventory(seeded_demo):
+    """The demo's FOCUS data carries its reservations and savings plans but no end dates (FOCUS has none on line
+    items): the inventory lists those in force in the last 30 days, ends unknown, with utilization and coverage
+    equal to sums over the generated files."""
+    from finops.commitments.selectors import commitment_inventory
+    from finops.demo import org as demo_org
+
+    demo = Organization.objects.get(slug="demo")
+    inventory = commitment_inventory(organization=demo, today=date(2026, 3, 15))
+    frames = [
+        pd.read_csv(p, dtype=str, keep_default_na=False) for p in (seeded_demo.var_dir / "demo").glob("*/*.csv.gz")
+    ]
+    raw = pd.concat(frames, ignore_index=True).replace("NULL", "")
+    starts = pd.to_datetime(raw["ChargePeriodStart"], utc=True)
+    end = pd.Timestamp("2026-03-15T00:00:00Z")  # the day after the last day of data
+    raw = raw[(starts >= end - pd.Timedelta(days=30)) & (starts < end)]
+    cost = raw["EffectiveCost"].map(Decimal)
+    listed = [Decimal(a) if a else Decimal(b) for a, b in zip(raw["ListCost"], raw["EffectiveCost"], strict=True)]
+    raw = raw.assign(cost=cost, listed=listed, family=raw["x_InstanceType"].str.split(".").str[0])
+    mine = raw[raw["CommitmentDiscountId"] != ""]
+    expected_ids = sorted(set(mine["CommitmentDiscountId"]))
+    # Every commitment in force in the window: the ones bought before the generated months.
+    in_force = sorted(c.id for c in demo_org.COMMITMENTS if c.start_month < 0)
+    assert expected_ids == in_force
+    assert sorted(c.id for c in inventory.commitments) == expected_ids
+    assert inventory.document()["unknown_end"] == len(expected_ids)
+    usage = raw[(raw["ChargeCategory"] == "Usage") & (raw["CommitmentDiscountStatus"] != "Unused")]
+    for c in inventory.commitments:
+        rows = mine[mine["CommitmentDiscountId"] == c.id]
+        used = rows[rows["CommitmentDiscountStatus"] == "Used"]
+        unused = rows[(rows["CommitmentDiscountStatus"] == "Unused") | (rows["ChargeCategory"] == "Purchase")]
+        assert c.used_cost == sum(used["cost"], Decimal(0)) and c.unused_cost == sum(unused["cost"], Decimal(0))
+        assert c.utilization == pytest.approx(float(c.used_cost / (c.used_cost + c.unused_cost)))
+        assert 0 < c.utilization <= 1
+        account, region, family = used.iloc[0][["BillingAccountId", "RegionId", "family"]]
+        eligible = usage[usage["BillingAccountId"] == account]
+        if c.kind == "reservation":
+            eligible = eligible[(eligible["RegionId"] == region) & (eligible["family"] == family)]
+        else:
+            eligible = eligible[eligible["ServiceCategory"] == "Compute"]
+        assert c.covered_list_cost == sum(used["listed"], Decimal(0))
+        assert c.eligible_list_cost == sum(eligible["listed"], Decimal(0))
+        assert c.coverage == pytest.approx(float(c.covered_list_cost / c.eligible_list_cost))
+        assert c.end is None and c.days_to_end is None
+        # Its size from CommitmentDiscountQuantity (Used + Unused instance-hours per hour) is the demo's count.
+        assert c.units == next(d.count for d in demo_org.COMMITMENTS if d.id == c.id)

@@ -1,0 +1,45 @@
+"""Expiry alerts of existing commitments (the commitments themselves are read from line items: see selectors)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from finops.accounts.models import Organization
+
+
+class CommitmentExpiryAlert(models.Model):
+    """One expiry email of (organization, commitment, threshold): exactly once by the unique constraint, inserted
+    pending with its rendered message before sending and marked sent by ``finops.core.outbox.deliver_pending``.
+    A threshold already passed when a tighter one is due (a commitment first seen 20 days before its end) is
+    recorded as skipped: one email, for the tightest threshold."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        SKIPPED = "skipped"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    commitment_id = models.TextField()
+    threshold_days = models.PositiveSmallIntegerField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    recipients = models.JSONField(default=list)
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "commitment_id", "threshold_days"], name="commitment_expiry_alert_once"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "status"], name="commitment_alert_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.commitment_id} {self.threshold_days}d {self.status}"

@@ -1,0 +1,96 @@
+"""Writes for commitments: the expiry alerts, 90/30/7 days before a commitment's end, each exactly once.
+
+Same protocol as the budget alerts: in one transaction, a pending ``CommitmentExpiryAlert`` row (with the rendered
+email) is inserted per due (commitment, threshold), ``ON CONFLICT DO NOTHING`` on the unique constraint, so a
+second run inserts nothing; then ``finops.core.outbox.deliver_pending`` sends each pending row under its row lock
+and marks it sent. A crash before the send leaves the row pending for the next run; an SMTP error keeps it pending
+and re-raises (the task retries with a backoff).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from finops.accounts.access import BILLING_MANAGERS
+from finops.accounts.models import Membership, Organization
+from finops.commitments.inventory import Commitment, due_thresholds
+from finops.commitments.models import CommitmentExpiryAlert
+from finops.commitments.selectors import commitment_inventory, organizations_with_data
+from finops.core import outbox
+
+KIND = "commitment-expiry"
+
+
+def alert_recipients(organization: Organization) -> list[str]:
+    """The organization's admins and finance members with an email address (they renew commitments)."""
+    members = Membership.objects.filter(
+        organization=organization, role__in=list(BILLING_MANAGERS), user__is_active=True
+    ).exclude(user__email="")
+    return sorted({m.user.email for m in members.select_related("user")})
+
+
+def _render(organization: Organization, commitment: Commitment, threshold: int) -> tuple[str, str, str]:
+    context = {
+        "organization": organization.name or organization.slug,
+        "commitment": commitment.document(),
+        "threshold": threshold,
+        "site_url": outbox.site_url(),
+    }
+    subject = " ".join(render_to_string("commitments/email/expiry_subject.txt", context).split())
+    text = render_to_string("commitments/email/expiry_body.txt", context)
+    html = render_to_string("commitments/email/expiry_body.html", context)
+    return subject, text, html
+
+
+def commitment_expiry_alerts(*, organization: Organization, today: date | None = None) -> list[CommitmentExpiryAlert]:
+    """Record the due expiry alerts of the organization's commitments and send every pending one; the alerts sent.
+
+    Due: the commitment's end is known, not past, and ``today`` is within a threshold's days of it. Only the
+    tightest due threshold is emailed; looser ones not recorded yet are recorded as skipped."""
+    today = today or timezone.now().date()
+    inventory = commitment_inventory(organization=organization, today=today)
+    recipients = alert_recipients(organization)
+    existing = set(
+        CommitmentExpiryAlert.objects.filter(organization=organization).values_list("commitment_id", "threshold_days")
+    )
+    new = []
+    for commitment in inventory.commitments:
+        due = [t for t in due_thresholds(commitment.days_to_end) if (commitment.id, t) not in existing]
+        if not due or not recipients or commitment.end is None:
+            continue
+        tightest = due[0]
+        subject, text, html = _render(organization, commitment, tightest)
+        for threshold in due:
+            new.append(
+                CommitmentExpiryAlert(
+                    organization=organization,
+                    commitment_id=commitment.id,
+                    threshold_days=threshold,
+                    ends_at=commitment.end,
+                    status=CommitmentExpiryAlert.Status.PENDING
+                    if threshold == tightest
+                    else CommitmentExpiryAlert.Status.SKIPPED,
+                    recipients=recipients,
+                    subject=subject,
+                    body_text=text,
+                    body_html=html,
+                )
+            )
+    with transaction.atomic():
+        CommitmentExpiryAlert.objects.bulk_create(new, ignore_conflicts=True)  # the unique constraint decides
+    pending = CommitmentExpiryAlert.objects.filter(
+        organization=organization, status=CommitmentExpiryAlert.Status.PENDING
+    ).order_by("pk")
+    return outbox.deliver_pending(CommitmentExpiryAlert, list(pending.values_list("pk", flat=True)), KIND)
+
+
+def commitment_expiry_alerts_all(*, today: date | None = None) -> dict[str, int]:
+    """Every organization with cost data: organization slug -> alerts sent."""
+    return {
+        organization.slug: len(commitment_expiry_alerts(organization=organization, today=today))
+        for organization in organizations_with_data()
+    }
