@@ -317,7 +317,9 @@ class SeparableCut:
     value: float  # the cut at the evaluated point (= the weighted sum of Cuts.value)
 
 
-def separable_cut(rec: Recourse, first_stage: np.ndarray, cuts: Cuts, *, window: int = 6) -> SeparableCut:
+def separable_cut(
+    rec: Recourse, first_stage: np.ndarray, cuts: Cuts, *, window: int = 6, sparse: bool = True
+) -> SeparableCut:
     """Fix each hour's beta from ``cuts`` and keep the pool's response free: for that beta, hour h's pool p
     costs sum_i delta_i (c_i - P)^+ for every P (the greedy knapsack, see the module docstring). Summing over
     hours gives a convex piecewise-linear F_p in P_p alone; its ``window`` linear pieces on each side of the
@@ -373,7 +375,12 @@ def separable_cut(rec: Recourse, first_stage: np.ndarray, cuts: Cuts, *, window:
         active_value[has] = intercept[j] - slope[j] * capacity[has]
     else:
         active[:] = -1
-    keep = distinct & (np.abs(rank - active[pool]) <= window)
+    # Every piece near P_p, then ever sparser ones (offsets 2w, 2.5w, 3w, 4w, 5w, 6w, 8w, ...: three per octave),
+    # so that one cut outlines F_p over its whole range.
+    offset = np.abs(rank - active[pool])
+    octave = np.exp2(np.floor(np.log2(np.maximum(offset, 1) / max(window, 1))))
+    step = np.maximum(1, (octave * max(window, 1) / 3).astype(int))
+    keep = distinct & ((offset <= window) | (offset % step == 0) if sparse else (offset <= window))
     counts = np.bincount(pool[keep], minlength=n_p)
     splits = np.cumsum(counts)[:-1]
     beta = rec.weight @ cuts.beta if rec.coef.shape[0] else np.zeros(0)
