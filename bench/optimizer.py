@@ -111,7 +111,9 @@ def flexible_fleet(n_skus: int, hours: int, seed: int = 0) -> dict:
             ids.append(sku_id)
             nf = NORMALIZATION[size]
             on_demand = round(unit_price * nf, 5)
-            skus.append({"id": sku_id, "on_demand": on_demand, "spot": round(on_demand * 0.35, 5), "spot_max_share": 0.2})
+            skus.append(
+                {"id": sku_id, "on_demand": on_demand, "spot": round(on_demand * 0.35, 5), "spot_max_share": 0.2}
+            )
             level = base * part / sum(shares) / nf * NORMALIZATION[members[0]]  # instances of this size
             demand[sku_id] = [
                 max(

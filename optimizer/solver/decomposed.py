@@ -2,11 +2,14 @@
 
 The hours interact only through the first-stage purchases (x: reservation units, c: plan $/hour), so the model
 is ``min H (p.x + sum c) + sum_h Q_h(x, c)`` with Q_h the cost of hour h's allocation LP, convex in (x, c).
-A small master LP (highspy) holds x, c, the dedicated capacity R_k per SKU and theta (the total hourly cost),
-and collects *separable* cuts theta >= sum_k F_k(R_k) - beta . b (:func:`optimizer.solver.hourly.separable_cut`):
-the plans' (and shared reservations') prices beta come from each hour's dual at the separation point, and the
-per-SKU dual choices stay free, so one cut describes the cost in every R_k direction exactly for those prices.
-That is what makes it converge in about ten rounds at 50-200 SKUs, where per-hour Kelley cuts crawled.
+Reservations form pools (:mod:`optimizer.solver.hourly`): a single-SKU reservation's pool is its SKU, an AWS
+size-flexible family x region x tenancy x OS is one pool whose capacity is counted in normalized units. A small
+master LP (highspy) holds x, c, the capacity P_p of every pool and theta (the total hourly cost), and collects
+*separable* cuts theta >= sum_p F_p(P_p) - beta . b (:func:`optimizer.solver.hourly.separable_cut`): the plans'
+(and overlapping reservations') prices beta come from each hour's dual at the separation point, and given them
+the pools are independent (families only meet through the plans), so one cut describes the cost in every P_p
+direction exactly for those prices. Each cut keeps every piece of F_p near the current P_p and ever sparser ones
+farther out, so that a cut outlines the whole curve: about ten rounds at 50-500 SKUs.
 
 Bounds (each a valid lower bound on the MILP optimum): the master LP's optimal value (every cut under-estimates
 the hourly costs by weak duality); the integer-rounded Lagrangian bound of :func:`_integer_bound`; the proven

@@ -189,19 +189,25 @@ def _candidates(
     m = len(coef)
     if m == 0:
         return np.zeros((1, 0))
-    k, l = _same_pool_pairs(pool_of_sku)
+    k, other = _same_pool_pairs(pool_of_sku)
     # Density a_jk beta_j / nf_k meets the constant v_l / nf_l (v: on-demand, or spot under the cap).
     with np.errstate(divide="ignore", invalid="ignore"):
         lines = [
-            np.concatenate([[0.0], od[l] * nf[k] / (nf[l] * coef[j, k]), spot_value[l] * nf[k] / (nf[l] * coef[j, k])])
+            np.concatenate(
+                [
+                    [0.0],
+                    od[other] * nf[k] / (nf[other] * coef[j, k]),
+                    spot_value[other] * nf[k] / (nf[other] * coef[j, k]),
+                ]
+            )
             for j in range(m)
         ]
     if m == 1:
         return _dedupe(lines[0], 0.0)[:, None]
     t1, t2 = _dedupe(lines[0], merge_rel), _dedupe(lines[1], merge_rel)
-    both = np.isfinite(coef[0, k]) & np.isfinite(coef[1, l])
+    both = np.isfinite(coef[0, k]) & np.isfinite(coef[1, other])
     # Rays where a_1k beta_1 / nf_k = a_2l beta_2 / nf_l: beta_2 = slope beta_1.
-    slopes = _dedupe(coef[0, k[both]] * nf[l[both]] / (coef[1, l[both]] * nf[k[both]]), merge_rel)
+    slopes = _dedupe(coef[0, k[both]] * nf[other[both]] / (coef[1, other[both]] * nf[k[both]]), merge_rel)
     points = [np.array(np.meshgrid(t1, t2)).reshape(2, -1).T]
     for slope in slopes:
         points.append(np.column_stack([t1, slope * t1]))
@@ -385,6 +391,4 @@ def separable_cut(
     splits = np.cumsum(counts)[:-1]
     beta = rec.weight @ cuts.beta if rec.coef.shape[0] else np.zeros(0)
     total = float(active_value.sum())
-    return SeparableCut(
-        beta, np.split(intercept[keep], splits), np.split(slope[keep], splits), total - float(beta @ b)
-    )
+    return SeparableCut(beta, np.split(intercept[keep], splits), np.split(slope[keep], splits), total - float(beta @ b))
