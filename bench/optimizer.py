@@ -8,12 +8,18 @@ plans: a compute plan covering every SKU at 72% of on-demand and an instance-fam
 first eighth of the families at 66%. The upfront budget covers about 2.5 times one 3y unit per SKU. Demand is
 whole instances: a per-SKU level with a daily cycle, a weekend dip and 5% noise.
 
-Prints one row per (size, run): build and solve seconds as reported by the solver, the wall time of the whole
-``solve()`` call (it includes the exact evaluation of the returned plan), the process CPU seconds of that call
-(the machine is shared, so wall time is inflated by other load), the proven gap and the verdict against the
-target (status optimal, gap <= 0.1%, wall <= target).
+``--flexible`` adds, beside each size, the size-flexible fleet (:func:`flexible_fleet`): families of 2-4 sizes
+with AWS normalization factors, one pool of 3 reservation offers per family covering every size, the same two
+plans, spot cap and a binding upfront budget.
 
-    python bench/optimizer.py [--sizes 50x720,200x720,50x8760] [--runs decomposed,plain-highs] [--time-limit S]
+Prints one row per (fleet, size, run), each solved in a child process: build and solve seconds as reported by
+the solver, the wall time of the whole ``solve()`` call (it includes the exact evaluation of the returned plan),
+the process CPU seconds of that call (the machine is shared, so wall time is inflated by other load), the
+child's peak RSS, the proven gap and the verdict against the target (status optimal, gap <= 0.1%, wall <=
+target); and the load average before and after.
+
+    python bench/optimizer.py [--sizes 50x720,200x720,500x720,50x8760] [--runs decomposed,plain-highs]
+        [--flexible] [--time-limit S]
 """
 
 from __future__ import annotations

@@ -134,8 +134,6 @@ def build_recourse(problem: Problem, *, merge_rel: float = 2e-3) -> Recourse | N
                 shared.append(r)
                 rows.append(problem.reservations[r].covers)
             continue
-        if len(key) == 1 and pool_of_sku[index[key[0][0]]] >= 0:
-            continue  # cannot happen: one key per SKU for single-SKU offers
         # Pool units: those of the group's first offer for several SKUs; SKU units for a single-SKU pool.
         first = problem.reservations[members[0]].covers
         unit = {sku_id: (first[sku_id] if len(key) > 1 else 1.0) for sku_id, _ in key}
