@@ -33,7 +33,8 @@ import numpy as np
 from optimizer.solver.hourly import Recourse, SeparableCut, build_recourse, hourly_cuts, separable_cut
 from optimizer.solver.problem import Problem
 
-BOUND_SAFETY = 1e-9  # relative: the master's reported optimum is shaved by this for simplex tolerances
+BOUND_SAFETY = 5e-10  # relative: the master's reported optimum is shaved by this for simplex tolerances
+CONVERGED = 4 * BOUND_SAFETY  # relative: estimate and bound this close are equal up to the shave (gap 0 asked)
 
 
 @dataclass
@@ -298,7 +299,7 @@ def solve_decomposed(problem: Problem, *, time_limit: float | None, gap: float) 
         estimate = add_cut(point, theta)
         if estimate < best_estimate:
             best_estimate, best_point = estimate, point
-        if best_estimate - bound <= gap / 3 * abs(best_estimate):
+        if best_estimate - bound <= max(gap / 3, CONVERGED) * abs(best_estimate):
             status = "lp converged"
             break
         if time.perf_counter() > deadline:
@@ -349,7 +350,7 @@ def solve_decomposed(problem: Problem, *, time_limit: float | None, gap: float) 
     # The estimate is a lower estimate when the candidate set was merged: keep a margin below the target gap;
     # the integer master gets at most as long as everything before it (2 s at least).
     phase3_deadline = min(deadline, time.perf_counter() + max(2.0, time.perf_counter() - start))
-    if estimate - bound > 0.95 * gap * abs(estimate) and n_r and time.perf_counter() < deadline:
+    if estimate - bound > max(0.95 * gap, CONVERGED) * abs(estimate) and n_r and time.perf_counter() < deadline:
         h = master.h
         h.changeColsIntegrality(n_r, np.arange(n_r, dtype=np.int32), np.full(n_r, 1, dtype=np.uint8))
         h.setOptionValue("mip_rel_gap", gap / 4)
@@ -373,7 +374,7 @@ def solve_decomposed(problem: Problem, *, time_limit: float | None, gap: float) 
             value = add_cut(candidate, float(values[master.theta]))
             if value < estimate:
                 incumbent, estimate, status = candidate, value, "integer master"
-            if estimate - bound <= 0.95 * gap * abs(estimate):
+            if estimate - bound <= max(0.95 * gap, CONVERGED) * abs(estimate):
                 break
         h.changeColsIntegrality(n_r, np.arange(n_r, dtype=np.int32), np.zeros(n_r, dtype=np.uint8))
         h.setOptionValue("time_limit", math.inf)
