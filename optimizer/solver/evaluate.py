@@ -40,7 +40,13 @@ class Evaluation:
 
 
 def _residual_lp(
-    problem: Problem, demand: np.ndarray, residual: np.ndarray, counts: np.ndarray, x: np.ndarray, c: np.ndarray
+    problem: Problem,
+    demand: np.ndarray,
+    residual: np.ndarray,
+    counts: np.ndarray,
+    x: np.ndarray,
+    c: np.ndarray,
+    capacities: list[tuple[list[tuple[int, float]], Mapping[str, float], int]],
 ) -> tuple[float, float, np.ndarray, np.ndarray]:
     """Allocate ``residual`` (G x K, after dedicated reservations) of every distinct hour to shared reservations,
     plans, spot (cap ``share * demand``) and on-demand. Returns (spot cost, on-demand cost, capacity used per
@@ -50,7 +56,6 @@ def _residual_lp(
     skus = problem.skus
     n_r, n_s = len(problem.reservations), len(problem.savings_plans)
     index = {sku.id: k for k, sku in enumerate(skus)}
-    capacities = _shared_capacities(problem)
     owners_of = [members for members, _, _ in capacities]
     amount = np.concatenate([x, c])
     cap_size = np.array([sum(scale * amount[slot] for slot, scale in members) for members in owners_of])
@@ -230,9 +235,12 @@ def _evaluate(
     used = np.zeros(n_r + len(c))
     group_layers = np.zeros((4, len(unique), len(problem.skus)))
     per_chunk = max(1, _CHUNK_ENTRIES // max(1, len(problem.skus)))
+    capacities = _shared_capacities(problem)
     for start in range(0, len(unique), per_chunk):
         part = slice(start, start + per_chunk)
-        s_cost, o_cost, s_used, layers = _residual_lp(problem, unique[part], residual[part], counts[part], x, c)
+        s_cost, o_cost, s_used, layers = _residual_lp(
+            problem, unique[part], residual[part], counts[part], x, c, capacities
+        )
         spot, on_demand, used = spot + s_cost, on_demand + o_cost, used + s_used
         group_layers[:, part] = layers
     group_layers[0] += served  # dedicated reservations

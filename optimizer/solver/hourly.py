@@ -255,7 +255,11 @@ def _lengths(rec: Recourse, demand: np.ndarray) -> np.ndarray:
 
 def _fill(length: np.ndarray, pieces: _Pieces, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Greedy pool fill for candidate n: (lengths in sorted order, start of each piece within its pool)."""
-    sorted_len = length[:, pieces.order[n]]
+    return _fill_order(length, pieces, pieces.order[n])
+
+
+def _fill_order(length: np.ndarray, pieces: _Pieces, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    sorted_len = length[:, order]
     end = np.cumsum(sorted_len, axis=1)
     start = end - sorted_len
     start -= start[:, pieces.first]
@@ -286,13 +290,17 @@ def hourly_cuts(rec: Recourse, first_stage: np.ndarray, *, chunk: int = 1024) ->
     out_rho, out_beta = np.empty((n_g, n_p)), np.empty((n_g, m))
     out_choice = np.empty(n_g, dtype=int)
     pool_starts = np.flatnonzero(np.r_[True, pieces.pool[1:] != pieces.pool[:-1]])
+    # Candidates that rank the pieces alike fill the pools alike: one fill per distinct order.
+    orders, order_of = np.unique(pieces.order, axis=0, return_inverse=True)
+    order_of = order_of.reshape(-1)
     for lo in range(0, n_g, chunk):
         length = _lengths(rec, rec.demand[lo : lo + chunk])
         values = np.empty((len(length), len(cand)))
-        for n in range(len(cand)):
-            sorted_len, start = _fill(length, pieces, n)
+        for o, order in enumerate(orders):
+            sorted_len, start = _fill_order(length, pieces, order)
             left = np.clip(start + sorted_len - cap, 0.0, sorted_len)  # the part the pool does not serve
-            values[:, n] = left @ pieces.rho[n] - fixed[n]
+            same = np.flatnonzero(order_of == o)
+            values[:, same] = left @ pieces.rho[same].T - fixed[same][None]
         best = values.argmax(axis=1)
         rho = np.zeros((len(length), n_p))
         for n in np.unique(best):
