@@ -416,7 +416,16 @@ def _backtest(run, params, scope, offers, first, start, end, resize, budget) -> 
         bt_offers,
         time_limit=params.time_limit,
     )
-    explanation = _backtest_explanation(table)
+    return {
+        **_backtest_money(table),
+        "train_window": {"start": train_start.isoformat(), "end": train_end.isoformat()},
+        "test_window": {"start": start.isoformat(), "end": end.isoformat()},
+        "explanation": _backtest_explanation(table),
+    }
+
+
+def _backtest_money(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A backtest table with its money as Decimal (totals to the cent, rates to 6 places)."""
     rows = [
         {
             **row,
@@ -425,26 +434,12 @@ def _backtest(run, params, scope, offers, first, start, end, resize, budget) -> 
             "upfront": amount(row["upfront"]),
             "train": _realised_money(row["train"]),
             "test": _realised_money(row["test"]),
-            **_regret_money(row),
+            **{k: amount_or_none(row[k]) for k in ("hindsight_cost", "regret", "regret_max")},
+            "savings_vs": amounts(row["savings_vs"]),
         }
         for row in table["rows"]
     ]
-    return {
-        **table,
-        "rows": rows,
-        "hindsight": _hindsight_money(table["hindsight"]),
-        "train_window": {"start": train_start.isoformat(), "end": train_end.isoformat()},
-        "test_window": {"start": start.isoformat(), "end": end.isoformat()},
-        "explanation": explanation,
-    }
-
-
-def _regret_money(row: Mapping[str, Any]) -> dict[str, Any]:
-    money = ("hindsight_cost", "regret", "regret_max")
-    return {
-        **{k: amount_or_none(row[k]) for k in money},
-        "savings_vs": amounts(row["savings_vs"]),
-    }
+    return {**table, "rows": rows, "hindsight": _hindsight_money(table["hindsight"])}
 
 
 def _hindsight_money(hindsight: Mapping[str, Any]) -> dict[str, Any]:
@@ -852,9 +847,12 @@ def commitment_backtest_lookbacks(
 ) -> dict[str, Any]:
     """The backtest for several lookbacks against one test window, the last ``test_days`` of compute usage; reads
     only. ``parameters`` are run options (term, payment, spot share, budget, scope, rightsize; ``lookback_days``
-    is ignored); regret is against the test window's perfect-hindsight optimum (:func:`backtest_lookbacks`)."""
+    is ignored); regret is against the test window's perfect-hindsight optimum (:func:`backtest_lookbacks`).
+    Money as Decimal, like a run's backtest."""
     bad = [d for d in lookbacks if d not in LOOKBACK_DAYS]
-    errors = {"lookbacks": f"each must be one of {', '.join(map(str, LOOKBACK_DAYS))}, got {bad}"} if bad else {}
+    errors = {}
+    if bad or not lookbacks:
+        errors["lookbacks"] = f"each must be one of {', '.join(map(str, LOOKBACK_DAYS))}, got {list(lookbacks)}"
     if isinstance(test_days, bool) or not isinstance(test_days, int) or not 1 <= test_days <= max(LOOKBACK_DAYS):
         errors["test_days"] = f"must be a whole number of days 1..{max(LOOKBACK_DAYS)}, got {test_days!r}"
     if errors:
@@ -889,6 +887,8 @@ def commitment_backtest_lookbacks(
     )
     return {
         **result,
+        "hindsight": _hindsight_money(result["hindsight"]),
+        "lookbacks": [t if "error" in t else _backtest_money(t) for t in result["lookbacks"]],
         "organization": organization.slug,
         "parameters": asdict(params),
         "test_window": {"start": test_start.isoformat(), "end": end.isoformat()},

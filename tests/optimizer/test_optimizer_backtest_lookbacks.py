@@ -18,6 +18,7 @@ from optimizer.services import (
     optimization_run_execute,
 )
 from tests.optimizer.optruns_helpers import DAYS
+from tests.optimizer.test_optimizer_runs import _assert_money_strings
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,9 @@ def test_lookbacks_match_the_runs_own_backtest(org):
             "0.01"
         )
         assert abs(Decimal(str(row["regret"])) - Decimal(stored[row["strategy"]]["regret"])) <= Decimal("0.01")
-        assert row["regret"] >= -result["hindsight"]["gap"] * result["hindsight"]["cost"] - 1e-6
+        assert row["regret"] >= -Decimal(str(result["hindsight"]["gap"])) * result["hindsight"]["cost"] - Decimal(
+            "0.01"
+        )
     assert abs(Decimal(str(result["hindsight"]["cost"])) - Decimal(run.backtest["hindsight"]["cost"])) <= Decimal(
         "0.01"
     )
@@ -51,7 +54,7 @@ def test_lookbacks_match_the_runs_own_backtest(org):
 
 @pytest.mark.parametrize(
     ("lookbacks", "test_days", "field"),
-    [((14,), 7, "lookbacks"), ((7,), 0, "test_days"), ((7,), 365, "test_days")],
+    [((14,), 7, "lookbacks"), ((), 7, "lookbacks"), ((7,), 0, "test_days"), ((7,), 365, "test_days")],
 )
 def test_bad_lookbacks_are_named(org, lookbacks, test_days, field):
     with pytest.raises(ParametersError) as error:
@@ -72,6 +75,7 @@ def test_command_prints_one_table_and_json(org):
     rows = document["lookbacks"][0]["rows"]
     assert [r["strategy"] for r in rows] == ["optimizer", "p10_reserved", "console_savings_plan"]
     assert {"hindsight_cost", "hindsight_gap", "regret", "regret_pct", "regret_max", "savings_vs"} <= set(rows[0])
+    _assert_money_strings(document)  # money as decimal strings, as in a run's backtest
 
 
 @pytest.mark.parametrize(
@@ -79,7 +83,7 @@ def test_command_prints_one_table_and_json(org):
     [
         (["--org", "nope"], "unknown organization 'nope'"),
         (["--org", "acme", "--lookbacks", "7,x"], "lookbacks"),
-        (["--org", "acme", "--lookbacks", "5"], "lookbacks: each must be one of 7, 30, 60, 90"),
+        (["--org", "acme", "--lookbacks", "5"], "lookbacks: each must be one of 7, 30, 60, 90, got \\[5\\]"),
         (["--org", "acme", "--term", "2y"], "term: must be 1y or 3y"),
     ],
 )
