@@ -29,7 +29,7 @@ from finops.commitments.selectors import commitment_expiries
 from finops.core.money import money_str
 from finops.core.tasks import enqueue_on_commit
 from optimizer.backtest import backtest as run_backtest
-from optimizer.backtest import solve_plan
+from optimizer.backtest import backtest_lookbacks, solve_plan
 from optimizer.carbon import NOTE as CARBON_NOTE
 from optimizer.carbon import candidate_regions, price_pairs, tradeoff_workloads
 from optimizer.demand import Demand, DemandError, build_demand, plan_expiries, split_sku
@@ -416,7 +416,16 @@ def _backtest(run, params, scope, offers, first, start, end, resize, budget) -> 
         bt_offers,
         time_limit=params.time_limit,
     )
-    explanation = _backtest_explanation(table)
+    return {
+        **_backtest_money(table),
+        "train_window": {"start": train_start.isoformat(), "end": train_end.isoformat()},
+        "test_window": {"start": start.isoformat(), "end": end.isoformat()},
+        "explanation": _backtest_explanation(table),
+    }
+
+
+def _backtest_money(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A backtest table with its money as Decimal (totals to the cent, rates to 6 places)."""
     rows = [
         {
             **row,
@@ -425,16 +434,17 @@ def _backtest(run, params, scope, offers, first, start, end, resize, budget) -> 
             "upfront": amount(row["upfront"]),
             "train": _realised_money(row["train"]),
             "test": _realised_money(row["test"]),
+            **{k: amount_or_none(row[k]) for k in ("hindsight_cost", "regret", "regret_max")},
+            "savings_vs": amounts(row["savings_vs"]),
         }
         for row in table["rows"]
     ]
-    return {
-        **table,
-        "rows": rows,
-        "train_window": {"start": train_start.isoformat(), "end": train_end.isoformat()},
-        "test_window": {"start": start.isoformat(), "end": end.isoformat()},
-        "explanation": explanation,
-    }
+    return {**table, "rows": rows, "hindsight": _hindsight_money(table["hindsight"])}
+
+
+def _hindsight_money(hindsight: Mapping[str, Any]) -> dict[str, Any]:
+    money = ("cost", "bound", "all_on_demand", "savings")
+    return {**hindsight, **{k: amount_or_none(hindsight[k]) for k in money}, "purchases": rates(hindsight["purchases"])}
 
 
 def _realised_money(realised: Mapping[str, Any]) -> dict[str, Any]:
@@ -755,6 +765,14 @@ def _backtest_explanation(table: dict[str, Any]) -> list[str]:
             f"${test['all_on_demand']:,.2f} all on-demand: saves ${test['savings']:,.2f} ({test['savings_pct']:.1f}%), "
             f"commitment utilization {util}."
         )
+    best = table["hindsight"]
+    gap = "unproven" if best["gap"] is None else f"proven gap {100 * best['gap']:.3f}%"
+    lines.append(
+        f"Regret: each strategy's test cost minus the perfect-hindsight optimum of the test window (the plan solved "
+        f"on its actual usage, same offers): ${best['cost']:,.2f} ({gap}); "
+        + "; ".join(f"{row['strategy']} ${row['regret']:,.2f} ({row['regret_pct']:.1f}%)" for row in table["rows"])
+        + "."
+    )
     return lines
 
 
@@ -818,3 +836,61 @@ def _store(run: OptimizationRun, outcome: _Outcome) -> None:
     run.results = stored_json(outcome.plan.document())
     run.backtest = stored_json(outcome.backtest) if outcome.backtest is not None else None
     run.save()
+
+
+def commitment_backtest_lookbacks(
+    organization: Organization,
+    parameters: Mapping[str, Any],
+    *,
+    lookbacks: tuple[int, ...] = (7, 30, 90),
+    test_days: int = 30,
+) -> dict[str, Any]:
+    """The backtest for several lookbacks against one test window, the last ``test_days`` of compute usage; reads
+    only. ``parameters`` are run options (term, payment, spot share, budget, scope, rightsize; ``lookback_days``
+    is ignored); regret is against the test window's perfect-hindsight optimum (:func:`backtest_lookbacks`).
+    Money as Decimal, like a run's backtest."""
+    bad = [d for d in lookbacks if d not in LOOKBACK_DAYS]
+    errors = {}
+    if bad or not lookbacks:
+        errors["lookbacks"] = f"each must be one of {', '.join(map(str, LOOKBACK_DAYS))}, got {list(lookbacks)}"
+    if isinstance(test_days, bool) or not isinstance(test_days, int) or not 1 <= test_days <= max(LOOKBACK_DAYS):
+        errors["test_days"] = f"must be a whole number of days 1..{max(LOOKBACK_DAYS)}, got {test_days!r}"
+    if errors:
+        raise ParametersError(errors)
+    params = validate_parameters(organization, {**parameters, "lookback_days": 30})
+    scope = Scope(accounts=params.accounts, regions=params.regions, teams=params.teams)
+    first, last = compute_usage_span(organization, scope)
+    if last is None:
+        raise OptimizationError(f"no compute usage for {organization.slug} in scope {_scope_text(params)}")
+    end = pd.Timestamp(last).tz_convert("UTC").floor("h")
+    test_start = end - timedelta(days=test_days)
+    start = max(test_start - timedelta(days=max(lookbacks)), pd.Timestamp(first).tz_convert("UTC").ceil("h"))
+    if start >= test_start:
+        raise OptimizationError(f"no compute usage before the test window {test_start:%Y-%m-%d %H:%M} UTC")
+    resize = dict(rightsizing_changes(organization)) if params.rightsize else None
+    lines = compute_line_items(organization, start=start, end=end, scope=scope)
+    demand = build_demand(lines, start=start, end=end, resize=resize)
+    catalog, unpriced = commitment_catalog(demand.skus, at=timezone.now(), allow_stale_spot=params.allow_stale_spot)
+    if not catalog:
+        raise OptimizationError(f"no prices in the catalog for the SKUs {', '.join(unpriced)}; import a catalog first")
+    offers = build_offers(
+        catalog, lease_years=TERMS[params.term], purchase_option=params.payment, spot_max_share=params.max_spot_share
+    )
+    priced = [s for s in demand.skus if s in catalog]
+    result = backtest_lookbacks(
+        demand.net[priced],
+        offers,
+        [24 * d for d in lookbacks],
+        test_hours=24 * test_days,
+        upfront_budget=float(params.upfront_budget) if params.upfront_budget is not None else None,
+        time_limit=params.time_limit,
+    )
+    return {
+        **result,
+        "hindsight": _hindsight_money(result["hindsight"]),
+        "lookbacks": [t if "error" in t else _backtest_money(t) for t in result["lookbacks"]],
+        "organization": organization.slug,
+        "parameters": asdict(params),
+        "test_window": {"start": test_start.isoformat(), "end": end.isoformat()},
+        "unpriced_skus": unpriced,
+    }

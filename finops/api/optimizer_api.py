@@ -128,7 +128,12 @@ class RunDetailSerializer(RunSummarySerializer):
 class RunBacktestSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
-    backtest = serializers.DictField(allow_null=True, help_text="Null when the run was started without backtest.")
+    backtest = serializers.DictField(
+        allow_null=True,
+        help_text="Null when the run was started without backtest. rows: per strategy, its test-window cost and "
+        "regret (test cost minus hindsight_cost, regret_pct, regret_max against the proven bound), savings_vs each "
+        "baseline; hindsight: the optimum solved on the test window itself (cost, bound, gap, purchases).",
+    )
 
 
 SUMMARY_KEYS = [name for name in RunSummarySerializer().fields]

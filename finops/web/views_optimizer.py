@@ -169,6 +169,8 @@ def run_view(detail: dict) -> dict[str, Any]:
                 "savings": dec(row["test"].get("savings")),
                 "savings_pct": row["test"].get("savings_pct"),
                 "utilization": row["test"].get("utilization"),
+                "regret": dec(row.get("regret")),
+                "regret_pct": row.get("regret_pct"),
             }
             for row in backtest["rows"]
         ]

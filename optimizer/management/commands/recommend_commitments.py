@@ -116,6 +116,14 @@ def _usd(amount: str) -> str:
     return f"{Decimal(amount):,.2f}"
 
 
+def _usd_or_dash(amount: str | None) -> str:
+    return "-" if amount is None else _usd(amount)
+
+
+def _pct_points(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
 def render_table(detail: dict) -> str:
     results = detail["results"]
     lines = [f"Run {detail['id']} ({detail['organization']}): {detail['status']}", ""]
@@ -157,7 +165,7 @@ def render_table(detail: dict) -> str:
             )
             head = (
                 f"{'strategy':<22} {'$/h committed':>14} {'test cost':>14} {'all on-demand':>14} {'savings':>14} "
-                f"{'savings %':>9} {'util':>7}"
+                f"{'savings %':>9} {'util':>7} {'regret':>12} {'regret %':>8}"
             )
             lines += [head, "-" * len(head)]
             for row in backtest["rows"]:
@@ -165,6 +173,7 @@ def render_table(detail: dict) -> str:
                 lines.append(
                     f"{row['strategy']:<22} {_usd(row['commitment_per_hour']):>14} {_usd(t['cost']):>14} "
                     f"{_usd(t['all_on_demand']):>14} {_usd(t['savings']):>14} {t['savings_pct']:>8.1f}% "
-                    f"{_pct(t['utilization']):>7}"
+                    f"{_pct(t['utilization']):>7} {_usd_or_dash(row.get('regret')):>12} "
+                    f"{_pct_points(row.get('regret_pct')):>8}"
                 )
     return "\n".join(lines)
