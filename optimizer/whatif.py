@@ -18,6 +18,7 @@ evaluator's exact allocation) of the scenario's purchases: cost and its breakdow
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,6 +64,14 @@ class WhatIf:
         return out
 
 
+def load_what_if(text: str) -> Any:
+    """Decode a what-if file's text; invalid JSON is a :class:`WhatIfError` on ``what_if``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WhatIfError({"what_if": f"invalid JSON: {exc}"}) from exc
+
+
 def _count(value: Any, field: str, errors: dict[str, str]) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         errors[field] = f"must be a whole number of reservation units, got {value!r}"
@@ -97,11 +106,13 @@ def _hourly(value: Any, field: str, errors: dict[str, str]) -> Decimal:
 
 
 def _offer(
-    value: Any, field: str, list_name: str, offers: Mapping[str, str], errors: dict[str, str], where: str
+    value: Any, field: str, list_name: str, offers: Mapping[str, str] | None, errors: dict[str, str], where: str
 ) -> str | None:
     if not isinstance(value, str) or not value.strip():
         errors[field] = f"must be an offer id (a non-empty string), got {value!r}"
         return None
+    if offers is None:
+        return value
     kind = offers.get(value)
     if kind is None:
         if value.startswith(OFFER_PREFIXES):
@@ -121,10 +132,11 @@ def _offer(
     return value
 
 
-def parse_what_if(data: Any, offers: Mapping[str, str], *, where: str = "") -> WhatIf:
+def parse_what_if(data: Any, offers: Mapping[str, str] | None, *, where: str = "") -> WhatIf:
     """Validate a decoded what-if document against the run's offers (offer id -> kind, "reservation" or
-    "savings_plan"); ``where`` describes that offer set in messages (e.g. "1y no_upfront offers for 18 SKUs").
-    Raises :class:`WhatIfError` naming every bad field."""
+    "savings_plan"; None checks the shape and amounts only, before a run exists); ``where`` describes that offer
+    set in messages (e.g. "1y no_upfront offers for 18 SKUs"). Raises :class:`WhatIfError` naming every bad
+    field."""
     errors: dict[str, str] = {}
     if not isinstance(data, Mapping):
         raise WhatIfError({"what_if": f"must be a JSON object with {' and/or '.join(ROOT_KEYS)}"})
