@@ -364,6 +364,8 @@ def optimization_run_problem(run: OptimizationRun) -> RunProblem:
     rightsizing changed since (a what-if compares its figures with the run's to say so)."""
     if run.status != OptimizationRun.Status.SUCCEEDED:
         raise OptimizationError(f"run {run.pk} is {run.status}: only a succeeded run has a problem to reuse")
+    if not {"window", "prices_at"} <= set(run.results or {}):
+        raise OptimizationError(f"run {run.pk} stored no window or prices_at: run a new recommendation")
     params = RunParameters(**run.parameters)
     scope = Scope(accounts=params.accounts, regions=params.regions, teams=params.teams)
     window = run.results["window"]

@@ -16,10 +16,12 @@ from typing import Any
 
 from finops.accounts.access import AccessPolicy
 from optimizer.backtest import console_plan, p10_plan
+from optimizer.demand import DemandError
 from optimizer.models import OptimizationRun
+from optimizer.offers import OfferError
 from optimizer.result import Purchase, amount, amounts, rate, rates
 from optimizer.selectors import optimization_run_get
-from optimizer.services import RunParameters, optimization_run_problem, stored_json
+from optimizer.services import OptimizationError, RunParameters, optimization_run_problem, stored_json
 from optimizer.whatif import WhatIfError, parse_what_if, what_if_report
 
 TOTALS = (
@@ -36,7 +38,8 @@ PER_HOUR = ("commitment_per_hour", "recurring_per_hour")
 
 
 class WhatIfUnavailable(RuntimeError):
-    """The run cannot answer a what-if (not succeeded): the request is fine, the run is not ready."""
+    """The run cannot answer a what-if (not succeeded, or its problem cannot be built again): the request may be
+    fine, the run is not."""
 
 
 def optimization_run_what_if(*, policy: AccessPolicy, run_id: int, document: Any) -> dict[str, Any]:
@@ -57,7 +60,10 @@ def run_what_if(run: OptimizationRun, document: Any) -> dict[str, Any]:
     where = f"{params.term} {params.payment} offers for the run's {len(run.results.get('skus', []))} SKUs"
     what_if = parse_what_if(document, listed, where=where)  # refuse a bad file before the heavy part
 
-    built = optimization_run_problem(run)
+    try:
+        built = optimization_run_problem(run)
+    except (OptimizationError, DemandError, OfferError) as error:
+        raise WhatIfUnavailable(f"run {run.pk}'s problem cannot be built again: {error}") from error
     problem, offers = built.problem, built.offers
     present = problem.offer_ids()
     gone = {
