@@ -185,6 +185,23 @@ def parse_what_if(data: Any, offers: Mapping[str, str] | None, *, where: str = "
     return WhatIf(chosen["reservations"], chosen["savings_plans"])
 
 
+def what_if_document(purchases: list[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """A what-if document buying ``purchases`` (rows with ``offer_id``, ``kind``, ``quantity`` as a run lists
+    them): the starting point a user edits."""
+    return {
+        "reservations": [
+            {"offer": p["offer_id"], "count": int(Decimal(str(p["quantity"])))}
+            for p in purchases
+            if p["kind"] == "reservation"
+        ],
+        "savings_plans": [
+            {"offer": p["offer_id"], "hourly_commitment": str(p["quantity"])}
+            for p in purchases
+            if p["kind"] == "savings_plan"
+        ],
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # Evaluation
 
