@@ -98,10 +98,10 @@ def _hourly(value: Any, field: str, errors: dict[str, str]) -> Decimal:
         errors[field] = f"must not be negative, got {value!r}"
     elif number > MAX_HOURLY:
         errors[field] = f"must be at most {MAX_HOURLY:,} USD per hour, got {value!r}"
-    elif -number.as_tuple().exponent > RATE_PLACES:  # type: ignore[operator]
+    elif -number.normalize().as_tuple().exponent > RATE_PLACES:  # type: ignore[operator]
         errors[field] = f"must have at most {RATE_PLACES} decimal places, got {value!r}"
     else:
-        return number
+        return number.normalize()
     return Decimal(0)
 
 

@@ -129,6 +129,10 @@ def test_valid_amounts_are_read_exactly():
         SP: Decimal("0.125")
     }
     assert parse_what_if({"reservations": [{"offer": RI, "count": 4.0}]}, KINDS).reservations == {RI: 4}
+    # Trailing zeros are not decimal places (catalog rates are stored with 16).
+    assert parse_what_if({"savings_plans": [{"offer": SP, "hourly_commitment": "0.0709630000000000"}]}, KINDS) == (
+        WhatIf({}, {SP: Decimal("0.070963")})
+    )
 
 
 @pytest.mark.parametrize(
