@@ -146,7 +146,7 @@ class WhatIfSavingsPlanSerializer(serializers.Serializer):
     )
 
 
-class WhatIfRequestSerializer(serializers.Serializer):
+class WhatIfDocumentSerializer(serializers.Serializer):
     """The what-if document; validated by ``optimizer.whatif.parse_what_if`` (every bad field by JSON path)."""
 
     reservations = WhatIfReservationSerializer(many=True, required=False)
@@ -271,7 +271,7 @@ class OptimizationRunViewSet(
         return Response({"id": run.pk, "status": run.status, "backtest": run.backtest})
 
     @extend_schema(
-        request=WhatIfRequestSerializer,
+        request=WhatIfDocumentSerializer,
         responses={200: WhatIfSerializer},
         description="Price your own purchase list on the run's window with the run's exact evaluator, next to "
         "the run's optimal plan and the baselines (p10_reserved, console_savings_plan). Writes nothing. 409 when "
