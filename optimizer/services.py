@@ -34,7 +34,7 @@ from optimizer.carbon import NOTE as CARBON_NOTE
 from optimizer.carbon import candidate_regions, price_pairs, tradeoff_workloads
 from optimizer.demand import Demand, DemandError, build_demand, plan_expiries, split_sku
 from optimizer.models import OptimizationRun, Recommendation
-from optimizer.offers import OfferError, SkuCatalog, build_offers, build_problem, prune_dominated
+from optimizer.offers import OfferError, OfferSet, SkuCatalog, build_offers, build_problem, prune_dominated
 from optimizer.plan import HOURS_PER_MONTH, bought, plan_report
 from optimizer.result import (
     CommitmentPlan,
@@ -304,27 +304,38 @@ def _expiring(
     ]
 
 
-def _compute(run: OptimizationRun) -> _Outcome:
-    params = RunParameters(**run.parameters)
-    scope = Scope(accounts=params.accounts, regions=params.regions, teams=params.teams)
-    first, last = compute_usage_span(run.organization, scope)
-    if last is None:
-        raise OptimizationError(f"no compute usage for {run.organization.slug} in scope {_scope_text(params)}")
-    end = pd.Timestamp(last).tz_convert("UTC").floor("h")
-    lookback = timedelta(days=params.lookback_days)
-    start = end - lookback
-    resize = _resize_map(run, params)
-    # A renewal plan: the window's usage stands for the plan window that follows it; coverage of a commitment
-    # ending before that window ends is sunk only until its end.
-    ends = commitment_expiries(organization=run.organization)
-    shifted = plan_expiries(ends, window_start=start, window_end=end)
+@dataclass(frozen=True)
+class RunProblem:
+    """The problem a run optimises and what it is built from: the window's demand, the catalog at ``at``, the
+    offers of the run's term and payment, the priced SKUs and the upfront budget."""
+
+    problem: Problem
+    offers: OfferSet
+    demand: Demand
+    catalog: Mapping[str, SkuCatalog]
+    priced: list[str]
+    budget: float | None
+    notes: list[str]
+    at: datetime
+
+
+def _run_problem(
+    run: OptimizationRun,
+    params: RunParameters,
+    scope: Scope,
+    *,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    at: datetime,
+    resize: dict[str, str | None] | None,
+    shifted: Mapping[str, pd.Timestamp],
+) -> RunProblem:
     demand = _demand(run, scope, start, end, resize, shifted)
     if demand.total.empty or float(demand.total.to_numpy().sum()) <= 0:
         raise OptimizationError(
             f"no compute usage in the window {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC "
             f"(scope {_scope_text(params)})"
         )
-    at = timezone.now()
     catalog, unpriced = commitment_catalog(demand.skus, at=at, allow_stale_spot=params.allow_stale_spot)
     if not catalog:
         raise OptimizationError(f"no prices in the catalog for the SKUs {', '.join(unpriced)}; import a catalog first")
@@ -342,9 +353,48 @@ def _compute(run: OptimizationRun) -> _Outcome:
             f"{', '.join(sorted(catalog))}"
         )
     priced = [s for s in demand.skus if s in catalog]
-    net = demand.net[priced]
     budget = float(params.upfront_budget) if params.upfront_budget is not None else None
-    problem = build_problem(net, offers, upfront_budget=budget)
+    problem = build_problem(demand.net[priced], offers, upfront_budget=budget)
+    return RunProblem(problem, offers, demand, catalog, priced, budget, notes, at)
+
+
+def optimization_run_problem(run: OptimizationRun) -> RunProblem:
+    """The problem a succeeded run optimised, built again the way the run built it: its window, its options, the
+    catalog as of its ``prices_at``. It equals the run's own unless usage, existing commitments or the latest
+    rightsizing changed since (a what-if compares its figures with the run's to say so)."""
+    if run.status != OptimizationRun.Status.SUCCEEDED:
+        raise OptimizationError(f"run {run.pk} is {run.status}: only a succeeded run has a problem to reuse")
+    if not {"window", "prices_at"} <= set(run.results or {}):
+        raise OptimizationError(f"run {run.pk} stored no window or prices_at: run a new recommendation")
+    params = RunParameters(**run.parameters)
+    scope = Scope(accounts=params.accounts, regions=params.regions, teams=params.teams)
+    window = run.results["window"]
+    start, end = pd.Timestamp(window["start"]).tz_convert("UTC"), pd.Timestamp(window["end"]).tz_convert("UTC")
+    shifted = plan_expiries(commitment_expiries(organization=run.organization), window_start=start, window_end=end)
+    at = datetime.fromisoformat(run.results["prices_at"])
+    return _run_problem(
+        run, params, scope, start=start, end=end, at=at, resize=_resize_map(run, params), shifted=shifted
+    )
+
+
+def _compute(run: OptimizationRun) -> _Outcome:
+    params = RunParameters(**run.parameters)
+    scope = Scope(accounts=params.accounts, regions=params.regions, teams=params.teams)
+    first, last = compute_usage_span(run.organization, scope)
+    if last is None:
+        raise OptimizationError(f"no compute usage for {run.organization.slug} in scope {_scope_text(params)}")
+    end = pd.Timestamp(last).tz_convert("UTC").floor("h")
+    lookback = timedelta(days=params.lookback_days)
+    start = end - lookback
+    resize = _resize_map(run, params)
+    # A renewal plan: the window's usage stands for the plan window that follows it; coverage of a commitment
+    # ending before that window ends is sunk only until its end.
+    ends = commitment_expiries(organization=run.organization)
+    shifted = plan_expiries(ends, window_start=start, window_end=end)
+    built = _run_problem(run, params, scope, start=start, end=end, at=timezone.now(), resize=resize, shifted=shifted)
+    demand, catalog, offers, priced, budget = built.demand, built.catalog, built.offers, built.priced, built.budget
+    problem, notes, at = built.problem, built.notes, built.at
+    net = demand.net[priced]
     solution = solve_plan(problem, time_limit=params.time_limit)
     purchases = bought(solution.reservations, solution.savings_plans)
     report = plan_report(problem, offers, purchases)
