@@ -8,6 +8,7 @@ from finops.web import (
     views_forecasts,
     views_optimizer,
     views_pricing,
+    views_rightsizing,
 )
 
 app_name = "web"
@@ -31,6 +32,7 @@ urlpatterns = [
     path("optimizer/runs/<int:run_id>/", views_optimizer.optimizer_run, name="optimizer_run"),
     path("optimizer/runs/<int:run_id>/status", views_optimizer.optimizer_run_status, name="optimizer_run_status"),
     path("commitments/", views_commitments.commitments, name="commitments"),
+    path("rightsizing/", views_rightsizing.rightsizing, name="rightsizing"),
     path("healthz", views.healthz, name="healthz"),
 ]
 
