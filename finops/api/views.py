@@ -17,10 +17,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.views import APIView
 
 from finops.accounts.access import ADMINS, BILLING_MANAGERS
 from finops.accounts.models import Membership, Organization, Role, Team, TeamTagMapping
@@ -302,6 +304,21 @@ class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelM
             raise ValidationError({"file": [error.describe()]}) from error
         body = self.get_serializer(job).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
+
+
+class ApiRootApi(APIView):
+    """The API's resources: name -> URL (like DRF's API root), so a client can start from ``/api/v1/``. It lists
+    routes, no data, so it answers without credentials."""
+
+    permission_classes = [AllowAny]
+    routes: dict[str, str] = {}  # resource name -> URL name; set by finops.api.urls
+
+    @extend_schema(
+        responses={200: {"type": "object", "additionalProperties": {"type": "string", "format": "uri"}}},
+        operation_id="api_root",
+    )
+    def get(self, request: Request) -> Response:
+        return Response({name: reverse(url_name, request=request) for name, url_name in self.routes.items()})
 
 
 @csrf_exempt  # a 404 for every method: no CSRF page in the middle of the API
