@@ -32,6 +32,7 @@ from finops.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from finops.api.idempotency import idempotent
 from finops.api.models import ApiToken
 from finops.api.pagination import IdCursorPagination, NewestFirstPagination
+from finops.api.selectors import tokens_visible
 from finops.api.services import TokenError, token_create, token_revoke
 from finops.api.tenancy import ALL_ROLES, TenantAPIView, TenantMixin, TenantReadOnlyViewSet
 from finops.core.amounts import money_str
@@ -384,10 +385,7 @@ class TokenViewSet(
     write_roles = ALL_ROLES  # a token never exceeds its user's role, so viewers may hold one
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = super().scope_queryset(queryset)
-        if not self.tenant.is_admin:
-            queryset = queryset.filter(user=self.request.user)
-        return queryset
+        return tokens_visible(self.tenant, self.request.user)
 
     @extend_schema(request=s.TokenCreateSerializer, responses={201: s.TokenCreatedSerializer})
     def create(self, request: Request) -> Response:

@@ -2,6 +2,7 @@ from django.urls import path
 
 from finops.web import (
     views,
+    views_account,
     views_budgets,
     views_carbon,
     views_commitments,
@@ -33,6 +34,9 @@ urlpatterns = [
     path("optimizer/runs/<int:run_id>/status", views_optimizer.optimizer_run_status, name="optimizer_run_status"),
     path("commitments/", views_commitments.commitments, name="commitments"),
     path("rightsizing/", views_rightsizing.rightsizing, name="rightsizing"),
+    path("account/tokens/", views_account.account_tokens, name="account_tokens"),
+    path("account/tokens/<int:token_id>/revoke", views_account.account_token_revoke, name="account_token_revoke"),
+    path("account/alerts/", views_account.account_alerts, name="account_alerts"),
     path("healthz", views.healthz, name="healthz"),
 ]
 
