@@ -28,7 +28,7 @@ KIND = "commitment-expiry"
 
 def alert_recipients(organization: Organization) -> list[str]:
     """The email addresses of the organization's active members who get expiry alerts: admins and finance unless
-    they unsubscribed, viewers who subscribed (``commitment_alert_subscribed``). Engineers never: commitments
+    they turned them off, viewers who turned them on (``CommitmentAlertSubscription``). Engineers never: commitments
     are organization-wide."""
     members = (
         Membership.objects.filter(organization=organization, role__in=list(SEE_ALL_TEAMS), user__is_active=True)
