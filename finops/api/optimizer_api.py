@@ -30,7 +30,13 @@ from optimizer.models import OptimizationRun
 from optimizer.rightsizing.fleet import FleetConstraints
 from optimizer.rightsizing.models import RightsizingRecommendation, RightsizingRun
 from optimizer.rightsizing.policy import RightsizingPolicy
-from optimizer.rightsizing.selectors import rightsizing_latest_run, rightsizing_payload
+from optimizer.rightsizing.selectors import (
+    UNALLOCATED,
+    RightsizingFilter,
+    RightsizingFilterError,
+    rightsizing_latest_run,
+    rightsizing_payload,
+)
 from optimizer.rightsizing.services import RightsizingError, rightsizing_recommend
 from optimizer.selectors import optimization_run_detail
 from optimizer.services import LOOKBACK_DAYS, ParametersError, optimization_run_start
@@ -303,10 +309,17 @@ class RightsizingOptionsSerializer(serializers.Serializer):
     keep_within_family = serializers.BooleanField(default=False)
 
 
+class RightsizingQuerySerializer(serializers.Serializer):
+    team = serializers.CharField(required=False, help_text=f"A team slug, or {UNALLOCATED!r} for untagged resources.")
+    account = serializers.CharField(required=False, help_text="A sub account id.")
+    action = serializers.ChoiceField(choices=RightsizingRecommendation.Action.values, required=False)
+
+
 class RightsizingRowSerializer(serializers.Serializer):
     resource_id = serializers.CharField()
     resource_name = serializers.CharField(allow_blank=True)
     team = serializers.CharField(allow_null=True)
+    account = serializers.CharField(allow_null=True, help_text="Sub account id; null: unknown.")
     region = serializers.CharField()
     operating_system = serializers.CharField()
     instances = serializers.FloatField()
@@ -352,14 +365,25 @@ class RightsizingApi(TenantAPIView):
 
     write_roles = BILLING_MANAGERS
 
-    def _payload(self, run: RightsizingRun | None) -> dict:
+    def _payload(self, run: RightsizingRun | None, filters: RightsizingFilter | None = None) -> dict:
         if run is None:
             return dict(EMPTY_RIGHTSIZING)
-        return rightsizing_payload(run, policy=self.tenant)
+        try:
+            return rightsizing_payload(run, policy=self.tenant, filters=filters)
+        except RightsizingFilterError as error:
+            raise ValidationError({"team": [str(error)]}) from error
 
-    @extend_schema(responses=RightsizingSerializer)
+    @extend_schema(parameters=[RightsizingQuerySerializer], responses=RightsizingSerializer)
     def get(self, request: Request) -> Response:
-        return Response(self._payload(rightsizing_latest_run(organization=self.tenant.organization)))
+        query = RightsizingQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        filters = RightsizingFilter(
+            team=data.get("team", ""),
+            account=data.get("account", ""),
+            actions=(data["action"],) if data.get("action") else (),
+        )
+        return Response(self._payload(rightsizing_latest_run(organization=self.tenant.organization), filters))
 
     @extend_schema(request=RightsizingOptionsSerializer, responses={201: RightsizingSerializer})
     def post(self, request: Request) -> Response:
