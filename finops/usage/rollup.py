@@ -215,6 +215,22 @@ def merge_rollups(parts: Iterable[pa.Table], dimensions: Sequence[str] = ROLLUP_
     return _group(pa.concat_tables(tables), dimensions)
 
 
+@dataclass(frozen=True)
+class CurrencyConflict:
+    account: str
+    currency: str
+    row: int  # in the file of the chunk checked
+    expected: tuple[str, str, int]  # (currency, file, row) of the account's first row in the delivery
+
+    def message(self, file: str) -> str:
+        currency, first_file, first_row = self.expected
+        place = f"row {first_row}" if first_file == file else f"file {first_file}, row {first_row}"
+        return (
+            f"billing account {self.account} is billed in {currency} ({place}) and in {self.currency}: a billing "
+            "account has one billing currency; send each account's export in its own currency"
+        )
+
+
 @dataclass
 class DeliverySummary:
     """What a delivery (the files of one ingest) contains, accumulated chunk by chunk."""
@@ -222,6 +238,40 @@ class DeliverySummary:
     rows: int = 0
     totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     slices: dict[SliceKey, int] = field(default_factory=dict)
+    # (provider, billing account) -> (its billing currency, file, row) where the delivery first billed it
+    currencies: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
+
+    def currency_conflict(self, table: pa.Table, *, file: str, first_row: int) -> CurrencyConflict | None:
+        """The first row of ``table`` billing an account of the delivery in a second currency, else None.
+
+        A billing account is invoiced in one currency; a second one is a merged or corrupt export, refused
+        rather than split into two bills. Records each account's currency (with where it was first seen) for the
+        chunks that follow. ``first_row``: the file's data-row number of the table's first row.
+        """
+        provider, account, currency = table["provider_name"], table["billing_account_id"], table["billing_currency"]
+        keys = (
+            table.select(["provider_name", "billing_account_id"])
+            .group_by(["provider_name", "billing_account_id"], use_threads=False)
+            .aggregate([])
+        )
+        for key in keys.to_pylist():
+            mine = pc.and_(pc.equal(provider, key["provider_name"]), pc.equal(account, key["billing_account_id"]))
+            mine = pc.fill_null(mine, False)
+            index = (key["provider_name"], key["billing_account_id"])
+            if index not in self.currencies:
+                at = pc.index(mine, True).as_py()
+                self.currencies[index] = (currency[at].as_py(), file, first_row + at)
+            expected = self.currencies[index][0]
+            other = pc.fill_null(pc.and_(mine, pc.not_equal(currency, expected)), False)
+            if pc.any(other).as_py():
+                at = pc.index(other, True).as_py()
+                return CurrencyConflict(
+                    account=key["billing_account_id"],
+                    currency=currency[at].as_py(),
+                    row=first_row + at,
+                    expected=self.currencies[index],
+                )
+        return None
 
     def add(self, table: pa.Table) -> None:
         self.rows += table.num_rows

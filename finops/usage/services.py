@@ -357,6 +357,11 @@ def _prepare_delivery(
             chunk = parsed.table
             if chunk.num_rows == 0:  # every row of this file belongs to another file of the delivery
                 continue
+            conflict = summary.currency_conflict(chunk, file=str(path), first_row=parsed.first_row)
+            if conflict is not None:
+                raise IngestError(
+                    conflict.message(str(path)), file=str(path), row=conflict.row, column="BillingCurrency"
+                )
             values = team_values(chunk["tags"], keys, mapping)
             prepared = loader.prepare(_line_item_table(chunk, job.organization_id, job.pk, values))
             summary.add(chunk)

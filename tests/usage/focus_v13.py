@@ -104,8 +104,9 @@ def focus13_rows(count: int = 12) -> list[dict[str, str]]:
                 "EffectiveCost": str(billed - Decimal("0.0000000001")),
                 "ListCost": str(billed + Decimal("0.5")),
                 "ContractedCost": str(billed),
-                "BillingAccountId": "ba-1",
-                "BillingAccountName": "Main",
+                # A billing account has one billing currency: the EUR rows are another account's.
+                "BillingAccountId": "ba-1" if currency == "USD" else "ba-eu",
+                "BillingAccountName": "Main" if currency == "USD" else "Europe",
                 "BillingCurrency": currency,
                 "BillingPeriodStart": "2026-05-01T00:00:00Z",
                 "BillingPeriodEnd": "2026-06-01T00:00:00Z",

@@ -239,3 +239,30 @@ def test_many_small_chunks_give_the_same_rollups(settings):
     }
     assert stored == by_day
     assert DailyCost.objects.aggregate(n=MoneySum("row_count"))["n"] == 1000
+
+
+def test_a_billing_account_in_two_currencies_is_refused_naming_the_row(tmp_path):
+    """FOCUS and CUR alike: one billing account has one billing currency; nothing is written."""
+    ingest(FOCUS_SAMPLE)
+    before = snapshot()
+    rows = [dict(r) for r in read_rows(FOCUS_SAMPLE)]
+    account = rows[0]["BillingAccountId"]
+    index = next(i for i, r in enumerate(rows) if i > 100 and r["BillingAccountId"] == account)
+    rows[index]["BillingCurrency"] = "EUR"
+    mixed = write_csv(tmp_path / "mixed.csv", rows)
+    first = next(i for i, r in enumerate(rows) if r["BillingAccountId"] == account) + 1
+    assert str(ingest_fails(mixed)) == (
+        f"file {mixed}, row {index + 1}, column BillingCurrency: billing account {account} is billed in "
+        f"USD (row {first}) and in EUR: a billing account has one billing currency; send each account's export "
+        "in its own currency"
+    )
+    assert snapshot() == before
+
+    cur = [dict(r) for r in read_rows(CUR_SAMPLE)]
+    usd = write_csv(tmp_path / "a_usd.csv", cur[:50])
+    eur = write_csv(tmp_path / "b_eur.csv", [{**r, "lineItem/CurrencyCode": "EUR"} for r in cur[50:]])
+    assert str(ingest_fails(usd, eur)).startswith(
+        f"file {eur}, row 1, column BillingCurrency: billing account {cur[0]['bill/PayerAccountId']} is billed in "
+        f"USD (file {usd}, row 1) and in EUR"
+    )
+    assert snapshot() == before

@@ -141,12 +141,27 @@ def test_the_same_delivery_twice_is_a_duplicate(ingest_dir, tmp_path, sample):
     assert snapshot() == before
 
 
-def test_mixed_currencies_in_one_billing_account_are_kept_apart(ingest_dir, tmp_path):
-    """As for every format: each currency is totalled on its own, nothing is converted or refused."""
+def test_mixed_currencies_in_one_billing_account_are_refused_and_nothing_written(ingest_dir, tmp_path):
+    """A billing account is invoiced in one currency (every format): a second one names its first row."""
     rows = read_rows(GCP_SAMPLE)
-    for r in rows[:10]:
+    for r in rows[5:10]:
         r["currency"] = "EUR"
     path = write_csv(tmp_path / "mixed.csv", rows)
+    account = rows[0]["billing_account_id"]
+    with pytest.raises(CommandError) as caught:
+        factories.ingest_command(ORG, path)
+    assert str(caught.value).startswith(
+        f"file {path}, row 6, column BillingCurrency: billing account {account} is billed in USD (row 1) and in EUR"
+    )
+    assert not LineItem.objects.exists()
+
+
+def test_two_billing_accounts_in_two_currencies_are_kept_apart(ingest_dir, tmp_path):
+    """Each currency is totalled on its own, nothing is converted."""
+    rows = read_rows(GCP_SAMPLE)
+    for r in rows[:10]:
+        r["currency"], r["billing_account_id"] = "EUR", "0ABC12-EU0001-EU0001"
+    path = write_csv(tmp_path / "two.csv", rows)
     result = json.loads(factories.ingest_command(ORG, path))
     assert result["status"] == "succeeded"
     assert {c: {k: Decimal(v) for k, v in t.items() if k != "list_cost"} for c, t in result["totals"].items()} == (
