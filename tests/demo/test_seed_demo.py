@@ -295,3 +295,23 @@ def test_demo_commitment_inventory(seeded_demo):
         assert c.end is None and c.days_to_end is None
         # Its size from CommitmentDiscountQuantity (Used + Unused instance-hours per hour) is the demo's count.
         assert c.units == next(d.count for d in demo_org.COMMITMENTS if d.id == c.id)
+
+
+def test_the_foundations_validator_passes_the_demos_focus_1_0_export(seeded_demo, tmp_path):
+    """The demo's whole bill (both providers, all-digit account ids) exported as FOCUS 1.0: every rule of
+    focus-validator 1.0.0 passes but the documented overrides (.ci/focus-validator-overrides.yaml)."""
+    import yaml
+
+    from tests.usage.test_focus_validator import OVERRIDES, RULES_IN_1_0, _validate
+
+    export = tmp_path / "demo-1.0.csv"
+    call_command("export_focus", str(export), "--org", "demo", "--version", "1.0", stderr=StringIO())
+    exported = read_rows(export)
+    assert {r["ProviderName"] for r in exported} == {"AWS", "Microsoft"}
+    assert len(exported) == LineItem.objects.filter(organization__slug="demo").count()
+    assert all(r["BillingAccountId"].isdigit() for r in exported)  # what the validator's own CSV loader misreads
+    results = _validate(export, tmp_path / "report.xml")
+    skipped = set(yaml.safe_load(OVERRIDES.read_text())["overrides"])
+    assert len(results) == RULES_IN_1_0
+    assert {rule for rule, result in results.items() if result == "failed"} == set()
+    assert {rule for rule, result in results.items() if result == "skipped"} == skipped
