@@ -166,7 +166,7 @@ if REDIS_URL:
         "visibility_timeout": 3600,
         "socket_connect_timeout": REDIS_TIMEOUT,
         # Above the worker's BRPOP wait (1 s): only a Redis that stopped answering trips it.
-        "socket_timeout": max(REDIS_TIMEOUT, 5.0),
+        "socket_timeout": max(REDIS_TIMEOUT, 3.0),
     }
 else:
     CELERY_BROKER_URL = "filesystem://localhost/"  # a host name (unused) keeps kombu from warning

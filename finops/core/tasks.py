@@ -44,7 +44,7 @@ def queue_check() -> None:
     errors = _broker_errors()
     try:
         with app.connection_for_write() as broker:
-            broker.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=None)
+            broker.ensure_connection(max_retries=0)
             broker.default_channel  # noqa: B018 (Redis: the channel's first command reaches the server)
     except errors as error:
         raise QueueUnavailable(str(error)) from error

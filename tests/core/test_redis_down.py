@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import runpy
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -67,8 +68,13 @@ class RedisServer:
     def keys(self, pattern: str) -> list[bytes]:
         return self.client.keys(pattern)
 
+    def hang(self) -> None:
+        """Still accepting connections (the kernel does), never answering: a frozen or unreachable-by-route host."""
+        self.process.send_signal(signal.SIGSTOP)
+
     def stop(self) -> None:
         if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
             self.process.terminate()
             self.process.wait(timeout=15)
 
@@ -188,5 +194,27 @@ def test_a_queue_lost_between_the_check_and_the_enqueue_leaves_nothing_behind(
     response = client.post("/data/", {"files": billing_file(), "format": "auto"})
     assert response.status_code == 503
     assert "the task queue is unavailable" in response.content.decode()
+    assert not IngestJob.objects.filter(source="upload").exists()
+    assert upload_folders(settings) == set()
+
+
+def test_with_redis_hanging_pages_render_and_uploads_are_refused_within_seconds(
+    production_redis, organization, settings
+):
+    """A Redis that accepts connections but never answers costs timeouts (FINOPS_REDIS_TIMEOUT), not hangs."""
+    client = logged_in()
+    assert client.get("/").status_code == 200
+    production_redis.hang()
+    started = time.monotonic()
+    for path in ("/", "/explore/", "/data/"):
+        assert client.get(path).status_code == 200, path
+    assert client.get("/api/v1/costs/summary", {"group_by": "service"}).status_code == 200
+    pages_seconds = time.monotonic() - started
+    started = time.monotonic()
+    response = client.post("/data/", {"files": billing_file(), "format": "auto"})
+    upload_seconds = time.monotonic() - started
+    assert response.status_code == 503 and "the task queue is unavailable" in response.content.decode()
+    assert upload_seconds < REFUSAL_SECONDS, upload_seconds
+    assert pages_seconds < 4 * REFUSAL_SECONDS, pages_seconds
     assert not IngestJob.objects.filter(source="upload").exists()
     assert upload_folders(settings) == set()
