@@ -181,7 +181,7 @@ else:
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
-# Nothing reads task results (jobs, runs and chunks record their state in the database). Kept, every enqueue
+# Nothing reads task results (jobs, runs and chunks record their state in the database). Stored, every enqueue
 # would subscribe the sender to a Redis pub/sub channel, and with Redis down retry for 20 s and then leave the
 # web process's Celery app broken until a restart.
 CELERY_TASK_IGNORE_RESULT = env.bool("CELERY_TASK_IGNORE_RESULT", default=True)
