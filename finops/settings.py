@@ -13,6 +13,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -116,8 +117,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and cache when REDIS_URL is set -----------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Seconds to wait for Redis before treating it as down: pages then render from the database (cache misses) and
+# uploads are refused at once ("the task queue is unavailable") instead of hanging.
+REDIS_TIMEOUT = env.float("FINOPS_REDIS_TIMEOUT", default=2.0)
+_REDIS_CACHE_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT, "retry_after": 5}
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "finops.core.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": _REDIS_CACHE_OPTIONS,
+        }
+    }
 else:
     # File cache: shared by the web process and the workers, unlike locmem.
     CACHES = {
@@ -127,25 +138,36 @@ else:
         }
     }
 
-# Sessions live in their own cache (Redis in production, files under var/sessions embedded), not in the
-# database: a logged-in page never writes to the database just to keep its session.
-CACHES["sessions"] = (
-    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "session"}
-    if REDIS_URL
-    else {
+# Sessions are read from their own cache, not the database: a logged-in page never writes to the database just
+# to keep its session. Embedded: files under var/sessions. Production: Redis in front of the database
+# (cached_db), so sessions outlive a Redis restart or outage and logins keep working without it.
+if REDIS_URL:
+    CACHES["sessions"] = {
+        "BACKEND": "finops.core.cache.ResilientRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "session",
+        "OPTIONS": _REDIS_CACHE_OPTIONS,
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES["sessions"] = {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": str(VAR_DIR / "sessions"),
         "OPTIONS": {"MAX_ENTRIES": 1_000_000},
     }
-)
-SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 SESSION_CACHE_ALIAS = "sessions"
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": REDIS_TIMEOUT,
+        # Above the worker's BRPOP wait (1 s): only a Redis that stopped answering trips it.
+        "socket_timeout": max(REDIS_TIMEOUT, 3.0),
+    }
 else:
     CELERY_BROKER_URL = "filesystem://localhost/"  # a host name (unused) keeps kombu from warning
     for sub in ("queue", "processed", "control"):
@@ -159,6 +181,27 @@ else:
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
+# Nothing reads task results (jobs, runs and chunks record their state in the database). Stored, every enqueue
+# would subscribe the sender to a Redis pub/sub channel, and with Redis down retry for 20 s and then leave the
+# web process's Celery app broken until a restart.
+CELERY_TASK_IGNORE_RESULT = env.bool("CELERY_TASK_IGNORE_RESULT", default=True)
+# A message that cannot reach the broker fails within about a second (the caller says the queue is unavailable)
+# rather than retrying for long; with a connect timeout of REDIS_TIMEOUT per attempt.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
+# Queues, so that a long job of one kind never delays another: ingest (uploads, deliveries), forecasts (chunked
+# refreshes), optimizer (commitment solves: minutes), default (everything else: budgets, carbon, anomaly digest,
+# dashboards, price catalogs, commitment expiry alerts). Production runs a worker per queue (deploy/Procfile);
+# the embedded demo's single worker consumes all four (the top-level Procfile).
+FINOPS_TASK_QUEUES = ("ingest", "forecasts", "optimizer", "default")
+CELERY_TASK_QUEUES = [Queue(name) for name in FINOPS_TASK_QUEUES]  # a worker started without -Q consumes all
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "usage.*": {"queue": "ingest"},
+    "forecasting.anomaly_digest": {"queue": "default"},  # an email: not behind a nightly refresh
+    "forecasting.*": {"queue": "forecasts"},
+    "optimizer.*": {"queue": "optimizer"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -4,7 +4,8 @@
 
 ``fields`` is present for field-level input errors only. Codes: invalid, parse_error, not_authenticated,
 permission_denied, not_found, method_not_allowed, not_acceptable, unsupported_media_type, conflict,
-throttled, too_large, server_error. Throttled responses carry ``Retry-After`` (seconds). An unexpected failure is a 500
+throttled, too_large, queue_unavailable, server_error. Throttled responses and queue_unavailable (503: the task
+queue is out of reach, nothing was started) carry ``Retry-After`` (seconds). An unexpected failure is a 500
 in the same shape (``server_error``); its traceback goes to the log, never to the caller.
 """
 
@@ -17,6 +18,8 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from finops.core.tasks import QueueUnavailable
 
 logger = logging.getLogger("finops.api")
 
@@ -46,8 +49,17 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable; try again later."
+    default_code = "queue_unavailable"
+
+
 CODES.append((Conflict, "conflict"))
 CODES.append((PayloadTooLarge, "too_large"))
+CODES.append((ServiceUnavailable, "queue_unavailable"))
+# Seconds a client should wait before retrying work refused because the task queue was out of reach.
+QUEUE_RETRY_AFTER_SECONDS = 30
 
 
 def _code(exc: Exception, status_code: int) -> str:
@@ -70,6 +82,8 @@ def _flatten(detail) -> list[str]:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, QueueUnavailable):  # any endpoint that queues work: a 503 saying so, not a 500
+        exc = ServiceUnavailable(f"Refused: {exc}.")
     response = exception_handler(exc, context)  # DRF sets status, WWW-Authenticate and Retry-After
     if response is None:  # not an API exception: a bug, logged with its traceback
         request = context.get("request")
@@ -98,5 +112,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         error["message"] = " ".join(_flatten(detail)) or code
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         error["retry_after"] = response.headers.get("Retry-After")
+    if isinstance(exc, ServiceUnavailable):
+        response.headers["Retry-After"] = str(QUEUE_RETRY_AFTER_SECONDS)
     response.data = {"error": error}
     return response

@@ -17,6 +17,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from finops.api.models import ApiToken
+from finops.core.cache import REDIS_UNAVAILABLE
 
 _LOCAL_LOCK = threading.Lock()
 
@@ -26,12 +27,19 @@ def _count(key: str, window_seconds: int) -> int:
     client = getattr(cache, "_cache", None)
     get_client = getattr(client, "get_client", None)
     if get_client is not None:  # django.core.cache.backends.redis.RedisCache
-        redis = get_client(key, write=True)
-        redis_key = cache.make_and_validate_key(key)
-        with redis.pipeline() as pipe:
-            pipe.incr(redis_key)
-            pipe.expire(redis_key, window_seconds + 1)
-            count, _ = pipe.execute()
+        if not getattr(cache, "redis_available", lambda: True)():
+            return 0
+        try:
+            redis = get_client(key, write=True)
+            redis_key = cache.make_and_validate_key(key)
+            with redis.pipeline() as pipe:
+                pipe.incr(redis_key)
+                pipe.expire(redis_key, window_seconds + 1)
+                count, _ = pipe.execute()
+        except REDIS_UNAVAILABLE as error:
+            if hasattr(cache, "mark_unavailable"):
+                cache.mark_unavailable(error)
+            return 0  # Redis out of reach: requests are not counted (served, not refused) until it is back
         return int(count)
     with _LOCAL_LOCK:
         count = int(cache.get(key, 0)) + 1

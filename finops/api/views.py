@@ -277,7 +277,13 @@ class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelM
                 description="A retry with the same key and body returns the first response and starts no new job.",
             )
         ],
-        responses={202: OpenApiResponse(s.IngestJobSerializer, description="Accepted; poll the job's url.")},
+        responses={
+            202: OpenApiResponse(s.IngestJobSerializer, description="Accepted; poll the job's url."),
+            503: OpenApiResponse(
+                description="The task queue is unavailable (code queue_unavailable): nothing was stored; "
+                "retry after Retry-After seconds."
+            ),
+        },
     )
     def create(self, request: Request) -> Response:
         try:  # before the body is read (a client announcing too much), and once it is (a body streamed past it)

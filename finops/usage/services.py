@@ -35,7 +35,7 @@ from finops.core.amounts import money_str
 from finops.core.bulk import TableLoader, bulk_insert
 from finops.core.concurrency import prefetch
 from finops.core.hashing import file_sha256
-from finops.core.tasks import enqueue_on_commit
+from finops.core.tasks import enqueue_on_commit, queue_check
 from finops.usage import formats
 from finops.usage.followups import ingest_followups_enqueue
 from finops.usage.formats.errors import IngestError, TooLargeError
@@ -117,8 +117,10 @@ def billing_upload_create(
     source: str = "upload",
 ) -> IngestJob:
     """Save uploaded billing files under ``FINOPS_INGEST_DIR/uploads/<uuid>/``, record their ingest job and
-    enqueue it once the transaction commits. A refusal (no file, unknown format) raises IngestError and
-    leaves neither a job nor the folder behind."""
+    enqueue it once the transaction commits. A refusal (no file, unknown format) raises IngestError, and a task
+    queue out of reach QueueUnavailable (checked before the files are stored, and again when the job is
+    queued); either leaves neither a job nor the folder behind."""
+    queue_check()
     folder = Path(settings.FINOPS_INGEST_DIR) / "uploads" / uuid.uuid4().hex
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -139,7 +141,12 @@ def billing_upload_create(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    enqueue_on_commit(INGEST_TASK, job.pk)
+
+    def refused() -> None:  # the queue went away after the check: no job waits for a task that never comes
+        IngestJob.objects.filter(pk=job.pk).delete()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    enqueue_on_commit(INGEST_TASK, job.pk, on_unavailable=refused)
     return job
 
 

@@ -22,6 +22,7 @@ from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Membership, Organization, Role, Team, TeamTagMapping
 from finops.core.amounts import quantize_money
 from finops.core.spreadsheet import SpreadsheetSafeWriter
+from finops.core.tasks import QueueUnavailable
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.models import IngestJob
 from finops.usage.selectors import ALLOCATED_TAG_PREFIX, METRICS, ReportError
@@ -519,6 +520,9 @@ def data(request: HttpRequest) -> HttpResponse:
         except IngestError as error:
             messages.error(request, error.describe())
             status = 413 if isinstance(error, TooLargeError) else 400
+        except QueueUnavailable as error:
+            messages.error(request, f"Upload refused: {error}.")
+            status = 503
         else:
             return redirect(f"{reverse('web:data')}?job={job.pk}")
     active = None

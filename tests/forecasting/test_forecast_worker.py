@@ -20,11 +20,13 @@ from tests.conftest import ROOT, redis_url
 from tests.forecasting.fc_fixtures import LAST_DAY, load, usage_frame
 from tests.usage.test_worker import _database_url
 
-# The worker's own default queue is the test's unique queue, so refresh_finish (sent by a chunk task) lands there.
+# Every task the worker sends (refresh_finish, sent by a chunk task) goes to the test's unique queue, not to the
+# shared "forecasts" queue the routes name.
 WORKER = """
 import sys
 from finops.celery import app
 app.conf.task_default_queue = sys.argv[1]
+app.conf.task_routes = {"*": {"queue": sys.argv[1]}}
 app.worker_main(["worker", "-Q", sys.argv[1], "--pool=prefork", "--concurrency=2", "--without-heartbeat",
                  "--without-gossip", "--without-mingle", "--loglevel=INFO"])
 """
