@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import FloatField, Max, Min, Q, QuerySet, Sum, Value
+from django.db.models import Case, F, FloatField, Max, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth
 
 from finops.accounts.models import Organization
@@ -71,6 +71,17 @@ def _day_bounds(start: date, end: date) -> Q:
     )
 
 
+def _quantity_in_pricing_unit() -> Case:
+    """The usage in the pricing unit the estimator classifies by: ConsumedQuantity when it is counted in that unit
+    (AWS, Azure, OCI, most FOCUS files), else PricingQuantity. A Google Cloud row counts its consumed usage in
+    bytes, byte-seconds or seconds but is priced in gibibytes, gibibyte-months or hours."""
+    same_unit = Q(consumed_unit__isnull=True) | Q(consumed_unit=F("pricing_unit")) | Q(pricing_quantity__isnull=True)
+    return Case(
+        When(same_unit, then=Coalesce("consumed_quantity", "pricing_quantity")),
+        default=F("pricing_quantity"),
+    )
+
+
 def line_item_groups(*, organization: Organization, start: date, end: date) -> pd.DataFrame:
     """Usage line items of [start, end] (inclusive UTC days) summed per day and estimation dimensions.
 
@@ -87,7 +98,7 @@ def line_item_groups(*, organization: Organization, start: date, end: date) -> p
         .annotate(
             # Float sums: the estimate is float math anyway, and SUM over REAL is far faster on SQLite than the
             # exact decimal aggregate money needs.
-            quantity=Sum(Cast(Coalesce("consumed_quantity", "pricing_quantity"), FloatField())),
+            quantity=Sum(Cast(_quantity_in_pricing_unit(), FloatField())),
             cost=Sum(Cast("effective_cost", FloatField())),
             rows=Sum(Value(1)),
         )

@@ -11,13 +11,13 @@ the same rows with energy and emissions columns added. Input columns:
 ``description``    ChargeDescription (stands in for the CUR usage type that FOCUS does not carry)
 ``instance_type``  x_InstanceType / product/instanceType (None when the usage has no instance shape)
 ``unit``           PricingUnit ("Hours", "GB-Months", "GB" ...)
-``quantity``       ConsumedQuantity (PricingQuantity when absent), in ``unit``
+``quantity``       the usage in ``unit`` (a block unit such as Azure's "10 Hours" counts 10 hours per 1)
 ``cost``           EffectiveCost (amortised; only used by the cost-ratio method)
 ``utilization``    optional, 0..1: measured average CPU utilisation; missing/NaN -> the 50% default
 =================  ==========================================================================================
 
 Output columns: ``usage_class``, ``instance_shape`` (the instance type, or one read from the description),
-``usage_hours`` (instance-hours of compute rows), ``vcpu_hours``,
+``usage_hours`` (instance-hours of compute rows; 0 for Google Cloud vCPU SKUs), ``vcpu_hours``,
 ``compute_kwh`` (CPU + GPU), ``gpu_kwh``, ``memory_kwh``, ``storage_kwh``, ``network_kwh``, ``kwh``,
 ``grid_factor`` (tCO2e/kWh), ``grid_estimated`` (unknown region: provider average), ``watts_estimated``
 (unknown microarchitecture: provider average watts), ``operational_kgco2e``, ``embodied_kgco2e``,
@@ -52,7 +52,7 @@ OUTPUT_COLUMNS = (
 METHODS = ("measured", "coefficient", "cost-ratio", "unknown")
 
 HOUR_UNITS = {"hours", "hour", "hrs", "hr", "1 hour", "instance-hours"}
-GB_MONTH_UNITS = {"gb-months", "gb-month", "gb-mo", "gb-mos", "gibibyte month", "gib-month"}
+GB_MONTH_UNITS = {"gb-months", "gb-month", "gb-mo", "gb-mos", "gibibyte month", "gib-month", "gb/month", "gb months"}
 GB_UNITS = {"gb", "gigabytes", "gib", "gibibyte"}
 
 # An instance shape written in a description, e.g. RDS "db.r5.xlarge" (FOCUS has no instance column there).
@@ -65,13 +65,37 @@ _TRANSFER = re.compile(r"data ?transfer|bytes|egress")
 _SSD = re.compile(r"\bgp2\b|\bgp3\b|\bio1\b|\bio2\b|provisioned iops|piops|\bssd\b|aurora|rds:gp|general purpose")
 
 
-def unit_class(unit: pd.Series) -> pd.Series:
+# Azure counts some meters in blocks: "10 Hours", "100 GB/Month" (a quantity of 3 is 30 hours).
+_UNIT_BLOCK = re.compile(r"^(\d+)\s+(.+)$")
+
+
+def _unit_parts(unit: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(the unit without its block size, lower case; the block size, 1 without one)."""
     text = unit.fillna("").astype(str).str.strip().str.lower()
+    parts = text.str.extract(_UNIT_BLOCK)
+    size = pd.to_numeric(parts[0], errors="coerce")
+    has_block = size.notna() & (size > 0) & parts[1].isin(HOUR_UNITS | GB_MONTH_UNITS | GB_UNITS)
+    return text.where(~has_block, parts[1]), size.where(has_block, 1.0).astype(float)
+
+
+def unit_class(unit: pd.Series) -> pd.Series:
+    text, _ = _unit_parts(unit)
     out = pd.Series("other", index=unit.index, dtype=object)
     out[text.isin(HOUR_UNITS)] = "hours"
     out[text.isin(GB_MONTH_UNITS)] = "gb-month"
     out[text.isin(GB_UNITS)] = "gb"
     return out
+
+
+def unit_block_size(unit: pd.Series) -> pd.Series:
+    """How many of the unit one quantity counts ("10 Hours" -> 10; "Hours", "1 Hour" -> 1)."""
+    return _unit_parts(unit)[1]
+
+
+# Google Cloud bills vCPUs, not instances: a compute SKU names its cores (CCF's GCP COMPUTE_STRING_FORMATS,
+# matched case-sensitively as CCF does); GPU SKUs are outside CCF's GCP compute estimate.
+_GCP_VCPU = re.compile(r"Core|CORE|VCPU|vCPU|CPU")
+_GCP_NOT_VCPU = re.compile(r"GPU|RAM|Ram|Memory")
 
 
 def _contains(text: pd.Series, pattern: str | re.Pattern[str]) -> pd.Series:
@@ -174,7 +198,7 @@ def estimate(frame: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
     service = out["service"].fillna("").astype(str).str.lower()
     text = (out["description"].fillna("").astype(str) + " ").str.lower()
     units = unit_class(out["unit"])
-    quantity = pd.to_numeric(out["quantity"], errors="coerce").fillna(0.0).astype(float)
+    quantity = pd.to_numeric(out["quantity"], errors="coerce").fillna(0.0).astype(float) * unit_block_size(out["unit"])
     cost = pd.to_numeric(out["cost"], errors="coerce").fillna(0.0).astype(float)
     util_given = (
         pd.to_numeric(out["utilization"], errors="coerce")
@@ -196,10 +220,25 @@ def estimate(frame: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
         table, on=["provider_key", "shape"], how="left"
     )
     spec.index = out.index
+    # A Google Cloud vCPU SKU: its hours are vCPU-hours (CCF: vCpuHours = usage seconds / 3600) of a machine type
+    # the bill does not name, so the provider's average watts per vCPU apply (flagged as estimated).
+    description = out["description"].fillna("").astype(str)
+    gcp_vcpu = (
+        (provider == "gcp")
+        & (units == "hours")
+        & (shape_key == "")
+        & _contains(description, _GCP_VCPU)
+        & ~_contains(description, _GCP_NOT_VCPU)
+    )
+    if gcp_vcpu.any():
+        min_w, max_w, _known = coefficients.watts("gcp", [])
+        spec.loc[gcp_vcpu, ["vcpus", "min_w", "max_w", "watts_estimated"]] = [1.0, min_w, max_w, True]
+        spec.loc[gcp_vcpu, ["host_share", "extra_memory_gb", "embodied_total_kg", "gpus"]] = [0.0, 0.0, 0.0, 0]
+        spec.loc[gcp_vcpu, ["gpu_min_w", "gpu_max_w"]] = [0.0, 0.0]
 
     # ---- classification
     usage_class = pd.Series("unknown", index=out.index, dtype=object)
-    is_compute = (units == "hours") & spec["vcpus"].notna() & (shape_key != "")
+    is_compute = (units == "hours") & spec["vcpus"].notna() & ((shape_key != "") | gcp_vcpu)
     usage_class[is_compute] = "compute"
     is_storage = units == "gb-month"
     usage_class[is_storage & _contains(text, _SSD)] = "storage-ssd"
@@ -244,7 +283,7 @@ def estimate(frame: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
     compute_kwh = (cpu_kwh + gpu_kwh).fillna(0.0)
     out["usage_class"] = usage_class
     out["instance_shape"] = shape
-    out["usage_hours"] = hours.fillna(0.0)
+    out["usage_hours"] = hours.where(~gcp_vcpu, 0.0).fillna(0.0)  # vCPU-hours are no instance-hours
     out["vcpu_hours"] = vcpu_hours.fillna(0.0)
     out["compute_kwh"] = compute_kwh
     out["gpu_kwh"] = gpu_kwh.fillna(0.0)
