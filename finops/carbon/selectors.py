@@ -26,6 +26,7 @@ GROUP_DIMENSIONS = (
     "day",
     "provider_name",
     "billing_account_id",
+    "billing_currency",
     "sub_account_id",
     "service_name",
     "service_category",
@@ -105,6 +106,7 @@ def line_item_groups(*, organization: Organization, start: date, end: date) -> p
         .order_by()
     )
     frame = pd.DataFrame.from_records(list(queryset), columns=[*GROUP_DIMENSIONS, "quantity", "cost", "rows"])
+    frame["currency"] = frame["billing_currency"]  # the estimator's cost-ratio never mixes currencies
     for column in ("sub_account_id", "service_name", "service_category", "region_id", "team_tag_value"):
         frame[column] = frame[column].fillna("").astype(str)
     frame["quantity"] = frame["quantity"].map(lambda v: float(v) if v is not None else 0.0)
@@ -290,16 +292,26 @@ def carbon_summary(
     )
 
 
-CARBON_FRAME_COLUMNS = ["month", "service", "region", "kwh", "operational", "embodied", "cost", "vcpu_hours"]
+CARBON_FRAME_COLUMNS = [
+    "month",
+    "service",
+    "region",
+    "currency",
+    "kwh",
+    "operational",
+    "embodied",
+    "cost",
+    "vcpu_hours",
+]
 
 
 def carbon_frame(*, organization: Organization, team_ids: Collection[int] | None = None) -> pd.DataFrame:
     """The carbon page's rows: the visible rollup grouped by month, service and region (Decimal measures, cost is
-    effective cost; kgco2e = operational + embodied)."""
+    effective cost in ``currency``; kgco2e = operational + embodied)."""
     grouped = (
         carbon_daily_visible(organization=organization, team_ids=team_ids)
         .annotate(month=TruncMonth("day"))
-        .values("month", "service_name", "region_id")
+        .values("month", "service_name", "region_id", "billing_currency")
         .annotate(
             kwh=MoneySum("kwh"),
             operational=MoneySum("operational_kgco2e"),
@@ -315,6 +327,7 @@ def carbon_frame(*, organization: Organization, team_ids: Collection[int] | None
             r["month"],
             r["service_name"] or NONE_LABEL,
             r["region_id"] or NONE_LABEL,
+            r["billing_currency"],
             *(r[m] or zero for m in ("kwh", "operational", "embodied", "cost", "vcpu_hours")),
         )
         for r in grouped

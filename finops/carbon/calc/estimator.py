@@ -13,6 +13,7 @@ the same rows with energy and emissions columns added. Input columns:
 ``unit``           PricingUnit ("Hours", "GB-Months", "GB" ...)
 ``quantity``       the usage in ``unit`` (a block unit such as Azure's "10 Hours" counts 10 hours per 1)
 ``cost``           EffectiveCost (amortised; only used by the cost-ratio method)
+``currency``       optional: the cost's currency (kWh per unit of cost is never taken across currencies)
 ``utilization``    optional, 0..1: measured average CPU utilisation; missing/NaN -> the 50% default
 =================  ==========================================================================================
 
@@ -313,21 +314,34 @@ def estimate(frame: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
 
 def _cost_ratio(out: pd.DataFrame, method: pd.Series, provider: pd.Series, units: pd.Series, cost: pd.Series) -> None:
     """CCF's unknown-usage method (AWS): kWh = cost x the kWh per dollar of known usage of the same service and
-    usage unit, else of the same unit, else of all known usage; built per day and provider so an estimate only
-    depends on its own day's bill."""
+    usage unit, else of the same unit, else of all known usage; built per day, provider and currency so an
+    estimate only depends on its own day's bill, in its own currency."""
     unknown = method == "unknown"
     if not unknown.any():
         return
     day = out["day"].astype(str)
     service = out["service"].fillna("").astype(str)
+    currency = out["currency"].fillna("").astype(str) if "currency" in out.columns else pd.Series("", index=out.index)
     basis = (method.isin(["coefficient", "measured"])) & (out["usage_class"] != "network-out-of-scope")
     basis &= (cost > 0) & (out["kwh"] > 0)
     known = pd.DataFrame(
-        {"day": day, "provider": provider, "service": service, "unit": units, "kwh": out["kwh"], "cost": cost}
+        {
+            "day": day,
+            "provider": provider,
+            "currency": currency,
+            "service": service,
+            "unit": units,
+            "kwh": out["kwh"],
+            "cost": cost,
+        }
     )[basis]
     ratio = pd.Series(np.nan, index=out.index)
-    target = pd.DataFrame({"day": day, "provider": provider, "service": service, "unit": units})
-    for keys in (["day", "provider", "service", "unit"], ["day", "provider", "unit"], ["day", "provider"]):
+    target = pd.DataFrame({"day": day, "provider": provider, "currency": currency, "service": service, "unit": units})
+    for keys in (
+        ["day", "provider", "currency", "service", "unit"],
+        ["day", "provider", "currency", "unit"],
+        ["day", "provider", "currency"],
+    ):
         if known.empty:
             break
         sums = known.groupby(keys)[["kwh", "cost"]].sum()
