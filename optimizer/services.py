@@ -53,6 +53,7 @@ from optimizer.selectors import (
     compute_line_items,
     compute_usage_span,
     on_demand_prices,
+    other_provider_compute,
 )
 from optimizer.solver import Problem, Solution
 from optimizer.solver.allocation import coverage_series, hourly_allocation
@@ -304,12 +305,23 @@ def _expiring(
     ]
 
 
+def _elsewhere_text(elsewhere: Mapping[str, int]) -> str:
+    """Names the compute usage of providers the catalog has no offers for (empty when there is none)."""
+    if not elsewhere:
+        return ""
+    counts = ", ".join(f"{provider} ({rows} compute rows)" for provider, rows in elsewhere.items())
+    return f": {counts} stays on its current pricing; the catalog has AWS offers only"
+
+
 def _compute(run: OptimizationRun) -> _Outcome:
     params = RunParameters(**run.parameters)
     scope = Scope(accounts=params.accounts, regions=params.regions, teams=params.teams)
     first, last = compute_usage_span(run.organization, scope)
+    elsewhere = other_provider_compute(run.organization, scope)
     if last is None:
-        raise OptimizationError(f"no compute usage for {run.organization.slug} in scope {_scope_text(params)}")
+        raise OptimizationError(
+            f"no compute usage for {run.organization.slug} in scope {_scope_text(params)}{_elsewhere_text(elsewhere)}"
+        )
     end = pd.Timestamp(last).tz_convert("UTC").floor("h")
     lookback = timedelta(days=params.lookback_days)
     start = end - lookback
@@ -329,6 +341,8 @@ def _compute(run: OptimizationRun) -> _Outcome:
     if not catalog:
         raise OptimizationError(f"no prices in the catalog for the SKUs {', '.join(unpriced)}; import a catalog first")
     notes = []
+    if elsewhere:
+        notes.append(f"left out{_elsewhere_text(elsewhere)}")
     if unpriced:
         notes.append(f"no on-demand price for {', '.join(unpriced)}: left out of the optimisation")
     lease_years = TERMS[params.term]
