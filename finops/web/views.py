@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Membership, Organization, Role, Team, TeamTagMapping
-from finops.core.amounts import quantize_money
+from finops.core.amounts import exact_add, quantize_money
 from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.models import IngestJob
@@ -277,9 +277,10 @@ def _explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
         )
     # One total per currency, never one number across currencies; the chart shows one currency: the main one
     # when the rows hold it (else the first of theirs), the others are named beside it.
+    # Exact sums of the unrounded costs (rows are rounded to the cent for display only).
     totals: dict[str, Decimal] = {}
-    for r in rows:
-        totals[r["currency"]] = totals.get(r["currency"], Decimal(0)) + r["cost"]
+    for r in frame.itertuples():
+        totals[r.currency] = exact_add(totals.get(r.currency, Decimal(0)), r.cost)
     main = selectors.main_currency(scope)
     currency = main if main in totals or not totals else sorted(totals)[0]
     group_label = _explore_group_label(query.group)
