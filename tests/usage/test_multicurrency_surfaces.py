@@ -10,6 +10,7 @@ product; each surface must give one number per currency and never add two.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections import defaultdict
 from datetime import date
@@ -26,7 +27,8 @@ from rest_framework.test import APIClient
 from finops.budgets.services import budget_create, budget_evaluate
 from finops.carbon.selectors import carbon_frame
 from finops.carbon.services import carbon_rollup_refresh
-from finops.forecasting.selectors import daily_cost_frame
+from finops.forecasting.conf import forecast_config
+from finops.forecasting.selectors import daily_cost_frame, series_plan
 from finops.usage.models import LineItem
 from finops.usage.selectors import cost_breakdown
 from tests import factories
@@ -266,3 +268,17 @@ def test_carbon_cost_columns_are_per_currency(world):
     page = page_client().get("/carbon/")
     assert page.context["currency"] == "USD" and page.context["other_currencies"] == ["GBP"]
     assert abs(page.context["total_cost"] - expected["USD"]) < Decimal("1e-6")
+
+
+def test_forecast_series_by_provider_where_a_currency_has_several(world):
+    config = dataclasses.replace(
+        forecast_config(), metrics=("billed",), min_history_days=1, min_spend=Decimal(0), spend_window_days=400
+    )
+    plan = series_plan(organization=world["org"], as_of=SEPTEMBER[1], config=config)
+    providers = {(s.currency, s.key) for s in plan if s.dimension == "provider" and s.metric == "billed"}
+    # USD is billed by three providers: a series each; GBP by Oracle alone: its total series says it all.
+    assert providers == {("USD", "AWS"), ("USD", "Microsoft"), ("USD", "Oracle")}
+    assert any(s.dimension == "total" and s.currency == "GBP" for s in plan)
+    frame = daily_cost_frame(organization=world["org"], metric="billed", dimension="provider", currency="USD")
+    got = {key: sum(part["cost"], Decimal(0)) for key, part in frame.groupby("key")}
+    assert got == {name: cost for (name, currency), cost in world["expected"].items() if currency == "USD"}
