@@ -174,3 +174,45 @@ def test_ingested_azure_vm_gets_an_estimate(shared_data) -> None:
     expected = float(vm.iloc[0]["Quantity"]) * vcpus * (low + 0.5 * (high - low)) * AZURE_PUE / 1000
     assert row.iloc[0]["compute_kwh"] == pytest.approx(expected, rel=1e-12)
     assert row.iloc[0]["grid_factor"] == grid("azure", "South Central US")
+
+
+def gcp_machine(machine_type: str) -> tuple[int, float, float]:
+    """vCPUs and CCF's mean min/max watts over the microarchitectures gcp-instances.csv lists for a machine type."""
+    listed = [r for r in rows("gcp-instances.csv") if r["Machine type"] == machine_type]
+    archs = {a.strip() for r in listed for a in r["Microarchitecture"].split(",")}
+    use = [r for r in rows("coefficients-gcp-use.csv") if r["Architecture"] in archs]
+    assert listed and use, machine_type
+    minimum = statistics.fmean(float(r["Min Watts"]) for r in use)
+    maximum = statistics.fmean(float(r["Max Watts"]) for r in use)
+    return int(listed[0]["Instance vCPUs"]), minimum, maximum
+
+
+def test_gcp_vcpu_sku_of_a_known_machine_type_counts_vcpu_hours_once(ccf) -> None:
+    """The export labels a VM's rows with its machine type: the core SKU's 48 hours are 48 vCPU-hours (not 48
+    instance-hours times the vCPUs), at the machine type's microarchitecture watts; its RAM SKU is no compute."""
+    vcpus, low, high = gcp_machine("n2-standard-4")
+    cores = frame(
+        provider="Google Cloud",
+        region="us-east1",
+        service="Compute Engine",
+        instance_type="n2-standard-4",
+        description="N2 Instance Core running in Americas",
+        unit="hour",
+        quantity=48.0,
+        cost=1.5,
+    )
+    out = estimate(cores, ccf).iloc[0]
+    assert out["usage_class"] == "compute" and not out["watts_estimated"]
+    assert out["vcpu_hours"] == pytest.approx(48) and out["usage_hours"] == pytest.approx(48 / vcpus)
+    assert out["compute_kwh"] == pytest.approx(48 * (low + 0.5 * (high - low)) * GCP_PUE / 1000, rel=1e-12)
+    ram = frame(
+        provider="Google Cloud",
+        region="us-east1",
+        service="Compute Engine",
+        instance_type="n2-standard-4",
+        description="N2 Instance Ram running in Americas",
+        unit="gibibyte hour",
+        quantity=768.0,
+        cost=0.3,
+    )
+    assert estimate(ram, ccf).iloc[0]["usage_class"] != "compute"

@@ -18,7 +18,8 @@ the same rows with energy and emissions columns added. Input columns:
 =================  ==========================================================================================
 
 Output columns: ``usage_class``, ``instance_shape`` (the instance type, or one read from the description),
-``usage_hours`` (instance-hours of compute rows; 0 for Google Cloud vCPU SKUs), ``vcpu_hours``,
+``usage_hours`` (instance-hours of compute rows; 0 for a Google Cloud vCPU SKU naming no machine type),
+``vcpu_hours``,
 ``compute_kwh`` (CPU + GPU), ``gpu_kwh``, ``memory_kwh``, ``storage_kwh``, ``network_kwh``, ``kwh``,
 ``grid_factor`` (tCO2e/kWh), ``grid_estimated`` (unknown region: provider average), ``watts_estimated``
 (unknown microarchitecture: provider average watts), ``operational_kgco2e``, ``embodied_kgco2e``,
@@ -221,25 +222,26 @@ def estimate(frame: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
         table, on=["provider_key", "shape"], how="left"
     )
     spec.index = out.index
-    # A Google Cloud vCPU SKU: its hours are vCPU-hours (CCF: vCpuHours = usage seconds / 3600) of a machine type
-    # the bill does not name, so the provider's average watts per vCPU apply (flagged as estimated).
+    # Google Cloud bills a VM's vCPUs and memory as SKUs of their own: a vCPU SKU's hours are vCPU-hours (CCF:
+    # vCpuHours = usage seconds / 3600), whatever machine type (system label) the row names; only these rows are
+    # GCP compute. A known machine type gives its microarchitecture's watts and embodied share per instance-hour
+    # (vCPU-hours / its vCPUs); an unknown one the provider's average watts per vCPU (flagged as estimated).
     description = out["description"].fillna("").astype(str)
-    gcp_vcpu = (
-        (provider == "gcp")
-        & (units == "hours")
-        & (shape_key == "")
-        & _contains(description, _GCP_VCPU)
-        & ~_contains(description, _GCP_NOT_VCPU)
-    )
-    if gcp_vcpu.any():
+    is_gcp = provider == "gcp"
+    gcp_vcpu = is_gcp & (units == "hours") & _contains(description, _GCP_VCPU) & ~_contains(description, _GCP_NOT_VCPU)
+    gcp_unknown_shape = gcp_vcpu & spec["vcpus"].isna()
+    if gcp_unknown_shape.any():
         min_w, max_w, _known = coefficients.watts("gcp", [])
-        spec.loc[gcp_vcpu, ["vcpus", "min_w", "max_w", "watts_estimated"]] = [1.0, min_w, max_w, True]
-        spec.loc[gcp_vcpu, ["host_share", "extra_memory_gb", "embodied_total_kg", "gpus"]] = [0.0, 0.0, 0.0, 0]
-        spec.loc[gcp_vcpu, ["gpu_min_w", "gpu_max_w"]] = [0.0, 0.0]
+        rows = gcp_unknown_shape
+        spec.loc[rows, ["vcpus", "min_w", "max_w", "watts_estimated"]] = [1.0, min_w, max_w, True]
+        spec.loc[rows, ["host_share", "extra_memory_gb", "embodied_total_kg", "gpus"]] = [0.0, 0.0, 0.0, 0]
+        spec.loc[rows, ["gpu_min_w", "gpu_max_w"]] = [0.0, 0.0]
 
     # ---- classification
     usage_class = pd.Series("unknown", index=out.index, dtype=object)
-    is_compute = (units == "hours") & spec["vcpus"].notna() & ((shape_key != "") | gcp_vcpu)
+    # A GCP row naming no SKU (``estimate_hours``: plain instance-hours) is an instance's hours, as elsewhere.
+    plain = ~is_gcp | (description.str.strip() == "")
+    is_compute = ((units == "hours") & spec["vcpus"].notna() & (shape_key != "") & plain) | gcp_vcpu
     usage_class[is_compute] = "compute"
     is_storage = units == "gb-month"
     usage_class[is_storage & _contains(text, _SSD)] = "storage-ssd"
@@ -259,7 +261,8 @@ def estimate(frame: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
     pue = provider.map(lambda p: coefficients.provider(p)["pue"] if p else np.nan).astype(float)
 
     c = usage_class == "compute"
-    hours = quantity.where(c, 0.0)
+    # Instance-hours; a GCP vCPU SKU's vCPU-hours over its machine type's vCPUs (1 when unknown).
+    hours = quantity.where(~gcp_vcpu, quantity / spec["vcpus"]).where(c, 0.0)
     vcpu_hours = (hours * spec["vcpus"].fillna(0.0)).where(c, 0.0)
     avg_w = spec["min_w"] + utilization * (spec["max_w"] - spec["min_w"])
     cpu_kwh = (avg_w * vcpu_hours * pue / 1000.0 * compute_replication).where(c, 0.0)
@@ -284,7 +287,7 @@ def estimate(frame: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
     compute_kwh = (cpu_kwh + gpu_kwh).fillna(0.0)
     out["usage_class"] = usage_class
     out["instance_shape"] = shape
-    out["usage_hours"] = hours.where(~gcp_vcpu, 0.0).fillna(0.0)  # vCPU-hours are no instance-hours
+    out["usage_hours"] = hours.where(~gcp_unknown_shape, 0.0).fillna(0.0)  # no machine type: no instance-hours
     out["vcpu_hours"] = vcpu_hours.fillna(0.0)
     out["compute_kwh"] = compute_kwh
     out["gpu_kwh"] = gpu_kwh.fillna(0.0)
