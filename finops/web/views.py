@@ -436,7 +436,7 @@ def _team_data(scope: AccessPolicy, the_team: Team, metric: str, unit: str, curr
             "commitment_share": team_slots.team_commitment_share(
                 scope, the_team, start=window_start, end=last, currency=currency
             ),
-            **team_slots.team_carbon(scope, the_team, start=window_start, end=last),
+            **team_slots.team_carbon(scope, the_team, start=window_start, end=last, currency=currency),
             "outlook": team_slots.team_outlook(scope, the_team, metric=metric, currency=currency),
         }
     )
