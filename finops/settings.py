@@ -346,8 +346,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Two "action" choice sets (rightsizing rows, team mappings): each enum gets its own name.
-    "ENUM_NAME_OVERRIDES": {"TeamMappingActionEnum": ["team", "merge", "ignore"]},
+    # Choice sets that share a field name ("action": rightsizing rows, team mappings; "kind": budget alerts,
+    # commitments and purchases): each enum gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "TeamMappingActionEnum": ["team", "merge", "ignore"],
+        "BudgetAlertKindEnum": ["actual", "forecast"],
+        "CommitmentKindEnum": ["reservation", "savings_plan"],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "finops.api.schema.add_error_responses",

@@ -9,25 +9,32 @@ Pure module: no Django. Strategies, all bought from the training window's net de
   Plan commitment ($/h) maximising savings over the lookback (found exactly: with one plan and no
   reservations the model is a linear program).
 
-Each plan is then evaluated by the independent evaluator on the test window's demand.
+Each plan is then evaluated by the independent evaluator on the test window's demand, and compared with the
+perfect-hindsight optimum of the test window: the plan solved on the test window itself (the purchases had you
+known its demand), same offers and options, to a proven gap. ``regret`` = realised cost - hindsight cost; the
+hindsight cost is within its gap of the true optimum, so the true regret lies in [``regret``, ``regret_max``].
+
+:func:`backtest_lookbacks` runs the backtest for several training lengths (lookbacks) against one test window.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from optimizer.offers import OfferSet, prune_dominated
+from optimizer.offers import OfferSet, build_problem, prune_dominated
 from optimizer.plan import HOURS_PER_MONTH, bought, evaluate_plan
 from optimizer.solver import Problem, Solution, evaluate_detail, solve
 from optimizer.solver.problem import SavingsPlan
 
 STRATEGIES = ("optimizer", "p10_reserved", "console_savings_plan")
+BASELINES = ("p10_reserved", "console_savings_plan")
 
 
 def solve_plan(problem: Problem, *, time_limit: float | None = None, gap: float = 0.001) -> Solution:
@@ -202,6 +209,40 @@ def realised(problem: Problem, offers: OfferSet, purchases: Mapping[str, float])
     }
 
 
+def hindsight_result(test: Problem, offers: OfferSet, solution: Solution) -> dict[str, Any]:
+    """The perfect-hindsight plan of the test window (``solution``, solved on ``test`` itself) in money: its
+    cost by the same evaluator as the strategies, the proven lower bound and gap of that optimum."""
+    purchases = bought(solution.reservations, solution.savings_plans)
+    money = realised(test, offers, purchases)
+    bound = None if solution.bound is None else min(solution.bound, money["cost"])
+    return {
+        "description": "optimal mix solved on the test window itself (perfect hindsight)",
+        "status": solution.status,
+        "purchases": purchases,
+        "cost": money["cost"],
+        "bound": bound,
+        "gap": solution.gap,
+        "all_on_demand": money["all_on_demand"],
+        "savings": money["savings"],
+        "savings_pct": money["savings_pct"],
+        "utilization": money["utilization"],
+    }
+
+
+def regret(cost: float, hindsight: Mapping[str, Any]) -> dict[str, Any]:
+    """Realised ``cost`` against the hindsight optimum: ``regret`` (>= 0 up to the hindsight gap), as % of the
+    hindsight cost, and ``regret_max`` against the proven lower bound (the most the true regret can be)."""
+    best = hindsight["cost"]
+    value = cost - best
+    return {
+        "hindsight_cost": best,
+        "hindsight_gap": hindsight["gap"],
+        "regret": value,
+        "regret_pct": 100.0 * value / best if best else 0.0,
+        "regret_max": None if hindsight["bound"] is None else cost - hindsight["bound"],
+    }
+
+
 def backtest(
     train: Problem,
     test: Problem,
@@ -209,12 +250,15 @@ def backtest(
     *,
     time_limit: float | None = None,
     optimizer_purchases: Mapping[str, float] | None = None,
+    hindsight: Solution | None = None,
+    gap: float = 0.001,
 ) -> dict[str, Any]:
-    """Buy each strategy's plan on ``train``, evaluate it on ``test`` (same SKUs and offers)."""
+    """Buy each strategy's plan on ``train``, evaluate it on ``test`` (same SKUs and offers), and state its regret
+    against the hindsight optimum of ``test`` (``hindsight``: already solved on ``test``; solved here if None)."""
     if [s.id for s in train.skus] != [s.id for s in test.skus]:
         raise ValueError("train and test problems must list the same SKUs")
     if optimizer_purchases is None:
-        solution = solve_plan(train, time_limit=time_limit)
+        solution = solve_plan(train, time_limit=time_limit, gap=gap)
         optimizer_purchases = bought(solution.reservations, solution.savings_plans)
         how = f"optimal mix ({solution.status}, gap {solution.gap})"
     else:
@@ -225,12 +269,16 @@ def backtest(
         "p10_reserved": (p10_plan(train, offers), "p10 of hourly usage per SKU, cheapest reservation"),
         "console_savings_plan": (console, console_how),
     }
+    if hindsight is None:
+        hindsight = solve_plan(test, time_limit=time_limit, gap=gap)
+    best_in_hindsight = hindsight_result(test, offers, hindsight)
     rows = []
     for name in STRATEGIES:
         purchases, description = plans[name]
         upfront = sum(
             offers.offers[k].upfront * v for k, v in purchases.items() if offers.offers[k].kind == "reservation"
         )
+        test_money = realised(test, offers, purchases)
         rows.append(
             {
                 "strategy": name,
@@ -239,8 +287,82 @@ def backtest(
                 "commitment_per_hour": sum(offers.offers[k].hourly_cost * v for k, v in purchases.items()),
                 "upfront": upfront,
                 "train": realised(train, offers, purchases),
-                "test": realised(test, offers, purchases),
+                "test": test_money,
+                **regret(test_money["cost"], best_in_hindsight),
             }
         )
+    costs = {r["strategy"]: r["test"]["cost"] for r in rows}
+    for row in rows:
+        row["savings_vs"] = {b: costs[b] - row["test"]["cost"] for b in BASELINES if b != row["strategy"]}
     best = max(rows, key=lambda r: r["test"]["savings"])
-    return {"train_hours": train.hours, "test_hours": test.hours, "rows": rows, "best": best["strategy"]}
+    return {
+        "train_hours": train.hours,
+        "test_hours": test.hours,
+        "rows": rows,
+        "best": best["strategy"],
+        "hindsight": best_in_hindsight,
+    }
+
+
+def backtest_lookbacks(
+    net: pd.DataFrame,
+    offers: OfferSet,
+    lookback_hours: Sequence[int],
+    *,
+    test_hours: int,
+    upfront_budget: float | None = None,
+    time_limit: float | None = None,
+    gap: float = 0.001,
+) -> dict[str, Any]:
+    """One test window, the last ``test_hours`` rows of the hourly demand ``net`` (index hours, columns SKUs);
+    for each lookback, every strategy buys on the ``lookback`` hours just before it. The hindsight optimum is
+    the test window's, solved once, so regrets compare across lookbacks. A lookback longer than the history
+    before the test window gets an ``error`` entry instead of a table."""
+    if test_hours <= 0 or test_hours >= len(net.index):
+        raise ValueError(f"test window of {test_hours} hours needs a longer history than {len(net.index)} hours")
+    if not lookback_hours or any(h <= 0 for h in lookback_hours):
+        raise ValueError(f"lookbacks must be positive hour counts, got {list(lookback_hours)}")
+    history = len(net.index) - test_hours
+    test = build_problem(net.iloc[history:], offers, upfront_budget=upfront_budget)
+    hindsight = solve_plan(test, time_limit=time_limit, gap=gap)
+    tables = []
+    for hours in lookback_hours:
+        if hours > history:
+            tables.append(
+                {"lookback_hours": hours, "error": f"not enough history: {history} hours before the test window"}
+            )
+            continue
+        train = build_problem(net.iloc[history - hours : history], offers, upfront_budget=upfront_budget)
+        table = backtest(train, test, offers, time_limit=time_limit, hindsight=hindsight, gap=gap)
+        tables.append({"lookback_hours": hours, **table})
+    return {"test_hours": test_hours, "hindsight": hindsight_result(test, offers, hindsight), "lookbacks": tables}
+
+
+def lookback_table(result: Mapping[str, Any], *, title: str = "") -> str:
+    """:func:`backtest_lookbacks`'s result as a Markdown table: one row per (lookback, strategy)."""
+    best = result["hindsight"]
+    gap = "-" if best["gap"] is None else f"{100 * best['gap']:.3f}%"
+    lines = [title] if title else []
+    lines += [
+        f"test window {result['test_hours'] / 24:g} days; hindsight optimum ${best['cost']:,.2f} "
+        f"({best['status']}, proven gap {gap}), all on-demand ${best['all_on_demand']:,.2f}",
+        "",
+        "| lookback | strategy | test cost | savings vs all on-demand | regret | regret % | regret max "
+        "| optimizer saves vs it |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for table in result["lookbacks"]:
+        days = f"{table['lookback_hours'] / 24:g} d"
+        if "error" in table:
+            lines.append(f"| {days} | {table['error']} | | | | | | |")
+            continue
+        optimizer_cost = next(r["test"]["cost"] for r in table["rows"] if r["strategy"] == "optimizer")
+        for row in table["rows"]:
+            test = row["test"]
+            upper = "-" if row["regret_max"] is None else f"{row['regret_max']:,.2f}"
+            versus = "" if row["strategy"] == "optimizer" else f"{test['cost'] - optimizer_cost:,.2f}"
+            lines.append(
+                f"| {days} | {row['strategy']} | {test['cost']:,.2f} | {test['savings_pct']:.1f}% | "
+                f"{row['regret']:,.2f} | {row['regret_pct']:.2f}% | {upper} | {versus} |"
+            )
+    return "\n".join(lines)

@@ -29,12 +29,12 @@ from finops.commitments.selectors import commitment_expiries
 from finops.core.money import money_str
 from finops.core.tasks import enqueue_on_commit
 from optimizer.backtest import backtest as run_backtest
-from optimizer.backtest import solve_plan
+from optimizer.backtest import backtest_lookbacks, solve_plan
 from optimizer.carbon import NOTE as CARBON_NOTE
 from optimizer.carbon import candidate_regions, price_pairs, tradeoff_workloads
 from optimizer.demand import Demand, DemandError, build_demand, plan_expiries, split_sku
 from optimizer.models import OptimizationRun, Recommendation
-from optimizer.offers import OfferError, SkuCatalog, build_offers, build_problem, prune_dominated
+from optimizer.offers import OfferError, OfferSet, SkuCatalog, build_offers, build_problem, prune_dominated
 from optimizer.plan import HOURS_PER_MONTH, bought, plan_report
 from optimizer.result import (
     CommitmentPlan,
@@ -305,6 +305,79 @@ def _expiring(
     ]
 
 
+@dataclass(frozen=True)
+class RunProblem:
+    """The problem a run optimises and what it is built from: the window's demand, the catalog at ``at``, the
+    offers of the run's term and payment, the priced SKUs and the upfront budget."""
+
+    problem: Problem
+    offers: OfferSet
+    demand: Demand
+    catalog: Mapping[str, SkuCatalog]
+    priced: list[str]
+    budget: float | None
+    notes: list[str]
+    at: datetime
+
+
+def _run_problem(
+    run: OptimizationRun,
+    params: RunParameters,
+    scope: Scope,
+    *,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    at: datetime,
+    resize: dict[str, str | None] | None,
+    shifted: Mapping[str, pd.Timestamp],
+) -> RunProblem:
+    demand = _demand(run, scope, start, end, resize, shifted)
+    if demand.total.empty or float(demand.total.to_numpy().sum()) <= 0:
+        raise OptimizationError(
+            f"no compute usage in the window {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC "
+            f"(scope {_scope_text(params)})"
+        )
+    catalog, unpriced = commitment_catalog(demand.skus, at=at, allow_stale_spot=params.allow_stale_spot)
+    if not catalog:
+        raise OptimizationError(f"no prices in the catalog for the SKUs {', '.join(unpriced)}; import a catalog first")
+    notes = []
+    if unpriced:
+        notes.append(f"no on-demand price for {', '.join(unpriced)}: left out of the optimisation")
+    lease_years = TERMS[params.term]
+    offers = build_offers(
+        catalog, lease_years=lease_years, purchase_option=params.payment, spot_max_share=params.max_spot_share
+    )
+    notes.extend(offers.notes)
+    if not offers.reservations and not offers.savings_plans:
+        raise OptimizationError(
+            f"no reserved or savings-plan prices for {params.term} {params.payment} for the SKUs "
+            f"{', '.join(sorted(catalog))}"
+        )
+    priced = [s for s in demand.skus if s in catalog]
+    budget = float(params.upfront_budget) if params.upfront_budget is not None else None
+    problem = build_problem(demand.net[priced], offers, upfront_budget=budget)
+    return RunProblem(problem, offers, demand, catalog, priced, budget, notes, at)
+
+
+def optimization_run_problem(run: OptimizationRun) -> RunProblem:
+    """The problem a succeeded run optimised, built again the way the run built it: its window, its options, the
+    catalog as of its ``prices_at``. It equals the run's own unless usage, existing commitments or the latest
+    rightsizing changed since (a what-if compares its figures with the run's to say so)."""
+    if run.status != OptimizationRun.Status.SUCCEEDED:
+        raise OptimizationError(f"run {run.pk} is {run.status}: only a succeeded run has a problem to reuse")
+    if not {"window", "prices_at"} <= set(run.results or {}):
+        raise OptimizationError(f"run {run.pk} stored no window or prices_at: run a new recommendation")
+    params = RunParameters(**run.parameters)
+    scope = Scope(accounts=params.accounts, regions=params.regions, teams=params.teams)
+    window = run.results["window"]
+    start, end = pd.Timestamp(window["start"]).tz_convert("UTC"), pd.Timestamp(window["end"]).tz_convert("UTC")
+    shifted = plan_expiries(commitment_expiries(organization=run.organization), window_start=start, window_end=end)
+    at = datetime.fromisoformat(run.results["prices_at"])
+    return _run_problem(
+        run, params, scope, start=start, end=end, at=at, resize=_resize_map(run, params), shifted=shifted
+    )
+
+
 def _elsewhere_text(elsewhere: Mapping[str, int]) -> str:
     """Names the compute usage of providers the catalog has no offers for (empty when there is none)."""
     if not elsewhere:
@@ -330,35 +403,12 @@ def _compute(run: OptimizationRun) -> _Outcome:
     # ending before that window ends is sunk only until its end.
     ends = commitment_expiries(organization=run.organization)
     shifted = plan_expiries(ends, window_start=start, window_end=end)
-    demand = _demand(run, scope, start, end, resize, shifted)
-    if demand.total.empty or float(demand.total.to_numpy().sum()) <= 0:
-        raise OptimizationError(
-            f"no compute usage in the window {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC "
-            f"(scope {_scope_text(params)})"
-        )
-    at = timezone.now()
-    catalog, unpriced = commitment_catalog(demand.skus, at=at, allow_stale_spot=params.allow_stale_spot)
-    if not catalog:
-        raise OptimizationError(f"no prices in the catalog for the SKUs {', '.join(unpriced)}; import a catalog first")
-    notes = []
+    built = _run_problem(run, params, scope, start=start, end=end, at=timezone.now(), resize=resize, shifted=shifted)
+    demand, catalog, offers, priced, budget = built.demand, built.catalog, built.offers, built.priced, built.budget
+    problem, notes, at = built.problem, built.notes, built.at
     if elsewhere:
-        notes.append(f"left out{_elsewhere_text(elsewhere)}")
-    if unpriced:
-        notes.append(f"no on-demand price for {', '.join(unpriced)}: left out of the optimisation")
-    lease_years = TERMS[params.term]
-    offers = build_offers(
-        catalog, lease_years=lease_years, purchase_option=params.payment, spot_max_share=params.max_spot_share
-    )
-    notes.extend(offers.notes)
-    if not offers.reservations and not offers.savings_plans:
-        raise OptimizationError(
-            f"no reserved or savings-plan prices for {params.term} {params.payment} for the SKUs "
-            f"{', '.join(sorted(catalog))}"
-        )
-    priced = [s for s in demand.skus if s in catalog]
+        notes = [f"left out{_elsewhere_text(elsewhere)}", *notes]
     net = demand.net[priced]
-    budget = float(params.upfront_budget) if params.upfront_budget is not None else None
-    problem = build_problem(net, offers, upfront_budget=budget)
     solution = solve_plan(problem, time_limit=params.time_limit)
     purchases = bought(solution.reservations, solution.savings_plans)
     report = plan_report(problem, offers, purchases)
@@ -430,7 +480,16 @@ def _backtest(run, params, scope, offers, first, start, end, resize, budget) -> 
         bt_offers,
         time_limit=params.time_limit,
     )
-    explanation = _backtest_explanation(table)
+    return {
+        **_backtest_money(table),
+        "train_window": {"start": train_start.isoformat(), "end": train_end.isoformat()},
+        "test_window": {"start": start.isoformat(), "end": end.isoformat()},
+        "explanation": _backtest_explanation(table),
+    }
+
+
+def _backtest_money(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A backtest table with its money as Decimal (totals to the cent, rates to 6 places)."""
     rows = [
         {
             **row,
@@ -439,16 +498,17 @@ def _backtest(run, params, scope, offers, first, start, end, resize, budget) -> 
             "upfront": amount(row["upfront"]),
             "train": _realised_money(row["train"]),
             "test": _realised_money(row["test"]),
+            **{k: amount_or_none(row[k]) for k in ("hindsight_cost", "regret", "regret_max")},
+            "savings_vs": amounts(row["savings_vs"]),
         }
         for row in table["rows"]
     ]
-    return {
-        **table,
-        "rows": rows,
-        "train_window": {"start": train_start.isoformat(), "end": train_end.isoformat()},
-        "test_window": {"start": start.isoformat(), "end": end.isoformat()},
-        "explanation": explanation,
-    }
+    return {**table, "rows": rows, "hindsight": _hindsight_money(table["hindsight"])}
+
+
+def _hindsight_money(hindsight: Mapping[str, Any]) -> dict[str, Any]:
+    money = ("cost", "bound", "all_on_demand", "savings")
+    return {**hindsight, **{k: amount_or_none(hindsight[k]) for k in money}, "purchases": rates(hindsight["purchases"])}
 
 
 def _realised_money(realised: Mapping[str, Any]) -> dict[str, Any]:
@@ -769,6 +829,14 @@ def _backtest_explanation(table: dict[str, Any]) -> list[str]:
             f"${test['all_on_demand']:,.2f} all on-demand: saves ${test['savings']:,.2f} ({test['savings_pct']:.1f}%), "
             f"commitment utilization {util}."
         )
+    best = table["hindsight"]
+    gap = "unproven" if best["gap"] is None else f"proven gap {100 * best['gap']:.3f}%"
+    lines.append(
+        f"Regret: each strategy's test cost minus the perfect-hindsight optimum of the test window (the plan solved "
+        f"on its actual usage, same offers): ${best['cost']:,.2f} ({gap}); "
+        + "; ".join(f"{row['strategy']} ${row['regret']:,.2f} ({row['regret_pct']:.1f}%)" for row in table["rows"])
+        + "."
+    )
     return lines
 
 
@@ -832,3 +900,61 @@ def _store(run: OptimizationRun, outcome: _Outcome) -> None:
     run.results = stored_json(outcome.plan.document())
     run.backtest = stored_json(outcome.backtest) if outcome.backtest is not None else None
     run.save()
+
+
+def commitment_backtest_lookbacks(
+    organization: Organization,
+    parameters: Mapping[str, Any],
+    *,
+    lookbacks: tuple[int, ...] = (7, 30, 90),
+    test_days: int = 30,
+) -> dict[str, Any]:
+    """The backtest for several lookbacks against one test window, the last ``test_days`` of compute usage; reads
+    only. ``parameters`` are run options (term, payment, spot share, budget, scope, rightsize; ``lookback_days``
+    is ignored); regret is against the test window's perfect-hindsight optimum (:func:`backtest_lookbacks`).
+    Money as Decimal, like a run's backtest."""
+    bad = [d for d in lookbacks if d not in LOOKBACK_DAYS]
+    errors = {}
+    if bad or not lookbacks:
+        errors["lookbacks"] = f"each must be one of {', '.join(map(str, LOOKBACK_DAYS))}, got {list(lookbacks)}"
+    if isinstance(test_days, bool) or not isinstance(test_days, int) or not 1 <= test_days <= max(LOOKBACK_DAYS):
+        errors["test_days"] = f"must be a whole number of days 1..{max(LOOKBACK_DAYS)}, got {test_days!r}"
+    if errors:
+        raise ParametersError(errors)
+    params = validate_parameters(organization, {**parameters, "lookback_days": 30})
+    scope = Scope(accounts=params.accounts, regions=params.regions, teams=params.teams)
+    first, last = compute_usage_span(organization, scope)
+    if last is None:
+        raise OptimizationError(f"no compute usage for {organization.slug} in scope {_scope_text(params)}")
+    end = pd.Timestamp(last).tz_convert("UTC").floor("h")
+    test_start = end - timedelta(days=test_days)
+    start = max(test_start - timedelta(days=max(lookbacks)), pd.Timestamp(first).tz_convert("UTC").ceil("h"))
+    if start >= test_start:
+        raise OptimizationError(f"no compute usage before the test window {test_start:%Y-%m-%d %H:%M} UTC")
+    resize = dict(rightsizing_changes(organization)) if params.rightsize else None
+    lines = compute_line_items(organization, start=start, end=end, scope=scope)
+    demand = build_demand(lines, start=start, end=end, resize=resize)
+    catalog, unpriced = commitment_catalog(demand.skus, at=timezone.now(), allow_stale_spot=params.allow_stale_spot)
+    if not catalog:
+        raise OptimizationError(f"no prices in the catalog for the SKUs {', '.join(unpriced)}; import a catalog first")
+    offers = build_offers(
+        catalog, lease_years=TERMS[params.term], purchase_option=params.payment, spot_max_share=params.max_spot_share
+    )
+    priced = [s for s in demand.skus if s in catalog]
+    result = backtest_lookbacks(
+        demand.net[priced],
+        offers,
+        [24 * d for d in lookbacks],
+        test_hours=24 * test_days,
+        upfront_budget=float(params.upfront_budget) if params.upfront_budget is not None else None,
+        time_limit=params.time_limit,
+    )
+    return {
+        **result,
+        "hindsight": _hindsight_money(result["hindsight"]),
+        "lookbacks": [t if "error" in t else _backtest_money(t) for t in result["lookbacks"]],
+        "organization": organization.slug,
+        "parameters": asdict(params),
+        "test_window": {"start": test_start.isoformat(), "end": end.isoformat()},
+        "unpriced_skus": unpriced,
+    }

@@ -127,3 +127,10 @@ def policy_for_token(*, user: AbstractBaseUser, organization_id: int, token_id: 
     when the user is no longer a member there (the token stops working)."""
     chosen = Membership.objects.select_related("organization").get(user=user, organization_id=organization_id)
     return _policy(chosen, (chosen,), token_id=token_id, read_only_token=read_only)
+
+
+def policy_for_member(*, user: AbstractBaseUser, organization_id: int) -> AccessPolicy:
+    """The policy of a member outside a request (what the emails sent to them may show). Raises
+    Membership.DoesNotExist when the user is not a member of the organization."""
+    chosen = Membership.objects.select_related("organization").get(user=user, organization_id=organization_id)
+    return _policy(chosen, (chosen,))

@@ -1,9 +1,10 @@
-"""Optimizer endpoints: commitment optimization runs (start, list, results, purchases, backtest) and
+"""Optimizer endpoints: commitment optimization runs (start, list, results, purchases, backtest, what-if) and
 rightsizing recommendations (the latest run's; start a run).
 
 Runs cover the organization's whole compute usage, so engineers (who see only their teams' costs) cannot
-read them; starting work is for finance and admins. Rightsizing recommendations carry a team: engineers see
-their teams' rows. The optimizer's result JSON is passed through as stored (money as decimal strings).
+read them; starting work is for finance and admins. A what-if writes nothing: whoever reads runs may ask one.
+Rightsizing recommendations carry a team: engineers see their teams' rows. The optimizer's result JSON is passed
+through as stored (money as decimal strings).
 """
 
 from __future__ import annotations
@@ -29,10 +30,18 @@ from optimizer.models import OptimizationRun
 from optimizer.rightsizing.fleet import FleetConstraints
 from optimizer.rightsizing.models import RightsizingRecommendation, RightsizingRun
 from optimizer.rightsizing.policy import RightsizingPolicy
-from optimizer.rightsizing.selectors import rightsizing_latest_run, rightsizing_payload
+from optimizer.rightsizing.selectors import (
+    UNALLOCATED,
+    RightsizingFilter,
+    RightsizingFilterError,
+    rightsizing_latest_run,
+    rightsizing_payload,
+)
 from optimizer.rightsizing.services import RightsizingError, rightsizing_recommend
 from optimizer.selectors import optimization_run_detail
 from optimizer.services import LOOKBACK_DAYS, ParametersError, optimization_run_start
+from optimizer.whatif import MAX_COUNT, WhatIfError
+from optimizer.whatif_selectors import WhatIfUnavailable, optimization_run_what_if
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
@@ -128,7 +137,82 @@ class RunDetailSerializer(RunSummarySerializer):
 class RunBacktestSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
-    backtest = serializers.DictField(allow_null=True, help_text="Null when the run was started without backtest.")
+    backtest = serializers.DictField(
+        allow_null=True,
+        help_text="Null when the run was started without backtest. rows: per strategy, its test-window cost and "
+        "regret (test cost minus hindsight_cost, regret_pct, regret_max against the proven bound), savings_vs each "
+        "baseline; hindsight: the optimum solved on the test window itself (cost, bound, gap, purchases).",
+    )
+
+
+class WhatIfReservationSerializer(serializers.Serializer):
+    offer = serializers.CharField(help_text="A reservation offer id of the run (results.offers).")
+    count = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, help_text="Whole reservation units.")
+
+
+class WhatIfSavingsPlanSerializer(serializers.Serializer):
+    offer = serializers.CharField(help_text="A savings-plan offer id of the run (results.offers).")
+    hourly_commitment = serializers.CharField(
+        help_text="USD per hour: a decimal string (a JSON number is accepted too), at most 6 decimal places."
+    )
+
+
+class WhatIfDocumentSerializer(serializers.Serializer):
+    """The what-if document; validated by ``optimizer.whatif.parse_what_if`` (every bad field by JSON path)."""
+
+    reservations = WhatIfReservationSerializer(many=True, required=False)
+    savings_plans = WhatIfSavingsPlanSerializer(many=True, required=False)
+
+
+class WhatIfRowSerializer(serializers.Serializer):
+    strategy = serializers.CharField(help_text="what_if, optimizer, p10_reserved or console_savings_plan.")
+    description = serializers.CharField()
+    purchases = serializers.DictField(child=serializers.CharField(), help_text="Offer id -> units or USD/hour.")
+    hours = serializers.IntegerField()
+    cost = serializers.CharField(help_text="Exact cost over the run's window (evaluator), decimal string.")
+    all_on_demand = serializers.CharField()
+    no_commitment = serializers.CharField()
+    savings = serializers.CharField(help_text="Against all on-demand.")
+    savings_pct = serializers.FloatField()
+    savings_vs_no_commitment = serializers.CharField()
+    monthly_cost = serializers.CharField()
+    monthly_savings = serializers.CharField()
+    breakdown = serializers.DictField(child=serializers.CharField())
+    utilization = serializers.FloatField(allow_null=True)
+    utilization_by_offer = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    coverage = serializers.FloatField(allow_null=True, help_text="Share of the demand's instance-hours committed.")
+    coverage_on_demand_equivalent = serializers.FloatField(allow_null=True)
+    upfront = serializers.CharField()
+    commitment_per_hour = serializers.CharField(help_text="Amortised USD per hour.")
+    recurring_per_hour = serializers.CharField()
+    break_even_hours = serializers.IntegerField(allow_null=True, help_text="Null: never within the term.")
+    break_even_month = serializers.IntegerField(allow_null=True)
+
+
+class WhatIfPurchasesSerializer(WhatIfRowSerializer):
+    purchases = serializers.ListField(
+        child=serializers.DictField(), help_text="Per purchase, as the run's results.purchases."
+    )
+
+
+class WhatIfSerializer(serializers.Serializer):
+    run = serializers.IntegerField()
+    organization = serializers.CharField()
+    window = serializers.DictField()
+    prices_at = serializers.CharField()
+    term = serializers.CharField()
+    payment = serializers.CharField()
+    what_if = WhatIfPurchasesSerializer()
+    rows = WhatIfRowSerializer(many=True)
+    best = serializers.CharField()
+    differences = serializers.DictField(
+        child=serializers.DictField(child=serializers.CharField()), help_text="What-if minus each strategy."
+    )
+    consistent_with_run = serializers.BooleanField(
+        help_text="False when usage, commitments or rightsizing changed since the run (see notes)."
+    )
+    notes = serializers.ListField(child=serializers.CharField())
+    seconds = serializers.FloatField()
 
 
 SUMMARY_KEYS = [name for name in RunSummarySerializer().fields]
@@ -150,6 +234,11 @@ class OptimizationRunViewSet(
     pagination_class = NewestFirstPagination
     read_roles = SEE_ALL_TEAMS
     write_roles = BILLING_MANAGERS
+
+    def check_permissions(self, request: Request) -> None:
+        if self.action == "what_if":  # a read that carries a document: the readers' roles
+            self.write_roles = self.read_roles
+        super().check_permissions(request)
 
     @extend_schema(responses=RunSummarySerializer(many=True))
     def list(self, request: Request) -> Response:
@@ -192,6 +281,24 @@ class OptimizationRunViewSet(
         run = self.get_object()
         return Response({"id": run.pk, "status": run.status, "backtest": run.backtest})
 
+    @extend_schema(
+        request=WhatIfDocumentSerializer,
+        responses={200: WhatIfSerializer},
+        description="Price your own purchase list on the run's window with the run's exact evaluator, next to "
+        "the run's optimal plan and the baselines (p10_reserved, console_savings_plan). Writes nothing. 409 when "
+        "the run has not succeeded or its problem cannot be built again.",
+    )
+    @action(detail=True, methods=["post"], url_path="what-if", pagination_class=None)
+    def what_if(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        try:
+            body = optimization_run_what_if(policy=self.tenant, run_id=run.pk, document=request.data)
+        except WhatIfError as error:
+            raise ValidationError({field: [message] for field, message in error.errors.items()}) from error
+        except WhatIfUnavailable as error:
+            raise Conflict(str(error)) from error
+        return Response(body)
+
 
 # --- rightsizing -----------------------------------------------------------------------------------------
 class RightsizingOptionsSerializer(serializers.Serializer):
@@ -202,10 +309,17 @@ class RightsizingOptionsSerializer(serializers.Serializer):
     keep_within_family = serializers.BooleanField(default=False)
 
 
+class RightsizingQuerySerializer(serializers.Serializer):
+    team = serializers.CharField(required=False, help_text=f"A team slug, or {UNALLOCATED!r} for untagged resources.")
+    account = serializers.CharField(required=False, help_text="A sub account id.")
+    action = serializers.ChoiceField(choices=RightsizingRecommendation.Action.values, required=False)
+
+
 class RightsizingRowSerializer(serializers.Serializer):
     resource_id = serializers.CharField()
     resource_name = serializers.CharField(allow_blank=True)
     team = serializers.CharField(allow_null=True)
+    account = serializers.CharField(allow_null=True, help_text="Sub account id; null: unknown.")
     region = serializers.CharField()
     operating_system = serializers.CharField()
     instances = serializers.FloatField()
@@ -251,14 +365,25 @@ class RightsizingApi(TenantAPIView):
 
     write_roles = BILLING_MANAGERS
 
-    def _payload(self, run: RightsizingRun | None) -> dict:
+    def _payload(self, run: RightsizingRun | None, filters: RightsizingFilter | None = None) -> dict:
         if run is None:
             return dict(EMPTY_RIGHTSIZING)
-        return rightsizing_payload(run, policy=self.tenant)
+        try:
+            return rightsizing_payload(run, policy=self.tenant, filters=filters)
+        except RightsizingFilterError as error:
+            raise ValidationError({"team": [str(error)]}) from error
 
-    @extend_schema(responses=RightsizingSerializer)
+    @extend_schema(parameters=[RightsizingQuerySerializer], responses=RightsizingSerializer)
     def get(self, request: Request) -> Response:
-        return Response(self._payload(rightsizing_latest_run(organization=self.tenant.organization)))
+        query = RightsizingQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        filters = RightsizingFilter(
+            team=data.get("team", ""),
+            account=data.get("account", ""),
+            actions=(data["action"],) if data.get("action") else (),
+        )
+        return Response(self._payload(rightsizing_latest_run(organization=self.tenant.organization), filters))
 
     @extend_schema(request=RightsizingOptionsSerializer, responses={201: RightsizingSerializer})
     def post(self, request: Request) -> Response:

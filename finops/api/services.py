@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from finops.accounts.models import Membership, Organization
+from finops.accounts.models import Membership, Organization, Role
 from finops.api.models import ApiToken, IdempotencyRecord
 from finops.core.writes import best_effort_write
 
@@ -44,13 +44,17 @@ def token_create(
     scope: str = ApiToken.Scope.READ,
     expires_in_days: int | None = None,
 ) -> NewToken:
-    """A new token for a member of ``organization``. The returned key is the only copy of the secret."""
+    """A new token for a member of ``organization``. The returned key is the only copy of the secret. A viewer
+    gets no write token: it could write nothing (a token never exceeds its user's role), so it would mislead."""
     if scope not in ApiToken.Scope.values:
         raise TokenError(f"unknown scope {scope!r}; choose one of {', '.join(ApiToken.Scope.values)}")
     if expires_in_days is not None and expires_in_days <= 0:
         raise TokenError("expiry must be a positive number of days")
-    if not Membership.objects.filter(user=user, organization=organization).exists():
+    membership = Membership.objects.filter(user=user, organization=organization).first()
+    if membership is None:
         raise TokenError(f"user {user} is not a member of organization {organization.slug}")
+    if scope == ApiToken.Scope.WRITE and membership.role == Role.VIEWER:
+        raise TokenError(f"user {user} is a viewer in {organization.slug}: a viewer's token can only read")
     prefix = secrets.token_hex(4)
     while ApiToken.objects.filter(prefix=prefix).exists():
         prefix = secrets.token_hex(4)

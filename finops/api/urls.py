@@ -27,7 +27,7 @@ router.register("forecasts", SeriesForecastViewSet, basename="forecast")
 router.register("anomalies", AnomalyViewSet, basename="anomaly")
 router.register("budgets", BudgetViewSet, basename="budget")
 
-urlpatterns = [
+routes = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Before the router, so "lookup" is not taken for a price id.
     path("prices/lookup", PriceLookupApi.as_view(), name="price-lookup"),
@@ -38,6 +38,14 @@ urlpatterns = [
     path("team-mappings", views.TeamMappingApi.as_view(), name="team-mappings"),
     path("carbon/summary", CarbonSummaryApi.as_view(), name="carbon-summary"),
     path("commitments/", CommitmentListApi.as_view(), name="commitments"),
+]
+# The root (GET /api/v1/) lists every resource: a router's collection URL, each path above.
+root = {prefix: f"{basename}-list" for prefix, _viewset, basename in router.registry}
+root |= {str(p.pattern).rstrip("/"): p.name for p in routes}
+
+urlpatterns = [
+    *routes,
+    path("", views.ApiRootApi.as_view(routes=dict(sorted(root.items()))), name="api-root"),
     path("", include(router.urls)),
     re_path(r"", views.api_not_found),  # last: unknown URLs get the JSON error shape
 ]

@@ -17,10 +17,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.views import APIView
 
 from finops.accounts.access import ADMINS, BILLING_MANAGERS
 from finops.accounts.models import Membership, Organization, Role, Team, TeamTagMapping
@@ -30,6 +32,7 @@ from finops.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from finops.api.idempotency import idempotent
 from finops.api.models import ApiToken
 from finops.api.pagination import IdCursorPagination, NewestFirstPagination
+from finops.api.selectors import tokens_visible
 from finops.api.services import TokenError, token_create, token_revoke
 from finops.api.tenancy import ALL_ROLES, TenantAPIView, TenantMixin, TenantReadOnlyViewSet
 from finops.core.amounts import money_str
@@ -312,6 +315,21 @@ class IngestJobViewSet(TenantMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
 
 
+class ApiRootApi(APIView):
+    """The API's resources: name -> URL (like DRF's API root), so a client can start from ``/api/v1/``. It lists
+    routes, no data, so it answers without credentials."""
+
+    permission_classes = [AllowAny]
+    routes: dict[str, str] = {}  # resource name -> URL name; set by finops.api.urls
+
+    @extend_schema(
+        responses={200: {"type": "object", "additionalProperties": {"type": "string", "format": "uri"}}},
+        operation_id="api_root",
+    )
+    def get(self, request: Request) -> Response:
+        return Response({name: reverse(url_name, request=request) for name, url_name in self.routes.items()})
+
+
 @csrf_exempt  # a 404 for every method: no CSRF page in the middle of the API
 def api_not_found(request, *args, **kwargs) -> JsonResponse:
     """Any other URL under /api/v1/: a 404 in the API's error shape (not Django's HTML page)."""
@@ -375,10 +393,7 @@ class TokenViewSet(
     write_roles = ALL_ROLES  # a token never exceeds its user's role, so viewers may hold one
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = super().scope_queryset(queryset)
-        if not self.tenant.is_admin:
-            queryset = queryset.filter(user=self.request.user)
-        return queryset
+        return tokens_visible(self.tenant, self.request.user)
 
     @extend_schema(request=s.TokenCreateSerializer, responses={201: s.TokenCreatedSerializer})
     def create(self, request: Request) -> Response:

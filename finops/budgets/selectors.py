@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import F, Max, Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KT
@@ -20,7 +21,7 @@ from django.utils import timezone
 from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Organization, Team
 from finops.budgets import calc
-from finops.budgets.models import Budget
+from finops.budgets.models import Budget, DigestSubscription
 from finops.core.money import MoneySum
 from finops.forecasting.calc.projection import SpendProjection, history_start, project_spend
 from finops.usage.models import DailyCost, DailyTagCost, LineItem
@@ -235,3 +236,8 @@ def spend_projection(
             end=as_of,
         )
     return project_spend(daily, period_start=period_start, period_end=period_end, as_of=as_of, levels=calc.LEVELS)
+
+
+def digest_subscribed(*, user: Any, organization: Organization) -> bool:
+    """Whether the user gets the organization's weekly spend digest."""
+    return DigestSubscription.objects.filter(user=user, organization=organization, active=True).exists()

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from finops.commitments.models import CommitmentExpiryAlert
+from finops.commitments.models import CommitmentAlertSubscription, CommitmentExpiryAlert
 
 
 @admin.register(CommitmentExpiryAlert)
@@ -9,3 +9,9 @@ class CommitmentExpiryAlertAdmin(admin.ModelAdmin):
     list_filter = ("status", "threshold_days", "organization")
     search_fields = ("commitment_id",)
     readonly_fields = [f.name for f in CommitmentExpiryAlert._meta.fields]
+
+
+@admin.register(CommitmentAlertSubscription)
+class CommitmentAlertSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("user", "organization", "active", "updated_at")
+    list_filter = ("active", "organization")

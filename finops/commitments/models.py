@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from finops.accounts.models import Organization
@@ -43,3 +44,22 @@ class CommitmentExpiryAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.commitment_id} {self.threshold_days}d {self.status}"
+
+
+class CommitmentAlertSubscription(models.Model):
+    """A member's own choice about the organization's expiry emails. Without a row, admins and finance get them
+    (they renew commitments) and viewers do not; a row overrides that with ``active``."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    active = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="commitment_alert_subscription_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {'gets' if self.active else 'skips'} expiry alerts of {self.organization}"

@@ -14,14 +14,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, FloatField, Max, Min, Sum, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from finops.accounts.access import AccessPolicy
-from finops.accounts.models import Organization
+from finops.accounts.access import BILLING_MANAGERS, AccessPolicy
+from finops.accounts.models import Membership, Organization
 from finops.commitments.inventory import (
     EXPIRY_THRESHOLDS_DAYS,
     WINDOW_DAYS,
@@ -31,6 +32,7 @@ from finops.commitments.inventory import (
     build_inventory,
     extras_keys,
 )
+from finops.commitments.models import CommitmentAlertSubscription
 from finops.core.money import MoneySum
 from finops.usage.models import DailyCost, LineItem
 
@@ -184,3 +186,18 @@ def organizations_with_data() -> list[Organization]:
     """Organizations with cost data (the daily expiry-alert run visits each; a rollup scan, not line items)."""
     ids = DailyCost.objects.values_list("organization_id", flat=True).distinct()
     return list(Organization.objects.filter(pk__in=ids).order_by("slug"))
+
+
+def commitment_alert_choices(*, organization: Organization) -> dict[int, bool]:
+    """user id -> the member's own choice about expiry alerts (members without a choice are absent)."""
+    rows = CommitmentAlertSubscription.objects.filter(organization=organization)
+    return dict(rows.values_list("user_id", "active"))
+
+
+def commitment_alert_subscribed(*, user: AbstractBaseUser, organization: Organization) -> bool:
+    """Whether the member gets the expiry alerts: their choice, else yes for admins and finance."""
+    choice = commitment_alert_choices(organization=organization).get(user.pk)
+    if choice is not None:
+        return choice
+    membership = Membership.objects.filter(user=user, organization=organization).first()
+    return membership is not None and membership.role in BILLING_MANAGERS

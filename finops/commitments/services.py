@@ -11,26 +11,49 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from finops.accounts.access import BILLING_MANAGERS
+from finops.accounts.access import BILLING_MANAGERS, SEE_ALL_TEAMS
 from finops.accounts.models import Membership, Organization
 from finops.commitments.inventory import Commitment, due_thresholds
-from finops.commitments.models import CommitmentExpiryAlert
-from finops.commitments.selectors import commitment_inventory, organizations_with_data
+from finops.commitments.models import CommitmentAlertSubscription, CommitmentExpiryAlert
+from finops.commitments.selectors import commitment_alert_choices, commitment_inventory, organizations_with_data
 from finops.core import outbox
 
 KIND = "commitment-expiry"
 
 
 def alert_recipients(organization: Organization) -> list[str]:
-    """The organization's admins and finance members with an email address (they renew commitments)."""
-    members = Membership.objects.filter(
-        organization=organization, role__in=list(BILLING_MANAGERS), user__is_active=True
-    ).exclude(user__email="")
-    return sorted({m.user.email for m in members.select_related("user")})
+    """The email addresses of the organization's active members who get expiry alerts: admins and finance unless
+    they turned them off, viewers who turned them on (``CommitmentAlertSubscription``). Engineers never: commitments
+    are organization-wide."""
+    members = (
+        Membership.objects.filter(organization=organization, role__in=list(SEE_ALL_TEAMS), user__is_active=True)
+        .exclude(user__email="")
+        .select_related("user")
+    )
+    choices = commitment_alert_choices(organization=organization)
+    return sorted({m.user.email for m in members if choices.get(m.user_id, m.role in BILLING_MANAGERS)})
+
+
+@transaction.atomic
+def commitment_alert_subscribe(
+    *, user: AbstractBaseUser, organization: Organization, active: bool
+) -> CommitmentAlertSubscription:
+    """Record a member's choice to get (or not) the organization's expiry alerts. Raises ValueError for a user
+    who is not a member, or an engineer (the alerts name every commitment of the organization)."""
+    membership = Membership.objects.filter(user=user, organization=organization).first()
+    if membership is None:
+        raise ValueError(f"{user} is not a member of organization {organization.slug}")
+    if membership.role not in SEE_ALL_TEAMS:
+        raise ValueError(f"{user} reads only their teams' costs: commitment alerts cover the whole organization")
+    subscription, _ = CommitmentAlertSubscription.objects.update_or_create(
+        user=user, organization=organization, defaults={"active": active}
+    )
+    return subscription
 
 
 def _render(organization: Organization, commitment: Commitment, threshold: int) -> tuple[str, str, str]:

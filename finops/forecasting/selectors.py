@@ -10,16 +10,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pandas as pd
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import F, Max, Min, Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncDate
 
-from finops.accounts.access import AccessPolicy
-from finops.accounts.models import Organization, Team
+from finops.accounts.access import AccessPolicy, policy_for_member
+from finops.accounts.models import Membership, Organization, Team
 from finops.core.money import MoneySum
 from finops.forecasting.conf import ForecastConfig, forecast_config
-from finops.forecasting.models import Anomaly, Dimension, ForecastRun, SeriesForecast
+from finops.forecasting.models import Anomaly, AnomalySubscription, Dimension, ForecastRun, SeriesForecast
 from finops.usage.models import DailyCost, LineItem
 from finops.usage.selectors import METRICS, usage_q
 
@@ -333,3 +334,28 @@ def series_forecasts_for_run(*, run: ForecastRun) -> QuerySet[SeriesForecast]:
 
 def anomalies_recent(*, organization: Organization, since: datetime) -> QuerySet[Anomaly]:
     return Anomaly.objects.filter(organization=organization, created_at__gte=since).order_by("-day", "id")
+
+
+def anomaly_subscription_of(*, user: AbstractBaseUser, organization: Organization) -> AnomalySubscription | None:
+    """The user's own anomaly subscription in the organization (rows naming only an email are not theirs)."""
+    return AnomalySubscription.objects.filter(user=user, organization=organization).order_by("id").first()
+
+
+def anomalies_visible_to_subscriber(subscription: AnomalySubscription, anomalies: Sequence[Anomaly]) -> list[Anomaly]:
+    """Of ``anomalies``, those the subscription's recipient may be emailed: a subscribed engineer of the
+    organization gets the anomalies of their teams' series only (as on their anomalies page); an address
+    without a team-scoped member behind it gets every one."""
+    if subscription.user_id is None:
+        return list(anomalies)
+    try:
+        policy = policy_for_member(user=subscription.user, organization_id=subscription.organization_id)
+    except Membership.DoesNotExist:
+        return list(anomalies)
+    if policy.sees_all_teams:
+        return list(anomalies)
+    visible = set(
+        anomalies_visible(policy, include_suppressed=True)
+        .filter(pk__in=[a.pk for a in anomalies])
+        .values_list("pk", flat=True)
+    )
+    return [a for a in anomalies if a.pk in visible]

@@ -52,6 +52,7 @@ from finops.forecasting.models import (
 )
 from finops.forecasting.selectors import (
     SeriesKey,
+    anomalies_visible_to_subscriber,
     anomaly_line_items,
     cost_as_of,
     series_dismissed_impacts,
@@ -628,15 +629,19 @@ def anomaly_alerts_send(
     if not subscriptions:
         return []
     candidates = _candidates(organization, config)
-    # One recipient with several subscriptions gets the lowest of their minimum impacts.
+    # One recipient with several subscriptions gets the lowest of their minimum impacts, and every anomaly one of
+    # them may be emailed (an engineer's own subscription: their teams' series only).
     thresholds: dict[str, Decimal] = {}
+    allowed: dict[str, set[int]] = {}
     for subscription in subscriptions:
         recipient = subscription.recipient
         if recipient:
             thresholds[recipient] = min(thresholds.get(recipient, subscription.min_impact), subscription.min_impact)
+            visible = anomalies_visible_to_subscriber(subscription, candidates)
+            allowed.setdefault(recipient, set()).update(a.pk for a in visible)
     sent: list[tuple[str, list[int]]] = []
     for recipient, minimum in sorted(thresholds.items()):
-        wanted = [a for a in candidates if abs(a.impact) >= minimum]
+        wanted = [a for a in candidates if abs(a.impact) >= minimum and a.pk in allowed[recipient]]
         claimed = _claim(wanted, recipient, mode)
         if not claimed:
             continue
@@ -680,3 +685,19 @@ def anomaly_subscription_create(
     subscription.full_clean()
     subscription.save()
     return subscription
+
+
+@transaction.atomic
+def anomaly_subscription_set(
+    *, user: AbstractBaseUser, organization: Organization, mode: str | None, min_impact: Decimal = Decimal(0)
+) -> AnomalySubscription | None:
+    """A member's own anomaly emails: ``mode`` immediate or daily_digest above ``min_impact``, or None for none.
+    Replaces the user's earlier subscriptions in the organization (addresses subscribed without a user stay)."""
+    if not Membership.objects.filter(user=user, organization=organization).exists():
+        raise ValidationError({"user": [f"{user} is not a member of organization {organization.slug}"]})
+    if mode is not None and mode not in AnomalySubscription.Mode.values:
+        raise ValidationError({"mode": [f"unknown mode {mode!r}"]})
+    AnomalySubscription.objects.filter(user=user, organization=organization).delete()
+    if mode is None:
+        return None
+    return anomaly_subscription_create(organization=organization, user=user, mode=mode, min_impact=min_impact)

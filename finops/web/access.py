@@ -43,10 +43,11 @@ def cache_prefix(scope: AccessPolicy) -> str:
     return f"{organization_id}:{dashboard_cache_version(organization_id)}:{latest or 0}:{teams}"
 
 
-def org_page(*, write: str | None = None) -> Callable:
+def org_page(*, write: str | None = None, personal: bool = False) -> Callable:
     """Decorator for pages: login required, ``request.scope`` set to the caller's AccessPolicy (a page without
     an organization shows the 'no organization' page). ``write``: on POST, the policy property that must hold
-    (``"can_write"``, ``"can_manage_billing"``), else 403."""
+    (``"can_write"``, ``"can_manage_billing"``), else 403. ``personal``: the page's POSTs change only the
+    caller's own settings (API tokens, alert emails), which every role may; its services say what each may choose."""
 
     def decorator(view: Callable) -> Callable:
         @login_required
@@ -55,7 +56,8 @@ def org_page(*, write: str | None = None) -> Callable:
             scope = scope_for(request)
             if scope is None:
                 return render(request, "web/no_organization.html", {"scope": None}, status=200)
-            if request.method == "POST" and (not scope.can_write or (write and not getattr(scope, write))):
+            refused = not scope.can_write or (write and not getattr(scope, write))
+            if request.method == "POST" and not personal and refused:
                 raise PermissionDenied("Your role cannot change anything here.")
             request.scope = scope
             return view(request, *args, **kwargs)

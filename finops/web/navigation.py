@@ -25,6 +25,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Anomalies", "web:anomalies"),
     NavItem("Optimizer", "web:optimizer", requires="sees_all_teams"),
     NavItem("Commitments", "web:commitments", requires="sees_all_teams"),
+    NavItem("Rightsizing", "web:rightsizing"),
     NavItem("Carbon", "carbon:overview"),
     NavItem("Data", "web:data", requires="sees_all_teams"),
     NavItem("Prices", "pricing:catalog"),

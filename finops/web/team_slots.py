@@ -22,8 +22,14 @@ from finops.forecasting.models import Dimension
 from finops.forecasting.selectors import anomalies_visible
 from finops.web import figures, selectors
 from finops.web.budget_rows import budget_row
-from optimizer.rightsizing.models import RightsizingRecommendation
-from optimizer.rightsizing.selectors import rightsizing_latest_run, rightsizing_recommendations_visible
+from optimizer.rightsizing.selectors import (
+    CHANGES,
+    RightsizingFilter,
+    rightsizing_latest_run,
+    rightsizing_recommendations_visible,
+    rightsizing_savings,
+    rightsizing_sorted,
+)
 
 RIGHTSIZING_ROWS = 25
 
@@ -32,18 +38,14 @@ def team_rightsizing(scope: AccessPolicy, team: Team) -> dict:
     run = rightsizing_latest_run(organization=scope.organization)
     if run is None:
         return {"run": None, "rows": [], "savings": Decimal(0)}
-    rows = list(
-        rightsizing_recommendations_visible(scope, run)
-        .filter(team=team)
-        .exclude(action=RightsizingRecommendation.Action.KEEP)
+    rows = rightsizing_sorted(
+        rightsizing_recommendations_visible(scope, run, RightsizingFilter(team=team.slug, actions=CHANGES))
     )
-    # Money is compared in Python (fixed-place text on SQLite).
-    rows.sort(key=lambda r: (-(r.monthly_savings or Decimal(0)), r.resource_id))
     return {
         "run": run,
         "rows": rows[:RIGHTSIZING_ROWS],
         "more": max(len(rows) - RIGHTSIZING_ROWS, 0),
-        "savings": sum((r.monthly_savings or Decimal(0) for r in rows), Decimal(0)),
+        "savings": rightsizing_savings(rows),
     }
 
 

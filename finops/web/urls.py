@@ -2,12 +2,14 @@ from django.urls import path
 
 from finops.web import (
     views,
+    views_account,
     views_budgets,
     views_carbon,
     views_commitments,
     views_forecasts,
     views_optimizer,
     views_pricing,
+    views_rightsizing,
 )
 
 app_name = "web"
@@ -31,6 +33,10 @@ urlpatterns = [
     path("optimizer/runs/<int:run_id>/", views_optimizer.optimizer_run, name="optimizer_run"),
     path("optimizer/runs/<int:run_id>/status", views_optimizer.optimizer_run_status, name="optimizer_run_status"),
     path("commitments/", views_commitments.commitments, name="commitments"),
+    path("rightsizing/", views_rightsizing.rightsizing, name="rightsizing"),
+    path("account/tokens/", views_account.account_tokens, name="account_tokens"),
+    path("account/tokens/<int:token_id>/revoke", views_account.account_token_revoke, name="account_token_revoke"),
+    path("account/alerts/", views_account.account_alerts, name="account_alerts"),
     path("healthz", views.healthz, name="healthz"),
 ]
 

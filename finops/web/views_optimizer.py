@@ -1,5 +1,6 @@
 """Optimizer pages: the options form creating a run, the run page (polls a small status endpoint while the
-run is pending/running, then shows purchases, the cost waterfall, coverage, backtest and the carbon front).
+run is pending/running, then shows purchases, the cost waterfall, coverage, backtest and the carbon front, and
+prices a what-if purchase list: a GET form, since it writes nothing, so viewers may use it and a link keeps it).
 
 Runs are organization-wide (commitments are bought for the organization): finance/admin start them; admins,
 finance and viewers read them (``optimizer.selectors.optimization_runs`` / ``optimizer.services.
@@ -8,6 +9,7 @@ optimization_run_start`` apply the access policy). Money in the stored results i
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,6 +24,8 @@ from finops.web.access import org_page, render_page
 from optimizer.models import OptimizationRun
 from optimizer.selectors import optimization_run_detail, optimization_run_get, optimization_runs
 from optimizer.services import LOOKBACK_DAYS, PAYMENTS, TERMS, ParametersError, optimization_run_start
+from optimizer.whatif import WhatIfError, load_what_if, what_if_document
+from optimizer.whatif_selectors import WhatIfUnavailable, optimization_run_what_if
 from pricing.selectors import spot_max_age
 
 FINAL = (OptimizationRun.Status.SUCCEEDED, OptimizationRun.Status.FAILED)
@@ -115,9 +119,38 @@ def optimizer_run(request: HttpRequest, run_id: int) -> HttpResponse:
     scope: AccessPolicy = request.scope
     run = optimization_run_get(scope, run_id)
     context: dict[str, Any] = {"run": run, "state": _status(run)}
+    status = 200
     if run.status == OptimizationRun.Status.SUCCEEDED:
-        context.update(run_view(optimization_run_detail(run)))
-    return render_page(request, "optimizer/run.html", context)
+        detail = optimization_run_detail(run)
+        context.update(run_view(detail))
+        text = request.GET.get("what_if")
+        context["what_if_text"] = text or json.dumps(what_if_document(detail["purchases"]), indent=2)
+        if text is not None:
+            try:
+                context["what_if"] = what_if_view(
+                    optimization_run_what_if(policy=scope, run_id=run.pk, document=load_what_if(text))
+                )
+            except WhatIfError as error:
+                context["what_if_errors"] = error.errors
+                status = 400
+            except WhatIfUnavailable as error:
+                context["what_if_errors"] = {"run": str(error)}
+                status = 409
+    return render_page(request, "optimizer/run.html", context, status=status)
+
+
+def what_if_view(what_if: dict) -> dict[str, Any]:
+    """The what-if table's rows (money as Decimal) from the what-if JSON."""
+    money = ("cost", "savings", "upfront", "commitment_per_hour", "monthly_cost")
+    return {
+        **what_if,
+        "rows": [{**row, **{k: dec(row[k]) for k in money}} for row in what_if["rows"]],
+        "purchases": [
+            {**p, **{k: dec(p[k]) for k in ("quantity", "upfront_total", "monthly_cost", "monthly_savings")}}
+            for p in what_if["what_if"]["purchases"]
+        ],
+        "over_optimal": dec(what_if["differences"]["optimizer"]["cost"]),
+    }
 
 
 def run_view(detail: dict) -> dict[str, Any]:
@@ -169,6 +202,8 @@ def run_view(detail: dict) -> dict[str, Any]:
                 "savings": dec(row["test"].get("savings")),
                 "savings_pct": row["test"].get("savings_pct"),
                 "utilization": row["test"].get("utilization"),
+                "regret": dec(row.get("regret")),
+                "regret_pct": row.get("regret_pct"),
             }
             for row in backtest["rows"]
         ]

@@ -108,6 +108,7 @@ class RightsizingRecommendation(models.Model):
     resource_name = models.TextField(blank=True)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     team_tag_value = models.TextField(blank=True)
+    account_id = models.TextField(blank=True)  # the sub account (AWS linked account) the resource ran in
     region = models.CharField(max_length=64)
     operating_system = models.CharField(max_length=32, default="linux")
     instances = models.FloatField(default=1.0)  # average running instances in the window

@@ -91,6 +91,7 @@ class Resource:
     team: str = ""
     instances: float = 1.0  # average running instances over the window (Auto Scaling groups > 1)
     name: str = ""
+    account: str = ""  # the sub account (AWS linked account) it ran in
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ def rightsizing_fleet(*, organization: Organization, lookback_days: int, end: da
             hours=MoneySum("pricing_quantity"),
             last=Max("charge_period_start"),
             name=Max("resource_name"),
+            account=Max("sub_account_id"),
             **{os_name: Count("id", filter=Q(charge_description__icontains=marker)) for os_name, marker in _OS_MARKERS},
         )
     )
@@ -85,6 +86,7 @@ def rightsizing_fleet(*, organization: Organization, lookback_days: int, end: da
                 team=latest["team_tag_value"] or "",
                 instances=float(hours / window_hours),
                 name=latest["name"] or "",
+                account=latest["account"] or "",
             )
         )
     return FleetSnapshot(window_start=start, window_end=end, resources=resources)
@@ -139,11 +141,67 @@ def rightsizing_latest_run(*, organization: Organization) -> RightsizingRun | No
     )
 
 
+UNALLOCATED = "unallocated"  # the team filter's value for resources without a team
+CHANGES = (RightsizingRecommendation.Action.RESIZE, RightsizingRecommendation.Action.STOP)
+
+
+class RightsizingFilterError(ValueError):
+    """A filter names a team the caller cannot see or an unknown action; the message says which."""
+
+
+@dataclass(frozen=True)
+class RightsizingFilter:
+    """Which of a run's recommendations a caller asks for; empty fields do not filter."""
+
+    team: str = ""  # a team slug, or UNALLOCATED
+    account: str = ""  # a sub account id
+    actions: tuple[str, ...] = ()  # keep / resize / stop
+
+    @property
+    def narrows(self) -> bool:
+        return bool(self.team or self.account or self.actions)
+
+
 def rightsizing_recommendations_visible(
-    policy: AccessPolicy, run: RightsizingRun
+    policy: AccessPolicy, run: RightsizingRun, filters: RightsizingFilter | None = None
 ) -> QuerySet[RightsizingRecommendation]:
-    """The run's recommendations a caller may read: an engineer only those of resources of their teams."""
-    return policy.scope(RightsizingRecommendation.objects.filter(run=run), team_field="team_id")
+    """The run's recommendations a caller may read (an engineer only those of resources of their teams),
+    narrowed by ``filters``. Raises RightsizingFilterError for a team the caller cannot see or an unknown action."""
+    queryset = policy.scope(RightsizingRecommendation.objects.filter(run=run), team_field="team_id")
+    if filters is None:
+        return queryset
+    unknown = sorted(set(filters.actions) - set(RightsizingRecommendation.Action.values))
+    if unknown:
+        raise RightsizingFilterError(
+            f"unknown action {unknown[0]!r}; choose from {', '.join(RightsizingRecommendation.Action.values)}"
+        )
+    if filters.actions:
+        queryset = queryset.filter(action__in=filters.actions)
+    if filters.team == UNALLOCATED:
+        queryset = queryset.filter(team__isnull=True)
+    elif filters.team:
+        team = policy.teams().filter(slug=filters.team).first()
+        if team is None:
+            raise RightsizingFilterError(f"no team {filters.team!r}")
+        queryset = queryset.filter(team=team)
+    if filters.account:
+        queryset = queryset.filter(account_id=filters.account)
+    return queryset
+
+
+def rightsizing_sorted(rows: Iterable[RightsizingRecommendation]) -> list[RightsizingRecommendation]:
+    """Biggest savings first (money compares in Python: fixed-place text on SQLite), then team, then resource."""
+    return sorted(rows, key=lambda r: (-(r.monthly_savings or Decimal(0)), r.team_tag_value, r.resource_id))
+
+
+def rightsizing_savings(rows: Iterable[RightsizingRecommendation]) -> Decimal:
+    return sum((r.monthly_savings or Decimal(0) for r in rows), Decimal(0))
+
+
+def rightsizing_accounts(policy: AccessPolicy, run: RightsizingRun) -> list[str]:
+    """The sub accounts of the run's recommendations the caller may read (the account filter's choices)."""
+    rows = rightsizing_recommendations_visible(policy, run).exclude(account_id="")
+    return sorted(set(rows.values_list("account_id", flat=True)))
 
 
 def rightsizing_changes(organization: Organization) -> dict[str, str | None]:
@@ -163,17 +221,20 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value.quantize(Decimal('0.01'))}"
 
 
-def rightsizing_payload(run: RightsizingRun, policy: AccessPolicy | None = None) -> dict:
+def rightsizing_payload(
+    run: RightsizingRun, policy: AccessPolicy | None = None, filters: RightsizingFilter | None = None
+) -> dict:
     """The JSON of a run (recommend_rightsizing --json): money as decimal strings, biggest savings first. With
-    ``policy``: only the recommendations that caller may read, and for an engineer the total of those."""
-    rows = list(run.recommendations.all() if policy is None else rightsizing_recommendations_visible(policy, run))
+    ``policy``: only the recommendations that caller may read, narrowed by ``filters``, and the total of those
+    when that is not the whole run."""
+    if policy is None:
+        rows = list(run.recommendations.all())
+    else:
+        rows = list(rightsizing_recommendations_visible(policy, run, filters))
     total = run.total_monthly_savings or Decimal(0)
-    if policy is not None and not policy.sees_all_teams:
-        total = sum((r.monthly_savings or Decimal(0) for r in rows), Decimal(0))
-    recommendations = sorted(
-        rows,
-        key=lambda r: (-(r.monthly_savings or Decimal(0)), r.team_tag_value, r.resource_id),
-    )
+    if policy is not None and (not policy.sees_all_teams or (filters is not None and filters.narrows)):
+        total = rightsizing_savings(rows)
+    recommendations = rightsizing_sorted(rows)
     return {
         "run": run.pk,
         "window_start": run.window_start.isoformat() if run.window_start else None,
@@ -185,6 +246,7 @@ def rightsizing_payload(run: RightsizingRun, policy: AccessPolicy | None = None)
                 "resource_id": r.resource_id,
                 "resource_name": r.resource_name,
                 "team": r.team_tag_value or None,
+                "account": r.account_id or None,
                 "region": r.region,
                 "operating_system": r.operating_system,
                 "instances": r.instances,

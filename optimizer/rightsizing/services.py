@@ -264,6 +264,7 @@ def rightsizing_recommend(
                 resource_name=resource.name,
                 team=teams.get(resource.team) if resource.team else None,
                 team_tag_value=resource.team,
+                account_id=resource.account,
                 region=resource.region,
                 operating_system=resource.operating_system,
                 instances=round(resource.instances, 4),

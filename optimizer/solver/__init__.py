@@ -132,11 +132,12 @@ def solve(
     ``solver`` is "highs" (PuLP's highspy interface, the default when highspy imports) or "cbc".
     ``time_limit`` caps the solver in seconds; ``gap`` is the relative optimality tolerance.
     ``formulation`` "decomposed" (the default) runs Benders cutting planes on the purchases with every hour's
-    cost computed in numpy (:mod:`optimizer.solver.decomposed`; needs highspy and at most two shared
-    capacities, i.e. plans plus reservations covering several SKUs: otherwise it falls back to "weighted", and
-    with solver "cbc" to "plain", saying so in ``notes``); "plain" builds the PuLP model (one variable set per
-    SKU-hour); "weighted" merges hours with identical demand vectors and passes numpy matrices straight to
-    highspy (exactly equivalent, see :mod:`optimizer.solver.weighted`; HiGHS only).
+    cost computed in numpy (:mod:`optimizer.solver.decomposed`; any number of reservation pools, single-SKU or
+    size-flexible, and at most two shared capacities, i.e. plans plus multi-SKU reservations that overlap another
+    offer's SKUs: otherwise it falls back to "weighted", and with solver "cbc" to "plain", saying so in
+    ``notes``); "plain" builds the PuLP model (one variable set per SKU-hour); "weighted" merges hours with
+    identical demand vectors and passes numpy matrices straight to highspy (exactly equivalent, see
+    :mod:`optimizer.solver.weighted`; HiGHS only).
     The returned ``objective`` is always the evaluator's exact cost of the returned purchases and never
     exceeds the no-commitment cost (if the solver's plan would, the empty plan is returned instead).
     """
@@ -172,7 +173,7 @@ def _solve(problem: Problem, *, time_limit: float | None, solver: str | None, ga
             decomposed = solve_decomposed(problem, time_limit=time_limit, gap=gap)
             if decomposed is None:
                 notes.append(
-                    "decomposed: more than two shared capacities (plans, multi-SKU reservations); "
+                    "decomposed: more than two shared capacities (plans, overlapping multi-SKU reservations); "
                     "used the weighted formulation"
                 )
                 formulation = "weighted"

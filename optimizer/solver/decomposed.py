@@ -2,11 +2,14 @@
 
 The hours interact only through the first-stage purchases (x: reservation units, c: plan $/hour), so the model
 is ``min H (p.x + sum c) + sum_h Q_h(x, c)`` with Q_h the cost of hour h's allocation LP, convex in (x, c).
-A small master LP (highspy) holds x, c, the dedicated capacity R_k per SKU and theta (the total hourly cost),
-and collects *separable* cuts theta >= sum_k F_k(R_k) - beta . b (:func:`optimizer.solver.hourly.separable_cut`):
-the plans' (and shared reservations') prices beta come from each hour's dual at the separation point, and the
-per-SKU dual choices stay free, so one cut describes the cost in every R_k direction exactly for those prices.
-That is what makes it converge in about ten rounds at 50-200 SKUs, where per-hour Kelley cuts crawled.
+Reservations form pools (:mod:`optimizer.solver.hourly`): a single-SKU reservation's pool is its SKU, an AWS
+size-flexible family x region x tenancy x OS is one pool whose capacity is counted in normalized units. A small
+master LP (highspy) holds x, c, the capacity P_p of every pool and theta (the total hourly cost), and collects
+*separable* cuts theta >= sum_p F_p(P_p) - beta . b (:func:`optimizer.solver.hourly.separable_cut`): the plans'
+(and overlapping reservations') prices beta come from each hour's dual at the separation point, and given them
+the pools are independent (families only meet through the plans), so one cut describes the cost in every P_p
+direction exactly for those prices. Each cut keeps every piece of F_p near the current P_p and ever sparser ones
+farther out, so that a cut outlines the whole curve: about ten rounds at 50-500 SKUs.
 
 Bounds (each a valid lower bound on the MILP optimum): the master LP's optimal value (every cut under-estimates
 the hourly costs by weak duality); the integer-rounded Lagrangian bound of :func:`_integer_bound`; the proven
@@ -30,7 +33,8 @@ import numpy as np
 from optimizer.solver.hourly import Recourse, SeparableCut, build_recourse, hourly_cuts, separable_cut
 from optimizer.solver.problem import Problem
 
-BOUND_SAFETY = 1e-9  # relative: the master's reported optimum is shaved by this for simplex tolerances
+BOUND_SAFETY = 5e-10  # relative: the master's reported optimum is shaved by this for simplex tolerances
+CONVERGED = 4 * BOUND_SAFETY  # relative: estimate and bound this close are equal up to the shave (gap 0 asked)
 
 
 @dataclass
@@ -46,8 +50,8 @@ class DecomposedResult:
 
 
 class _Master:
-    """Columns: x (n_r), c (n_s), R (K, dedicated capacity per SKU), theta (total recourse), then K phi per cut
-    round (phi_k >= F_k(R_k) of that round's separable cut)."""
+    """Columns: x (n_r), c (n_s), P (one capacity per reservation pool), theta (total recourse), then one phi per
+    pool per cut round (phi_p >= F_p(P_p) of that round's separable cut)."""
 
     def __init__(self, problem: Problem, rec: Recourse) -> None:
         import highspy
@@ -55,7 +59,7 @@ class _Master:
         self.highspy = highspy
         self.n_r, self.n_s = len(problem.reservations), len(problem.savings_plans)
         self.n1 = self.n_r + self.n_s
-        self.n_k = rec.od.size
+        self.n_k = rec.n_pools
         self.budget_row: int | None = None
         hours = problem.hours
         self.cost1 = np.array([hours * r.hourly_cost for r in problem.reservations] + [float(hours)] * self.n_s)
@@ -78,11 +82,11 @@ class _Master:
         h.addVars(n, np.zeros(n), np.concatenate([self.upper, np.full(self.n_k + 1, np.inf)]))
         h.changeColsCost(self.n1, np.arange(self.n1, dtype=np.int32), self.cost1)
         h.changeColCost(self.theta, 1.0)
-        # R_k - sum_{r dedicated to k} x_r / covers_rk = 0
+        # P_p - sum_{r in pool p} scale_r x_r = 0
         for k in range(self.n_k):
-            mine = np.flatnonzero(rec.dedicated_sku == k)
+            mine = np.flatnonzero(rec.pool_of_res == k)
             idx = np.concatenate([[self.n1 + k], mine]).astype(np.int32)
-            h.addRow(0.0, 0.0, len(idx), idx, np.concatenate([[1.0], -rec.dedicated_coef[mine]]))
+            h.addRow(0.0, 0.0, len(idx), idx, np.concatenate([[1.0], -rec.pool_scale[mine]]))
         if problem.upfront_budget is not None and self.n_r:
             upfront = np.array([r.upfront for r in problem.reservations])
             idx = np.flatnonzero(upfront > 0)
@@ -108,7 +112,7 @@ class _Master:
         val = np.concatenate([[1.0], -np.ones(self.n_k), cut.beta])
         self.cuts.append((h.getNumRow(), cut))
         h.addRow(0.0, np.inf, len(idx), idx, val)
-        # phi_k + slope_i R_k >= intercept_i for every kept piece
+        # phi_p + slope_i P_p >= intercept_i for every kept piece
         counts = np.array([len(v) for v in cut.slope])
         n = int(counts.sum())
         if n:
@@ -125,10 +129,10 @@ def _integer_bound(problem: Problem, rec: Recourse, master: _Master) -> float | 
 
     Every cut is valid, so is any convex combination of them (weights mu >= 0 summing to 1, here the master LP's
     duals of its cut rows, renormalised); each is separable: sum_k G_k(R_k) - beta . b. Relaxing the upfront
-    budget with a multiplier lambda >= 0 (its row dual) leaves, per SKU, min over integer units of
-    sum_r (H p_r + lambda u_r) x_r + G_k(sum_r x_r / covers_r), and linear terms in the plans and shared
+    budget with a multiplier lambda >= 0 (its row dual) leaves, per pool, min over integer units of
+    sum_r (H p_r + lambda u_r) x_r + G_p(sum_r scale_r x_r), and linear terms in the plans and shared
     reservations, minimised at 0 or their cap. By weak duality the sum is <= the MILP optimum whatever mu and
-    lambda are; good multipliers make it the LP bound plus the cost of rounding every SKU."""
+    lambda are; good multipliers make it the LP bound plus the cost of rounding every pool."""
     if not master.cuts:
         return None
     duals = np.asarray(master.h.getSolution().row_dual)
@@ -151,10 +155,10 @@ def _integer_bound(problem: Problem, rec: Recourse, master: _Master) -> float | 
         if linear[j] < 0:
             top = master.upper[j]
             total += linear[j] * (np.floor(top + 1e-9) if j < n_r else top)
-    # Separable part: per SKU, the cheapest capacity unit and G_k on the integers up to the cap.
+    # Separable part: per pool, the cheapest capacity unit and G_p on the integers up to the cap.
     for k in range(master.n_k):
-        mine = np.flatnonzero(rec.dedicated_sku == k)
-        levels = np.arange(0.0, 1.0 + (max((master.upper[r] * rec.dedicated_coef[r] for r in mine), default=0.0)))
+        mine = np.flatnonzero(rec.pool_of_res == k)
+        levels = np.arange(0.0, 1.0 + (max((master.upper[r] * rec.pool_scale[r] for r in mine), default=0.0)))
         g = np.zeros_like(levels)
         for weight, (_, cut) in zip(mu, master.cuts, strict=True):
             if weight > 0 and len(cut.slope[k]):
@@ -164,8 +168,8 @@ def _integer_bound(problem: Problem, rec: Recourse, master: _Master) -> float | 
         if not len(mine):
             total += float(g[0])
             continue
-        unit = price[mine] / rec.dedicated_coef[mine]  # $ per SKU unit of capacity
-        if np.allclose(rec.dedicated_coef[mine], 1.0):
+        unit = price[mine] / rec.pool_scale[mine]  # $ per pool unit of capacity
+        if np.allclose(rec.pool_scale[mine], 1.0):
             total += float(np.min(unit.min() * levels + g))
         else:  # fractional capacity steps: relax to real capacity; G_k is linear between knots, so knots suffice
             knots = np.unique(np.concatenate([[0.0, levels[-1]], *[c for c in _knots(master, k)]]))
@@ -181,7 +185,7 @@ def _integer_bound(problem: Problem, rec: Recourse, master: _Master) -> float | 
 
 
 def _knots(master: _Master, k: int) -> list[np.ndarray]:
-    """Breakpoints of every cut's F_k: where two consecutive pieces meet."""
+    """Breakpoints of every cut's F_p: where two consecutive pieces meet."""
     out = []
     for _, cut in master.cuts:
         a, b = cut.intercept[k], cut.slope[k]
@@ -194,14 +198,14 @@ def _knots(master: _Master, k: int) -> list[np.ndarray]:
 
 def _round(problem: Problem, rec: Recourse, master: _Master, point: np.ndarray) -> list[np.ndarray]:
     """Two integer reservation vectors near the LP point (units that cost most upfront given back while the
-    budget is broken): every count rounded to nearest; and shared ones to nearest, dedicated ones down, then
-    units added back one at a time, best first by the change they make to hours * price + F_k(R_k) under the
+    budget is broken): every count rounded to nearest; and shared ones to nearest, pooled ones down, then
+    units added back one at a time, best first by the change they make to hours * price + F_p(P_p) under the
     exact separable cut at the rounded-down point (plans held at their LP values), up to the LP's capacity
     rounded up."""
     n_r = master.n_r
     upfront = np.array([r.upfront for r in problem.reservations])
     hourly = master.cost1[:n_r]
-    dedicated = rec.dedicated_sku >= 0
+    dedicated = rec.pool_of_res >= 0
     budget = problem.upfront_budget
 
     def within_budget(x: np.ndarray) -> np.ndarray:
@@ -215,25 +219,25 @@ def _round(problem: Problem, rec: Recourse, master: _Master, point: np.ndarray) 
     x = within_budget(np.where(dedicated, np.floor(point[:n_r] + 1e-9), np.round(point[:n_r])))
     base = np.concatenate([x, point[n_r:]])
     cut = separable_cut(rec, base, hourly_cuts(rec, base), window=1 << 30)  # every piece: exact F_k
-    capacity = rec.dedicated_capacity(base)
+    capacity = rec.pool_capacity(base)
 
     def f(k: int, level: float) -> float:
         return float(np.max(cut.intercept[k] - cut.slope[k] * level, initial=0.0))
 
     # Greedy: add the unit with the most negative change while one exists and the budget allows it.
-    offers = {k: np.flatnonzero(rec.dedicated_sku == k) for k in np.unique(rec.dedicated_sku[dedicated])}
+    offers = {k: np.flatnonzero(rec.pool_of_res == k) for k in np.unique(rec.pool_of_res[dedicated])}
     spent = upfront @ x
-    ceiling = np.ceil(rec.dedicated_capacity(point) - 1e-9) + 1e-9  # stay within the LP's rounded-up capacity
+    ceiling = np.ceil(rec.pool_capacity(point) - 1e-9) + 1e-9  # stay within the LP's rounded-up capacity
     while True:
         best = (0.0, -1, -1)
         for k, mine in offers.items():
             now = f(k, capacity[k])
             for r in mine:
-                if capacity[k] + rec.dedicated_coef[r] > ceiling[k] or (
+                if capacity[k] + rec.pool_scale[r] > ceiling[k] or (
                     budget is not None and spent + upfront[r] > budget + 1e-9
                 ):
                     continue
-                delta = hourly[r] + f(k, capacity[k] + rec.dedicated_coef[r]) - now
+                delta = hourly[r] + f(k, capacity[k] + rec.pool_scale[r]) - now
                 if delta < best[0] - 1e-12:
                     best = (delta, r, k)
         delta, r, k = best
@@ -241,7 +245,7 @@ def _round(problem: Problem, rec: Recourse, master: _Master, point: np.ndarray) 
             break
         x[r] += 1
         spent += upfront[r]
-        capacity[k] += rec.dedicated_coef[r]
+        capacity[k] += rec.pool_scale[r]
     return [nearest, x]
 
 
@@ -254,7 +258,7 @@ def solve_decomposed(problem: Problem, *, time_limit: float | None, gap: float) 
         return None
     master = _Master(problem, rec)
     n_r, n1 = master.n_r, master.n1
-    ded = np.flatnonzero(rec.dedicated_sku >= 0)
+    ded = np.flatnonzero(rec.pool_of_res >= 0)
     build_seconds = time.perf_counter() - start
     start = time.perf_counter()
     notes: list[str] = []
@@ -268,15 +272,16 @@ def solve_decomposed(problem: Problem, *, time_limit: float | None, gap: float) 
             master.add_cut(separable_cut(rec, point, hourly))
         return float(master.cost1 @ point) + value
 
-    # Seed cuts: dedicated capacity at demand quantiles, plans off and half way.
+    # Seed cuts: pool capacity at quantiles of the pool's demand, plans off and half way.
     if len(rec.demand):
+        pool_demand = rec.pool_demand()
         for q in (0.0, 0.25, 0.5, 0.75):
-            level = np.quantile(rec.demand, q, axis=0)
+            level = np.quantile(pool_demand, q, axis=0)
             point = np.zeros(n1)
-            for k in range(rec.od.size):
-                mine = ded[rec.dedicated_sku[ded] == k]
+            for k in range(rec.n_pools):
+                mine = ded[rec.pool_of_res[ded] == k]
                 if len(mine):
-                    point[mine[0]] = level[k] / rec.dedicated_coef[mine[0]]
+                    point[mine[0]] = level[k] / rec.pool_scale[mine[0]]
             point[n_r:] = master.upper[n_r:] * q / 2
             add_cut(np.minimum(point, master.upper), None)
 
@@ -294,7 +299,7 @@ def solve_decomposed(problem: Problem, *, time_limit: float | None, gap: float) 
         estimate = add_cut(point, theta)
         if estimate < best_estimate:
             best_estimate, best_point = estimate, point
-        if best_estimate - bound <= gap / 3 * abs(best_estimate):
+        if best_estimate - bound <= max(gap / 3, CONVERGED) * abs(best_estimate):
             status = "lp converged"
             break
         if time.perf_counter() > deadline:
@@ -345,7 +350,7 @@ def solve_decomposed(problem: Problem, *, time_limit: float | None, gap: float) 
     # The estimate is a lower estimate when the candidate set was merged: keep a margin below the target gap;
     # the integer master gets at most as long as everything before it (2 s at least).
     phase3_deadline = min(deadline, time.perf_counter() + max(2.0, time.perf_counter() - start))
-    if estimate - bound > 0.95 * gap * abs(estimate) and n_r and time.perf_counter() < deadline:
+    if estimate - bound > max(0.95 * gap, CONVERGED) * abs(estimate) and n_r and time.perf_counter() < deadline:
         h = master.h
         h.changeColsIntegrality(n_r, np.arange(n_r, dtype=np.int32), np.full(n_r, 1, dtype=np.uint8))
         h.setOptionValue("mip_rel_gap", gap / 4)
@@ -369,7 +374,7 @@ def solve_decomposed(problem: Problem, *, time_limit: float | None, gap: float) 
             value = add_cut(candidate, float(values[master.theta]))
             if value < estimate:
                 incumbent, estimate, status = candidate, value, "integer master"
-            if estimate - bound <= 0.95 * gap * abs(estimate):
+            if estimate - bound <= max(0.95 * gap, CONVERGED) * abs(estimate):
                 break
         h.changeColsIntegrality(n_r, np.arange(n_r, dtype=np.int32), np.zeros(n_r, dtype=np.uint8))
         h.setOptionValue("time_limit", math.inf)

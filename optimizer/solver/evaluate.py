@@ -9,6 +9,8 @@ that LP small, and everything is built with numpy (no Python loop over hours):
   it frees plan capacity / spot headroom and costs nothing. So the dedicated units of k serve
   ``min(d_kh, sum_r x_r / covers_rk)`` in closed form, and only the residual demand enters the LP (the spot cap
   stays ``spot_max_share * d_kh`` of the original demand).
+- Multi-SKU reservations with proportional ``covers`` (a size-flexible pool: one family, sizes by normalization
+  factor) share one capacity row (see :func:`_shared_capacities`).
 - Hours with identical demand vectors have identical LPs: each distinct vector is solved once, weighted by its
   count. The remaining LP (residual demand, shared reservations, plans, spot, on-demand) is one block-diagonal
   LP solved by scipy's HiGHS; blocks share no variable, so its optimum is the sum of the hourly optima.
@@ -38,7 +40,13 @@ class Evaluation:
 
 
 def _residual_lp(
-    problem: Problem, demand: np.ndarray, residual: np.ndarray, counts: np.ndarray, x: np.ndarray, c: np.ndarray
+    problem: Problem,
+    demand: np.ndarray,
+    residual: np.ndarray,
+    counts: np.ndarray,
+    x: np.ndarray,
+    c: np.ndarray,
+    capacities: list[tuple[list[tuple[int, float]], Mapping[str, float], int]],
 ) -> tuple[float, float, np.ndarray, np.ndarray]:
     """Allocate ``residual`` (G x K, after dedicated reservations) of every distinct hour to shared reservations,
     plans, spot (cap ``share * demand``) and on-demand. Returns (spot cost, on-demand cost, capacity used per
@@ -48,16 +56,12 @@ def _residual_lp(
     skus = problem.skus
     n_r, n_s = len(problem.reservations), len(problem.savings_plans)
     index = {sku.id: k for k, sku in enumerate(skus)}
-    # Shared capacities: reservations covering several SKUs, and every plan. (owner slot, sku index, coefficient)
-    links = [
-        (r, index[k], coef) for r, res in enumerate(problem.reservations) if len(res.covers) > 1
-        for k, coef in res.covers.items()
-    ]  # fmt: skip
-    links += [
-        (n_r + s, index[k], rate) for s, plan in enumerate(problem.savings_plans) for k, rate in plan.rates.items()
-    ]
-    capacity = np.concatenate([x, c])
-    slots = sorted({slot for slot, _, _ in links if capacity[slot] > 0})
+    owners_of = [members for members, _, _ in capacities]
+    amount = np.concatenate([x, c])
+    cap_size = np.array([sum(scale * amount[slot] for slot, scale in members) for members in owners_of])
+    cap_layer = np.array([layer for _, _, layer in capacities], dtype=int)
+    links = [(j, index[k], coef) for j, (_, covers, _) in enumerate(capacities) for k, coef in covers.items()]
+    slots = [j for j in range(len(capacities)) if cap_size[j] > 0]
     row_of_slot = {slot: i for i, slot in enumerate(slots)}
     n_g = len(residual)
     g_idx, k_idx = np.nonzero(residual > 0)
@@ -117,7 +121,7 @@ def _residual_lp(
             (np.concatenate(ub_vals), (np.concatenate(ub_rows), np.concatenate(ub_cols))),
             shape=(n_g * len(slots), n_cols),
         )
-        b_ub = np.tile(capacity[slots], n_g)
+        b_ub = np.tile(cap_size[slots], n_g)
     cost = np.concatenate(costs)
     result = linprog(
         cost,
@@ -137,11 +141,36 @@ def _residual_lp(
     used = np.zeros(n_r + n_s)
     if a_ub is not None:
         weighted = np.repeat(counts, len(slots)) * (a_ub @ value)  # per (hour, slot) capacity used x hour count
-        used[slots] = weighted.reshape(n_g, len(slots)).sum(axis=0)
-    # Column cols[i] serves entry rows[i]; its owner (same order) names the layer: slot < n_r a reservation.
-    layer = np.select([owner == -2, owner == -1, owner >= n_r], [3, 2, 1], 0)
+        for slot, total in zip(slots, weighted.reshape(n_g, len(slots)).sum(axis=0), strict=True):
+            for member, _ in owners_of[slot]:  # pro rata: every offer of a pool is used to the same share
+                used[member] = total * amount[member] / cap_size[slot]
+    # Column cols[i] serves entry rows[i]; its owner (same order) names the layer.
+    shared_layer = cap_layer[np.maximum(owner, 0)] if len(cap_layer) else np.zeros(len(owner), dtype=int)
+    layer = np.where(owner == -2, 3, np.where(owner == -1, 2, shared_layer))
     np.add.at(layers, (layer, g_idx[rows], k_idx[rows]), value[cols])
     return spot, on_demand, used, layers
+
+
+def _shared_capacities(problem: Problem) -> list[tuple[list[tuple[int, float]], Mapping[str, float], int]]:
+    """Capacities the hourly LP allocates: (members as (purchase slot, scale), covers, layer). Multi-SKU
+    reservations with proportional ``covers`` (a size-flexible pool) share one row: an allocation to several of
+    them can always be re-split in proportion to their capacity, so one row ``sum_k covers_k w_k <= sum_r
+    scale_r x_r`` (covers of the pool's first offer, scale_r = that over the offer's own) is exact. Every plan
+    is its own capacity (layer 1); slots index x then c."""
+    pools: dict[tuple, list[int]] = {}
+    for r, res in enumerate(problem.reservations):
+        if len(res.covers) > 1:
+            items = sorted(res.covers.items())
+            key = tuple((sku_id, round(amount / items[0][1], 12)) for sku_id, amount in items)
+            pools.setdefault(key, []).append(r)
+    out: list[tuple[list[tuple[int, float]], Mapping[str, float], int]] = []
+    for members in pools.values():
+        covers = problem.reservations[members[0]].covers
+        sku_id = next(iter(covers))
+        out.append(([(r, covers[sku_id] / problem.reservations[r].covers[sku_id]) for r in members], covers, 0))
+    n_r = len(problem.reservations)
+    out += [([(n_r + s, 1.0)], plan.rates, 1) for s, plan in enumerate(problem.savings_plans)]
+    return out
 
 
 @dataclass(frozen=True)
@@ -206,9 +235,12 @@ def _evaluate(
     used = np.zeros(n_r + len(c))
     group_layers = np.zeros((4, len(unique), len(problem.skus)))
     per_chunk = max(1, _CHUNK_ENTRIES // max(1, len(problem.skus)))
+    capacities = _shared_capacities(problem)
     for start in range(0, len(unique), per_chunk):
         part = slice(start, start + per_chunk)
-        s_cost, o_cost, s_used, layers = _residual_lp(problem, unique[part], residual[part], counts[part], x, c)
+        s_cost, o_cost, s_used, layers = _residual_lp(
+            problem, unique[part], residual[part], counts[part], x, c, capacities
+        )
         spot, on_demand, used = spot + s_cost, on_demand + o_cost, used + s_used
         group_layers[:, part] = layers
     group_layers[0] += served  # dedicated reservations

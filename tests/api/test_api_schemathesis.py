@@ -52,6 +52,7 @@ EXPECTED_PATHS = {
     "/api/v1/optimizer/runs/{id}/",
     "/api/v1/optimizer/runs/{id}/purchases/",
     "/api/v1/optimizer/runs/{id}/backtest/",
+    "/api/v1/optimizer/runs/{id}/what-if/",
     "/api/v1/rightsizing",
     "/api/v1/forecasts/",
     "/api/v1/forecasts/{id}/",

@@ -188,3 +188,105 @@ def test_solve_plan_matches_the_plain_solver(seed, level, degraded, monkeypatch)
     else:
         assert ours.objective <= reference.no_commitment + 1e-9
         assert ours.status in ("optimal", "time_limit")
+
+
+# --- regret against the perfect-hindsight optimum of the test window ---------------------------------------
+RI_RATE, SP_RATE, ON_DEMAND = 0.6, 0.7, 1.0  # CATALOG's prices per instance-hour
+
+
+def _brute_force_optimum(demand: list[float]) -> float:
+    """The cheapest purchase on one SKU, found by enumeration, independent of the solver: reservation units r in
+    0..max(demand); for each, the plan's cost is convex piecewise linear in its commitment c with kinks where it
+    exactly covers an hour's remainder, so the optimum over c is at c = 0 or one of those kinks."""
+    d = np.asarray(demand, dtype=float)
+    best = float("inf")
+    for r in range(int(d.max()) + 1):
+        rest = np.maximum(d - r, 0.0)
+        for c in {0.0, *(SP_RATE * x for x in rest)}:
+            cost = len(d) * (r * RI_RATE + c) + ON_DEMAND * np.maximum(rest - c / SP_RATE, 0.0).sum()
+            best = min(best, float(cost))
+    return best
+
+
+def _problem(values: list[float]):
+    return build_problem(pd.DataFrame({SKU: values}), OFFERS)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_hindsight_cost_is_the_brute_force_optimum_and_every_regret_is_nonnegative(seed):
+    rng = np.random.default_rng(seed)
+    train = [float(v) for v in rng.integers(0, 7, 24)]
+    test = [float(v) for v in rng.integers(0, 7, 24)]
+    table = backtest(_problem(train), _problem(test), OFFERS, time_limit=30)
+    best = table["hindsight"]
+    optimum = _brute_force_optimum(test)
+    assert best["status"] == "optimal"
+    # The hindsight cost is proven within its gap of the optimum, and the enumeration's optimum lies there.
+    assert best["bound"] - 1e-6 <= optimum <= best["cost"] + 1e-6
+    assert best["cost"] <= optimum * (1 + best["gap"]) + 1e-6
+    assert best["cost"] == pytest.approx(realised(_problem(test), OFFERS, best["purchases"])["cost"])
+    for row in table["rows"]:
+        cost = row["test"]["cost"]
+        assert row["hindsight_cost"] == best["cost"]
+        assert row["regret"] == pytest.approx(cost - best["cost"])
+        assert row["regret_pct"] == pytest.approx(100 * (cost - best["cost"]) / best["cost"])
+        assert row["regret_max"] == pytest.approx(cost - best["bound"])
+        # No plan bought on another window beats the test window's optimum (up to its proven gap).
+        assert cost >= optimum - 1e-6
+        assert row["regret"] >= -best["gap"] * best["cost"] - 1e-6
+
+
+def test_regret_by_hand():
+    table = backtest(TRAIN, TEST, OFFERS, time_limit=30)
+    rows = {r["strategy"]: r for r in table["rows"]}
+    # Test demand is a flat 3: 3 reservation units cost 4h x 3 x 0.6 = 7.2, the cheapest way to serve it.
+    assert table["hindsight"]["cost"] == pytest.approx(7.2)
+    assert table["hindsight"]["purchases"] == {RI: 3.0}
+    # The optimizer (2 units: 8.8) and p10 (2 units: 8.8) regret 1.6; the console plan (9.6) 2.4.
+    assert rows["optimizer"]["regret"] == pytest.approx(1.6)
+    assert rows["optimizer"]["regret_pct"] == pytest.approx(100 * 1.6 / 7.2)
+    assert rows["console_savings_plan"]["regret"] == pytest.approx(2.4)
+    # What the optimizer saves against each baseline on the test window.
+    assert rows["optimizer"]["savings_vs"] == {
+        "p10_reserved": pytest.approx(0.0),
+        "console_savings_plan": pytest.approx(0.8),
+    }
+    assert rows["p10_reserved"]["savings_vs"] == {"console_savings_plan": pytest.approx(0.8)}
+
+
+def test_a_strategy_buying_the_hindsight_plan_has_no_regret():
+    test = _problem([1.0, 3.0, 5.0, 2.0, 4.0, 4.0])
+    table = backtest(TRAIN, test, OFFERS, time_limit=30)
+    given = backtest(TRAIN, test, OFFERS, time_limit=30, optimizer_purchases=table["hindsight"]["purchases"])
+    assert {r["strategy"]: r["regret"] for r in given["rows"]}["optimizer"] == pytest.approx(0.0, abs=1e-9)
+    # Trained on the test window itself, the optimizer is the hindsight optimum (both proven within the gap).
+    same = backtest(test, test, OFFERS, time_limit=30)
+    row = next(r for r in same["rows"] if r["strategy"] == "optimizer")
+    assert abs(row["regret"]) <= same["hindsight"]["gap"] * same["hindsight"]["cost"] + 1e-6
+
+
+def test_lookbacks_train_on_the_hours_just_before_one_test_window():
+    from optimizer.backtest import backtest_lookbacks, lookback_table
+
+    # 12 hours at 1 instance, then 4 at 2, then the 4-hour test window at 3.
+    values = [1.0] * 12 + [2.0] * 4 + [3.0] * 4
+    net = pd.DataFrame({SKU: values})
+    result = backtest_lookbacks(net, OFFERS, [4, 16, 24], test_hours=4)
+    by_hours = {t["lookback_hours"]: t for t in result["lookbacks"]}
+    assert result["hindsight"]["cost"] == pytest.approx(7.2)  # 3 units x 4h x 0.6
+    # 4-hour lookback sees only the 2s: 2 units; 16 hours: p10 of twelve 1s and four 2s is 1 unit.
+    assert _purchases(by_hours[4], "p10_reserved") == {RI: 2.0}
+    assert _purchases(by_hours[16], "p10_reserved") == {RI: 1.0}
+    assert by_hours[4]["train_hours"] == 4 and by_hours[16]["train_hours"] == 16
+    # 1 unit on the flat 3: 4 x 0.6 + 4 x 2 x 1.0 = 10.4, regret 3.2.
+    p10_16 = next(r for r in by_hours[16]["rows"] if r["strategy"] == "p10_reserved")
+    assert p10_16["regret"] == pytest.approx(10.4 - 7.2)
+    assert by_hours[24]["error"] == "not enough history: 16 hours before the test window"
+    text = lookback_table(result)
+    assert "| 0.666667 d | p10_reserved | 10.40 |" in text
+    with pytest.raises(ValueError, match="longer history"):
+        backtest_lookbacks(net, OFFERS, [4], test_hours=20)
+
+
+def _purchases(table: dict, strategy: str) -> dict:
+    return next(r["purchases"] for r in table["rows"] if r["strategy"] == strategy)

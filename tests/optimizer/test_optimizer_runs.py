@@ -72,7 +72,8 @@ _RATE = re.compile(r"^-?\d+(\.\d{1,6})?$")
 # The money convention: these keys carry money wherever they appear in results/backtest.
 _TOTALS = {
     "all_on_demand", "no_commitment", "objective", "bound", "savings", "cost", "upfront", "upfront_total",
-    "monthly_cost", "monthly_recurring", "monthly_savings", "savings_vs_no_commitment",
+    "monthly_cost", "monthly_recurring", "monthly_savings", "savings_vs_no_commitment", "hindsight_cost", "regret",
+    "regret_max",
 }  # fmt: skip
 _RATES = {"hourly", "hourly_cost", "commitment_per_hour", "price", "quantity"}
 
@@ -168,7 +169,22 @@ def test_backtest_optimizer_at_or_above_both_baselines(org):
         )
         assert isinstance(test["savings_pct"], float) and isinstance(test["hours"], int)
     assert run.backtest["train_window"]["end"] == run.backtest["test_window"]["start"]
-    assert len(run.backtest["explanation"]) == 4
+    assert len(run.backtest["explanation"]) == 5 and run.backtest["explanation"][4].startswith("Regret:")
+    # Regret against the test window's own optimum (solved on its actual usage): never below it beyond its gap.
+    hindsight = run.backtest["hindsight"]
+    best, gap = Decimal(hindsight["cost"]), hindsight["gap"]
+    assert hindsight["status"] == "optimal" and abs(Decimal(hindsight["all_on_demand"]) - Decimal(str(od_cost))) <= (
+        Decimal("0.005")
+    )
+    assert Decimal(hindsight["bound"]) <= best <= Decimal(hindsight["all_on_demand"])
+    for row in table.values():
+        assert Decimal(row["hindsight_cost"]) == best
+        assert abs(Decimal(row["regret"]) - (Decimal(row["test"]["cost"]) - best)) <= Decimal("0.01")
+        assert Decimal(row["regret"]) >= -Decimal(str(gap)) * best - Decimal("0.01")
+        assert row["regret_pct"] == pytest.approx(100 * float(row["regret"]) / float(best), abs=1e-3)
+    saved = {k: Decimal(v) for k, v in table["optimizer"]["savings_vs"].items()}
+    for baseline in ("p10_reserved", "console_savings_plan"):
+        assert abs(saved[baseline] - (savings["optimizer"] - savings[baseline])) <= Decimal("0.01")
 
 
 def test_no_usage_fails_with_the_reason_and_stays_failed(tmp_path):

@@ -130,6 +130,44 @@ def test_optimizer_run_page_follows_the_run_in_the_browser(browser_page, tmp_pat
     assert browser_page.errors == []
 
 
+def test_optimizer_what_if_form_in_the_browser(browser_page, tmp_path):
+    import json
+
+    from finops.accounts.services import membership_set, organization_get_or_create
+    from optimizer.services import optimization_run_create, optimization_run_execute
+    from tests.optimizer.optruns_helpers import ingest_fixture, seed_catalog
+
+    acme, _ = organization_get_or_create(slug="acme", name="Acme")
+    ingest_fixture(acme, tmp_path)
+    seed_catalog()
+    run = optimization_run_execute(
+        optimization_run_create(organization=acme, parameters={"lookback_days": 7}, enqueue=False)
+    )
+    membership_set(username="view", organization=acme, role="viewer", password=PASSWORD)
+    browser_page.login("view", PASSWORD)
+    page = browser_page.page
+    page.goto(f"/optimizer/runs/{run.pk}/")
+    offer = run.results["purchases"][0]["offer_id"]
+    assert offer in page.input_value("#what-if-text")  # the form starts as the run's own plan
+    page.fill(
+        "#what-if-text", json.dumps({"reservations": [{"offer": "ri:c5@us-east-1:1y:standard:no_upfront", "count": 2}]})
+    )
+    page.click("#what-if button[type=submit]")
+    page.wait_for_selector("#what-if-table")
+    rows = page.eval_on_selector_all("#what-if-table tbody tr", "rows => rows.map(r => r.dataset.strategy)")
+    assert rows == ["what_if", "optimizer", "p10_reserved", "console_savings_plan"]
+    assert "more than the optimal plan" in page.inner_text("#what-if-verdict")
+    assert browser_page.errors == []
+    page.locator("#what-if").screenshot(path=str(tmp_path / "what-if.png"))
+    page.fill(
+        "#what-if-text",
+        json.dumps({"reservations": [{"offer": "ri:c5@us-east-1:1y:standard:no_upfront", "count": 0.5}]}),
+    )
+    page.click("#what-if button[type=submit]")
+    assert "reservations[0].count" in page.inner_text("#what-if-errors")
+    assert [e for e in browser_page.errors if "400 (Bad Request)" not in e] == []  # the refused list's status
+
+
 def test_carbon_and_team_pages_in_the_browser(tenants, browser_page):
     from finops.carbon.models import CarbonDaily
     from finops.carbon.services import carbon_recompute

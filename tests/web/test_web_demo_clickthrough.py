@@ -46,11 +46,15 @@ DRILL_DOWN = (
     "#new-budget",
     "#methodology-link",
     "#run-table tbody a",
+    "#account-tokens",
+    "#account-alerts",
 )
 # The detail pages each role must have reached through those links: a guard against a walk that silently
 # shrinks when a template renames a link's id.
+ACCOUNT_PAGES = {"web:account_tokens", "web:account_alerts"}  # the header's account menu, every role
 DETAIL_PAGES = {
-    "finance": {
+    "finance": ACCOUNT_PAGES
+    | {
         "web:team",
         "web:budget_detail",
         "web:budget_edit",
@@ -58,9 +62,11 @@ DETAIL_PAGES = {
         "carbon:methodology",
         "web:optimizer_run",
     },
-    "viewer": {"web:team", "web:budget_detail", "carbon:methodology", "web:optimizer_run"},
-    "engineer": {"web:team", "web:budget_detail", "carbon:methodology"},  # the demo budget of their team
+    "viewer": ACCOUNT_PAGES | {"web:team", "web:budget_detail", "carbon:methodology", "web:optimizer_run"},
+    "engineer": ACCOUNT_PAGES | {"web:team", "web:budget_detail", "carbon:methodology"},  # their team's budget
 }
+# Wider than the window (Playwright's 1280 px): the page scrolls sideways (wide tables must scroll in their card).
+PAGE_OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 CHARTS_SETTLED = """() => Array.from(document.querySelectorAll('.plot[data-figure]'))
     .every(el => el.classList.contains('plot-empty') || (el.data && el._fullLayout))"""
 # Per chart div: the traces Plotly drew and the points of each (the longest data array it plots).
@@ -99,7 +105,15 @@ class DemoWalk:
                 self.bad_responses.append(f"{response.status} {request.method} {self.path(response.url)}")
 
         page.on("response", on_response)
-        page.on("requestfailed", lambda r: self.failed_requests.append(f"{r.method} {self.path(r.url)}: {r.failure}"))
+
+        def on_failed(request) -> None:
+            # Chromium cancels its own favicon fetch when a page settles or moves on (seen on a loaded machine);
+            # that is the browser's choice, not a failure of the app. Every other failed request counts.
+            if request.failure == "net::ERR_ABORTED" and self.path(request.url) == "/static/favicon.svg":
+                return
+            self.failed_requests.append(f"{request.method} {self.path(request.url)}: {request.failure}")
+
+        page.on("requestfailed", on_failed)
 
     @property
     def page(self) -> Any:  # playwright.sync_api.Page (Playwright is imported only where a browser exists)
@@ -138,6 +152,9 @@ class DemoWalk:
         except PlaywrightTimeoutError:  # reported with the page; the walk goes on to show every failure at once
             self.problems.append(f"{where}: charts never rendered in 20 s (is plotly.min.js loaded?)")
         self.page.wait_for_load_state("networkidle")  # late requests too (a status poll, the favicon)
+        overflow = self.page.evaluate(PAGE_OVERFLOW)
+        if overflow > 0:
+            self.problems.append(f"{where}: the page is {overflow} px wider than the window")
         charts = self.page.evaluate(CHART_SUMMARY)
         self.charts_checked += len(charts)
         for chart in charts:

@@ -134,6 +134,10 @@ def test_form_creates_a_run_and_the_run_page_shows_it(acme):
     assert sum(p["monthly_savings"] for p in page.context["purchases"]) == monthly_savings
     strategies = [r["strategy"] for r in page.context["backtest_rows"]]
     assert strategies[0] == "optimizer" and len(strategies) == len(detail["backtest"]["rows"]) >= 3
+    # Regret against the test window's hindsight optimum, as stored, next to each strategy.
+    for shown, stored in zip(page.context["backtest_rows"], detail["backtest"]["rows"], strict=True):
+        assert shown["regret"] == Decimal(stored["regret"]) and shown["regret_pct"] == stored["regret_pct"]
+        assert f'data-value="{stored["regret"]}"' in page.content.decode()
     html = page.content.decode()
     assert 'id="coverage-missing"' not in html and 'id="chart-coverage"' in html
     _assert_coverage_chart(page.context["coverage_figure"], acme.fixture_rows)

@@ -138,6 +138,7 @@ def test_recommendations_follow_the_policy_and_prices(org, tmp_path):
     assert over.new_monthly_cost == Decimal(PRICES["m5.large"]) * 730
     assert over.monthly_savings == Decimal("70.08")
     assert over.team.slug == "web" and over.region == "us-east-1"
+    assert {r.account_id for r in recs.values()} == {"222222222222"}  # the fixture's SubAccountId
     idle = recs["i-idle"]
     assert idle.action == "stop" and idle.recommended_type is None and idle.monthly_savings == Decimal("140.16")
     assert not idle.memory_evidence and idle.p95_memory is None

@@ -63,13 +63,13 @@ def test_cuts_never_exceed_the_exact_cost(seed):
     if rec.exact:
         assert at_a == pytest.approx(exact_a, rel=1e-9, abs=1e-9)
     # The same hourly cut, moved to B: constant - rho . R_B - beta . b_B
-    r_b = rec.dedicated_capacity(vb)
+    r_b = rec.pool_capacity(vb)
     moved = cuts.constant - cuts.rho @ r_b - cuts.beta @ vb[rec.shared]
     assert float(rec.weight @ moved) <= exact_b + 1e-9
     # The separable cut at A (each SKU's dual choice re-optimised for R) is also below the exact cost at B.
     sep = separable_cut(rec, va, cuts, window=1 << 30)
     at_b = sum(
-        float(np.max(sep.intercept[k] - sep.slope[k] * r_b[k], initial=0.0)) for k in range(len(rec.od))
+        float(np.max(sep.intercept[k] - sep.slope[k] * r_b[k], initial=0.0)) for k in range(rec.n_pools)
     ) - float(sep.beta @ vb[rec.shared])
     assert at_b <= exact_b + 1e-9
     assert sep.value == pytest.approx(at_a, rel=1e-9, abs=1e-9)  # tight where it was taken
