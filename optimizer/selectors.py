@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max, Min, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models.functions import Lower
 from django.http import Http404
 
 from finops.accounts.access import AccessPolicy
@@ -24,6 +25,11 @@ from pricing.models import SpotPriceSample, Term
 from pricing.offers import spot_stats
 from pricing.selectors import LookupError_, age_days, catalog_published, price_lookup, spot_max_age
 
+# The provider names (FOCUS ProviderName, matched without case) of each catalog provider's billing rows. The
+# catalog holds AWS offers only: other providers' compute (Azure VM sizes, GCP machine types) is never paired
+# with them; it stays as it is billed, named by ``other_provider_compute``.
+CATALOG_PROVIDER_NAMES = {"aws": ("aws", "amazon web services", "amazon web services, inc.", "amazon")}
+CATALOG_PROVIDER = "aws"
 SPOT_RECENT = timedelta(days=30)  # spot price = time-weighted mean of the samples this close to the newest
 
 
@@ -34,9 +40,13 @@ class Scope:
     teams: Sequence[str] = ()  # team slugs
 
 
-def _compute_rows(organization: Organization, scope: Scope):
+def _provider_q(provider: str) -> Q:
+    return Q(provider_lower__in=CATALOG_PROVIDER_NAMES[provider])
+
+
+def _all_compute_rows(organization: Organization, scope: Scope):
     rows = LineItem.objects.filter(organization=organization, charge_category="Usage", instance_type__isnull=False)
-    rows = rows.exclude(instance_type="")
+    rows = rows.exclude(instance_type="").annotate(provider_lower=Lower("provider_name"))
     if scope.accounts:
         rows = rows.filter(Q(sub_account_id__in=scope.accounts) | Q(billing_account_id__in=scope.accounts))
     if scope.regions:
@@ -47,6 +57,19 @@ def _compute_rows(organization: Organization, scope: Scope):
         )
         rows = rows.filter(team_tag_value__in=values)
     return rows
+
+
+def _compute_rows(organization: Organization, scope: Scope):
+    """The compute usage rows in scope that the catalog's offers can serve (the catalog provider's)."""
+    return _all_compute_rows(organization, scope).filter(_provider_q(CATALOG_PROVIDER))
+
+
+def other_provider_compute(organization: Organization, scope: Scope) -> dict[str, int]:
+    """Compute usage rows in scope of providers the catalog has no offers for: provider name -> rows. The
+    optimizer leaves them out (they stay on their current pricing)."""
+    rows = _all_compute_rows(organization, scope).exclude(_provider_q(CATALOG_PROVIDER))
+    counted = rows.values("provider_name").annotate(n=Count("id")).order_by("provider_name")
+    return {r["provider_name"]: r["n"] for r in counted}
 
 
 def compute_usage_span(organization: Organization, scope: Scope) -> tuple[datetime | None, datetime | None]:

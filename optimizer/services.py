@@ -53,6 +53,7 @@ from optimizer.selectors import (
     compute_line_items,
     compute_usage_span,
     on_demand_prices,
+    other_provider_compute,
 )
 from optimizer.solver import Problem, Solution
 from optimizer.solver.allocation import coverage_series, hourly_allocation
@@ -377,12 +378,23 @@ def optimization_run_problem(run: OptimizationRun) -> RunProblem:
     )
 
 
+def _elsewhere_text(elsewhere: Mapping[str, int]) -> str:
+    """Names the compute usage of providers the catalog has no offers for (empty when there is none)."""
+    if not elsewhere:
+        return ""
+    counts = ", ".join(f"{provider} ({rows} compute rows)" for provider, rows in elsewhere.items())
+    return f": {counts} stays on its current pricing; the catalog has AWS offers only"
+
+
 def _compute(run: OptimizationRun) -> _Outcome:
     params = RunParameters(**run.parameters)
     scope = Scope(accounts=params.accounts, regions=params.regions, teams=params.teams)
     first, last = compute_usage_span(run.organization, scope)
+    elsewhere = other_provider_compute(run.organization, scope)
     if last is None:
-        raise OptimizationError(f"no compute usage for {run.organization.slug} in scope {_scope_text(params)}")
+        raise OptimizationError(
+            f"no compute usage for {run.organization.slug} in scope {_scope_text(params)}{_elsewhere_text(elsewhere)}"
+        )
     end = pd.Timestamp(last).tz_convert("UTC").floor("h")
     lookback = timedelta(days=params.lookback_days)
     start = end - lookback
@@ -394,6 +406,8 @@ def _compute(run: OptimizationRun) -> _Outcome:
     built = _run_problem(run, params, scope, start=start, end=end, at=timezone.now(), resize=resize, shifted=shifted)
     demand, catalog, offers, priced, budget = built.demand, built.catalog, built.offers, built.priced, built.budget
     problem, notes, at = built.problem, built.notes, built.at
+    if elsewhere:
+        notes = [f"left out{_elsewhere_text(elsewhere)}", *notes]
     net = demand.net[priced]
     solution = solve_plan(problem, time_limit=params.time_limit)
     purchases = bought(solution.reservations, solution.savings_plans)

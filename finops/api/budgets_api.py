@@ -57,6 +57,9 @@ class BudgetScopeSerializer(serializers.Serializer):
     sub_account_id = serializers.ListField(child=serializers.CharField(), required=False)
     service_name = serializers.ListField(child=serializers.CharField(), required=False)
     region_id = serializers.ListField(child=serializers.CharField(), required=False)
+    provider_name = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="FOCUS ProviderName: AWS, Microsoft, Google Cloud..."
+    )
     team = serializers.ListField(child=serializers.CharField(), required=False, help_text="Team slugs.")
     tags = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
 

@@ -85,12 +85,18 @@ class CostRowSerializer(serializers.Serializer):
     cost = serializers.CharField(help_text="Decimal string, exact.")
 
 
+class CurrencyTotalSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    cost = serializers.CharField(help_text="Decimal string, exact: the rows of this currency summed.")
+
+
 class CostSummarySerializer(serializers.Serializer):
     metric = serializers.CharField()
     group_by = serializers.CharField()
     start = serializers.DateField(allow_null=True)
     end = serializers.DateField(allow_null=True)
     rows = CostRowSerializer(many=True)
+    totals = CurrencyTotalSerializer(many=True, help_text="One total per currency; currencies are never added.")
 
 
 class CostPointSerializer(CostRowSerializer):

@@ -40,7 +40,14 @@ from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.usage.export import focus_csv_lines
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.models import IngestJob, LineItem
-from finops.usage.selectors import ReportError, cost_breakdown, focus_export, line_items_filtered, parse_group_bys
+from finops.usage.selectors import (
+    ReportError,
+    cost_breakdown,
+    currency_totals,
+    focus_export,
+    line_items_filtered,
+    parse_group_bys,
+)
 from finops.usage.services import billing_upload_create
 from finops.usage.teams import TeamMappingError, team_tag_mapping_set, team_tag_mappings
 from finops.usage.uploads import upload_request_check
@@ -92,6 +99,7 @@ class CostSummaryApi(TenantAPIView):
             {"group": r.group, "groups": list(r.groups), "currency": r.currency, "cost": money_str(r.cost)}
             for r in rows
         ]
+        head["totals"] = [{"currency": c, "cost": money_str(t)} for c, t in currency_totals(rows).items()]
         return Response(head)
 
 

@@ -29,7 +29,7 @@ from finops.usage.selectors import METRICS
 
 METRIC_FIELDS = {"billed": "billed_cost", "effective": "effective_cost"}
 # scope key -> DailyCost field (LineItem has the same column names)
-DIMENSIONS = ("billing_account_id", "sub_account_id", "service_name", "region_id")
+DIMENSIONS = ("billing_account_id", "sub_account_id", "service_name", "region_id", "provider_name")
 SCOPE_KEYS = (*DIMENSIONS, "team", "tags")
 
 

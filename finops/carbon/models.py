@@ -35,6 +35,8 @@ class CarbonDaily(models.Model):
     day = models.DateField()
     provider_name = models.TextField()
     billing_account_id = models.TextField()
+    # The currency of effective_cost: rows of different currencies are never summed into one cost.
+    billing_currency = models.TextField(blank=True, default="", db_default="")
     sub_account_id = models.TextField(blank=True)
     service_name = models.TextField(blank=True)
     service_category = models.TextField(blank=True)

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import FloatField, Max, Min, Q, QuerySet, Sum, Value
+from django.db.models import Case, F, FloatField, Max, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth
 
 from finops.accounts.models import Organization
@@ -26,6 +26,7 @@ GROUP_DIMENSIONS = (
     "day",
     "provider_name",
     "billing_account_id",
+    "billing_currency",
     "sub_account_id",
     "service_name",
     "service_category",
@@ -71,6 +72,17 @@ def _day_bounds(start: date, end: date) -> Q:
     )
 
 
+def _quantity_in_pricing_unit() -> Case:
+    """The usage in the pricing unit the estimator classifies by: ConsumedQuantity when it is counted in that unit
+    (AWS, Azure, OCI, most FOCUS files), else PricingQuantity. A Google Cloud row counts its consumed usage in
+    bytes, byte-seconds or seconds but is priced in gibibytes, gibibyte-months or hours."""
+    same_unit = Q(consumed_unit__isnull=True) | Q(consumed_unit=F("pricing_unit")) | Q(pricing_quantity__isnull=True)
+    return Case(
+        When(same_unit, then=Coalesce("consumed_quantity", "pricing_quantity")),
+        default=F("pricing_quantity"),
+    )
+
+
 def line_item_groups(*, organization: Organization, start: date, end: date) -> pd.DataFrame:
     """Usage line items of [start, end] (inclusive UTC days) summed per day and estimation dimensions.
 
@@ -87,13 +99,14 @@ def line_item_groups(*, organization: Organization, start: date, end: date) -> p
         .annotate(
             # Float sums: the estimate is float math anyway, and SUM over REAL is far faster on SQLite than the
             # exact decimal aggregate money needs.
-            quantity=Sum(Cast(Coalesce("consumed_quantity", "pricing_quantity"), FloatField())),
+            quantity=Sum(Cast(_quantity_in_pricing_unit(), FloatField())),
             cost=Sum(Cast("effective_cost", FloatField())),
             rows=Sum(Value(1)),
         )
         .order_by()
     )
     frame = pd.DataFrame.from_records(list(queryset), columns=[*GROUP_DIMENSIONS, "quantity", "cost", "rows"])
+    frame["currency"] = frame["billing_currency"]  # the estimator's cost-ratio never mixes currencies
     for column in ("sub_account_id", "service_name", "service_category", "region_id", "team_tag_value"):
         frame[column] = frame[column].fillna("").astype(str)
     frame["quantity"] = frame["quantity"].map(lambda v: float(v) if v is not None else 0.0)
@@ -279,16 +292,26 @@ def carbon_summary(
     )
 
 
-CARBON_FRAME_COLUMNS = ["month", "service", "region", "kwh", "operational", "embodied", "cost", "vcpu_hours"]
+CARBON_FRAME_COLUMNS = [
+    "month",
+    "service",
+    "region",
+    "currency",
+    "kwh",
+    "operational",
+    "embodied",
+    "cost",
+    "vcpu_hours",
+]
 
 
 def carbon_frame(*, organization: Organization, team_ids: Collection[int] | None = None) -> pd.DataFrame:
     """The carbon page's rows: the visible rollup grouped by month, service and region (Decimal measures, cost is
-    effective cost; kgco2e = operational + embodied)."""
+    effective cost in ``currency``; kgco2e = operational + embodied)."""
     grouped = (
         carbon_daily_visible(organization=organization, team_ids=team_ids)
         .annotate(month=TruncMonth("day"))
-        .values("month", "service_name", "region_id")
+        .values("month", "service_name", "region_id", "billing_currency")
         .annotate(
             kwh=MoneySum("kwh"),
             operational=MoneySum("operational_kgco2e"),
@@ -304,6 +327,7 @@ def carbon_frame(*, organization: Organization, team_ids: Collection[int] | None
             r["month"],
             r["service_name"] or NONE_LABEL,
             r["region_id"] or NONE_LABEL,
+            r["billing_currency"],
             *(r[m] or zero for m in ("kwh", "operational", "embodied", "cost", "vcpu_hours")),
         )
         for r in grouped

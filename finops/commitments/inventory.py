@@ -96,6 +96,7 @@ class EligibleUsage:
     instance_type: str
     service_category: str
     list_cost: Decimal
+    currency: str = ""  # of list_cost: a commitment's coverage only counts usage billed in its own currency
 
 
 @dataclass(frozen=True)
@@ -220,10 +221,13 @@ def _eligible(
     region: str | None,
     fam: str | None,
     eligible: Sequence[EligibleUsage],
+    currency: str | None = None,
 ) -> Decimal | None:
     if billing_account is None:
         return None
     rows = [u for u in eligible if u.billing_account_id == billing_account]
+    if currency:
+        rows = [u for u in rows if u.currency in (currency, "")]
     if kind == "reservation":
         if region is None or fam is None:
             return None
@@ -272,7 +276,8 @@ def build_inventory(
             instance_type = None
             region = _attribute(extras, "plan_region")
             fam = _attribute(extras, "plan_family")
-        eligible_cost = _eligible(kind, billing_account, region, fam, eligible)
+        currency = _first(r.currency for r in rows)
+        eligible_cost = _eligible(kind, billing_account, region, fam, eligible, currency)
         if eligible_cost is not None and eligible_cost < covered:
             eligible_cost = covered  # covered usage is eligible by definition (another account's, say)
         first_seen = min(r.first_start for r in rows)
@@ -310,7 +315,7 @@ def build_inventory(
                 end=end,
                 units=units,
                 hourly_commitment=total / hours if total > 0 and hours > 0 else None,
-                currency=_first(r.currency for r in rows),
+                currency=currency,
                 used_cost=used,
                 unused_cost=unused,
                 utilization=float(used / total) if total > 0 else None,

@@ -149,7 +149,7 @@ def commitment_inventory(*, organization: Organization, today: date | None = Non
         usage = (
             lines.filter(charge_category="Usage")
             .exclude(commitment_discount_status__iexact="unused")
-            .values("billing_account_id", "region_id", "instance_type", "service_category")
+            .values("billing_account_id", "billing_currency", "region_id", "instance_type", "service_category")
             .annotate(listed=MoneySum(Coalesce("list_cost", "effective_cost")))
             .order_by()
         )
@@ -160,6 +160,7 @@ def commitment_inventory(*, organization: Organization, today: date | None = Non
                 instance_type=u["instance_type"] or "",
                 service_category=u["service_category"] or "",
                 list_cost=u["listed"] or Decimal(0),
+                currency=u["billing_currency"],
             )
             for u in usage
         ]

@@ -21,6 +21,7 @@ class Dimension(models.TextChoices):
     ACCOUNT = "account"  # the sub account (FOCUS SubAccountId: the AWS member account)
     REGION = "region"
     TEAM = "team"
+    PROVIDER = "provider"  # FOCUS ProviderName; forecast only where a currency is billed by several providers
 
 
 class ForecastRun(models.Model):

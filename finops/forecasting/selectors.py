@@ -3,6 +3,7 @@ items behind an anomaly, latest forecasts."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,6 +32,7 @@ DIMENSION_FIELDS: dict[str, str | None] = {
     Dimension.ACCOUNT: "sub_account_id",
     Dimension.REGION: "region_id",
     Dimension.TEAM: "team__slug",
+    Dimension.PROVIDER: "provider_name",
 }
 # Series dimension -> LineItem field (the team is matched through its tag value).
 LINE_ITEM_FIELDS: dict[str, str | None] = {
@@ -39,6 +41,7 @@ LINE_ITEM_FIELDS: dict[str, str | None] = {
     Dimension.ACCOUNT: "sub_account_id",
     Dimension.REGION: "region_id",
     Dimension.TEAM: "team_tag_value",
+    Dimension.PROVIDER: "provider_name",
 }
 # Where a provider's usage type lives in LineItem.extras (FOCUS x_ column, CUR legacy, CUR 2.0); else the SKU.
 USAGE_TYPE_KEYS = ("x_UsageType", "lineItem/UsageType", "line_item_usage_type")
@@ -148,8 +151,9 @@ def daily_cost_frame(
 
 def series_plan(*, organization: Organization, as_of: date, config: ForecastConfig | None = None) -> list[SeriesKey]:
     """The series worth forecasting: first day at least ``min_history_days`` before ``as_of`` and at least
-    ``min_spend`` (absolute) over the last ``spend_window_days``. Total, service, account, region and team, per
-    configured metric and billing currency."""
+    ``min_spend`` (absolute) over the last ``spend_window_days``. Total, service, account, region, team and
+    provider, per configured metric and billing currency; provider series only in a currency several providers
+    bill (one provider's series would repeat the total's, and its anomalies)."""
     config = config or forecast_config()
     history_cutoff = as_of - timedelta(days=config.min_history_days - 1)
     window_start = as_of - timedelta(days=config.spend_window_days - 1)
@@ -160,11 +164,16 @@ def series_plan(*, organization: Organization, as_of: date, config: ForecastConf
             (r["billing_currency"], r["series_key"]): r["first"]
             for r in grouped.values("billing_currency", "series_key").annotate(first=Min("day")).order_by()
         }
+        if dimension == Dimension.PROVIDER:
+            providers = Counter(currency for currency, _ in first_days)
+            first_days = {group: first for group, first in first_days.items() if providers[group[0]] > 1}
         for metric in config.metrics:
             spend = grouped.filter(day__gte=window_start).values("billing_currency", "series_key")
             spend = spend.annotate(spend=MoneySum(METRICS[metric])).order_by()
             for row in spend:
                 group = (row["billing_currency"], row["series_key"])
+                if group not in first_days:
+                    continue
                 # Money is text on SQLite: compare in Python (see finops.core.money).
                 if first_days[group] <= history_cutoff and abs(row["spend"] or Decimal(0)) >= config.min_spend:
                     planned.append(SeriesKey(metric, group[0], dimension, group[1]))

@@ -389,6 +389,30 @@ def _as_date(value: date | datetime | str) -> date:
     return value
 
 
+def currency_totals(rows: Sequence[CostRow | BreakdownRow]) -> dict[str, Decimal]:
+    """The rows' cost summed per currency, currencies sorted (pure): a report's total is one per currency,
+    never one number across currencies."""
+    totals: dict[str, Decimal] = {}
+    for row in rows:
+        totals[row.currency] = exact_add(totals.get(row.currency, Decimal(0)), row.cost)
+    return dict(sorted(totals.items()))
+
+
+def parse_filters(pairs: Sequence[str]) -> dict[str, list[str]]:
+    """``NAME=VALUE`` texts (``provider=Microsoft``, repeatable: any value of a name matches) as filters for
+    ``cost_breakdown``; unknown names and texts without ``=`` refused."""
+    filters: dict[str, list[str]] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ReportError(f"filter {pair!r}: write NAME=VALUE, e.g. provider=Microsoft")
+        if name not in BREAKDOWN_FILTERS:
+            raise ReportError(f"unknown filter {name!r}; choose one of {', '.join(BREAKDOWN_FILTERS)}")
+        filters.setdefault(name, []).append(value.strip())
+    return filters
+
+
 def cost_summary(
     *,
     organization: Organization,
@@ -396,13 +420,16 @@ def cost_summary(
     metric: str = "billed",
     start: date | None = None,
     end: date | None = None,
+    filters: Mapping[str, FilterValues] | None = None,
 ) -> list[CostRow]:
     """Cost per group and currency over [start, end] (both inclusive days, UTC), largest first.
 
     Without dates it covers everything ingested. Charges are dated by the day their charge period starts.
-    A one-dimension ``cost_breakdown`` without filters.
+    A one-dimension ``cost_breakdown`` (``filters`` as there).
     """
-    rows = cost_breakdown(organization=organization, group_by=[group_by], metric=metric, start=start, end=end)
+    rows = cost_breakdown(
+        organization=organization, group_by=[group_by], metric=metric, start=start, end=end, filters=filters
+    )
     return [CostRow(group=r.group, currency=r.currency, cost=r.cost) for r in rows]
 
 

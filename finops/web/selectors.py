@@ -46,7 +46,9 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
 # Explore group-bys read from line items (FOCUS 1.3 split cost allocation): name -> label. Besides these and
 # DIMENSIONS, Explore groups by tag:KEY and allocated_tag:KEY.
 LINE_ITEM_DIMENSIONS: dict[str, str] = {"allocated_resource": "Allocated resource"}
-STACK_DIMENSIONS = ("service", "account", "team")
+# Explore's filters: the dimensions plus the billing currency (a filter only: every row already names its currency).
+FILTER_DIMENSIONS: dict[str, tuple[str, str]] = {**DIMENSIONS, "currency": ("billing_currency", "Currency")}
+STACK_DIMENSIONS = ("service", "account", "team", "provider")
 OVERVIEW_METRICS = ("billed", "effective")
 
 
@@ -86,7 +88,8 @@ def main_currency(scope: AccessPolicy) -> str:
     return cached(cache_prefix(scope), "currency", {}, compute)
 
 
-def _currencies(scope: AccessPolicy) -> list[str]:
+def currencies(scope: AccessPolicy) -> list[str]:
+    """Every currency the scope's costs are billed in, sorted."""
     return cached(
         cache_prefix(scope),
         "currencies",
@@ -95,9 +98,16 @@ def _currencies(scope: AccessPolicy) -> list[str]:
     )
 
 
-def other_currencies(scope: AccessPolicy) -> list[str]:
-    main = main_currency(scope)
-    return [c for c in _currencies(scope) if c != main]
+def other_currencies(scope: AccessPolicy, shown: str | None = None) -> list[str]:
+    """The currencies besides ``shown`` (default: the main one): a page in one currency names these."""
+    shown = shown or main_currency(scope)
+    return [c for c in currencies(scope) if c != shown]
+
+
+def currency_choice(scope: AccessPolicy, asked: str | None) -> str:
+    """The currency a page shows: the one asked for (``?currency=``) when the scope has costs in it, else the
+    main one. Pages never add amounts of two currencies."""
+    return asked if asked and asked in currencies(scope) else main_currency(scope)
 
 
 # --- Overview -------------------------------------------------------------------------------
@@ -399,7 +409,7 @@ def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> E
         raise ReportError(f"start {start} is after end {end}")
     if (end - start).days > 3 * 366:
         raise ReportError("start..end: at most three years at a time")
-    filters = {name: tuple(v for v in params.get(name, []) if v) for name in DIMENSIONS}
+    filters = {name: tuple(v for v in params.get(name, []) if v) for name in FILTER_DIMENSIONS}
     return ExploreQuery(
         metric=metric,
         group=group,
@@ -437,7 +447,7 @@ def explore_choices(scope: AccessPolicy, *, start: date, end: date) -> dict[str,
     def compute() -> dict[str, list[str]]:
         base = daily_costs_visible(scope).filter(day__gte=start, day__lte=end)
         out = {}
-        for name, (rollup_field, _) in DIMENSIONS.items():
+        for name, (rollup_field, _) in FILTER_DIMENSIONS.items():
             values = base.values_list(rollup_field, flat=True).distinct().order_by()
             out[name] = sorted({v or NONE_LABEL for v in values})
         return out

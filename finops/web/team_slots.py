@@ -49,11 +49,13 @@ def team_rightsizing(scope: AccessPolicy, team: Team) -> dict:
     }
 
 
-def team_carbon(scope: AccessPolicy, team: Team, *, start: date, end: date) -> dict:
+def team_carbon(scope: AccessPolicy, team: Team, *, start: date, end: date, currency: str = "USD") -> dict:
+    """The team's kgCO2e by month over every row; its intensity (kgCO2e per unit of effective cost) over the rows
+    billed in ``currency`` only, so no cost adds two currencies."""
     rows = (
         CarbonDaily.objects.filter(organization=scope.organization, team=team, day__gte=start, day__lte=end)
         .annotate(month=TruncMonth("day"))
-        .values("month")
+        .values("month", "billing_currency")
         .annotate(
             operational=MoneySum("operational_kgco2e"),
             embodied=MoneySum("embodied_kgco2e"),
@@ -61,22 +63,27 @@ def team_carbon(scope: AccessPolicy, team: Team, *, start: date, end: date) -> d
         )
         .order_by()
     )
-    records = []
+    months: dict = {}
     for r in rows:
-        operational, embodied, cost = (
-            r["operational"] or Decimal(0),
-            r["embodied"] or Decimal(0),
-            r["cost"] or Decimal(0),
+        month = months.setdefault(
+            r["month"], {"operational": Decimal(0), "embodied": Decimal(0), "priced_kg": Decimal(0), "cost": Decimal(0)}
         )
-        total = operational + embodied
+        operational, embodied = r["operational"] or Decimal(0), r["embodied"] or Decimal(0)
+        month["operational"] += operational
+        month["embodied"] += embodied
+        if r["billing_currency"] == currency:
+            month["priced_kg"] += operational + embodied
+            month["cost"] += r["cost"] or Decimal(0)
+    records = []
+    for month, m in months.items():
         records.append(
             {
-                "month": r["month"],
-                "operational": operational,
-                "embodied": embodied,
-                "kgco2e": total,
-                "cost": cost,
-                "intensity": float(total / cost) if cost > 0 else None,
+                "month": month,
+                "operational": m["operational"],
+                "embodied": m["embodied"],
+                "kgco2e": m["operational"] + m["embodied"],
+                "cost": m["cost"],
+                "intensity": float(m["priced_kg"] / m["cost"]) if m["cost"] > 0 else None,
             }
         )
     frame = pd.DataFrame.from_records(

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Membership, Organization, Role, Team, TeamTagMapping
-from finops.core.amounts import quantize_money
+from finops.core.amounts import exact_add, quantize_money
 from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.core.tasks import QueueUnavailable
 from finops.usage.formats.errors import IngestError, TooLargeError
@@ -63,23 +63,24 @@ def overview(request: HttpRequest) -> HttpResponse:
         "metric_choices": [(m, METRIC_LABELS[m]) for m in selectors.OVERVIEW_METRICS],
     }
     # The whole page's numbers and figures are cached together: a warm page is one cache read + render.
+    currency = selectors.currency_choice(scope, request.GET.get("currency"))
     data = cached(
         cache_prefix(scope),
         "page:overview",
-        {"metric": metric, "stack": stack},
-        lambda: _overview_data(scope, metric, stack),
+        {"metric": metric, "stack": stack, "currency": currency},
+        lambda: _overview_data(scope, metric, stack, currency),
     )
     if not data.get("empty"):
         context["slot"] = forecast_slot(scope, metric=metric, currency=data["currency"], mtd_start=data["mtd_start"])
     return render_page(request, "web/overview.html", {**context, **data})
 
 
-def _overview_data(scope: AccessPolicy, metric: str, stack: str) -> dict:
+def _overview_data(scope: AccessPolicy, metric: str, stack: str, currency: str | None = None) -> dict:
     context: dict = {}
     last = selectors.as_of(scope)
     if last is None:
         return {"empty": True}
-    currency = selectors.main_currency(scope)
+    currency = currency or selectors.main_currency(scope)
     mtd_start = selectors.month_start(last)
     prev_start = selectors.add_months(mtd_start, -1)
     prev_end = selectors.same_day_last_month(last)
@@ -152,7 +153,7 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str) -> dict:
         {
             "as_of": last,
             "currency": currency,
-            "other_currencies": selectors.other_currencies(scope),
+            "other_currencies": selectors.other_currencies(scope, currency),
             "mtd": mtd,
             "mtd_start": mtd_start,
             "previous": previous,
@@ -204,7 +205,7 @@ def _explore_canonical_url(query: selectors.ExploreQuery) -> str:
         ("start", query.start.isoformat()),
         ("end", query.end.isoformat()),
     ]
-    for name in selectors.DIMENSIONS:
+    for name in selectors.FILTER_DIMENSIONS:
         pairs.extend((name, value) for value in query.filters.get(name, ()))
     return f"{reverse('web:explore')}?{urlencode(pairs)}"
 
@@ -218,6 +219,7 @@ def explore(request: HttpRequest) -> HttpResponse:
         "metric_labels": METRIC_LABELS,
         "dimensions": [(k, v[1]) for k, v in selectors.DIMENSIONS.items()]
         + list(selectors.LINE_ITEM_DIMENSIONS.items()),
+        "filter_dimensions": [(k, v[1]) for k, v in selectors.FILTER_DIMENSIONS.items()],
         "granularities": list(selectors.GRANULARITIES),
     }
     try:
@@ -274,7 +276,14 @@ def _explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
                 "cost_text": format_money(cost, r.currency),
             }
         )
-    currency = selectors.main_currency(scope)
+    # One total per currency, never one number across currencies; the chart shows one currency: the main one
+    # when the rows hold it (else the first of theirs), the others are named beside it.
+    # Exact sums of the unrounded costs (rows are rounded to the cent for display only).
+    totals: dict[str, Decimal] = {}
+    for r in frame.itertuples():
+        totals[r.currency] = exact_add(totals.get(r.currency, Decimal(0)), r.cost)
+    main = selectors.main_currency(scope)
+    currency = main if main in totals or not totals else sorted(totals)[0]
     group_label = _explore_group_label(query.group)
     chart_frame = frame[frame["currency"] == currency] if not frame.empty else frame
     figure = figures.stacked_bars(
@@ -296,8 +305,9 @@ def _explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
     return {
         "rows": rows,
         "table_body": table_body,
-        "total": sum((r["cost"] for r in rows if r["currency"] == currency), Decimal(0)),
+        "total": totals.get(currency, Decimal(0)),
         "currency": currency,
+        "totals": [{"currency": c, "total": totals[c]} for c in sorted(totals)],
         "figure": figure,
         "group_label": group_label,
         "choices": selectors.explore_choices(scope, start=query.start, end=query.end),
@@ -311,14 +321,16 @@ def _explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
 @require_GET
 def teams(request: HttpRequest) -> HttpResponse:
     scope: AccessPolicy = request.scope
-    data = cached(cache_prefix(scope), "page:teams", {}, lambda: _teams_data(scope))
+    currency = selectors.currency_choice(scope, request.GET.get("currency"))
+    params = {} if currency == selectors.main_currency(scope) else {"currency": currency}
+    data = cached(cache_prefix(scope), "page:teams", params, lambda: _teams_data(scope, currency))
     return render_page(request, "web/teams.html", data)
 
 
-def _teams_data(scope: AccessPolicy) -> dict:
+def _teams_data(scope: AccessPolicy, currency: str | None = None) -> dict:
     last = selectors.as_of(scope)
     totals: dict[str, Decimal] = {}
-    currency = selectors.main_currency(scope)
+    currency = currency or selectors.main_currency(scope)
     if last:
         start = selectors.month_start(last)
         totals = selectors.group_totals(
@@ -332,6 +344,7 @@ def _teams_data(scope: AccessPolicy) -> dict:
         "rows": rows,
         "as_of": last,
         "currency": currency,
+        "other_currencies": selectors.other_currencies(scope, currency),
         "unallocated": unallocated,
         "total": total,
         "team_keys": list(settings.FINOPS_TEAM_TAG_KEYS),
@@ -379,22 +392,23 @@ def team(request: HttpRequest, slug: str) -> HttpResponse:
     names = selectors.business_metric_names(organization_id=scope.organization.pk, team_id=the_team.pk)
     unit = _choice(request, "unit", names, names[0] if names else "")
     context.update({"unit_names": names, "unit": unit})
+    currency = selectors.currency_choice(scope, request.GET.get("currency"))
     data = cached(
         cache_prefix(scope),
         "page:team",
-        {"team": the_team.pk, "metric": metric, "unit": unit},
-        lambda: _team_data(scope, the_team, metric, unit),
+        {"team": the_team.pk, "metric": metric, "unit": unit, "currency": currency},
+        lambda: _team_data(scope, the_team, metric, unit, currency),
     )
     return render_page(request, "web/team.html", {**context, **data})
 
 
-def _team_data(scope: AccessPolicy, the_team: Team, metric: str, unit: str) -> dict:
+def _team_data(scope: AccessPolicy, the_team: Team, metric: str, unit: str, currency: str | None = None) -> dict:
     team_scope = dataclasses.replace(scope, team_ids=(the_team.pk,))
     context: dict = {}
     last = selectors.as_of(scope)
     if last is None:
         return {"empty": True}
-    currency = selectors.main_currency(scope)
+    currency = currency or selectors.main_currency(scope)
     window_start = selectors.add_months(selectors.month_start(last), -12)
     monthly = selectors.monthly_by(
         team_scope, dimension="service", metric=metric, start=window_start, end=last, currency=currency
@@ -407,6 +421,7 @@ def _team_data(scope: AccessPolicy, the_team: Team, metric: str, unit: str) -> d
             "as_of": last,
             "window_start": window_start,
             "currency": currency,
+            "other_currencies": selectors.other_currencies(scope, currency),
             "spend_figure": figures.stacked_bars(
                 monthly,
                 x="month",
@@ -422,7 +437,7 @@ def _team_data(scope: AccessPolicy, the_team: Team, metric: str, unit: str) -> d
             "commitment_share": team_slots.team_commitment_share(
                 scope, the_team, start=window_start, end=last, currency=currency
             ),
-            **team_slots.team_carbon(scope, the_team, start=window_start, end=last),
+            **team_slots.team_carbon(scope, the_team, start=window_start, end=last, currency=currency),
             "outlook": team_slots.team_outlook(scope, the_team, metric=metric, currency=currency),
         }
     )
@@ -565,9 +580,13 @@ def dashboard_cache_warm(organization_id: int) -> list[str]:
     warmed = []
 
     for metric in selectors.OVERVIEW_METRICS:
-        params = {"metric": metric, "stack": "service"}
+        currency = selectors.main_currency(scope)
+        params = {"metric": metric, "stack": "service", "currency": currency}
         data = cached(
-            cache_prefix(scope), "page:overview", params, lambda m=metric: _overview_data(scope, m, "service")
+            cache_prefix(scope),
+            "page:overview",
+            params,
+            lambda m=metric, c=currency: _overview_data(scope, m, "service", c),
         )
         warmed.append(f"overview metric={metric}")
         if not data.get("empty"):

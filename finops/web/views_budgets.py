@@ -39,6 +39,7 @@ SCOPE_FIELDS = (
     ("billing_account_id", "Billing accounts"),
     ("sub_account_id", "Sub accounts"),
     ("region_id", "Regions"),
+    ("provider_name", "Providers"),
 )
 THRESHOLD_ROWS = 4
 

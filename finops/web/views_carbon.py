@@ -30,10 +30,23 @@ PAGE_GREENEST_REGIONS = 6
 TOP_GROUPS = 15
 
 
-def _totals(frame: pd.DataFrame, key: str) -> list[dict]:
+def _cost_currency(frame: pd.DataFrame) -> str:
+    """The currency the page shows cost in: the one with the most effective cost (ties by code)."""
+    costs: dict[str, Decimal] = {}
+    for currency, cost in zip(frame["currency"], frame["cost"], strict=True):
+        if currency:
+            costs[currency] = costs.get(currency, Decimal(0)) + cost
+    return min(costs, key=lambda c: (-costs[c], c)) if costs else "USD"
+
+
+def _totals(frame: pd.DataFrame, key: str, currency: str) -> list[dict]:
+    """Carbon per group over every row; cost and intensity (kgCO2e per unit of cost) over the rows billed in
+    ``currency`` only, so no cost adds two currencies."""
     out = []
     for group, part in frame.groupby(key, sort=False):
-        kg, cost = sum(part["kgco2e"], Decimal(0)), sum(part["cost"], Decimal(0))
+        priced = part[part["currency"] == currency]
+        kg, cost = sum(part["kgco2e"], Decimal(0)), sum(priced["cost"], Decimal(0))
+        priced_kg = sum(priced["kgco2e"], Decimal(0))
         out.append(
             {
                 "group": group,
@@ -43,7 +56,7 @@ def _totals(frame: pd.DataFrame, key: str) -> list[dict]:
                 "kgco2e": kg,
                 "cost": cost,
                 "vcpu_hours": sum(part["vcpu_hours"], Decimal(0)),
-                "intensity": float(kg / cost) if cost > 0 else None,
+                "intensity": float(priced_kg / cost) if cost > 0 else None,
             }
         )
     return out
@@ -53,9 +66,10 @@ def carbon_page_data(scope: AccessPolicy) -> dict:
     frame = carbon_frame(organization=scope.organization, team_ids=scope.team_ids)
     if frame.empty:
         return {"empty": True}
-    by_month = sorted(_totals(frame, "month"), key=lambda r: r["group"])
-    by_service = sorted(_totals(frame, "service"), key=lambda r: (-r["kgco2e"], r["group"]))
-    by_region = sorted(_totals(frame, "region"), key=lambda r: (-r["kgco2e"], r["group"]))
+    currency = _cost_currency(frame)
+    by_month = sorted(_totals(frame, "month", currency), key=lambda r: r["group"])
+    by_service = sorted(_totals(frame, "service", currency), key=lambda r: (-r["kgco2e"], r["group"]))
+    by_region = sorted(_totals(frame, "region", currency), key=lambda r: (-r["kgco2e"], r["group"]))
     month_long = pd.concat(
         [
             pd.DataFrame({"month": [r["group"] for r in by_month], "group": "Operational",
@@ -73,7 +87,9 @@ def carbon_page_data(scope: AccessPolicy) -> dict:
         "by_service": by_service[:TOP_GROUPS],
         "by_region": by_region,
         "total_kg": sum(frame["kgco2e"], Decimal(0)),
-        "total_cost": sum(frame["cost"], Decimal(0)),
+        "total_cost": sum(frame.loc[frame["currency"] == currency, "cost"], Decimal(0)),
+        "currency": currency,
+        "other_currencies": sorted({c for c in frame["currency"] if c and c != currency}),
         "month_figure": figures.stacked_quantity(
             month_long, x="month", group="group", value="value", title="kgCO2e by month", unit="kgCO2e"
         ),
@@ -81,11 +97,14 @@ def carbon_page_data(scope: AccessPolicy) -> dict:
             service_long, x="month", group="group", value="kgco2e", title="kgCO2e by month and service", unit="kgCO2e"
         ),
         "intensity_figure": figures.intensity_line(
-            intensity, x="month", y="intensity", title="Carbon intensity: kgCO2e per $ of effective cost, by month"
+            intensity,
+            x="month",
+            y="intensity",
+            title=f"Carbon intensity: kgCO2e per {currency} of effective cost, by month",
         ),
         "region_figure": figures.region_scatter(
             [(r["group"], float(r["cost"]), float(r["kgco2e"])) for r in by_region],
-            title="Regions: effective cost vs kgCO2e",
+            title=f"Regions: effective cost ({currency}) vs kgCO2e",
         ),
         "versions": sorted(
             set(

@@ -113,3 +113,16 @@ def test_no_usage_and_no_cost_leaves_utilization_and_coverage_unknown():
     [c] = build_inventory([obs("ri", None, "Purchase", "0", "0", category="Usage")], [], today=date(2026, 12, 2))
     assert c.utilization is None and c.coverage is None and c.hourly_commitment is None
     assert c.eligible_list_cost is None  # no billing account, region or family to scope it
+
+
+def test_coverage_counts_only_usage_in_the_commitments_currency():
+    """A billing account billed in two currencies (a FOCUS file may hold both): the EUR usage is no part of a USD
+    reservation's eligible usage, so coverage never divides USD by USD + EUR."""
+    ri = {"category": "Usage", "type": "Reserved Instance", "billing_account_id": "a1", "region_id": "eu-west-1"}
+    observations = [obs("ri", "Used", "Usage", "30", "50", instance_type="r5.large", currency="USD", **ri)]
+    eligible = [
+        EligibleUsage("a1", "eu-west-1", "r5.large", "Compute", Decimal("80"), currency="USD"),
+        EligibleUsage("a1", "eu-west-1", "r5.large", "Compute", Decimal("900"), currency="EUR"),
+    ]
+    [c] = build_inventory(observations, eligible, today=date(2026, 12, 2))
+    assert c.currency == "USD" and c.eligible_list_cost == Decimal(80) and c.coverage == 50 / 80

@@ -315,3 +315,36 @@ def test_the_foundations_validator_passes_the_demos_focus_1_0_export(seeded_demo
     assert len(results) == RULES_IN_1_0
     assert {rule for rule, result in results.items() if result == "failed"} == set()
     assert {rule for rule, result in results.items() if result == "skipped"} == skipped
+
+
+def test_demo_overview_shows_both_providers(seeded_demo):
+    """The demo bills AWS and an Azure subscription: the overview stacked by provider shows both, and its
+    month-to-date per provider is the generated files' billed cost (read here with csv), in their currency."""
+    from django.core.cache import cache
+    from django.test import Client
+
+    cache.clear()
+    client = Client()
+    assert client.login(username="finance", password=DEMO_PASSWORD)
+    page = client.get("/?org=demo&stack=provider")
+    assert page.status_code == 200
+    as_of, currency = page.context["as_of"], page.context["currency"]
+    month = as_of.strftime("%Y-%m")
+    expected: dict[str, Decimal] = {}
+    currencies = set()
+    for path in (seeded_demo.var_dir / "demo").glob("*/*.csv.gz"):
+        with gzip.open(path, "rt", newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                currencies.add(row["BillingCurrency"])
+                day = row["ChargePeriodStart"][:10]
+                billed = row["BilledCost"] not in ("", "NULL")
+                if day[:7] == month and day <= as_of.isoformat() and row["BillingCurrency"] == currency and billed:
+                    provider = row["ProviderName"]
+                    expected[provider] = expected.get(provider, Decimal(0)) + Decimal(row["BilledCost"])
+    assert {"AWS", "Microsoft"} <= set(expected)
+    assert page.context["other_currencies"] == sorted(currencies - {currency})
+    names = {trace["name"] for trace in page.context["spend_figure"]["data"]}
+    assert {"AWS", "Microsoft"} <= names
+    assert page.context["mtd"] == sum(expected.values(), Decimal(0))
+    month_rows = {row["month"]: row["total"] for row in page.context["month_table"]}
+    assert month_rows[as_of.replace(day=1)] == page.context["mtd"]

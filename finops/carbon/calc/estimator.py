@@ -11,13 +11,15 @@ the same rows with energy and emissions columns added. Input columns:
 ``description``    ChargeDescription (stands in for the CUR usage type that FOCUS does not carry)
 ``instance_type``  x_InstanceType / product/instanceType (None when the usage has no instance shape)
 ``unit``           PricingUnit ("Hours", "GB-Months", "GB" ...)
-``quantity``       ConsumedQuantity (PricingQuantity when absent), in ``unit``
+``quantity``       the usage in ``unit`` (a block unit such as Azure's "10 Hours" counts 10 hours per 1)
 ``cost``           EffectiveCost (amortised; only used by the cost-ratio method)
+``currency``       optional: the cost's currency (kWh per unit of cost is never taken across currencies)
 ``utilization``    optional, 0..1: measured average CPU utilisation; missing/NaN -> the 50% default
 =================  ==========================================================================================
 
 Output columns: ``usage_class``, ``instance_shape`` (the instance type, or one read from the description),
-``usage_hours`` (instance-hours of compute rows), ``vcpu_hours``,
+``usage_hours`` (instance-hours of compute rows; 0 for a Google Cloud vCPU SKU naming no machine type),
+``vcpu_hours``,
 ``compute_kwh`` (CPU + GPU), ``gpu_kwh``, ``memory_kwh``, ``storage_kwh``, ``network_kwh``, ``kwh``,
 ``grid_factor`` (tCO2e/kWh), ``grid_estimated`` (unknown region: provider average), ``watts_estimated``
 (unknown microarchitecture: provider average watts), ``operational_kgco2e``, ``embodied_kgco2e``,
@@ -52,7 +54,7 @@ OUTPUT_COLUMNS = (
 METHODS = ("measured", "coefficient", "cost-ratio", "unknown")
 
 HOUR_UNITS = {"hours", "hour", "hrs", "hr", "1 hour", "instance-hours"}
-GB_MONTH_UNITS = {"gb-months", "gb-month", "gb-mo", "gb-mos", "gibibyte month", "gib-month"}
+GB_MONTH_UNITS = {"gb-months", "gb-month", "gb-mo", "gb-mos", "gibibyte month", "gib-month", "gb/month", "gb months"}
 GB_UNITS = {"gb", "gigabytes", "gib", "gibibyte"}
 
 # An instance shape written in a description, e.g. RDS "db.r5.xlarge" (FOCUS has no instance column there).
@@ -65,13 +67,37 @@ _TRANSFER = re.compile(r"data ?transfer|bytes|egress")
 _SSD = re.compile(r"\bgp2\b|\bgp3\b|\bio1\b|\bio2\b|provisioned iops|piops|\bssd\b|aurora|rds:gp|general purpose")
 
 
-def unit_class(unit: pd.Series) -> pd.Series:
+# Azure counts some meters in blocks: "10 Hours", "100 GB/Month" (a quantity of 3 is 30 hours).
+_UNIT_BLOCK = re.compile(r"^(\d+)\s+(.+)$")
+
+
+def _unit_parts(unit: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(the unit without its block size, lower case; the block size, 1 without one)."""
     text = unit.fillna("").astype(str).str.strip().str.lower()
+    parts = text.str.extract(_UNIT_BLOCK)
+    size = pd.to_numeric(parts[0], errors="coerce")
+    has_block = size.notna() & (size > 0) & parts[1].isin(HOUR_UNITS | GB_MONTH_UNITS | GB_UNITS)
+    return text.where(~has_block, parts[1]), size.where(has_block, 1.0).astype(float)
+
+
+def unit_class(unit: pd.Series) -> pd.Series:
+    text, _ = _unit_parts(unit)
     out = pd.Series("other", index=unit.index, dtype=object)
     out[text.isin(HOUR_UNITS)] = "hours"
     out[text.isin(GB_MONTH_UNITS)] = "gb-month"
     out[text.isin(GB_UNITS)] = "gb"
     return out
+
+
+def unit_block_size(unit: pd.Series) -> pd.Series:
+    """How many of the unit one quantity counts ("10 Hours" -> 10; "Hours", "1 Hour" -> 1)."""
+    return _unit_parts(unit)[1]
+
+
+# Google Cloud bills vCPUs, not instances: a compute SKU names its cores (CCF's GCP COMPUTE_STRING_FORMATS,
+# matched case-sensitively as CCF does); GPU SKUs are outside CCF's GCP compute estimate.
+_GCP_VCPU = re.compile(r"Core|CORE|VCPU|vCPU|CPU")
+_GCP_NOT_VCPU = re.compile(r"GPU|RAM|Ram|Memory")
 
 
 def _contains(text: pd.Series, pattern: str | re.Pattern[str]) -> pd.Series:
@@ -174,7 +200,7 @@ def estimate(frame: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
     service = out["service"].fillna("").astype(str).str.lower()
     text = (out["description"].fillna("").astype(str) + " ").str.lower()
     units = unit_class(out["unit"])
-    quantity = pd.to_numeric(out["quantity"], errors="coerce").fillna(0.0).astype(float)
+    quantity = pd.to_numeric(out["quantity"], errors="coerce").fillna(0.0).astype(float) * unit_block_size(out["unit"])
     cost = pd.to_numeric(out["cost"], errors="coerce").fillna(0.0).astype(float)
     util_given = (
         pd.to_numeric(out["utilization"], errors="coerce")
@@ -196,10 +222,26 @@ def estimate(frame: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
         table, on=["provider_key", "shape"], how="left"
     )
     spec.index = out.index
+    # Google Cloud bills a VM's vCPUs and memory as SKUs of their own: a vCPU SKU's hours are vCPU-hours (CCF:
+    # vCpuHours = usage seconds / 3600), whatever machine type (system label) the row names; only these rows are
+    # GCP compute. A known machine type gives its microarchitecture's watts and embodied share per instance-hour
+    # (vCPU-hours / its vCPUs); an unknown one the provider's average watts per vCPU (flagged as estimated).
+    description = out["description"].fillna("").astype(str)
+    is_gcp = provider == "gcp"
+    gcp_vcpu = is_gcp & (units == "hours") & _contains(description, _GCP_VCPU) & ~_contains(description, _GCP_NOT_VCPU)
+    gcp_unknown_shape = gcp_vcpu & spec["vcpus"].isna()
+    if gcp_unknown_shape.any():
+        min_w, max_w, _known = coefficients.watts("gcp", [])
+        rows = gcp_unknown_shape
+        spec.loc[rows, ["vcpus", "min_w", "max_w", "watts_estimated"]] = [1.0, min_w, max_w, True]
+        spec.loc[rows, ["host_share", "extra_memory_gb", "embodied_total_kg", "gpus"]] = [0.0, 0.0, 0.0, 0]
+        spec.loc[rows, ["gpu_min_w", "gpu_max_w"]] = [0.0, 0.0]
 
     # ---- classification
     usage_class = pd.Series("unknown", index=out.index, dtype=object)
-    is_compute = (units == "hours") & spec["vcpus"].notna() & (shape_key != "")
+    # A GCP row naming no SKU (``estimate_hours``: plain instance-hours) is an instance's hours, as elsewhere.
+    plain = ~is_gcp | (description.str.strip() == "")
+    is_compute = ((units == "hours") & spec["vcpus"].notna() & (shape_key != "") & plain) | gcp_vcpu
     usage_class[is_compute] = "compute"
     is_storage = units == "gb-month"
     usage_class[is_storage & _contains(text, _SSD)] = "storage-ssd"
@@ -219,7 +261,8 @@ def estimate(frame: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
     pue = provider.map(lambda p: coefficients.provider(p)["pue"] if p else np.nan).astype(float)
 
     c = usage_class == "compute"
-    hours = quantity.where(c, 0.0)
+    # Instance-hours; a GCP vCPU SKU's vCPU-hours over its machine type's vCPUs (1 when unknown).
+    hours = quantity.where(~gcp_vcpu, quantity / spec["vcpus"]).where(c, 0.0)
     vcpu_hours = (hours * spec["vcpus"].fillna(0.0)).where(c, 0.0)
     avg_w = spec["min_w"] + utilization * (spec["max_w"] - spec["min_w"])
     cpu_kwh = (avg_w * vcpu_hours * pue / 1000.0 * compute_replication).where(c, 0.0)
@@ -244,7 +287,7 @@ def estimate(frame: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
     compute_kwh = (cpu_kwh + gpu_kwh).fillna(0.0)
     out["usage_class"] = usage_class
     out["instance_shape"] = shape
-    out["usage_hours"] = hours.fillna(0.0)
+    out["usage_hours"] = hours.where(~gcp_unknown_shape, 0.0).fillna(0.0)  # no machine type: no instance-hours
     out["vcpu_hours"] = vcpu_hours.fillna(0.0)
     out["compute_kwh"] = compute_kwh
     out["gpu_kwh"] = gpu_kwh.fillna(0.0)
@@ -274,21 +317,34 @@ def estimate(frame: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
 
 def _cost_ratio(out: pd.DataFrame, method: pd.Series, provider: pd.Series, units: pd.Series, cost: pd.Series) -> None:
     """CCF's unknown-usage method (AWS): kWh = cost x the kWh per dollar of known usage of the same service and
-    usage unit, else of the same unit, else of all known usage; built per day and provider so an estimate only
-    depends on its own day's bill."""
+    usage unit, else of the same unit, else of all known usage; built per day, provider and currency so an
+    estimate only depends on its own day's bill, in its own currency."""
     unknown = method == "unknown"
     if not unknown.any():
         return
     day = out["day"].astype(str)
     service = out["service"].fillna("").astype(str)
+    currency = out["currency"].fillna("").astype(str) if "currency" in out.columns else pd.Series("", index=out.index)
     basis = (method.isin(["coefficient", "measured"])) & (out["usage_class"] != "network-out-of-scope")
     basis &= (cost > 0) & (out["kwh"] > 0)
     known = pd.DataFrame(
-        {"day": day, "provider": provider, "service": service, "unit": units, "kwh": out["kwh"], "cost": cost}
+        {
+            "day": day,
+            "provider": provider,
+            "currency": currency,
+            "service": service,
+            "unit": units,
+            "kwh": out["kwh"],
+            "cost": cost,
+        }
     )[basis]
     ratio = pd.Series(np.nan, index=out.index)
-    target = pd.DataFrame({"day": day, "provider": provider, "service": service, "unit": units})
-    for keys in (["day", "provider", "service", "unit"], ["day", "provider", "unit"], ["day", "provider"]):
+    target = pd.DataFrame({"day": day, "provider": provider, "currency": currency, "service": service, "unit": units})
+    for keys in (
+        ["day", "provider", "currency", "service", "unit"],
+        ["day", "provider", "currency", "unit"],
+        ["day", "provider", "currency"],
+    ):
         if known.empty:
             break
         sums = known.groupby(keys)[["kwh", "cost"]].sum()

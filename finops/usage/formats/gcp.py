@@ -24,11 +24,14 @@ not copied as is into a canonical column is kept in ``extras``.
 from __future__ import annotations
 
 import ast
+import csv
+import functools
 import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -97,6 +100,15 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 )
 _QUANTUM = Decimal(1).scaleb(-DECIMAL.scale)  # the stored precision, as to_decimal rounds
 _MACHINE_SPEC = "compute.googleapis.com/machine_spec"
+# service.description -> FOCUS ServiceCategory: the FinOps Foundation converter's lookup table (data/LICENSES.md).
+CATEGORIES_FILE = Path(__file__).with_name("data") / "gcp_category_mapping.csv"
+
+
+@functools.cache
+def service_categories() -> dict[str, str]:
+    """The converter's table as service description -> category; a service it does not list has none."""
+    with open(CATEGORIES_FILE, encoding="utf-8", newline="") as handle:
+        return {row["ConsumedService"]: row["ServiceCategory"] for row in csv.DictReader(handle)}
 
 
 def fold(name: str) -> str:
@@ -259,6 +271,12 @@ class GcpMapper:
             floor = pc.min_element_wise(billed, pa.scalar(0, DECIMAL))
             columns["effective_cost"] = pc.if_else(pc.is_null(billed), billed, pc.max_element_wise(net, floor))
         sources["effective_cost"] = name_of("cost")
+
+        if "service_name" in columns:
+            columns["service_category"] = lookup(
+                pc.fill_null(columns["service_name"], ""), lambda v: service_categories().get(v.strip())
+            )
+            sources["service_category"] = sources["service_name"]
 
         tags = self._tags(source, where)
         if tags is not None:

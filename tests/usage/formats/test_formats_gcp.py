@@ -281,3 +281,17 @@ def test_a_query_flattened_csv_with_underscored_names_reads_the_same(parsed, tmp
     with pytest.raises(IngestError) as refused:
         read_all(path)
     assert (refused.value.row, refused.value.column) == (3, "invoice_month")
+
+
+def test_service_category_from_the_converters_lookup_table(raw, parsed):
+    """ServiceCategory is the FinOps Foundation converter's lookup of service.description (read here with csv from
+    the shipped table); a service the table does not list has none, as in the converter."""
+    import csv
+
+    from finops.usage.formats.gcp import CATEGORIES_FILE
+
+    with open(CATEGORIES_FILE, encoding="utf-8", newline="") as handle:
+        table = {row["ConsumedService"]: row["ServiceCategory"] for row in csv.DictReader(handle)}
+    expected = [table.get(row["service.description"]) for row in raw]
+    assert parsed.column("service_category").to_pylist() == expected
+    assert {"Databases", "Security"} <= set(expected) and None in expected  # BigQuery, SCC; Stackdriver Logging

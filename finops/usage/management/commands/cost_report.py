@@ -10,7 +10,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from finops.accounts.models import Organization
 from finops.core.amounts import money_str
 from finops.core.spreadsheet import SpreadsheetSafeWriter
-from finops.usage.selectors import GROUP_FIELDS, METRICS, ReportError, cost_summary
+from finops.usage.selectors import (
+    BREAKDOWN_FILTERS,
+    GROUP_FIELDS,
+    METRICS,
+    ReportError,
+    cost_summary,
+    currency_totals,
+    parse_filters,
+)
 
 
 def _day(value: str) -> date:
@@ -34,6 +42,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--metric", default="billed", choices=list(METRICS))
         parser.add_argument("--format", default="table", choices=["table", "csv", "json"])
+        parser.add_argument(
+            "--filter",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help=f"keep rows whose NAME ({'|'.join(BREAKDOWN_FILTERS)}) is VALUE; repeat for several values",
+        )
 
     def handle(self, *args, **options) -> None:
         organization = Organization.objects.filter(slug=options["org"]).first()
@@ -42,12 +57,14 @@ class Command(BaseCommand):
         start = _day(options["start"]) if options["start"] else None
         end = _day(options["end"]) if options["end"] else None
         try:
+            filters = parse_filters(options["filter"])
             rows = cost_summary(
                 organization=organization,
                 group_by=options["group_by"],
                 metric=options["metric"],
                 start=start,
                 end=end,
+                filters=filters,
             )
         except ReportError as error:
             raise CommandError(str(error), returncode=2) from error
@@ -59,7 +76,10 @@ class Command(BaseCommand):
                 "start": start.isoformat() if start else None,
                 "end": end.isoformat() if end else None,
                 "rows": [{"group": r.group, "currency": r.currency, "cost": money_str(r.cost)} for r in rows],
+                "totals": [{"currency": c, "cost": money_str(t)} for c, t in currency_totals(rows).items()],
             }
+            if filters:
+                payload["filters"] = filters
             self.stdout.write(json.dumps(payload))
         elif output == "csv":
             writer = SpreadsheetSafeWriter(self.stdout, lineterminator="\n")
@@ -74,3 +94,5 @@ class Command(BaseCommand):
             self.stdout.write(f"{options['group_by']:<{width}}  currency  {options['metric']} cost")
             for r in rows:
                 self.stdout.write(f"{r.group:<{width}}  {r.currency:<8}  {r.cost:>16,.2f}")
+            for currency, total in currency_totals(rows).items():
+                self.stdout.write(f"{'total':<{width}}  {currency:<8}  {total:>16,.2f}")
