@@ -4,20 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('forecasting', '0001_initial'),
+        ("forecasting", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='anomaly',
-            name='dimension',
-            field=models.CharField(choices=[('total', 'Total'), ('service', 'Service'), ('account', 'Account'), ('region', 'Region'), ('team', 'Team'), ('provider', 'Provider')], max_length=16),
+            model_name="anomaly",
+            name="dimension",
+            field=models.CharField(
+                choices=[
+                    ("total", "Total"),
+                    ("service", "Service"),
+                    ("account", "Account"),
+                    ("region", "Region"),
+                    ("team", "Team"),
+                    ("provider", "Provider"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='seriesforecast',
-            name='dimension',
-            field=models.CharField(choices=[('total', 'Total'), ('service', 'Service'), ('account', 'Account'), ('region', 'Region'), ('team', 'Team'), ('provider', 'Provider')], max_length=16),
+            model_name="seriesforecast",
+            name="dimension",
+            field=models.CharField(
+                choices=[
+                    ("total", "Total"),
+                    ("service", "Service"),
+                    ("account", "Account"),
+                    ("region", "Region"),
+                    ("team", "Team"),
+                    ("provider", "Provider"),
+                ],
+                max_length=16,
+            ),
         ),
     ]
