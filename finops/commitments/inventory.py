@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from finops.commitments.terms import CommitmentTerm, term_for
 from finops.core.amounts import money_str
 from finops.usage.formats.aws_cur import snake_case
 
@@ -130,6 +131,8 @@ class Commitment:
     first_seen: datetime
     last_seen: datetime
     days_to_end: int | None  # from ``today``; None when the end is unknown
+    end_source: str | None = None  # "billing", "import" (an imported inventory file) or None (unknown)
+    imported_end: datetime | None = None  # the matching imported term's end, also when the billing data wins
 
     @property
     def end_known(self) -> bool:
@@ -161,6 +164,8 @@ class Commitment:
             "end": self.end.isoformat() if self.end else None,
             "end_known": self.end_known,
             "days_to_end": self.days_to_end,
+            "end_source": self.end_source,
+            "imported_end": self.imported_end.isoformat() if self.imported_end else None,
             "units": None if self.units is None else format(self.units.normalize(), "f"),
             "hourly_commitment": money_str(self.hourly_commitment.quantize(Decimal("0.000001")))
             if self.hourly_commitment is not None
@@ -242,9 +247,18 @@ def _eligible(
 
 
 def build_inventory(
-    observations: Iterable[Observation], eligible: Sequence[EligibleUsage], *, today: date
+    observations: Iterable[Observation],
+    eligible: Sequence[EligibleUsage],
+    *,
+    today: date,
+    terms: Mapping[str, CommitmentTerm] | None = None,
 ) -> list[Commitment]:
-    """One :class:`Commitment` per commitment id, ending soonest first (unknown ends last), then by id."""
+    """One :class:`Commitment` per commitment id, ending soonest first (unknown ends last), then by id.
+
+    ``terms`` (term id -> imported term, see :mod:`finops.commitments.terms`) fill the start, end and
+    reservation count the billing data lacks; where the billing data has a value it wins, and a different imported
+    end stays visible as ``imported_end``."""
+    terms = terms or {}
     groups: dict[str, list[Observation]] = {}
     for observation in observations:
         groups.setdefault(observation.commitment_id, []).append(observation)
@@ -283,6 +297,12 @@ def build_inventory(
         first_seen = min(r.first_start for r in rows)
         last_seen = max(r.last_end for r in rows)
         start, end = parse_time(_attribute(extras, "start")), parse_time(_attribute(extras, "end"))
+        end_source = "billing" if end else None
+        term = term_for(commitment_id, terms)
+        if term is not None:
+            start = start or term.start
+            if end is None:
+                end, end_source = term.end, "import"
         in_force_from = max(first_seen, start) if start else first_seen
         in_force_to = min(last_seen, end) if end else last_seen
         hours = Decimal((in_force_to - in_force_from).total_seconds()) / 3600
@@ -294,6 +314,8 @@ def build_inventory(
             units = None
         if units is None and kind == "reservation":
             units = _units_from_quantity(rows)
+        if units is None and term is not None:
+            units = term.units
         inventory.append(
             Commitment(
                 id=commitment_id,
@@ -325,6 +347,8 @@ def build_inventory(
                 first_seen=first_seen,
                 last_seen=last_seen,
                 days_to_end=(end.date() - today).days if end else None,
+                end_source=end_source,
+                imported_end=term.end if term is not None else None,
             )
         )
     far = datetime.max.replace(tzinfo=UTC)

@@ -63,3 +63,34 @@ class CommitmentAlertSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {'gets' if self.active else 'skips'} expiry alerts of {self.organization}"
+
+
+class ImportedCommitmentTerm(models.Model):
+    """A commitment's start, end and size from the provider's inventory export (``import_commitment_terms``), for
+    bills whose line items carry no commitment dates (FOCUS). Keyed by the provider's id (``ReservedInstancesId``,
+    ``savingsPlanId``); a re-import of the same id replaces the row."""
+
+    class Kind(models.TextChoices):
+        RESERVATION = "reservation"
+        SAVINGS_PLAN = "savings_plan"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    commitment_id = models.TextField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    arn = models.TextField(blank=True)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    units = models.DecimalField(max_digits=12, decimal_places=0, null=True, blank=True)
+    hourly_commitment = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    state = models.CharField(max_length=32, blank=True)
+    source_file = models.TextField()
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["organization", "end", "commitment_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "commitment_id"], name="imported_commitment_term_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commitment_id} {self.start:%Y-%m-%d}..{self.end:%Y-%m-%d}"

@@ -32,14 +32,16 @@ from finops.commitments.inventory import (
     build_inventory,
     extras_keys,
 )
-from finops.commitments.models import CommitmentAlertSubscription
+from finops.commitments.models import CommitmentAlertSubscription, ImportedCommitmentTerm
+from finops.commitments.terms import CommitmentTerm
 from finops.core.money import MoneySum
 from finops.usage.models import DailyCost, LineItem
 
 NUMBER = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 UNKNOWN_END_NOTE = (
     "End dates come from the provider's commitment columns (AWS CUR reservation/EndTime, savingsPlan/EndTime). "
-    "FOCUS exports carry none on line items: those commitments show an unknown end and get no expiry alert."
+    "FOCUS exports carry none on line items: those commitments show an unknown end and get no expiry alert unless "
+    "their terms are imported from the provider's inventory (import_commitment_terms)."
 )
 
 
@@ -164,7 +166,25 @@ def commitment_inventory(*, organization: Organization, today: date | None = Non
             )
             for u in usage
         ]
-    return Inventory(organization, today, start, end, build_inventory(observations, eligible, today=today))
+    terms = imported_commitment_terms(organization=organization) if observations else {}
+    return Inventory(organization, today, start, end, build_inventory(observations, eligible, today=today, terms=terms))
+
+
+def imported_commitment_terms(*, organization: Organization) -> dict[str, CommitmentTerm]:
+    """Term id -> the organization's imported commitment term (``import_commitment_terms``)."""
+    return {
+        row.commitment_id: CommitmentTerm(
+            id=row.commitment_id,
+            kind=row.kind,
+            arn=row.arn,
+            start=row.start,
+            end=row.end,
+            units=row.units,
+            hourly_commitment=row.hourly_commitment,
+            state=row.state,
+        )
+        for row in ImportedCommitmentTerm.objects.filter(organization=organization)
+    }
 
 
 def commitment_inventory_for(policy: AccessPolicy, *, today: date | None = None) -> Inventory:

@@ -9,7 +9,9 @@ and re-raises (the task retries with a backoff).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -19,8 +21,9 @@ from django.utils import timezone
 from finops.accounts.access import BILLING_MANAGERS, SEE_ALL_TEAMS
 from finops.accounts.models import Membership, Organization
 from finops.commitments.inventory import Commitment, due_thresholds
-from finops.commitments.models import CommitmentAlertSubscription, CommitmentExpiryAlert
+from finops.commitments.models import CommitmentAlertSubscription, CommitmentExpiryAlert, ImportedCommitmentTerm
 from finops.commitments.selectors import commitment_alert_choices, commitment_inventory, organizations_with_data
+from finops.commitments.terms import CommitmentTerm, CommitmentTermsError, parse_commitment_terms
 from finops.core import outbox
 
 KIND = "commitment-expiry"
@@ -117,3 +120,50 @@ def commitment_expiry_alerts_all(*, today: date | None = None) -> dict[str, int]
         organization.slug: len(commitment_expiry_alerts(organization=organization, today=today))
         for organization in organizations_with_data()
     }
+
+
+@dataclass(frozen=True)
+class TermsImport:
+    files: list[str]
+    terms: list[CommitmentTerm]
+    replaced: int  # ids that were imported before (their rows replaced)
+
+
+def commitment_terms_import(organization: Organization, *paths: Path | str) -> TermsImport:
+    """Import commitment terms from AWS inventory exports (describe-reserved-instances, describe-savings-plans
+    JSON): every file is read and checked first, then all are written in one transaction, so a bad file writes
+    nothing. Idempotent: an id imported again replaces its row. Raises :class:`CommitmentTermsError`."""
+    if not paths:
+        raise CommitmentTermsError("no file given")
+    parsed: dict[str, tuple[CommitmentTerm, str]] = {}
+    for path in map(Path, paths):
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise CommitmentTermsError(f"{path}: cannot read ({error.strerror or error})") from error
+        for term in parse_commitment_terms(data, path.name):
+            if term.id in parsed and parsed[term.id][1] != path.name:
+                raise CommitmentTermsError(f"{path.name}: id {term.id!r} is also in {parsed[term.id][1]}")
+            parsed[term.id] = (term, path.name)
+    now = timezone.now()
+    rows = [
+        ImportedCommitmentTerm(
+            organization=organization,
+            commitment_id=term.id,
+            kind=term.kind,
+            arn=term.arn,
+            start=term.start,
+            end=term.end,
+            units=term.units,
+            hourly_commitment=term.hourly_commitment,
+            state=term.state[:32],
+            source_file=source,
+            imported_at=now,
+        )
+        for term, source in parsed.values()
+    ]
+    with transaction.atomic():
+        existing = ImportedCommitmentTerm.objects.filter(organization=organization, commitment_id__in=list(parsed))
+        replaced, _ = existing.delete()
+        ImportedCommitmentTerm.objects.bulk_create(rows)
+    return TermsImport(files=[str(p) for p in paths], terms=[t for t, _ in parsed.values()], replaced=replaced)
