@@ -28,6 +28,10 @@ from typing import Any
 
 RESERVED_INSTANCES = "ReservedInstances"
 SAVINGS_PLANS = "savingsPlans"
+EXPECTED = (
+    f"expected `aws ec2 describe-reserved-instances --output json` (a {RESERVED_INSTANCES!r} list) or "
+    f"`aws savingsplans describe-savings-plans --output json` (a {SAVINGS_PLANS!r} list)"
+)
 
 
 class CommitmentTermsError(ValueError):
@@ -140,7 +144,7 @@ def parse_commitment_terms(data: bytes | str, name: str) -> list[CommitmentTerm]
     try:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as error:
-        raise CommitmentTermsError(f"{name}: not JSON ({error})") from error
+        raise CommitmentTermsError(f"{name}: not JSON ({error}); {EXPECTED}") from error
     if isinstance(document, dict) and isinstance(document.get(RESERVED_INSTANCES), list):
         terms = [_reservation(e, i, name) for i, e in enumerate(document[RESERVED_INSTANCES])]
         key = RESERVED_INSTANCES
@@ -148,10 +152,7 @@ def parse_commitment_terms(data: bytes | str, name: str) -> list[CommitmentTerm]
         terms = [_savings_plan(e, i, name) for i, e in enumerate(document[SAVINGS_PLANS])]
         key = SAVINGS_PLANS
     else:
-        raise CommitmentTermsError(
-            f"{name}: neither `aws ec2 describe-reserved-instances` output (a {RESERVED_INSTANCES!r} list) nor "
-            f"`aws savingsplans describe-savings-plans` output (a {SAVINGS_PLANS!r} list)"
-        )
+        raise CommitmentTermsError(f"{name}: neither output; {EXPECTED}")
     seen: dict[str, int] = {}
     for index, term in enumerate(terms):
         if term.id in seen:

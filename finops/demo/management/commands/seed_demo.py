@@ -22,6 +22,9 @@ from finops.accounts.services import membership_set, organization_get_or_create
 from finops.budgets.demo import seed_budgets_demo
 from finops.budgets.services import budgets_evaluate
 from finops.carbon.services import carbon_recompute
+from finops.commitments.services import commitment_expiry_alerts, commitment_terms_import
+from finops.commitments.terms import CommitmentTermsError
+from finops.demo.commitment_exports import write_demo_commitment_exports
 from finops.demo.generator import generate_demo_billing
 from finops.demo.rightsizing import seed_rightsizing_demo
 from finops.forecasting.conf import forecast_config
@@ -62,6 +65,7 @@ class Command(BaseCommand):
         out_dir = Path(settings.VAR_DIR) / "demo" / f"{end.isoformat()}-{options['months']}m"
         paths = generate_demo_billing(out_dir, end=end, months=options["months"])
         self._ingest(demo, paths)
+        self._commitment_terms(demo, out_dir=out_dir, end=end, months=options["months"])
 
         teams = {t.slug: t for t in Team.objects.filter(organization=demo)}
         missing = [slug for slug in ENGINEER_TEAMS if slug not in teams]
@@ -142,10 +146,21 @@ class Command(BaseCommand):
         emails = sum(any(alert.status == "sent" for alert in result.alerts) for result in results)
         states = ", ".join(f"{result.budget.name} {result.evaluation.status}" for result in results)
         self.stdout.write(f"{demo.slug}: budgets {states}; {emails} alert email(s) sent ({sent} thresholds).")
+        expiry = commitment_expiry_alerts(organization=demo, today=end)
+        self.stdout.write(f"{demo.slug}: {len(expiry)} commitment expiry alert email(s) sent.")
         # Queued like the ingest follow-ups, and off where they are (the test suite: no worker drains the queue).
         if settings.FINOPS_INGEST_FOLLOWUPS and not OptimizationRun.objects.filter(organization=demo).exists():
             optimization_run_create(organization=demo, parameters={"lookback_days": 30, "backtest": True})
             self.stdout.write(f"{demo.slug}: commitment recommendation queued for the worker.")
+
+    def _commitment_terms(self, demo: Organization, *, out_dir: Path, end: date, months: int) -> None:
+        """The demo's FOCUS bill carries no commitment dates: import them from its AWS inventory files."""
+        paths = write_demo_commitment_exports(out_dir, end=end, months=months)
+        try:
+            result = commitment_terms_import(demo, *paths)
+        except CommitmentTermsError as error:
+            raise CommandError(f"demo commitment terms import failed: {error}") from error
+        self.stdout.write(f"{demo.slug}: {len(result.terms)} commitment term(s) imported.")
 
     def _carbon(self, organization: Organization) -> None:
         result = carbon_recompute(organization=organization)
