@@ -12,6 +12,7 @@ import json
 import re
 import statistics
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -490,3 +491,37 @@ def test_azure_rows_are_daily_at_the_retail_meter_price(frame: pd.DataFrame) -> 
     # A few dozen VMs against the AWS fleet: a visible, small share of the bill.
     share = azure.EffectiveCost.sum() / frame.EffectiveCost.sum()
     assert 0.005 < share < 0.1, share
+
+
+def test_commitment_inventory_files_round_trip_and_match_the_bill(frame: pd.DataFrame, tmp_path: Path) -> None:
+    """The describe-reserved-instances / describe-savings-plans files beside the FOCUS export parse back to each
+    commitment's id (the ARN's suffix), term and size; every billed hour of a commitment lies within its term."""
+    from finops.commitments.terms import parse_commitment_terms, term_for
+    from finops.demo.commitment_exports import write_demo_commitment_exports
+
+    paths = write_demo_commitment_exports(tmp_path / "a", end=END, months=13)
+    again = write_demo_commitment_exports(tmp_path / "b", end=END, months=13)
+    assert [p.name for p in paths] == [
+        "aws_ec2_describe-reserved-instances.json",
+        "aws_savingsplans_describe-savings-plans.json",
+    ]
+    assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]
+    terms = {t.id: t for p in paths for t in parse_commitment_terms(p.read_bytes(), p.name)}
+    assert len(terms) == len(org.COMMITMENTS)
+
+    first_month = pd.Timestamp(END.replace(day=1), tz="UTC") - pd.DateOffset(months=12)
+    billed = frame[frame["CommitmentDiscountId"].notna()]
+    starts = pd.to_datetime(billed["ChargePeriodStart"], utc=True)
+    for c in org.COMMITMENTS:
+        term = term_for(c.id, terms)
+        start = first_month + pd.DateOffset(months=c.start_month)
+        end = start + pd.DateOffset(months=c.term_months)
+        assert term is not None and c.id.endswith("/" + term.id)
+        assert (term.start, term.end) == (start.to_pydatetime(), end.to_pydatetime())
+        if c.is_savings_plan:
+            assert (term.kind, term.arn, term.hourly_commitment) == ("savings_plan", c.id, Decimal(c.hourly_commitment))
+        else:
+            assert (term.kind, term.units) == ("reservation", c.count)
+        mine = starts[billed["CommitmentDiscountId"] == c.id]
+        assert not mine.empty and mine.min() >= start and mine.max() < end, c.name
+        assert mine.min() == max(start, first_month)

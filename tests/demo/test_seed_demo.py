@@ -251,8 +251,8 @@ def test_rightsize_keeps_the_demo_commitments_sunk(seeded_demo):
 
 def test_demo_commitment_inventory(seeded_demo):
     """The demo's FOCUS data carries its reservations and savings plans but no end dates (FOCUS has none on line
-    items): the inventory lists those in force in the last 30 days, ends unknown, with utilization and coverage
-    equal to sums over the generated files."""
+    items; the seed imports them from the demo's AWS inventory files): the inventory lists those in force in the
+    last 30 days, with utilization and coverage equal to sums over the generated files."""
     from finops.commitments.selectors import commitment_inventory
     from finops.demo import org as demo_org
 
@@ -274,7 +274,7 @@ def test_demo_commitment_inventory(seeded_demo):
     in_force = sorted(c.id for c in demo_org.COMMITMENTS if c.start_month < 0)
     assert expected_ids == in_force
     assert sorted(c.id for c in inventory.commitments) == expected_ids
-    assert inventory.document()["unknown_end"] == len(expected_ids)
+    assert inventory.document()["unknown_end"] == 0
     usage = raw[(raw["ChargeCategory"] == "Usage") & (raw["CommitmentDiscountStatus"] != "Unused")]
     for c in inventory.commitments:
         rows = mine[mine["CommitmentDiscountId"] == c.id]
@@ -292,7 +292,7 @@ def test_demo_commitment_inventory(seeded_demo):
         assert c.covered_list_cost == sum(used["listed"], Decimal(0))
         assert c.eligible_list_cost == sum(eligible["listed"], Decimal(0))
         assert c.coverage == pytest.approx(float(c.covered_list_cost / c.eligible_list_cost))
-        assert c.end is None and c.days_to_end is None
+        assert c.end_source == "import" and c.days_to_end == (c.end.date() - date(2026, 3, 15)).days
         # Its size from CommitmentDiscountQuantity (Used + Unused instance-hours per hour) is the demo's count.
         assert c.units == next(d.count for d in demo_org.COMMITMENTS if d.id == c.id)
 
@@ -348,3 +348,43 @@ def test_demo_overview_shows_both_providers(seeded_demo):
     assert page.context["mtd"] == sum(expected.values(), Decimal(0))
     month_rows = {row["month"]: row["total"] for row in page.context["month_table"]}
     assert month_rows[as_of.replace(day=1)] == page.context["mtd"]
+
+
+def test_seed_demo_imports_the_demos_commitment_terms(seeded_demo):
+    """The seed writes the demo's describe-reserved-instances / describe-savings-plans files beside its FOCUS files
+    and imports them: every commitment of org.COMMITMENTS, its term from its start month and length (month 0 is
+    DEMO_MONTHS - 1 months before DEMO_END's month), so the inventory shows real ends. None of the demo's
+    commitments in force ends within 90 days of DEMO_END: the seed sent no expiry email."""
+    from finops.commitments.models import CommitmentExpiryAlert, ImportedCommitmentTerm
+    from finops.commitments.selectors import commitment_inventory
+    from finops.commitments.services import commitment_expiry_alerts
+    from finops.demo import org as demo_org
+
+    demo = Organization.objects.get(slug="demo")
+    folder = seeded_demo.var_dir / "demo" / f"{DEMO_END}-{DEMO_MONTHS}m"
+    names = sorted(p.name for p in folder.glob("*.json"))
+    assert names == ["aws_ec2_describe-reserved-instances.json", "aws_savingsplans_describe-savings-plans.json"]
+    first_month = pd.Timestamp(DEMO_END[:8] + "01", tz="UTC") - pd.DateOffset(months=int(DEMO_MONTHS) - 1)
+    expected = {}
+    for c in demo_org.COMMITMENTS:
+        start = first_month + pd.DateOffset(months=c.start_month)
+        expected[c.id.rpartition("/")[2]] = (start, start + pd.DateOffset(months=c.term_months))
+    rows = ImportedCommitmentTerm.objects.filter(organization=demo)
+    assert {r.commitment_id: (pd.Timestamp(r.start), pd.Timestamp(r.end)) for r in rows} == expected
+    assert {r.source_file for r in rows} == set(names)
+    inventory = commitment_inventory(organization=demo, today=date.fromisoformat(DEMO_END))
+    assert inventory.commitments and all(c.end_source == "import" for c in inventory.commitments)
+    for c in inventory.commitments:
+        assert pd.Timestamp(c.end) == expected[c.id.rpartition("/")[2]][1]
+    assert min(c.days_to_end for c in inventory.commitments) > 90
+    assert not CommitmentExpiryAlert.objects.filter(organization=demo).exists()
+    assert "demo: 6 commitment term(s) imported." in seeded_demo.output
+    assert "demo: 0 commitment expiry alert email(s) sent." in seeded_demo.output
+    # Later, on a controlled clock: the commitment ending first gets its 90-day email, once.
+    soonest = min(inventory.commitments, key=lambda c: c.end)
+    day = (pd.Timestamp(soonest.end) - pd.Timedelta(days=90)).date()
+    mail.outbox = []
+    sent = commitment_expiry_alerts(organization=demo, today=day)
+    assert [(a.commitment_id, a.threshold_days) for a in sent] == [(soonest.id, 90)]
+    assert commitment_expiry_alerts(organization=demo, today=day) == []
+    assert len(mail.outbox) == 1 and "ends in 90 days" in mail.outbox[0].subject
