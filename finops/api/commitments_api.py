@@ -47,9 +47,20 @@ class CommitmentSerializer(serializers.Serializer):
     plan_type = serializers.CharField(allow_null=True)
     scope = CommitmentScopeSerializer()
     start = serializers.DateTimeField(allow_null=True, help_text="Null when the data does not carry it.")
-    end = serializers.DateTimeField(allow_null=True, help_text="Null when the data does not carry it (FOCUS).")
+    end = serializers.DateTimeField(
+        allow_null=True, help_text="Null when neither the data (FOCUS has none) nor an imported inventory carries it."
+    )
     end_known = serializers.BooleanField()
     days_to_end = serializers.IntegerField(allow_null=True)
+    end_source = serializers.ChoiceField(
+        choices=["billing", "import"],
+        allow_null=True,
+        help_text="Where the end comes from: the billing data, or the imported provider inventory "
+        "(import_commitment_terms); null when unknown.",
+    )
+    imported_end = serializers.DateTimeField(
+        allow_null=True, help_text="The matching imported term's end (shown also when the billing data's end wins)."
+    )
     units = serializers.CharField(allow_null=True, help_text="Reservations: instances reserved, when known.")
     hourly_commitment = serializers.CharField(allow_null=True, help_text="Amortised cost per hour in force (decimal).")
     currency = serializers.CharField(allow_null=True)

@@ -5,6 +5,7 @@ the imported ends (the billing data's own end winning), and an expiry alert sent
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import StringIO
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from rest_framework.test import APIClient
 
 from finops.commitments.inventory import Observation, build_inventory
 from finops.commitments.models import CommitmentExpiryAlert, ImportedCommitmentTerm
@@ -197,6 +199,16 @@ def test_import_command_fills_the_focus_inventory_and_is_idempotent(focus_org, t
         SAMPLE_PLAN: ("2023-12-15T00:00:00+00:00", "2024-12-15T00:00:00+00:00", "import", 75),
         SAMPLE_PLAN_2: ("2022-03-01T17:45:00+00:00", "2025-02-28T17:44:59+00:00", "import", 150),
     }
+
+    # The page shows the imported ends, marked so, and no unknown-end note; the API gives the document.
+    client = APIClient()
+    client.force_login(factories.member(focus_org, "t-viewer", "viewer").user)
+    html = client.get("/commitments/").content.decode()
+    assert 'id="unknown-end-note"' not in html
+    end_cell = re.search(r'data-id="' + re.escape(SAMPLE_PLAN) + r'">.*?<td class="end">(.*?)</td>', html, re.S)
+    assert end_cell and "2024-12-15" in end_cell.group(1) and "imported" in end_cell.group(1)
+    api = client.get("/api/v1/commitments/", {"today": "2024-10-01"}).json()
+    assert {c["id"]: c["end_source"] for c in api["commitments"]} == {SAMPLE_PLAN: "import", SAMPLE_PLAN_2: "import"}
 
     # Re-import with a changed end: the same ids are replaced, not duplicated.
     changed = json.loads(SP_FILE.read_text())
