@@ -7,7 +7,7 @@ from rest_framework.routers import SimpleRouter
 from finops.api import views
 from finops.api.budgets_api import BudgetViewSet
 from finops.api.carbon_api import CarbonSummaryApi
-from finops.api.commitments_api import CommitmentListApi
+from finops.api.commitments_api import CommitmentListApi, CommitmentTermsImportApi
 from finops.api.forecasting_api import AnomalyViewSet, SeriesForecastViewSet
 from finops.api.optimizer_api import OptimizationRunViewSet, RightsizingApi
 from finops.api.pricing_api import CatalogImportViewSet, PriceLookupApi, PriceViewSet, SkuViewSet
@@ -38,6 +38,7 @@ routes = [
     path("team-mappings", views.TeamMappingApi.as_view(), name="team-mappings"),
     path("carbon/summary", CarbonSummaryApi.as_view(), name="carbon-summary"),
     path("commitments/", CommitmentListApi.as_view(), name="commitments"),
+    path("commitments/terms/", CommitmentTermsImportApi.as_view(), name="commitment-terms"),
 ]
 # The root (GET /api/v1/) lists every resource: a router's collection URL, each path above.
 root = {prefix: f"{basename}-list" for prefix, _viewset, basename in router.registry}

@@ -12,6 +12,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -272,3 +273,36 @@ def test_expiry_alert_for_an_imported_end_once_on_a_controlled_clock(focus_org, 
     assert "ends in 90 days (2024-12-15)" in messages[0]["Subject"]
     alert = CommitmentExpiryAlert.objects.get(organization=focus_org)
     assert (alert.status, alert.ends_at) == ("sent", _utc(2024, 12, 15))
+
+
+@pytest.mark.django_db
+def test_api_post_imports_terms_for_billing_managers_only(focus_org, tmp_path):
+    url = "/api/v1/commitments/terms/"
+    finance = APIClient()
+    finance.force_login(get_user_model().objects.get(username="t-fin"))
+    viewer = APIClient()
+    viewer.force_login(factories.member(focus_org, "t-viewer2", "viewer").user)
+    with SP_FILE.open("rb") as handle:
+        assert viewer.post(url, {"file": handle}, format="multipart").status_code == 403
+    assert not ImportedCommitmentTerm.objects.exists()
+
+    bad = tmp_path / "ri.json"
+    bad.write_text(_broken(RI_FILE, "ReservedInstances", 0, "InstanceCount", -2))
+    with SP_FILE.open("rb") as good, bad.open("rb") as broken:
+        response = finance.post(url, {"file": [good, broken]}, format="multipart")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and "ri.json: ReservedInstances[0].InstanceCount" in error["fields"]["file"][0]
+    assert not ImportedCommitmentTerm.objects.exists()
+
+    with SP_FILE.open("rb") as plans, RI_FILE.open("rb") as reservations:
+        response = finance.post(url, {"file": [plans, reservations]}, format="multipart")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["imported"], body["replaced"]) == (4, 0)
+    assert {t["id"]: t["end"] for t in body["terms"]}["37985e61-4fcb-4023-9dd7-e524c80342a2"] == (
+        "2024-12-15T00:00:00+00:00"
+    )
+    assert ImportedCommitmentTerm.objects.filter(organization=focus_org).count() == 4
+    inventory = commitment_inventory(organization=focus_org, today=date(2024, 10, 1))
+    assert all(c.end_source == "import" for c in inventory.commitments)
