@@ -40,9 +40,10 @@ def _iso(t: np.datetime64) -> str:
     return f"{np.datetime_as_string(t, unit='s')}.000Z"
 
 
-def _state(start: np.datetime64, stop: np.datetime64, now: np.datetime64, *, savings_plan: bool) -> str:
+def _state(start: np.datetime64, stop: np.datetime64, now: np.datetime64) -> str:
+    """A purchase scheduled for later is ``queued`` (both APIs' state); then ``active``, then ``retired``."""
     if now < start:
-        return "queued" if savings_plan else "payment-pending"
+        return "queued"
     return "active" if now < stop else "retired"
 
 
@@ -60,7 +61,7 @@ def demo_commitment_documents(*, end: date, months: int) -> tuple[dict[str, Any]
         start, stop = commitment_span(c, end=end, months=months)
         years, kind, payment = _offer(c)
         suffix = c.id.rpartition("/")[2]
-        state = _state(start, stop, now, savings_plan=c.is_savings_plan)
+        state = _state(start, stop, now)
         if c.is_savings_plan:
             plans.append(
                 {
