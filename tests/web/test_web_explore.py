@@ -1,0 +1,156 @@
+"""Explore answers questions: its default view, its table cap, its error handling, names for accounts, tag keys
+from the data, filter chips and zero-filled periods, against pandas sums over the ingested FOCUS sample."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from tests.web.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+CENT = Decimal("0.01")
+
+
+def login(username: str = "ann") -> Client:
+    client = Client()
+    assert client.login(username=username, password=PASSWORD)
+    return client
+
+
+def explore(client: Client, query: str = ""):
+    return client.get(f"/explore/?org=alpha&{query}")
+
+
+def table_row_count(body: str) -> int:
+    table = body[body.index('id="explore-table"') : body.index("</table>", body.index('id="explore-table"'))]
+    return table.count("<tr>") - 1  # minus the header row
+
+
+def test_default_is_three_months_by_service_monthly_with_top_ten_and_other(tenants):
+    frame = tenants["frame"]
+    response = explore(login())
+    query = response.context["query"]
+    assert (query.group, query.granularity, query.metric) == ("service", "month", "billed")
+    # The data ends 2024-09-30: the window is July to September, whole months.
+    assert (query.start.isoformat(), query.end.isoformat()) == ("2024-07-01", "2024-09-30")
+    traces = response.context["figure"]["data"]
+    by_service = frame.groupby("ServiceName")["BilledCost"].apply(lambda s: sum(s, Decimal(0)))
+    ranked = by_service.abs().sort_values(ascending=False, kind="stable")
+    assert len(by_service) > 10  # so "Other" is really needed
+    assert [t["name"] for t in traces] == [*ranked.index[:10], "Other"]
+    other = sum(by_service[ranked.index[10:]], Decimal(0))
+    september = [t["x"].index("2024-09-01") for t in traces]
+    assert traces[-1]["y"][september[-1]] == pytest.approx(float(other), abs=0.01)
+    # Top 10 + Other is the whole total.
+    total = sum(frame["BilledCost"], Decimal(0))
+    assert sum(sum(t["y"]) for t in traces) == pytest.approx(float(total), abs=0.05)
+    assert response.context["total"] == total.quantize(CENT)
+
+
+def test_the_table_shows_fifty_rows_and_links_to_all(tenants):
+    frame = tenants["frame"]
+    client = login()
+    base = "group=service&granularity=day&start=2024-09-01&end=2024-09-30"
+    expected_rows = frame.groupby(["day", "ServiceName"]).ngroups
+    assert expected_rows > 50
+    body = explore(client, base).content.decode()
+    assert table_row_count(body) == 50
+    link = html.unescape(re.search(r'id="show-all"|href="([^"]+)" id="show-all"', body).group(1))
+    assert "rows=all" in link
+    full = client.get(link)
+    assert table_row_count(full.content.decode()) == expected_rows
+    assert 'id="show-all"' not in full.content.decode()
+    # The CSV is every row whatever the table shows.
+    csv_lines = explore(client, base + "&format=csv").content.decode().strip().splitlines()
+    assert len(csv_lines) - 1 == expected_rows
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("start=2021-01-01&end=2024-10-31", "end", "at most three years"),
+        ("start=2024-13-01&end=2024-10-31", "start", "start: '2024-13-01' is not a date"),
+        ("start=2024-10-01&end=2024-09-01", "start", "start 2024-10-01 is after end 2024-09-01"),
+        ("start=2024-09-01&end=2024-09-30&granularity=hour", "granularity", "granularity: unknown 'hour'"),
+    ],
+)
+def test_an_error_keeps_every_field_and_names_the_field(tenants, query, field, message):
+    kept = "metric=effective&group=tag&tag_key=environment&service=Virtual+Machines&region=eastus"
+    granularity = "" if "granularity" in query else "&granularity=week"
+    response = explore(login(), f"{kept}{granularity}&{query}")
+    assert response.status_code == 400
+    body = html.unescape(response.content.decode())
+    assert message in body
+    assert response.context["field_errors"].keys() == {field}
+    form = response.context["form"]
+    submitted = dict(part.split("=") for part in query.split("&"))
+    assert form["metric"] == "effective"
+    assert form["group"] == "tag" and form["tag_key"] == "environment"
+    assert form["granularity"] == submitted.get("granularity", "week")
+    assert (form["start"], form["end"]) == (submitted["start"], submitted["end"])
+    assert form["filters"] == {"service": ["Virtual Machines"], "region": ["eastus"]}
+    # And the page shows them: selected options and input values, the bad field marked.
+    assert '<option value="effective" selected>' in body
+    assert '<option value="environment" selected>' in body
+    assert f'value="{submitted["start"]}"' in body and f'value="{submitted["end"]}"' in body
+    assert re.search(rf'id="f-{field}"[^>]*aria-invalid="true"', body)
+
+
+def test_accounts_show_names_with_ids_and_the_csv_keeps_ids(tenants):
+    frame = tenants["frame"]
+    client = login()
+    names = dict(zip(frame["SubAccountId"], frame["SubAccountName"], strict=True))
+    query = "group=sub_account&granularity=month&start=2024-09-01&end=2024-09-30"
+    rows = explore(client, query).context["rows"]
+    assert {r["group"]: r["group_text"] for r in rows} == {i: f"{n} ({i})" for i, n in names.items()}
+    sums = frame.groupby("SubAccountId")["BilledCost"].apply(lambda s: sum(s, Decimal(0)).quantize(CENT))
+    assert {r["group"]: r["cost"] for r in rows} == sums.to_dict()
+    body = explore(client, query).content.decode()
+    some_id, some_name = next(iter(names.items()))
+    assert f'<option value="{some_id}">{some_name} ({some_id})</option>' in body  # the filter picker
+    csv_groups = {
+        line.split(",")[1] for line in explore(client, query + "&format=csv").content.decode().splitlines()[1:]
+    }
+    assert csv_groups == set(names)
+
+
+def test_tag_keys_are_chosen_from_the_data(tenants):
+    frame = tenants["frame"]
+    keys = set()
+    for tags in frame["Tags"]:
+        if tags not in ("", "NULL"):
+            keys |= {k for k, v in json.loads(tags).items() if k and v not in (None, "")}  # tagged: a value
+    body = explore(login()).content.decode()
+    select = body[body.index('id="f-tag"') : body.index("</select>", body.index('id="f-tag"'))]
+    assert set(re.findall(r'<option value="([^"]+)"', select)) == keys
+
+
+def test_active_filters_are_chips_that_remove_themselves(tenants):
+    client = login()
+    query = "group=region&granularity=month&start=2024-09-01&end=2024-09-30&service=Virtual+Machines&region=eastus"
+    response = explore(client, query)
+    chips = response.context["chips"]
+    assert [(c["name"], c["value"]) for c in chips] == [("service", "Virtual Machines"), ("region", "eastus")]
+    without_service = client.get(chips[0]["remove_url"] + "&org=alpha")
+    assert without_service.context["query"].filters == {"region": ("eastus",)}
+    assert 'class="chip"' in response.content.decode()
+
+
+def test_empty_months_are_zero_bars_at_month_starts(tenants):
+    frame = tenants["frame"]
+    response = explore(login(), "group=service&granularity=month&start=2023-11-01&end=2024-10-31")
+    figure = response.context["figure"]
+    months = [f"{y}-{m:02d}-01" for y, m in [(2023, 11), (2023, 12)] + [(2024, m) for m in range(1, 11)]]
+    assert all(t["x"] == months for t in figure["data"])  # 12 bars, each at its month
+    totals = [sum(t["y"][i] for t in figure["data"]) for i in range(12)]
+    september = float(sum(frame["BilledCost"], Decimal(0)))
+    assert totals[months.index("2024-09-01")] == pytest.approx(september, abs=0.05)
+    assert [round(v, 2) for i, v in enumerate(totals) if months[i] != "2024-09-01"] == [0.0] * 11
+    assert figure["layout"]["xaxis"]["tickformat"] == "%b %Y"
+    assert figure["layout"]["xaxis"]["type"] == "date"
