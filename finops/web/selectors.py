@@ -6,6 +6,7 @@ round for display only."""
 from __future__ import annotations
 
 import calendar
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -354,6 +355,7 @@ def commitment_monthly(scope: AccessPolicy, *, start: date, end: date, currency:
 EXPLORE_DEFAULT_GRANULARITY = "month"
 EXPLORE_DEFAULT_MONTHS = 3
 EXPLORE_MAX_DAYS = 3 * 366
+EXPLORE_VIEWS = ("table", "pivot")
 
 
 @dataclass(frozen=True)
@@ -364,6 +366,10 @@ class ExploreQuery:
     start: date
     end: date
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # How the page shows the numbers (not part of what is computed, nor of params()): the table as rows or
+    # as a pivot (groups x periods), and whether to compare with the previous period of equal length.
+    view: str = "table"
+    compare: bool = False
 
     def params(self) -> dict:
         return {
@@ -439,6 +445,12 @@ def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> E
         errors["end"] = (
             f"end: {start}..{end} is {(end - start).days + 1} days; start..end: at most three years at a time"
         )
+    view = one("view", "table")
+    if view not in EXPLORE_VIEWS:
+        errors["view"] = f"view: unknown {view!r}; choose one of {', '.join(EXPLORE_VIEWS)}"
+    compare = one("compare", "")
+    if compare not in ("", "previous"):
+        errors["compare"] = f"compare: unknown {compare!r}; the one comparison is 'previous'"
     if errors:
         raise ExploreQueryError(errors)
     filters = {name: tuple(v for v in params.get(name, []) if v) for name in DIMENSIONS}
@@ -449,6 +461,8 @@ def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> E
         start=start,
         end=end,
         filters={k: v for k, v in filters.items() if v},
+        view=view,
+        compare=compare == "previous",
     )
 
 
@@ -465,6 +479,8 @@ def explore_form_values(params: dict[str, list[str]], query: ExploreQuery | None
             "start": query.start.isoformat(),
             "end": query.end.isoformat(),
             "filters": {name: list(values) for name, values in query.filters.items()},
+            "view": query.view,
+            "compare": "previous" if query.compare else "",
         }
 
     def one(name: str) -> str:
@@ -482,6 +498,8 @@ def explore_form_values(params: dict[str, list[str]], query: ExploreQuery | None
         "start": one("start"),
         "end": one("end"),
         "filters": {name: [v for v in params.get(name, []) if v] for name in DIMENSIONS if params.get(name)},
+        "view": one("view"),
+        "compare": one("compare"),
     }
 
 
@@ -533,6 +551,60 @@ def explore_choices(scope: AccessPolicy, *, start: date, end: date) -> dict[str,
         return out
 
     return cached(cache_prefix(scope), "choices", {"start": start, "end": end}, compute)
+
+
+def previous_period(start: date, end: date) -> tuple[date, date]:
+    """The period of equal length just before [start, end]: the same number of whole months when the window is
+    whole months (Jul-Sep -> Apr-Jun), otherwise the same number of days. Pure."""
+    next_day = end + timedelta(days=1)
+    if start.day == 1 and next_day.day == 1:
+        months = (next_day.year - start.year) * 12 + next_day.month - start.month
+        return add_months(start, -months), start - timedelta(days=1)
+    return start - (next_day - start), start - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    group: str
+    current: Decimal
+    previous: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.current - self.previous
+
+    @property
+    def change_percent(self) -> float | None:
+        """Change as a fraction of the previous period's cost; None when that was zero."""
+        return float(self.change / abs(self.previous)) if self.previous else None
+
+
+def compare_groups(current: dict[str, Decimal], previous: dict[str, Decimal]) -> list[Comparison]:
+    """Each group of either period, largest absolute change first (ties by name). Pure."""
+    rows = [
+        Comparison(group=g, current=current.get(g, Decimal(0)), previous=previous.get(g, Decimal(0)))
+        for g in set(current) | set(previous)
+    ]
+    return sorted(rows, key=lambda r: (-abs(r.change), r.group))
+
+
+def explore_group_totals(scope: AccessPolicy, query: ExploreQuery, *, currency: str) -> dict[str, Decimal]:
+    """Cost per group of ``query`` over its whole window in ``currency`` (its rows summed over periods)."""
+    frame = explore_rows(scope, query)
+    totals: dict[str, Decimal] = {}
+    for row in frame[frame["currency"] == currency].itertuples() if not frame.empty else ():
+        totals[row.group] = totals.get(row.group, Decimal(0)) + row.cost
+    return totals
+
+
+def explore_comparison(scope: AccessPolicy, query: ExploreQuery, *, currency: str) -> tuple[date, date, list]:
+    """This period against the previous one of equal length, per group: (previous start, previous end, rows)."""
+    previous_start, previous_end = previous_period(query.start, query.end)
+    before = dataclasses.replace(query, start=previous_start, end=previous_end)
+    rows = compare_groups(
+        explore_group_totals(scope, query, currency=currency), explore_group_totals(scope, before, currency=currency)
+    )
+    return previous_start, previous_end, rows
 
 
 def explore_account_names(scope: AccessPolicy) -> dict[str, dict[str, str]]:

@@ -43,6 +43,10 @@ def _query_pairs(query: selectors.ExploreQuery) -> list[tuple[str, str]]:
     ]
     for name in selectors.DIMENSIONS:
         pairs.extend((name, value) for value in query.filters.get(name, ()))
+    if query.view != "table":
+        pairs.append(("view", query.view))
+    if query.compare:
+        pairs.append(("compare", "previous"))
     return pairs
 
 
@@ -123,6 +127,11 @@ def explore(request: HttpRequest) -> HttpResponse:
     pairs = _query_pairs(query)
     canonical = _url(pairs)
     show_all = request.GET.get("rows") == "all"
+    if query.view == "pivot":
+        pivot = _pivot(rows, data["currency"], limit=None if show_all else TABLE_ROWS)
+        more = pivot["groups"] > len(pivot["rows"])
+    else:
+        pivot, more = None, len(rows) > TABLE_ROWS and not show_all
     context = _form_context(scope, selectors.explore_form_values(params, query), query.start, query.end)
     context.update(
         {
@@ -131,13 +140,57 @@ def explore(request: HttpRequest) -> HttpResponse:
             "field_errors": {},
             "table_body": _table_body(rows if show_all else rows[:TABLE_ROWS]),
             "shown_rows": len(rows) if show_all else min(len(rows), TABLE_ROWS),
-            "show_all_url": None if show_all or len(rows) <= TABLE_ROWS else f"{canonical}&rows=all#explore-table",
+            "show_all_url": f"{canonical}&rows=all#explore-table" if more else None,
+            "pivot": pivot,
+            "comparison": _comparison(scope, query, data["currency"]) if query.compare else None,
             "chips": _chips(query, context["names"]),
             "canonical_url": canonical,
             "csv_url": f"{canonical}&format=csv",
         }
     )
     return render_page(request, "web/explore.html", context)
+
+
+def _pivot(rows: list[dict], currency: str, *, limit: int | None) -> dict:
+    """Groups as rows, periods as columns (one currency), largest total first; ``limit`` groups at most."""
+    periods = sorted({r["period"] for r in rows if r["currency"] == currency})
+    cells: dict[str, dict[date, Decimal]] = {}
+    texts: dict[str, str] = {}
+    for r in rows:
+        if r["currency"] == currency:
+            cells.setdefault(r["group"], {})[r["period"]] = r["cost"]
+            texts[r["group"]] = r["group_text"]
+    totals = {g: sum(by_period.values(), Decimal(0)) for g, by_period in cells.items()}
+    order = sorted(cells, key=lambda g: (-abs(totals[g]), g))
+    return {
+        "periods": periods,
+        "groups": len(order),
+        "rows": [
+            {
+                "group": g,
+                "group_text": texts[g],
+                "cells": [cells[g].get(p, Decimal(0)) for p in periods],
+                "total": totals[g],
+            }
+            for g in (order if limit is None else order[:limit])
+        ],
+    }
+
+
+def _comparison(scope: AccessPolicy, query: selectors.ExploreQuery, currency: str) -> dict:
+    names = selectors.explore_account_names(scope) if query.group in LABELLED_DIMENSIONS else {}
+    previous_start, previous_end, rows = selectors.explore_comparison(scope, query, currency=currency)
+    current = sum((r.current for r in rows), Decimal(0))
+    previous = sum((r.previous for r in rows), Decimal(0))
+    return {
+        "previous_start": previous_start,
+        "previous_end": previous_end,
+        "rows": [
+            {"comparison": r, "group_text": selectors.labelled(query.group, r.group, names)} for r in rows[:TABLE_ROWS]
+        ],
+        "total": selectors.Comparison(group="Total", current=current, previous=previous),
+        "groups": len(rows),
+    }
 
 
 def _table_body(rows: list[dict]) -> str:

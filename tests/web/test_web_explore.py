@@ -154,3 +154,74 @@ def test_empty_months_are_zero_bars_at_month_starts(tenants):
     assert [round(v, 2) for i, v in enumerate(totals) if months[i] != "2024-09-01"] == [0.0] * 11
     assert figure["layout"]["xaxis"]["tickformat"] == "%b %Y"
     assert figure["layout"]["xaxis"]["type"] == "date"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "previous"),
+    [
+        ("2024-07-01", "2024-09-30", ("2024-04-01", "2024-06-30")),  # whole months: the three months before
+        ("2024-02-01", "2024-02-29", ("2024-01-01", "2024-01-31")),
+        ("2024-09-16", "2024-09-30", ("2024-09-01", "2024-09-15")),  # otherwise the same number of days
+    ],
+)
+def test_previous_period_has_equal_length(start, end, previous):
+    from datetime import date
+
+    from finops.web.selectors import previous_period
+
+    got = previous_period(date.fromisoformat(start), date.fromisoformat(end))
+    assert tuple(d.isoformat() for d in got) == previous
+
+
+def test_period_over_period_change_per_group_and_in_total(tenants):
+    frame = tenants["frame"]
+    response = explore(login(), "group=service&granularity=day&start=2024-09-16&end=2024-09-30&compare=previous")
+    comparison = response.context["comparison"]
+    assert (comparison["previous_start"].isoformat(), comparison["previous_end"].isoformat()) == (
+        "2024-09-01",
+        "2024-09-15",
+    )
+    late = frame[frame["day"] >= "2024-09-16"].groupby("ServiceName")["BilledCost"].apply(lambda s: sum(s, Decimal(0)))
+    early = frame[frame["day"] <= "2024-09-15"].groupby("ServiceName")["BilledCost"].apply(lambda s: sum(s, Decimal(0)))
+    got = {r["comparison"].group: r["comparison"] for r in comparison["rows"]}
+    assert set(got) == set(late.index) | set(early.index)
+    for service, row in got.items():
+        current, previous = late.get(service, Decimal(0)), early.get(service, Decimal(0))
+        assert row.current == current and row.previous == previous
+        assert row.change == current - previous
+        if previous:
+            assert row.change_percent == pytest.approx(float((current - previous) / abs(previous)))
+        else:
+            assert row.change_percent is None
+    changes = [abs(r["comparison"].change) for r in comparison["rows"]]
+    assert changes == sorted(changes, reverse=True)
+    total = comparison["total"]
+    assert total.current == sum(late, Decimal(0)) and total.previous == sum(early, Decimal(0))
+    assert 'id="explore-compare-table"' in response.content.decode()
+    assert "compare=previous" in response.context["canonical_url"]
+
+
+def test_pivot_is_groups_by_periods(tenants):
+    from datetime import date, timedelta
+
+    frame = tenants["frame"].copy()
+    frame["week"] = [
+        (date.fromisoformat(d) - timedelta(days=date.fromisoformat(d).weekday())).isoformat() for d in frame["day"]
+    ]
+    response = explore(login(), "group=service&granularity=week&start=2024-09-01&end=2024-09-30&view=pivot")
+    pivot = response.context["pivot"]
+    weeks = sorted(frame["week"].unique())
+    assert [p.isoformat() for p in pivot["periods"]] == weeks
+    sums = frame.groupby(["ServiceName", "week"])["BilledCost"].apply(lambda s: sum(s, Decimal(0)).quantize(CENT))
+    assert pivot["groups"] == frame["ServiceName"].nunique() == len(pivot["rows"])
+    for row in pivot["rows"]:
+        assert row["cells"] == [sums.get((row["group"], w), Decimal(0)) for w in weeks]
+        assert row["total"] == sum(row["cells"], Decimal(0))
+    totals = [abs(r["total"]) for r in pivot["rows"]]
+    assert totals == sorted(totals, reverse=True)
+    body = response.content.decode()
+    assert 'id="explore-pivot"' in body and 'id="explore-table"' not in body
+    # The CSV stays the rows export whatever the page shows.
+    assert explore(login(), "group=service&granularity=week&start=2024-09-01&end=2024-09-30&view=pivot&format=csv")[
+        "Content-Type"
+    ].startswith("text/csv")
