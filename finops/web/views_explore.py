@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html_join
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from finops.accounts.access import AccessPolicy
 from finops.core.amounts import quantize_money
 from finops.core.spreadsheet import SpreadsheetSafeWriter
+from finops.usage.saved_views import SavedViewError, saved_view_create, saved_views_visible
 from finops.usage.selectors import ReportError
 from finops.web import figures, selectors
 from finops.web.access import cache_prefix, org_page, render_page
@@ -146,6 +149,8 @@ def explore(request: HttpRequest) -> HttpResponse:
             "chips": _chips(query, context["names"]),
             "canonical_url": canonical,
             "csv_url": f"{canonical}&format=csv",
+            "saved_query": explore_canonical_query(query),
+            "saved_views": list(saved_views_visible(scope)),
         }
     )
     return render_page(request, "web/explore.html", context)
@@ -263,3 +268,32 @@ def explore_warm(scope: AccessPolicy, last: date) -> None:
     query = selectors.explore_query_parse({}, default_end=last)
     cached(cache_prefix(scope), "page:explore", query.params(), lambda: explore_data(scope, query))
     _form_context(scope, selectors.explore_form_values({}, query), query.start, query.end)
+
+
+@org_page(personal=True)
+@require_POST
+def saved_view_save(request: HttpRequest) -> HttpResponse:
+    """Save the Explore view of ``query`` as ``name`` (every role may: a view is a bookmark, not a change)."""
+    scope: AccessPolicy = request.scope
+    query_text = request.POST.get("query", "")
+    params: dict[str, list[str]] = {}
+    for key, value in parse_qsl(query_text.lstrip("?")):
+        params.setdefault(key, []).append(value)
+    try:
+        query = selectors.explore_query_parse(params, default_end=selectors.as_of(scope) or date.today())
+        saved = saved_view_create(policy=scope, name=request.POST.get("name", ""), query=explore_canonical_query(query))
+    except (ReportError, SavedViewError) as error:
+        messages.error(request, f"The view was not saved: {error}")
+        return redirect(f"{reverse('web:explore')}?{query_text.lstrip('?')}")
+    messages.success(request, f"Saved the view {saved.name!r}; its link works for everyone in the organization.")
+    return redirect("web:saved_view", pk=saved.pk)
+
+
+@org_page()
+@require_GET
+def saved_view_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """A saved view's shareable URL: Explore with its query, in the caller's organization (another's is a 404)."""
+    saved = saved_views_visible(request.scope).filter(pk=pk).first()
+    if saved is None:
+        raise Http404("No such saved view in this organization.")
+    return redirect(f"{reverse('web:explore')}?{saved.query}")

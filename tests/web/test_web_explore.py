@@ -225,3 +225,45 @@ def test_pivot_is_groups_by_periods(tenants):
     assert explore(login(), "group=service&granularity=week&start=2024-09-01&end=2024-09-30&view=pivot&format=csv")[
         "Content-Type"
     ].startswith("text/csv")
+
+
+def test_saved_view_round_trip_shared_in_the_organization_and_404_elsewhere(tenants):
+    from finops.usage.models import SavedView
+
+    ann = login("ann")
+    query = "metric=effective&group=region&granularity=week&start=2024-09-01&end=2024-09-30&service=Virtual+Machines"
+    original = explore(ann, query)
+    saved_query = original.context["saved_query"]
+    response = ann.post("/explore/views/?org=alpha", {"name": "VM by region", "query": saved_query + "&org=beta"})
+    saved = SavedView.objects.get(name="VM by region")
+    assert (saved.organization, saved.owner.username) == (tenants["alpha"], "ann")
+    assert "org=" not in saved.query  # a view never pins an organization
+    assert response.status_code == 302 and response["Location"] == f"/explore/views/{saved.pk}/"
+    # Another member of alpha (a viewer) opens it and sees the same numbers.
+    vic = login("vic")
+    opened = vic.get(f"/explore/views/{saved.pk}/?org=alpha", follow=True)
+    assert opened.context["query"] == original.context["query"]
+    assert opened.context["rows"] == original.context["rows"]
+    assert "VM by region" in opened.content.decode()  # listed on the page
+    listed = vic.get("/api/v1/saved-views/?org=alpha").json()
+    assert [(v["id"], v["name"], v["query"], v["owner"]) for v in listed["results"]] == [
+        (saved.pk, "VM by region", saved.query, "ann")
+    ]
+    assert vic.get(f"/api/v1/saved-views/{saved.pk}/?org=alpha").json()["url"] == f"/explore/views/{saved.pk}/"
+    # Another organization: not found, on the page and in the API.
+    bob = login("bob")
+    assert bob.get(f"/explore/views/{saved.pk}/").status_code == 404
+    assert bob.get(f"/api/v1/saved-views/{saved.pk}/").status_code == 404
+    assert bob.get("/api/v1/saved-views/").json()["results"] == []
+    assert ann.get(f"/explore/views/{saved.pk}/?org=beta").status_code == 404
+
+
+def test_a_view_with_a_bad_query_or_no_name_is_not_saved(tenants):
+    from finops.usage.models import SavedView
+
+    ann = login("ann")
+    bad = ann.post("/explore/views/?org=alpha", {"name": "x", "query": "granularity=hour"}, follow=True)
+    assert "granularity: unknown &#x27;hour&#x27;" in bad.content.decode()
+    nameless = ann.post("/explore/views/?org=alpha", {"name": "  ", "query": "group=service"}, follow=True)
+    assert "name: give the view a name" in nameless.content.decode()
+    assert not SavedView.objects.exists()
