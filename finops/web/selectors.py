@@ -366,6 +366,7 @@ class ExploreQuery:
     start: date
     end: date
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    tag: tuple[str, str] | None = None  # (key, value): only the cost carrying this tag value
     # How the page shows the numbers (not part of what is computed, nor of params()): the table as rows or
     # as a pivot (groups x periods), and whether to compare with the previous period of equal length.
     view: str = "table"
@@ -379,6 +380,7 @@ class ExploreQuery:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "filters": {k: sorted(v) for k, v in sorted(self.filters.items())},
+            **({"tag": list(self.tag)} if self.tag else {}),
         }
 
 
@@ -451,6 +453,14 @@ def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> E
     compare = one("compare", "")
     if compare not in ("", "previous"):
         errors["compare"] = f"compare: unknown {compare!r}; the one comparison is 'previous'"
+    tag_text = one("tag", "")
+    tag = None
+    if tag_text:
+        key, sep, value = tag_text.partition("=")
+        if not sep or not key:
+            errors["tag"] = f"tag: {tag_text!r} is not KEY=VALUE"
+        else:
+            tag = (key, value)
     if errors:
         raise ExploreQueryError(errors)
     filters = {name: tuple(v for v in params.get(name, []) if v) for name in DIMENSIONS}
@@ -461,6 +471,7 @@ def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> E
         start=start,
         end=end,
         filters={k: v for k, v in filters.items() if v},
+        tag=tag,
         view=view,
         compare=compare == "previous",
     )
@@ -479,6 +490,7 @@ def explore_form_values(params: dict[str, list[str]], query: ExploreQuery | None
             "start": query.start.isoformat(),
             "end": query.end.isoformat(),
             "filters": {name: list(values) for name, values in query.filters.items()},
+            "tag": "=".join(query.tag) if query.tag else "",
             "view": query.view,
             "compare": "previous" if query.compare else "",
         }
@@ -498,6 +510,7 @@ def explore_form_values(params: dict[str, list[str]], query: ExploreQuery | None
         "start": one("start"),
         "end": one("end"),
         "filters": {name: [v for v in params.get(name, []) if v] for name in DIMENSIONS if params.get(name)},
+        "tag": one("tag"),
         "view": one("view"),
         "compare": one("compare"),
     }
@@ -530,6 +543,7 @@ def explore_rows(scope: AccessPolicy, query: ExploreQuery) -> pd.DataFrame:
             start=query.start,
             end=query.end,
             filters=query.filters,
+            tag=query.tag,
             granularity=query.granularity,
             team_ids=scope.team_ids,
         )
@@ -620,6 +634,20 @@ def explore_tag_keys(scope: AccessPolicy) -> list[str]:
         return sorted(set(keys))
 
     return cached(cache_prefix(scope), "tag_keys", {}, compute)
+
+
+EXPLORE_TAG_VALUES = 500  # tag filter choices offered at most (more: typed into the URL)
+
+
+def explore_tag_values(scope: AccessPolicy) -> list[str]:
+    """ "KEY=VALUE" choices of Explore's tag filter: the pairs in the caller's tag rollups, sorted, at most
+    EXPLORE_TAG_VALUES (the rollups hold one row per day and pair, so this stays a cheap distinct)."""
+
+    def compute() -> list[str]:
+        pairs = daily_tag_costs_visible(scope).values_list("tag_key", "tag_value").distinct().order_by()
+        return [f"{k}={v}" for k, v in sorted(set(pairs))[:EXPLORE_TAG_VALUES]]
+
+    return cached(cache_prefix(scope), "tag_values", {}, compute)
 
 
 def labelled(dimension: str, value: str, names: dict[str, dict[str, str]]) -> str:

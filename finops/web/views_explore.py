@@ -46,6 +46,8 @@ def _query_pairs(query: selectors.ExploreQuery) -> list[tuple[str, str]]:
     ]
     for name in selectors.DIMENSIONS:
         pairs.extend((name, value) for value in query.filters.get(name, ()))
+    if query.tag:
+        pairs.append(("tag", "=".join(query.tag)))
     if query.view != "table":
         pairs.append(("view", query.view))
     if query.compare:
@@ -77,6 +79,16 @@ def _chips(query: selectors.ExploreQuery, names: dict[str, dict[str, str]]) -> l
                     "remove_url": _url([p for p in pairs if p != (name, value)]),
                 }
             )
+    if query.tag:
+        text = "=".join(query.tag)
+        chips.append(
+            {
+                "name": "tag",
+                "value": text,
+                "label": f"Tag: {text}",
+                "remove_url": _url([p for p in pairs if p != ("tag", text)]),
+            }
+        )
     return chips
 
 
@@ -95,6 +107,7 @@ def _form_context(scope: AccessPolicy, form: dict, start: date, end: date) -> di
         "filter_dimensions": [(k, v[1]) for k, v in selectors.DIMENSIONS.items()],
         "granularities": list(selectors.GRANULARITIES),
         "tag_keys": selectors.explore_tag_keys(scope),
+        "tag_values": selectors.explore_tag_values(scope),
         "choices": _choices(scope, start, end, names),
         "names": names,
     }

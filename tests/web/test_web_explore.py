@@ -267,3 +267,23 @@ def test_a_view_with_a_bad_query_or_no_name_is_not_saved(tenants):
     nameless = ann.post("/explore/views/?org=alpha", {"name": "  ", "query": "group=service"}, follow=True)
     assert "name: give the view a name" in nameless.content.decode()
     assert not SavedView.objects.exists()
+
+
+def test_tag_filter_offers_the_data_pairs_and_keeps_only_that_value(tenants):
+    from collections import Counter
+
+    frame = tenants["frame"]
+    tags = [json.loads(t) if t not in ("", "NULL") else {} for t in frame["Tags"]]
+    pairs = Counter((k, v) for t in tags for k, v in t.items() if k and isinstance(v, str) and v)
+    (key, value), _ = pairs.most_common(1)[0]
+    client = login()
+    query = f"group=service&granularity=month&start=2024-09-01&end=2024-09-30&tag={key}={value}"
+    response = explore(client, query)
+    subset = frame[[t.get(key) == value for t in tags]]
+    expected = subset.groupby("ServiceName")["BilledCost"].apply(lambda s: sum(s, Decimal(0)).quantize(CENT))
+    assert {r["group"]: r["cost"] for r in response.context["rows"]} == expected.to_dict()
+    assert response.context["query"].tag == (key, value)
+    assert [c["label"] for c in response.context["chips"]] == [f"Tag: {key}={value}"]
+    body = html.unescape(response.content.decode())
+    assert f'<option value="{key}={value}" selected>' in body
+    assert explore(client, "tag=novalue").context["field_errors"] == {"tag": "tag: 'novalue' is not KEY=VALUE"}
