@@ -97,7 +97,7 @@ def test_an_error_keeps_every_field_and_names_the_field(tenants, query, field, m
     assert form["filters"] == {"service": ["Virtual Machines"], "region": ["eastus"]}
     # And the page shows them: selected options and input values, the bad field marked.
     assert '<option value="effective" selected>' in body
-    assert '<option value="environment" selected>' in body
+    assert 'id="f-tag" name="tag_key" value="environment"' in body
     assert f'value="{submitted["start"]}"' in body and f'value="{submitted["end"]}"' in body
     assert re.search(rf'id="f-{field}"[^>]*aria-invalid="true"', body)
 
@@ -127,8 +127,14 @@ def test_tag_keys_are_chosen_from_the_data(tenants):
         if tags not in ("", "NULL"):
             keys |= {k for k, v in json.loads(tags).items() if k and v not in (None, "")}  # tagged: a value
     body = explore(login()).content.decode()
-    select = body[body.index('id="f-tag"') : body.index("</select>", body.index('id="f-tag"'))]
-    assert set(re.findall(r'<option value="([^"]+)"', select)) == keys
+    # The key field offers the organization's keys (a datalist: typing stays possible) and suggests one of them.
+    offered = body[body.index('<datalist id="tag-keys">') : body.index("</datalist>")]
+    assert set(re.findall(r'<option value="([^"]+)"', offered)) == keys
+    assert re.search(r'id="f-tag"[^>]*list="tag-keys"', body)
+    assert re.search(r'placeholder="e.g. ([^"]+)"', body).group(1) in keys
+    # A key that is not in the data says so, naming the keys there are.
+    unknown = explore(login(), "group=tag&tag_key=colour").content.decode()
+    assert "colour is not a tag key in this data" in html.unescape(unknown)
 
 
 def test_active_filters_are_chips_that_remove_themselves(tenants):
