@@ -123,7 +123,7 @@ def explore(request: HttpRequest) -> HttpResponse:
         query = selectors.explore_query_parse(params, default_end=last)
     except ReportError as error:
         # Every field keeps what was submitted; the message and the field itself say which field is wrong.
-        field_errors = getattr(error, "errors", {})
+        field_errors = error.errors if isinstance(error, selectors.ExploreQueryError) else {}
         context = _form_context(
             scope, selectors.explore_form_values(params), selectors.explore_default_start(last), last
         )
@@ -144,7 +144,8 @@ def explore(request: HttpRequest) -> HttpResponse:
     canonical = _url(pairs)
     show_all = request.GET.get("rows") == "all"
     if query.view == "pivot":
-        pivot = _pivot(rows, data["currency"], limit=None if show_all else TABLE_ROWS)
+        periods = selectors.period_starts(query.start, query.end, query.granularity)
+        pivot = _pivot(rows, data["currency"], periods, limit=None if show_all else TABLE_ROWS)
         more = pivot["groups"] > len(pivot["rows"])
     else:
         pivot, more = None, len(rows) > TABLE_ROWS and not show_all
@@ -156,7 +157,7 @@ def explore(request: HttpRequest) -> HttpResponse:
             "field_errors": {},
             "table_body": _table_body(rows if show_all else rows[:TABLE_ROWS]),
             "shown_rows": len(rows) if show_all else min(len(rows), TABLE_ROWS),
-            "show_all_url": f"{canonical}&rows=all#explore-table" if more else None,
+            "show_all_url": f"{canonical}&rows=all#explore-{'pivot' if pivot else 'table'}" if more else None,
             "pivot": pivot,
             "comparison": _comparison(scope, query, data["currency"]) if query.compare else None,
             "chips": _chips(query, context["names"]),
@@ -169,9 +170,9 @@ def explore(request: HttpRequest) -> HttpResponse:
     return render_page(request, "web/explore.html", context)
 
 
-def _pivot(rows: list[dict], currency: str, *, limit: int | None) -> dict:
-    """Groups as rows, periods as columns (one currency), largest total first; ``limit`` groups at most."""
-    periods = sorted({r["period"] for r in rows if r["currency"] == currency})
+def _pivot(rows: list[dict], currency: str, periods: list[date], *, limit: int | None) -> dict:
+    """Groups as rows, every period of the window as a column (0 without cost), one currency; largest total
+    first; ``limit`` groups at most."""
     cells: dict[str, dict[date, Decimal]] = {}
     texts: dict[str, str] = {}
     for r in rows:
