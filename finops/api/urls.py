@@ -11,6 +11,7 @@ from finops.api.commitments_api import CommitmentListApi, CommitmentTermsImportA
 from finops.api.forecasting_api import AnomalyViewSet, SeriesForecastViewSet
 from finops.api.optimizer_api import OptimizationRunViewSet, RightsizingApi
 from finops.api.pricing_api import CatalogImportViewSet, PriceLookupApi, PriceViewSet, SkuViewSet
+from finops.api.saved_views_api import SavedViewViewSet
 
 router = SimpleRouter()
 router.register("skus", SkuViewSet, basename="sku")
@@ -26,6 +27,7 @@ router.register("optimizer/runs", OptimizationRunViewSet, basename="optimizer-ru
 router.register("forecasts", SeriesForecastViewSet, basename="forecast")
 router.register("anomalies", AnomalyViewSet, basename="anomaly")
 router.register("budgets", BudgetViewSet, basename="budget")
+router.register("saved-views", SavedViewViewSet, basename="saved-view")
 
 routes = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

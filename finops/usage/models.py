@@ -260,3 +260,20 @@ class DailyTagCost(DailyRollup):
 
     def __str__(self) -> str:
         return f"{self.day} {self.tag_key}={self.tag_value} {self.billed_cost}"
+
+
+class SavedView(models.Model):
+    """A named Explore query (the query string that reproduces it), saved by a user and shared with every member
+    of its organization by its URL."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="saved_views")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=200)
+    query = models.TextField(help_text="Explore's query string, without the leading '?'.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.organization.slug}: {self.name}"

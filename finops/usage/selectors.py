@@ -433,6 +433,29 @@ def cost_summary(
     return [CostRow(group=r.group, currency=r.currency, cost=r.cost) for r in rows]
 
 
+def account_names(*, organization: Organization) -> dict[str, dict[str, str]]:
+    """The names the billing data carries for account ids: {"account": {BillingAccountId: BillingAccountName},
+    "sub_account": {SubAccountId: SubAccountName}}; ids without a name are absent (one name per id: the
+    smallest, when a provider renamed an account)."""
+    items = LineItem.objects.filter(organization=organization)
+    out: dict[str, dict[str, str]] = {"account": {}, "sub_account": {}}
+    for dimension, id_field, name_field in (
+        ("account", "billing_account_id", "billing_account_name"),
+        ("sub_account", "sub_account_id", "sub_account_name"),
+    ):
+        pairs = (
+            items.exclude(**{f"{name_field}__isnull": True})
+            .exclude(**{name_field: ""})
+            .values_list(id_field, name_field)
+            .distinct()
+            .order_by()
+        )
+        for account_id, name in sorted(pairs, key=lambda pair: (pair[0] or "", pair[1])):
+            if account_id:
+                out[dimension].setdefault(account_id, name)
+    return out
+
+
 def daily_costs_visible(policy: AccessPolicy) -> QuerySet[DailyCost]:
     """The daily rollup rows a caller may read."""
     return policy.scope(DailyCost.objects.all(), team_field="team_id")

@@ -76,23 +76,43 @@ def _labels(values: pd.Series) -> list[str]:
     return [v.isoformat() if hasattr(v, "isoformat") else str(v) for v in values]
 
 
+# Explore's chart keeps more groups than the overview's: two more colours (Paul Tol's muted wine and teal).
+EXTRA_COLOURS = ("#882255", "#44AA99")
+PERIOD_TICKFORMATS = {"month": "%b %Y", "week": "%d %b %Y", "day": "%d %b %Y"}
+
+
 def stacked_bars(
-    frame: pd.DataFrame, *, x: str, group: str, value: str, title: str, currency: str, x_title: str = ""
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    group: str,
+    value: str,
+    title: str,
+    currency: str,
+    x_title: str = "",
+    keep: int | None = None,
+    x_values: Sequence[Any] | None = None,
+    period: str | None = None,
 ) -> dict[str, Any]:
-    """One bar trace per group, stacked over ``x``: the ``len(PALETTE)`` largest groups (by total absolute
-    value) largest first, the rest summed as "Other" (grey, last). Missing (x, group) points are 0."""
+    """One bar trace per group, stacked over ``x``: the ``keep`` (default ``len(PALETTE)``; 0: all) largest
+    groups (by total absolute value) largest first, the rest summed as "Other" (grey, last). Missing (x, group)
+    points are 0; ``x_values`` (every period of the window) adds the periods without any cost as 0, so bars sit
+    at their dates. ``period`` ("day", "week", "month") makes the x-axis a date axis labelled by that period."""
     traces = []
+    colours = (*PALETTE, *EXTRA_COLOURS)
+    keep = len(PALETTE) if keep is None else keep
     if not frame.empty:
         data = pd.DataFrame({x: frame[x], group: frame[group].astype(str), value: frame[value].astype(float)})
         table = data.groupby([x, group], sort=True)[value].sum().unstack(fill_value=0.0).sort_index()
+        if x_values is not None:
+            table = table.reindex(sorted(set(x_values) | set(table.index)), fill_value=0.0)
         order = table.abs().sum().sort_values(ascending=False, kind="stable").index.tolist()
-        keep = len(PALETTE)
-        if len(order) > keep:
+        if keep and len(order) > keep:
             table[OTHER_LABEL] = table[order[keep:]].sum(axis=1)
             order = [*order[:keep], OTHER_LABEL]
         xs = _labels(pd.Series(table.index))
         for index, name in enumerate(order):
-            colour = OTHER_COLOUR if name == OTHER_LABEL else PALETTE[index % len(PALETTE)]
+            colour = OTHER_COLOUR if name == OTHER_LABEL else colours[index % len(colours)]
             traces.append(
                 {
                     "type": "bar",
@@ -103,9 +123,14 @@ def stacked_bars(
                     "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>%{fullData.name}</extra>",
                 }
             )
+    xaxis: dict[str, Any] = {"title": {"text": x_title}}
+    if period in PERIOD_TICKFORMATS:
+        xaxis.update({"type": "date", "tickformat": PERIOD_TICKFORMATS[period]})
+        if period == "month":
+            xaxis["dtick"] = "M1"
     return {
         "data": traces,
-        "layout": _layout(title, barmode="relative", yaxis=money_axis(currency), xaxis={"title": {"text": x_title}}),
+        "layout": _layout(title, barmode="relative", yaxis=money_axis(currency), xaxis=xaxis),
     }
 
 

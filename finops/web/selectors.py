@@ -6,8 +6,9 @@ round for display only."""
 from __future__ import annotations
 
 import calendar
+import dataclasses
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -24,8 +25,11 @@ from finops.usage.selectors import (
     NONE_LABEL,
     TAG_PREFIX,
     ReportError,
+    account_names,
     cost_breakdown,
     daily_costs_visible,
+    daily_tag_costs_visible,
+    period_start,
     usage_q,
 )
 from finops.web.access import cache_prefix
@@ -358,6 +362,12 @@ def commitment_monthly(scope: AccessPolicy, *, start: date, end: date, currency:
 # --- Explore --------------------------------------------------------------------------------
 
 
+EXPLORE_DEFAULT_GRANULARITY = "month"
+EXPLORE_DEFAULT_MONTHS = 3
+EXPLORE_MAX_DAYS = 3 * 366
+EXPLORE_VIEWS = ("table", "pivot")
+
+
 @dataclass(frozen=True)
 class ExploreQuery:
     metric: str
@@ -366,6 +376,11 @@ class ExploreQuery:
     start: date
     end: date
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    tag: tuple[str, str] | None = None  # (key, value): only the cost carrying this tag value
+    # How the page shows the numbers (not part of what is computed, nor of params()): the table as rows or
+    # as a pivot (groups x periods), and whether to compare with the previous period of equal length.
+    view: str = "table"
+    compare: bool = False
 
     def params(self) -> dict:
         return {
@@ -375,7 +390,16 @@ class ExploreQuery:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "filters": {k: sorted(v) for k, v in sorted(self.filters.items())},
+            **({"tag": list(self.tag)} if self.tag else {}),
         }
+
+
+class ExploreQueryError(ReportError):
+    """Explore's query string had bad fields: ``errors`` maps each field name to a message naming it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors.values()))
 
 
 def _parse_date(text: str, name: str) -> date:
@@ -385,8 +409,16 @@ def _parse_date(text: str, name: str) -> date:
         raise ReportError(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from error
 
 
+def explore_default_start(end: date) -> date:
+    """The first day of the default window: the last EXPLORE_DEFAULT_MONTHS calendar months up to ``end``."""
+    return add_months(month_start(end), 1 - EXPLORE_DEFAULT_MONTHS)
+
+
 def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> ExploreQuery:
-    """Validate Explore's query string (a QueryDict as lists). Bad values raise ReportError naming the field."""
+    """Validate Explore's query string (a QueryDict as lists). Every bad field is reported at once: raises
+    ExploreQueryError whose ``errors`` names each field. ``group=tag&tag_key=KEY`` (the form's choice) is
+    ``group=tag:KEY``; allocated_tag alike."""
+    errors: dict[str, str] = {}
 
     def one(name: str, default: str) -> str:
         values = params.get(name) or [default]
@@ -394,21 +426,53 @@ def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> E
 
     metric = one("metric", "billed")
     if metric not in METRICS:
-        raise ReportError(f"metric: unknown {metric!r}; choose one of {', '.join(METRICS)}")
+        errors["metric"] = f"metric: unknown {metric!r}; choose one of {', '.join(METRICS)}"
     group = one("group", "service")
-    keyed = any(group.startswith(p) and len(group) > len(p) for p in (TAG_PREFIX, ALLOCATED_TAG_PREFIX))
-    if group not in DIMENSIONS and group not in LINE_ITEM_DIMENSIONS and not keyed:
-        choices = ", ".join([*DIMENSIONS, *LINE_ITEM_DIMENSIONS])
-        raise ReportError(f"group: unknown {group!r}; choose one of {choices}, tag:KEY or allocated_tag:KEY")
-    granularity = one("granularity", "day")
+    if group in ("tag", "allocated_tag"):
+        key = (params.get("tag_key") or [""])[-1].strip()
+        if key:
+            group = f"{group}:{key}"
+        else:
+            errors["tag_key"] = "group: choose a tag key (Tag key is empty)"
+    else:
+        keyed = any(group.startswith(p) and len(group) > len(p) for p in (TAG_PREFIX, ALLOCATED_TAG_PREFIX))
+        if group not in DIMENSIONS and group not in LINE_ITEM_DIMENSIONS and not keyed:
+            choices = ", ".join([*DIMENSIONS, *LINE_ITEM_DIMENSIONS])
+            errors["group"] = f"group: unknown {group!r}; choose one of {choices}, tag:KEY or allocated_tag:KEY"
+    granularity = one("granularity", EXPLORE_DEFAULT_GRANULARITY)
     if granularity not in GRANULARITIES:
-        raise ReportError(f"granularity: unknown {granularity!r}; choose one of {', '.join(GRANULARITIES)}")
-    end = _parse_date(one("end", default_end.isoformat()), "end")
-    start = _parse_date(one("start", add_months(month_start(end), -2).isoformat()), "start")
-    if start > end:
-        raise ReportError(f"start {start} is after end {end}")
-    if (end - start).days > 3 * 366:
-        raise ReportError("start..end: at most three years at a time")
+        errors["granularity"] = f"granularity: unknown {granularity!r}; choose one of {', '.join(GRANULARITIES)}"
+    end = start = None
+    try:
+        end = _parse_date(one("end", default_end.isoformat()), "end")
+    except ReportError as error:
+        errors["end"] = str(error)
+    try:
+        start = _parse_date(one("start", explore_default_start(end or default_end).isoformat()), "start")
+    except ReportError as error:
+        errors["start"] = str(error)
+    if start and end and start > end:
+        errors["start"] = f"start {start} is after end {end}"
+    elif start and end and (end - start).days > EXPLORE_MAX_DAYS:
+        errors["end"] = (
+            f"end: {start}..{end} is {(end - start).days + 1} days; start..end: at most three years at a time"
+        )
+    view = one("view", "table")
+    if view not in EXPLORE_VIEWS:
+        errors["view"] = f"view: unknown {view!r}; choose one of {', '.join(EXPLORE_VIEWS)}"
+    compare = one("compare", "")
+    if compare not in ("", "previous"):
+        errors["compare"] = f"compare: unknown {compare!r}; the one comparison is 'previous'"
+    tag_text = one("tag", "")
+    tag = None
+    if tag_text:
+        key, sep, value = tag_text.partition("=")
+        if not sep or not key:
+            errors["tag"] = f"tag: {tag_text!r} is not KEY=VALUE"
+        else:
+            tag = (key, value)
+    if errors:
+        raise ExploreQueryError(errors)
     filters = {name: tuple(v for v in params.get(name, []) if v) for name in FILTER_DIMENSIONS}
     return ExploreQuery(
         metric=metric,
@@ -417,7 +481,64 @@ def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> E
         start=start,
         end=end,
         filters={k: v for k, v in filters.items() if v},
+        tag=tag,
+        view=view,
+        compare=compare == "previous",
     )
+
+
+def explore_form_values(params: dict[str, list[str]], query: ExploreQuery | None = None) -> dict:
+    """What Explore's form shows: the parsed query's values, or (``query`` None, after an error) the values as
+    submitted, so no field loses what the user typed."""
+    if query is not None:
+        kind, _, key = query.group.partition(":")
+        return {
+            "metric": query.metric,
+            "group": kind if key else query.group,
+            "tag_key": key,
+            "granularity": query.granularity,
+            "start": query.start.isoformat(),
+            "end": query.end.isoformat(),
+            "filters": {name: list(values) for name, values in query.filters.items()},
+            "tag": "=".join(query.tag) if query.tag else "",
+            "view": query.view,
+            "compare": "previous" if query.compare else "",
+        }
+
+    def one(name: str) -> str:
+        return (params.get(name) or [""])[-1]
+
+    group = one("group")
+    kind, _, key = group.partition(":")
+    if kind in ("tag", "allocated_tag") and key:
+        group = kind
+    return {
+        "metric": one("metric"),
+        "group": group,
+        "tag_key": key or one("tag_key"),
+        "granularity": one("granularity"),
+        "start": one("start"),
+        "end": one("end"),
+        "filters": {name: [v for v in params.get(name, []) if v] for name in FILTER_DIMENSIONS if params.get(name)},
+        "tag": one("tag"),
+        "view": one("view"),
+        "compare": one("compare"),
+    }
+
+
+def period_starts(start: date, end: date, granularity: str) -> list[date]:
+    """Every period of [start, end] by its first day (ISO weeks start on Monday). Pure."""
+    out: list[date] = []
+    current = period_start(start, granularity)
+    while current <= end:
+        out.append(current)
+        if granularity == "month":
+            current = add_months(current, 1)
+        elif granularity == "week":
+            current += timedelta(days=7)
+        else:
+            current += timedelta(days=1)
+    return out
 
 
 def explore_rows(scope: AccessPolicy, query: ExploreQuery) -> pd.DataFrame:
@@ -432,6 +553,7 @@ def explore_rows(scope: AccessPolicy, query: ExploreQuery) -> pd.DataFrame:
             start=query.start,
             end=query.end,
             filters=query.filters,
+            tag=query.tag,
             granularity=query.granularity,
             team_ids=scope.team_ids,
         )
@@ -453,6 +575,95 @@ def explore_choices(scope: AccessPolicy, *, start: date, end: date) -> dict[str,
         return out
 
     return cached(cache_prefix(scope), "choices", {"start": start, "end": end}, compute)
+
+
+def previous_period(start: date, end: date) -> tuple[date, date]:
+    """The period of equal length just before [start, end]: the same number of whole months when the window is
+    whole months (Jul-Sep -> Apr-Jun), otherwise the same number of days. Pure."""
+    next_day = end + timedelta(days=1)
+    if start.day == 1 and next_day.day == 1:
+        months = (next_day.year - start.year) * 12 + next_day.month - start.month
+        return add_months(start, -months), start - timedelta(days=1)
+    return start - (next_day - start), start - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    group: str
+    current: Decimal
+    previous: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.current - self.previous
+
+    @property
+    def change_percent(self) -> float | None:
+        """Change as a fraction of the previous period's cost; None when that was zero."""
+        return float(self.change / abs(self.previous)) if self.previous else None
+
+
+def compare_groups(current: dict[str, Decimal], previous: dict[str, Decimal]) -> list[Comparison]:
+    """Each group of either period, largest absolute change first (ties by name). Pure."""
+    rows = [
+        Comparison(group=g, current=current.get(g, Decimal(0)), previous=previous.get(g, Decimal(0)))
+        for g in set(current) | set(previous)
+    ]
+    return sorted(rows, key=lambda r: (-abs(r.change), r.group))
+
+
+def explore_group_totals(scope: AccessPolicy, query: ExploreQuery, *, currency: str) -> dict[str, Decimal]:
+    """Cost per group of ``query`` over its whole window in ``currency`` (its rows summed over periods)."""
+    frame = explore_rows(scope, query)
+    totals: dict[str, Decimal] = {}
+    for row in frame[frame["currency"] == currency].itertuples() if not frame.empty else ():
+        totals[row.group] = totals.get(row.group, Decimal(0)) + row.cost
+    return totals
+
+
+def explore_comparison(scope: AccessPolicy, query: ExploreQuery, *, currency: str) -> tuple[date, date, list]:
+    """This period against the previous one of equal length, per group: (previous start, previous end, rows)."""
+    previous_start, previous_end = previous_period(query.start, query.end)
+    before = dataclasses.replace(query, start=previous_start, end=previous_end)
+    rows = compare_groups(
+        explore_group_totals(scope, query, currency=currency), explore_group_totals(scope, before, currency=currency)
+    )
+    return previous_start, previous_end, rows
+
+
+def explore_account_names(scope: AccessPolicy) -> dict[str, dict[str, str]]:
+    """Account and sub-account names by id (usage.selectors.account_names), cached per organization version."""
+    return cached(cache_prefix(scope), "account_names", {}, lambda: account_names(organization=scope.organization))
+
+
+def explore_tag_keys(scope: AccessPolicy) -> list[str]:
+    """The tag keys present in the caller's tag rollups, sorted: the choices of Explore's "Tag key"."""
+
+    def compute() -> list[str]:
+        keys = daily_tag_costs_visible(scope).values_list("tag_key", flat=True).distinct().order_by()
+        return sorted(set(keys))
+
+    return cached(cache_prefix(scope), "tag_keys", {}, compute)
+
+
+EXPLORE_TAG_VALUES = 500  # tag filter choices offered at most (more: typed into the URL)
+
+
+def explore_tag_values(scope: AccessPolicy) -> list[str]:
+    """ "KEY=VALUE" choices of Explore's tag filter: the pairs in the caller's tag rollups, sorted, at most
+    EXPLORE_TAG_VALUES (the rollups hold one row per day and pair, so this stays a cheap distinct)."""
+
+    def compute() -> list[str]:
+        pairs = daily_tag_costs_visible(scope).values_list("tag_key", "tag_value").distinct().order_by()
+        return [f"{k}={v}" for k, v in sorted(set(pairs))[:EXPLORE_TAG_VALUES]]
+
+    return cached(cache_prefix(scope), "tag_values", {}, compute)
+
+
+def labelled(dimension: str, value: str, names: dict[str, dict[str, str]]) -> str:
+    """A group value as shown: an account as "name (id)" when the data names it, anything else as is. Pure."""
+    name = names.get(dimension, {}).get(value)
+    return f"{name} ({value})" if name and name != value else value
 
 
 # --- Team -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from finops.web import (
     views_budgets,
     views_carbon,
     views_commitments,
+    views_explore,
     views_forecasts,
     views_optimizer,
     views_pricing,
@@ -15,7 +16,9 @@ from finops.web import (
 app_name = "web"
 urlpatterns = [
     path("", views.overview, name="overview"),
-    path("explore/", views.explore, name="explore"),
+    path("explore/", views_explore.explore, name="explore"),
+    path("explore/views/", views_explore.saved_view_save, name="saved_view_save"),
+    path("explore/views/<int:pk>/", views_explore.saved_view_open, name="saved_view"),
     path("teams/", views.teams, name="teams"),
     path("team-mappings/", views.team_mappings, name="team_mappings"),
     path("teams/<slug:slug>/", views.team, name="team"),

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -15,17 +15,14 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
 from finops.accounts.access import AccessPolicy
 from finops.accounts.models import Membership, Organization, Role, Team, TeamTagMapping
-from finops.core.amounts import exact_add, quantize_money
-from finops.core.spreadsheet import SpreadsheetSafeWriter
 from finops.core.tasks import QueueUnavailable
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.models import IngestJob
-from finops.usage.selectors import ALLOCATED_TAG_PREFIX, METRICS, ReportError
+from finops.usage.selectors import METRICS
 from finops.usage.services import billing_upload_create
 from finops.usage.teams import TeamMappingError, team_tag_mapping_set, team_tag_mappings
 from finops.usage.uploads import upload_request_check
@@ -34,10 +31,9 @@ from finops.web.access import cache_prefix, org_page, render_page
 from finops.web.cache import cached
 from finops.web.metrics_csv import MetricFileError
 from finops.web.services import business_metrics_upload
-from finops.web.templatetags.finops_format import format_money
+from finops.web.views_explore import METRIC_LABELS, explore_warm
 from finops.web.views_forecasts import forecast_slot
 
-METRIC_LABELS = {"billed": "Billed", "effective": "Amortized (effective)", "list": "List (on-demand)"}
 FINAL_STATUSES = (IngestJob.Status.SUCCEEDED, IngestJob.Status.DUPLICATE, IngestJob.Status.FAILED)
 
 
@@ -180,138 +176,6 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str, currency: str |
         }
     )
     return context
-
-
-# --- Explore --------------------------------------------------------------------------------
-
-
-def _explore_params(request: HttpRequest) -> dict[str, list[str]]:
-    params = {key: request.GET.getlist(key) for key in request.GET}
-    # The form's "Tag key" choices: group=tag + tag_key=KEY is the same view as group=tag:KEY (allocated_tag alike).
-    kind = params.get("group", [""])[-1]
-    if kind in ("tag", "allocated_tag"):
-        key = (params.get("tag_key") or [""])[-1].strip()
-        if not key:
-            raise ReportError("group: choose a tag key")
-        params["group"] = [f"{kind}:{key}"]
-    return params
-
-
-def _explore_canonical_url(query: selectors.ExploreQuery) -> str:
-    pairs: list[tuple[str, str]] = [
-        ("metric", query.metric),
-        ("group", query.group),
-        ("granularity", query.granularity),
-        ("start", query.start.isoformat()),
-        ("end", query.end.isoformat()),
-    ]
-    for name in selectors.FILTER_DIMENSIONS:
-        pairs.extend((name, value) for value in query.filters.get(name, ()))
-    return f"{reverse('web:explore')}?{urlencode(pairs)}"
-
-
-@org_page()
-@require_GET
-def explore(request: HttpRequest) -> HttpResponse:
-    scope: AccessPolicy = request.scope
-    last = selectors.as_of(scope) or date.today()
-    context: dict = {
-        "metric_labels": METRIC_LABELS,
-        "dimensions": [(k, v[1]) for k, v in selectors.DIMENSIONS.items()]
-        + list(selectors.LINE_ITEM_DIMENSIONS.items()),
-        "filter_dimensions": [(k, v[1]) for k, v in selectors.FILTER_DIMENSIONS.items()],
-        "granularities": list(selectors.GRANULARITIES),
-    }
-    try:
-        query = selectors.explore_query_parse(_explore_params(request), default_end=last)
-    except ReportError as error:
-        return render_page(request, "web/explore.html", {**context, "error": str(error)}, status=400)
-    data = cached(cache_prefix(scope), "page:explore", query.params(), lambda: _explore_data(scope, query))
-    rows = data["rows"]
-    if request.GET.get("format") == "csv":
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        name = f"explore-{scope.organization.slug}-{query.group.replace(':', '-')}-{query.start}-{query.end}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        writer = SpreadsheetSafeWriter(response, lineterminator="\n")
-        writer.writerow(["period", "group", "currency", "cost"])
-        for row in rows:
-            writer.writerow([row["period"].isoformat(), row["group"], row["currency"], f"{row['cost']:f}"])
-        return response
-    canonical = _explore_canonical_url(query)
-    context.update(
-        {
-            **data,
-            "query": query,
-            "tag_key": query.group.partition(":")[2],
-            "allocated_tag": query.group.startswith(ALLOCATED_TAG_PREFIX),
-            "canonical_url": canonical,
-            "csv_url": f"{canonical}&format=csv",
-        }
-    )
-    return render_page(request, "web/explore.html", context)
-
-
-def _explore_group_label(group: str) -> str:
-    kind, _, key = group.partition(":")
-    if kind == "tag" and key:
-        return f"tag {key}"
-    if kind == "allocated_tag" and key:
-        return f"allocated tag {key}"
-    return selectors.DIMENSIONS[group][1] if group in selectors.DIMENSIONS else selectors.LINE_ITEM_DIMENSIONS[group]
-
-
-def _explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
-    frame = selectors.explore_rows(scope, query)
-    rows = []
-    for r in frame.itertuples():
-        cost = quantize_money(r.cost)
-        # Formatted once here (cached), not per request in the template loop.
-        rows.append(
-            {
-                "period": r.period,
-                "period_text": r.period.isoformat(),
-                "group": r.group,
-                "currency": r.currency,
-                "cost": cost,
-                "cost_text": format_money(cost, r.currency),
-            }
-        )
-    # One total per currency, never one number across currencies; the chart shows one currency: the main one
-    # when the rows hold it (else the first of theirs), the others are named beside it.
-    # Exact sums of the unrounded costs (rows are rounded to the cent for display only).
-    totals: dict[str, Decimal] = {}
-    for r in frame.itertuples():
-        totals[r.currency] = exact_add(totals.get(r.currency, Decimal(0)), r.cost)
-    main = selectors.main_currency(scope)
-    currency = main if main in totals or not totals else sorted(totals)[0]
-    group_label = _explore_group_label(query.group)
-    chart_frame = frame[frame["currency"] == currency] if not frame.empty else frame
-    figure = figures.stacked_bars(
-        chart_frame,
-        x="period",
-        group="group",
-        value="cost",
-        title=f"{METRIC_LABELS[query.metric]} cost by {query.granularity} and {group_label.lower()} ({currency})",
-        currency=currency,
-        x_title=query.granularity.capitalize(),
-    )
-    # The table body is rendered once here and cached with the numbers: thousands of rows through the
-    # template engine on every request would dominate the page time.
-    table_body = format_html_join(
-        "",
-        '<tr><td>{}</td><td>{}</td><td>{}</td><td class="num" data-value="{}">{}</td></tr>',
-        ((r["period_text"], r["group"], r["currency"], r["cost"], r["cost_text"]) for r in rows),
-    )
-    return {
-        "rows": rows,
-        "table_body": table_body,
-        "total": totals.get(currency, Decimal(0)),
-        "currency": currency,
-        "totals": [{"currency": c, "total": totals[c]} for c in sorted(totals)],
-        "figure": figure,
-        "group_label": group_label,
-        "choices": selectors.explore_choices(scope, start=query.start, end=query.end),
-    }
 
 
 # --- Teams ----------------------------------------------------------------------------------
@@ -593,8 +457,7 @@ def dashboard_cache_warm(organization_id: int) -> list[str]:
             forecast_slot(scope, metric=metric, currency=data["currency"], mtd_start=data["mtd_start"])
     last = selectors.as_of(scope)
     if last is not None:
-        query = selectors.explore_query_parse({}, default_end=last)
-        cached(cache_prefix(scope), "page:explore", query.params(), lambda: _explore_data(scope, query))
+        explore_warm(scope, last)
         warmed.append("explore default")
     cached(cache_prefix(scope), "page:teams", {}, lambda: _teams_data(scope))
     warmed.append("teams")

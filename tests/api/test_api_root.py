@@ -25,6 +25,7 @@ DOCUMENTED = {
     "rightsizing": "/api/v1/rightsizing",
     "commitments": "/api/v1/commitments/",
     "carbon/summary": "/api/v1/carbon/summary",
+    "saved-views": "/api/v1/saved-views/",
     "focus-export": "/api/v1/focus-export",
     "schema": "/api/v1/schema/",
 }

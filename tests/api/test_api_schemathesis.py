@@ -64,6 +64,8 @@ EXPECTED_PATHS = {
     "/api/v1/budgets/{id}/alerts/",
     "/api/v1/budgets/{id}/state/",
     "/api/v1/carbon/summary",
+    "/api/v1/saved-views/",
+    "/api/v1/saved-views/{id}/",
 }
 
 

@@ -1,0 +1,319 @@
+"""Explore: any cost breakdown (cost_breakdown through web.selectors) as a chart, a table and its CSV export.
+
+The default answers a question on its own (the last three months by service, monthly, the ten largest services
+plus "Other"); the table shows its first rows with a link to all of them; the CSV is always every row."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from urllib.parse import parse_qsl, urlencode
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html_join
+from django.views.decorators.http import require_GET, require_POST
+
+from finops.accounts.access import AccessPolicy
+from finops.core.amounts import exact_add, quantize_money
+from finops.core.spreadsheet import SpreadsheetSafeWriter
+from finops.usage.saved_views import SavedViewError, saved_view_create, saved_views_visible
+from finops.usage.selectors import ReportError
+from finops.web import figures, selectors
+from finops.web.access import cache_prefix, org_page, render_page
+from finops.web.cache import cached
+from finops.web.templatetags.finops_format import format_money
+
+METRIC_LABELS = {"billed": "Billed", "effective": "Amortized (effective)", "list": "List (on-demand)"}
+TABLE_ROWS = 50  # rows of the table before "Show all"
+CHART_GROUPS = 10  # groups drawn before the rest is summed as "Other"
+LABELLED_DIMENSIONS = ("account", "sub_account")  # shown as "name (id)" when the data names them
+
+
+def _params(request: HttpRequest) -> dict[str, list[str]]:
+    return {key: request.GET.getlist(key) for key in request.GET}
+
+
+def _query_pairs(query: selectors.ExploreQuery) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = [
+        ("metric", query.metric),
+        ("group", query.group),
+        ("granularity", query.granularity),
+        ("start", query.start.isoformat()),
+        ("end", query.end.isoformat()),
+    ]
+    for name in selectors.FILTER_DIMENSIONS:
+        pairs.extend((name, value) for value in query.filters.get(name, ()))
+    if query.tag:
+        pairs.append(("tag", "=".join(query.tag)))
+    if query.view != "table":
+        pairs.append(("view", query.view))
+    if query.compare:
+        pairs.append(("compare", "previous"))
+    return pairs
+
+
+def _url(pairs: list[tuple[str, str]]) -> str:
+    return f"{reverse('web:explore')}?{urlencode(pairs)}"
+
+
+def explore_canonical_query(query: selectors.ExploreQuery) -> str:
+    """The query string that reproduces ``query`` (what a saved view stores)."""
+    return urlencode(_query_pairs(query))
+
+
+def _chips(query: selectors.ExploreQuery, names: dict[str, dict[str, str]]) -> list[dict]:
+    """The active filters, each with the URL of this view without it."""
+    pairs = _query_pairs(query)
+    labels = dict(selectors.FILTER_DIMENSIONS)
+    chips = []
+    for name in selectors.FILTER_DIMENSIONS:
+        for value in query.filters.get(name, ()):
+            chips.append(
+                {
+                    "name": name,
+                    "value": value,
+                    "label": f"{labels[name][1]}: {selectors.labelled(name, value, names)}",
+                    "remove_url": _url([p for p in pairs if p != (name, value)]),
+                }
+            )
+    if query.tag:
+        text = "=".join(query.tag)
+        chips.append(
+            {
+                "name": "tag",
+                "value": text,
+                "label": f"Tag: {text}",
+                "remove_url": _url([p for p in pairs if p != ("tag", text)]),
+            }
+        )
+    return chips
+
+
+def _choices(scope: AccessPolicy, start: date, end: date, names: dict[str, dict[str, str]]) -> dict[str, list]:
+    values = selectors.explore_choices(scope, start=start, end=end)
+    return {name: [(v, selectors.labelled(name, v, names)) for v in vs] for name, vs in values.items()}
+
+
+def _form_context(scope: AccessPolicy, form: dict, start: date, end: date) -> dict:
+    names = selectors.explore_account_names(scope)
+    return {
+        "form": form,
+        "metric_labels": METRIC_LABELS,
+        "dimensions": [(k, v[1]) for k, v in selectors.DIMENSIONS.items()]
+        + list(selectors.LINE_ITEM_DIMENSIONS.items()),
+        "filter_dimensions": [(k, v[1]) for k, v in selectors.FILTER_DIMENSIONS.items()],
+        "granularities": list(selectors.GRANULARITIES),
+        "tag_keys": selectors.explore_tag_keys(scope),
+        "tag_values": selectors.explore_tag_values(scope),
+        "choices": _choices(scope, start, end, names),
+        "names": names,
+    }
+
+
+@org_page()
+@require_GET
+def explore(request: HttpRequest) -> HttpResponse:
+    scope: AccessPolicy = request.scope
+    last = selectors.as_of(scope) or date.today()
+    params = _params(request)
+    try:
+        query = selectors.explore_query_parse(params, default_end=last)
+    except ReportError as error:
+        # Every field keeps what was submitted; the message and the field itself say which field is wrong.
+        field_errors = error.errors if isinstance(error, selectors.ExploreQueryError) else {}
+        context = _form_context(
+            scope, selectors.explore_form_values(params), selectors.explore_default_start(last), last
+        )
+        context.update({"error": str(error), "field_errors": field_errors})
+        return render_page(request, "web/explore.html", context, status=400)
+    data = cached(cache_prefix(scope), "page:explore", query.params(), lambda: explore_data(scope, query))
+    rows = data["rows"]
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        name = f"explore-{scope.organization.slug}-{query.group.replace(':', '-')}-{query.start}-{query.end}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        writer = SpreadsheetSafeWriter(response, lineterminator="\n")
+        writer.writerow(["period", "group", "currency", "cost"])
+        for row in rows:
+            writer.writerow([row["period"].isoformat(), row["group"], row["currency"], f"{row['cost']:f}"])
+        return response
+    pairs = _query_pairs(query)
+    canonical = _url(pairs)
+    show_all = request.GET.get("rows") == "all"
+    if query.view == "pivot":
+        periods = selectors.period_starts(query.start, query.end, query.granularity)
+        pivot = _pivot(rows, data["currency"], periods, limit=None if show_all else TABLE_ROWS)
+        more = pivot["groups"] > len(pivot["rows"])
+    else:
+        pivot, more = None, len(rows) > TABLE_ROWS and not show_all
+    context = _form_context(scope, selectors.explore_form_values(params, query), query.start, query.end)
+    context.update(
+        {
+            **data,
+            "query": query,
+            "field_errors": {},
+            "table_body": _table_body(rows if show_all else rows[:TABLE_ROWS]),
+            "shown_rows": len(rows) if show_all else min(len(rows), TABLE_ROWS),
+            "show_all_url": f"{canonical}&rows=all#explore-{'pivot' if pivot else 'table'}" if more else None,
+            "pivot": pivot,
+            "comparison": _comparison(scope, query, data["currency"]) if query.compare else None,
+            "chips": _chips(query, context["names"]),
+            "canonical_url": canonical,
+            "csv_url": f"{canonical}&format=csv",
+            "saved_query": explore_canonical_query(query),
+            "saved_views": list(saved_views_visible(scope)),
+        }
+    )
+    return render_page(request, "web/explore.html", context)
+
+
+def _pivot(rows: list[dict], currency: str, periods: list[date], *, limit: int | None) -> dict:
+    """Groups as rows, every period of the window as a column (0 without cost), one currency; largest total
+    first; ``limit`` groups at most."""
+    cells: dict[str, dict[date, Decimal]] = {}
+    texts: dict[str, str] = {}
+    for r in rows:
+        if r["currency"] == currency:
+            cells.setdefault(r["group"], {})[r["period"]] = r["cost"]
+            texts[r["group"]] = r["group_text"]
+    totals = {g: sum(by_period.values(), Decimal(0)) for g, by_period in cells.items()}
+    order = sorted(cells, key=lambda g: (-abs(totals[g]), g))
+    return {
+        "periods": periods,
+        "groups": len(order),
+        "rows": [
+            {
+                "group": g,
+                "group_text": texts[g],
+                "cells": [cells[g].get(p, Decimal(0)) for p in periods],
+                "total": totals[g],
+            }
+            for g in (order if limit is None else order[:limit])
+        ],
+    }
+
+
+def _comparison(scope: AccessPolicy, query: selectors.ExploreQuery, currency: str) -> dict:
+    names = selectors.explore_account_names(scope) if query.group in LABELLED_DIMENSIONS else {}
+    previous_start, previous_end, rows = selectors.explore_comparison(scope, query, currency=currency)
+    current = sum((r.current for r in rows), Decimal(0))
+    previous = sum((r.previous for r in rows), Decimal(0))
+    return {
+        "previous_start": previous_start,
+        "previous_end": previous_end,
+        "rows": [
+            {"comparison": r, "group_text": selectors.labelled(query.group, r.group, names)} for r in rows[:TABLE_ROWS]
+        ],
+        "total": selectors.Comparison(group="Total", current=current, previous=previous),
+        "groups": len(rows),
+    }
+
+
+def _table_body(rows: list[dict]) -> str:
+    # Cells carry the raw value in data-value (what the CSV has) and the display text (names, formatted money).
+    return format_html_join(
+        "",
+        '<tr><td>{}</td><td data-value="{}">{}</td><td>{}</td><td class="num" data-value="{}">{}</td></tr>',
+        ((r["period_text"], r["group"], r["group_text"], r["currency"], r["cost"], r["cost_text"]) for r in rows),
+    )
+
+
+def _group_label(group: str) -> str:
+    kind, _, key = group.partition(":")
+    if kind == "tag" and key:
+        return f"tag {key}"
+    if kind == "allocated_tag" and key:
+        return f"allocated tag {key}"
+    return selectors.DIMENSIONS[group][1] if group in selectors.DIMENSIONS else selectors.LINE_ITEM_DIMENSIONS[group]
+
+
+def explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
+    """The numbers, rows and figure of one Explore query (cached whole by the view)."""
+    frame = selectors.explore_rows(scope, query)
+    names = selectors.explore_account_names(scope) if query.group in LABELLED_DIMENSIONS else {}
+    rows = []
+    for r in frame.itertuples():
+        cost = quantize_money(r.cost)
+        # Formatted once here (cached), not per request in the template loop.
+        rows.append(
+            {
+                "period": r.period,
+                "period_text": r.period.isoformat(),
+                "group": r.group,
+                "group_text": selectors.labelled(query.group, r.group, names),
+                "currency": r.currency,
+                "cost": cost,
+                "cost_text": format_money(cost, r.currency),
+            }
+        )
+    # One total per currency, never one number across currencies (exact sums of the unrounded costs, rounded
+    # once); the chart shows one currency: the main one when the rows hold it, else the first of theirs.
+    totals: dict[str, Decimal] = {}
+    for r in frame.itertuples():
+        totals[r.currency] = exact_add(totals.get(r.currency, Decimal(0)), r.cost)
+    main = selectors.main_currency(scope)
+    currency = main if main in totals or not totals else sorted(totals)[0]
+    group_label = _group_label(query.group)
+    chart_frame = frame[frame["currency"] == currency] if not frame.empty else frame
+    if not chart_frame.empty and names:
+        labels = [selectors.labelled(query.group, g, names) for g in chart_frame["group"]]
+        chart_frame = chart_frame.assign(group=labels)
+    figure = figures.stacked_bars(
+        chart_frame,
+        x="period",
+        group="group",
+        value="cost",
+        title=f"{METRIC_LABELS[query.metric]} cost by {query.granularity} and {group_label.lower()} ({currency})",
+        currency=currency,
+        x_title=query.granularity.capitalize(),
+        keep=CHART_GROUPS,
+        x_values=selectors.period_starts(query.start, query.end, query.granularity),
+        period=query.granularity,
+    )
+    return {
+        "rows": rows,
+        "total": quantize_money(totals.get(currency, Decimal(0))),
+        "totals": [{"currency": c, "total": quantize_money(totals[c])} for c in sorted(totals)],
+        "currency": currency,
+        "figure": figure,
+        "group_label": group_label,
+    }
+
+
+def explore_warm(scope: AccessPolicy, last: date) -> None:
+    """Compute and cache what the default Explore page reads (the dashboard refresh task calls this)."""
+    query = selectors.explore_query_parse({}, default_end=last)
+    cached(cache_prefix(scope), "page:explore", query.params(), lambda: explore_data(scope, query))
+    _form_context(scope, selectors.explore_form_values({}, query), query.start, query.end)
+
+
+@org_page(personal=True)
+@require_POST
+def saved_view_save(request: HttpRequest) -> HttpResponse:
+    """Save the Explore view of ``query`` as ``name`` (every role may: a view is a bookmark, not a change)."""
+    scope: AccessPolicy = request.scope
+    query_text = request.POST.get("query", "")
+    params: dict[str, list[str]] = {}
+    for key, value in parse_qsl(query_text.lstrip("?")):
+        params.setdefault(key, []).append(value)
+    try:
+        query = selectors.explore_query_parse(params, default_end=selectors.as_of(scope) or date.today())
+        saved = saved_view_create(policy=scope, name=request.POST.get("name", ""), query=explore_canonical_query(query))
+    except (ReportError, SavedViewError) as error:
+        messages.error(request, f"The view was not saved: {error}")
+        return redirect(f"{reverse('web:explore')}?{query_text.lstrip('?')}")
+    messages.success(request, f"Saved the view {saved.name!r}; its link works for everyone in the organization.")
+    return redirect("web:saved_view", pk=saved.pk)
+
+
+@org_page()
+@require_GET
+def saved_view_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """A saved view's shareable URL: Explore with its query, in the caller's organization (another's is a 404)."""
+    saved = saved_views_visible(request.scope).filter(pk=pk).first()
+    if saved is None:
+        raise Http404("No such saved view in this organization.")
+    return redirect(f"{reverse('web:explore')}?{saved.query}")
