@@ -275,8 +275,8 @@ def explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
     )
     return {
         "rows": rows,
-        "total": quantize_money(totals.get(currency, Decimal(0))),
-        "totals": [{"currency": c, "total": quantize_money(totals[c])} for c in sorted(totals)],
+        "total": totals.get(currency, Decimal(0)),  # exact; the page rounds
+        "totals": [{"currency": c, "total": totals[c]} for c in sorted(totals)],  # exact; the page rounds
         "currency": currency,
         "figure": figure,
         "group_label": group_label,
