@@ -22,6 +22,9 @@ ENUM_LABELS: dict[str, str] = {
     "time_limit": "Time limit",
     "convertible": "Convertible",
     "standard": "Standard",
+    "ec2_instance": "EC2 instance",
+    "compute": "Compute",
+    "sagemaker": "SageMaker",
 }
 
 

@@ -1,6 +1,6 @@
 """The dashboards in a real browser: on the organization `make demo` seeds, each demo user can open
-every page with no console error, no failed request, every chart drawn, and no page or card wider than its
-box at 1280 and 1440 px.
+every page with no console error, no failed request, every chart drawn, no page or card wider than its
+box at 1280 and 1440 px, and no serious or critical WCAG 2.1 A/AA violation found by axe-core.
 
 One test walks all roles. pytest-django's live server makes every test transactional, and a transactional
 test empties the database when it ends, so a module-scoped seed would hold for the first test only; seeding
@@ -20,10 +20,12 @@ engineer sees only their teams (another team's page is a 404) and no optimizer r
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass, field
 from io import StringIO
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -83,6 +85,24 @@ CARD_OVERFLOW = """() => Array.from(document.querySelectorAll('.card'))
         const name = card.id ? '#' + card.id : (heading ? heading.textContent.trim().slice(0, 60) : card.className);
         return `card "${name}" is ${card.scrollWidth - card.clientWidth} px wider than its box`;
     })"""
+# Deque's axe-core (MPL-2.0, vendored as a test asset: tests/web/assets/axe-core/README.md), run on each page
+# for the WCAG 2.0/2.1 A and AA rules; a serious or critical violation is a problem of the page.
+AXE_JS = Path(__file__).parent / "assets" / "axe-core" / "axe.min.js"
+AXE_RUN = """async () => {
+    const result = await axe.run(document, {
+        runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations'],
+    });
+    return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v =>
+        `${v.impact} ${v.id} (${v.help}): ` + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')
+        + (v.nodes.length > 3 ? ` and ${v.nodes.length - 3} more` : ''));
+}"""
+
+
+@functools.cache
+def axe_source() -> str:
+    return AXE_JS.read_text()
+
+
 CHARTS_SETTLED = """() => Array.from(document.querySelectorAll('.plot[data-figure]'))
     .every(el => el.classList.contains('plot-empty') || (el.data && el._fullLayout))"""
 # Per chart div: the traces Plotly drew and the points of each (the longest data array it plots).
@@ -168,6 +188,7 @@ class DemoWalk:
         except PlaywrightTimeoutError:  # reported with the page; the walk goes on to show every failure at once
             self.problems.append(f"{where}: charts never rendered in 20 s (is plotly.min.js loaded?)")
         self.page.wait_for_load_state("networkidle")  # late requests too (a status poll, the favicon)
+        self.check_accessibility(where)  # first, on the page as loaded (the layout check resizes the window)
         self.check_layout(where)
         charts = self.page.evaluate(CHART_SUMMARY)
         self.charts_checked += len(charts)
@@ -190,6 +211,13 @@ class DemoWalk:
                 self.problems.append(f"{where} at {width} px: the page is {overflow} px wider than the window")
             self.problems.extend(f"{where} at {width} px: {card}" for card in self.page.evaluate(CARD_OVERFLOW))
         self.page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
+
+    def check_accessibility(self, where: str) -> None:
+        """No serious or critical WCAG 2.1 A/AA violation (axe-core) on the page as shown."""
+        # Evaluated through the DevTools protocol: the app's Content-Security-Policy (script-src 'self') would
+        # block an injected <script> element, and must not be loosened for a test.
+        self.page.evaluate("() => { " + axe_source() + "\n; }")
+        self.problems.extend(f"{where}: axe {violation}" for violation in self.page.evaluate(AXE_RUN))
 
     def hrefs(self, selector: str) -> list[str]:
         return self.page.eval_on_selector_all(selector, "links => links.map(a => a.getAttribute('href'))")
