@@ -134,3 +134,15 @@ def test_no_two_series_of_a_chart_share_a_colour(groups):
     for name, figure in every_builder().items():
         shown = colours(figure)
         assert len(set(shown)) == len(shown), (name, shown)
+
+
+def test_every_chart_has_a_caption_for_screen_readers():
+    from django.template.loader import render_to_string
+
+    chart = render_to_string(
+        "web/_chart.html", {"figure": {"data": [], "layout": {}}, "chart_id": "spend", "label": "Cost by month (USD)"}
+    )
+    assert '<figure class="chart" aria-labelledby="caption-spend">' in chart
+    assert '<figcaption class="sr-only" id="caption-spend">Cost by month (USD)</figcaption>' in chart
+    # Plotly puts its own buttons in the plot: a role such as "img" there would nest interactive controls.
+    assert 'role="img"' not in chart and 'id="chart-spend"' in chart
