@@ -129,6 +129,7 @@ class DemoWalk:
     bad_responses: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     charts_checked: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: {"layout": 0.0, "axe": 0.0})  # what the checks cost
     views: dict[str, set[str]] = field(default_factory=dict)  # who -> URL names of the pages checked
 
     def __post_init__(self) -> None:
@@ -203,6 +204,7 @@ class DemoWalk:
 
     def check_layout(self, where: str) -> None:
         """At every width in WIDTHS: the page no wider than the window, no card wider than its box."""
+        started = time.monotonic()
         for width in WIDTHS:
             if width != WIDTHS[0]:
                 self.page.set_viewport_size({"width": width, "height": HEIGHT})
@@ -211,13 +213,16 @@ class DemoWalk:
                 self.problems.append(f"{where} at {width} px: the page is {overflow} px wider than the window")
             self.problems.extend(f"{where} at {width} px: {card}" for card in self.page.evaluate(CARD_OVERFLOW))
         self.page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
+        self.seconds["layout"] += time.monotonic() - started
 
     def check_accessibility(self, where: str) -> None:
         """No serious or critical WCAG 2.1 A/AA violation (axe-core) on the page as shown."""
+        started = time.monotonic()
         # Evaluated through the DevTools protocol: the app's Content-Security-Policy (script-src 'self') would
         # block an injected <script> element, and must not be loosened for a test.
         self.page.evaluate("() => { " + axe_source() + "\n; }")
         self.problems.extend(f"{where}: axe {violation}" for violation in self.page.evaluate(AXE_RUN))
+        self.seconds["axe"] += time.monotonic() - started
 
     def hrefs(self, selector: str) -> list[str]:
         return self.page.eval_on_selector_all(selector, "links => links.map(a => a.getAttribute('href'))")
@@ -360,7 +365,8 @@ def test_every_demo_page_works_for_every_demo_role(browser_page, live_server, se
     walked = time.monotonic() - started - seeded
     print(
         f"\nseed_demo {DEMO_MONTHS} months: {seeded:.1f} s; walk {walked:.1f} s; {len(walk.visited)} pages"
-        f" at {WIDTHS} px, {walk.charts_checked} charts"
+        f" at {WIDTHS} px, {walk.charts_checked} charts; of the walk, layout checks {walk.seconds['layout']:.1f} s,"
+        f" axe {walk.seconds['axe']:.1f} s"
     )
     print("\n".join(walk.visited))
     assert walk.problems == [], "\n".join(walk.problems)
