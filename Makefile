@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Extra pip options for the install, e.g. a local wheelhouse: PIP_INSTALL_OPTS="--no-index --find-links DIR" (.ci/run).
 PIP_INSTALL_OPTS ?=
 
-.PHONY: install demo seed serve test test-nodb test-db check lint format bench clean-var chromium
+.PHONY: install demo seed serve test test-nodb test-db check lint format bench clean-var chromium screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "finops needs Python >= 3.11 (set PYTHON=python3.11)")'
@@ -40,6 +40,10 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium \
 	  || echo "WARNING: chromium not installed: browser tests skip (and fail under FINOPS_REQUIRE_BROWSER=1)"; }
+
+# The README's screenshots (docs/screenshots/): a small demo in a temporary var dir, served and shot at 1440 px.
+screenshots: install chromium
+	$(PY) scripts/screenshots.py
 
 check: install
 	$(VENV)/bin/ruff check .

@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-# Okabe-Ito: distinguishable with the common colour-vision deficiencies. "Other" is grey.
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies. "Other" is grey. Series of one chart
+# take distinct entries (series_colour), so a chart shows at most len(PALETTE) named series plus "Other".
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 OTHER_COLOUR = "#9AA0A6"
 OTHER_LABEL = "Other"
@@ -42,6 +43,58 @@ def escape_figure_text(figure: Any, key: str | None = None) -> Any:
     return figure
 
 
+def series_colour(index: int, name: object = None) -> str:
+    """The colour of a chart's ``index``-th series: distinct palette entries, grey for "Other"."""
+    return OTHER_COLOUR if name == OTHER_LABEL else PALETTE[index % len(PALETTE)]
+
+
+# Gap between an axis title and its tick labels; with automargin the margin grows to fit both.
+AXIS_TITLE_STANDOFF = 14
+
+
+def _clear_axis_titles(layout: dict[str, Any]) -> None:
+    for key, axis in layout.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            axis.setdefault("automargin", True)
+            title = axis.get("title")
+            if isinstance(title, dict) and title.get("text"):
+                axis["title"] = {**title, "standoff": title.get("standoff", AXIS_TITLE_STANDOFF)}
+
+
+def month_starts(values: Sequence[Any] | pd.Series) -> pd.DatetimeIndex:
+    """Dates, datetimes or ISO strings as the first day of their month (naive)."""
+    stamps = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(values)), utc=True)).tz_localize(None)
+    return pd.DatetimeIndex(stamps.to_period("M").to_timestamp())
+
+
+def month_labels(months: pd.DatetimeIndex) -> list[str]:
+    return [m.date().isoformat() for m in months]
+
+
+def every_month(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` indexed by month with every month from its first to its last, a month without data as 0."""
+    if table.empty:
+        return table
+    table = table.copy()
+    table.index = month_starts(table.index)
+    table = table.groupby(level=0).sum()
+    return table.reindex(pd.date_range(table.index.min(), table.index.max(), freq="MS"), fill_value=0.0)
+
+
+def month_axis(values: Sequence[Any] | pd.Series) -> dict[str, Any]:
+    """An x-axis of whole months ("Mar 2026" ticks, one per month up to 13 months): a single month gets a
+    month-wide range instead of Plotly's autorange down to milliseconds."""
+    axis: dict[str, Any] = {"type": "date", "tickformat": "%b %Y", "hoverformat": "%b %Y"}
+    months = month_starts(values)
+    if len(months) == 0:
+        return axis
+    first, last = months.min(), months.max()
+    count = (last.year - first.year) * 12 + last.month - first.month + 1
+    axis["dtick"] = "M1" if count <= 13 else "M2" if count <= 26 else "M3"
+    axis["range"] = [(first - pd.Timedelta(days=16)).isoformat(), (last + pd.Timedelta(days=16)).isoformat()]
+    return axis
+
+
 def money_axis(currency: str) -> dict[str, Any]:
     symbol = CURRENCY_SYMBOLS.get(currency, "")
     return {"tickprefix": symbol, "tickformat": ",.0f", "title": {"text": f"Cost ({currency})"}}
@@ -65,6 +118,7 @@ def _layout(title: str, **extra: Any) -> dict[str, Any]:
             layout[key] = {**layout[key], **value}
         else:
             layout[key] = value
+    _clear_axis_titles(layout)
     return layout
 
 
@@ -93,24 +147,31 @@ def stacked_bars(
     keep: int | None = None,
     x_values: Sequence[Any] | None = None,
     period: str | None = None,
+    months: bool | None = None,
 ) -> dict[str, Any]:
     """One bar trace per group, stacked over ``x``: the ``keep`` (default ``len(PALETTE)``; 0: all) largest
     groups (by total absolute value) largest first, the rest summed as "Other" (grey, last). Missing (x, group)
     points are 0; ``x_values`` (every period of the window) adds the periods without any cost as 0, so bars sit
-    at their dates. ``period`` ("day", "week", "month") makes the x-axis a date axis labelled by that period."""
+    at their dates. With ``months`` (default: ``x == "month"`` or ``period == "month"``) every month without data
+    is 0 too, on a month axis; ``period`` "day" or "week" makes the x-axis a date axis labelled by that period."""
+    months = (x == "month" or period == "month") if months is None else months
     traces = []
     colours = (*PALETTE, *EXTRA_COLOURS)
     keep = len(PALETTE) if keep is None else keep
+    xaxis: dict[str, Any] = {"title": {"text": x_title}}
     if not frame.empty:
         data = pd.DataFrame({x: frame[x], group: frame[group].astype(str), value: frame[value].astype(float)})
         table = data.groupby([x, group], sort=True)[value].sum().unstack(fill_value=0.0).sort_index()
         if x_values is not None:
             table = table.reindex(sorted(set(x_values) | set(table.index)), fill_value=0.0)
+        if months:
+            table = every_month(table)
+            xaxis = {**month_axis(table.index), **xaxis}
         order = table.abs().sum().sort_values(ascending=False, kind="stable").index.tolist()
         if keep and len(order) > keep:
             table[OTHER_LABEL] = table[order[keep:]].sum(axis=1)
             order = [*order[:keep], OTHER_LABEL]
-        xs = _labels(pd.Series(table.index))
+        xs = month_labels(table.index) if months else _labels(pd.Series(table.index))
         for index, name in enumerate(order):
             colour = OTHER_COLOUR if name == OTHER_LABEL else colours[index % len(colours)]
             traces.append(
@@ -123,19 +184,20 @@ def stacked_bars(
                     "hovertemplate": "%{y:,.2f} " + chart_text(currency) + "<extra>%{fullData.name}</extra>",
                 }
             )
-    xaxis: dict[str, Any] = {"title": {"text": x_title}}
-    if period in PERIOD_TICKFORMATS:
+    if not months and period in PERIOD_TICKFORMATS:
         xaxis.update({"type": "date", "tickformat": PERIOD_TICKFORMATS[period]})
-        if period == "month":
-            xaxis["dtick"] = "M1"
     return {
         "data": traces,
         "layout": _layout(title, barmode="relative", yaxis=money_axis(currency), xaxis=xaxis),
     }
 
 
-def percent_lines(frame: pd.DataFrame, *, x: str, series: Sequence[tuple[str, str]], title: str) -> dict[str, Any]:
-    """Line traces of fractions (0..1) shown as percentages; ``series`` is (column, label)."""
+def percent_lines(
+    frame: pd.DataFrame, *, x: str, series: Sequence[tuple[str, str]], title: str, months: bool | None = None
+) -> dict[str, Any]:
+    """Line traces of fractions (0..1) shown as percentages; ``series`` is (column, label). A month without
+    a value is a gap, not 0% (no usage to cover is not zero coverage)."""
+    months = x == "month" if months is None else months
     traces = []
     for index, (column, label) in enumerate(series):
         points = frame[[x, column]].dropna()
@@ -146,13 +208,16 @@ def percent_lines(frame: pd.DataFrame, *, x: str, series: Sequence[tuple[str, st
                 "name": label,
                 "x": _labels(points[x]),
                 "y": _numbers(points[column], 4),
-                "line": {"color": PALETTE[index % len(PALETTE)], "width": 2},
+                "line": {"color": series_colour(index), "width": 2},
                 "hovertemplate": "%{y:.1%}<extra>" + chart_text(label) + "</extra>",
             }
         )
+    xaxis = month_axis(frame[x]) if months and not frame.empty else {}
     return {
         "data": traces,
-        "layout": _layout(title, yaxis={"tickformat": ".0%", "range": [0, 1.05], "title": {"text": "Share"}}),
+        "layout": _layout(
+            title, yaxis={"tickformat": ".0%", "range": [0, 1.05], "title": {"text": "Share"}}, xaxis=xaxis
+        ),
     }
 
 
@@ -546,14 +611,24 @@ def carbon_front(
     }
 
 
-def stacked_quantity(frame: pd.DataFrame, *, x: str, group: str, value: str, title: str, unit: str) -> dict[str, Any]:
-    """Stacked bars of a non-money quantity (e.g. kgCO2e), one trace per group in order of appearance."""
+def stacked_quantity(
+    frame: pd.DataFrame, *, x: str, group: str, value: str, title: str, unit: str, months: bool | None = None
+) -> dict[str, Any]:
+    """Stacked bars of a non-money quantity (e.g. kgCO2e), one trace per group in order of appearance
+    ("Other" last, grey), each its own colour; with ``months`` (default ``x == "month"``) every month from
+    the first to the last is shown, 0 where there is no data."""
+    months = x == "month" if months is None else months
     traces = []
+    xaxis: dict[str, Any] = {}
     if not frame.empty:
         data = pd.DataFrame({x: frame[x], group: frame[group].astype(str), value: frame[value].astype(float)})
         table = data.groupby([x, group], sort=True)[value].sum().unstack(fill_value=0.0).sort_index()
-        order = list(dict.fromkeys(data[group]))
-        xs = _labels(pd.Series(table.index))
+        if months:
+            table = every_month(table)
+            xaxis = month_axis(table.index)
+        order = [name for name in dict.fromkeys(data[group]) if name != OTHER_LABEL]
+        order += [OTHER_LABEL] if OTHER_LABEL in table.columns else []
+        xs = month_labels(table.index) if months else _labels(pd.Series(table.index))
         for index, name in enumerate(order):
             traces.append(
                 {
@@ -561,13 +636,13 @@ def stacked_quantity(frame: pd.DataFrame, *, x: str, group: str, value: str, tit
                     "name": name,
                     "x": xs,
                     "y": _numbers(table[name], 3),
-                    "marker": {"color": PALETTE[(index + 2) % len(PALETTE)]},
+                    "marker": {"color": series_colour(index, name)},
                     "hovertemplate": "%{y:,.3f} " + chart_text(unit) + "<extra>%{fullData.name}</extra>",
                 }
             )
     return {
         "data": traces,
-        "layout": _layout(title, barmode="stack", yaxis={"title": {"text": unit}, "tickformat": ",.0f"}),
+        "layout": _layout(title, barmode="stack", yaxis={"title": {"text": unit}, "tickformat": ",.0f"}, xaxis=xaxis),
     }
 
 
@@ -588,7 +663,11 @@ def intensity_line(frame: pd.DataFrame, *, x: str, y: str, title: str) -> dict[s
         ]
         if not points.empty
         else [],
-        "layout": _layout(title, yaxis={"title": {"text": "kgCO2e per $"}, "rangemode": "tozero"}),
+        "layout": _layout(
+            title,
+            yaxis={"title": {"text": "kgCO2e per $"}, "rangemode": "tozero"},
+            xaxis=month_axis(points[x]) if x == "month" and not points.empty else {},
+        ),
     }
 
 

@@ -63,6 +63,17 @@
       status.textContent = state.status + " · " + state.rows.toLocaleString("en-US") + " rows" +
         (state.error ? " · " + state.error : "");
       box.dataset.status = state.status;
+      // The history row of this job says what the bar says, without waiting for the reload.
+      var row = document.querySelector('#history tr[data-job="' + state.job + '"]');
+      if (row) {
+        var badge = row.querySelector(".status");
+        if (badge) { badge.textContent = state.status; badge.className = "status status-" + state.status; }
+        var rows = row.querySelector("[data-rows]");
+        if (rows && state.done) {
+          rows.dataset.rows = state.rows_read;
+          rows.textContent = Number(state.rows_read).toLocaleString("en-US");
+        }
+      }
     }
     function poll() {
       fetch(box.dataset.progressUrl, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
@@ -98,7 +109,29 @@
     poll();
   }
 
+  // A table wider than its card scrolls in its .table-scroll wrapper; keyboard users scroll it once it is
+  // focusable, and a screen reader names it after the table's caption or the card's heading.
+  function keyboardScrollers() {
+    document.querySelectorAll(".table-scroll").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        if (!box.hasAttribute("tabindex")) {
+          var card = box.closest(".card");
+          var heading = box.querySelector("caption") || (card && card.querySelector("h1, h2, h3"));
+          box.setAttribute("tabindex", "0");
+          box.setAttribute("role", "region");
+          box.setAttribute("aria-label", (heading ? heading.textContent.trim() : "Table") + " (scrolls sideways)");
+        }
+      } else if (box.getAttribute("tabindex") === "0") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    keyboardScrollers();
+    window.addEventListener("resize", keyboardScrollers);
     followRun();
     wireAutosubmit();
     wireDropZone();

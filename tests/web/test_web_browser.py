@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -124,6 +125,19 @@ def test_explore_url_round_trips_filters_and_csv_equals_table(tenants, browser_p
     assert browser_page.errors == []
 
 
+HISTORY_FOLLOWS_PROGRESS = """() => {
+    const box = document.querySelector('#ingest-progress');
+    const job = new URLSearchParams(location.search).get('job');
+    new MutationObserver(() => {
+        const badge = document.querySelector(`#history tr[data-job="${job}"] .status`);
+        if (box.dataset.status === 'succeeded' || box.dataset.status === 'failed') {
+            const shown = badge && badge.textContent.trim();
+            sessionStorage.setItem('history-vs-progress', `${box.dataset.status} = ${shown}`);
+        }
+    }).observe(box, {attributes: true, attributeFilter: ['data-status']});
+}"""
+
+
 def test_data_upload_progress_reaches_100_and_history_shows_rows(tenants, browser_page, monkeypatch):
     from finops.usage.tasks import ingest_job_run_task
 
@@ -131,7 +145,10 @@ def test_data_upload_progress_reaches_100_and_history_shows_rows(tenants, browse
     monkeypatch.setattr(
         ingest_job_run_task,
         "delay",
-        lambda job_id: threading.Thread(target=ingest_job_run_task.run, args=(job_id,), daemon=True).start(),
+        # Started a moment late, so the page is polling when the job finishes.
+        lambda job_id: threading.Thread(
+            target=lambda: (time.sleep(1.5), ingest_job_run_task.run(job_id)), daemon=True
+        ).start(),
     )
     browser_page.login("bob", PASSWORD)  # beta finance: beta has no FOCUS data yet, so this is a real ingest
     page = browser_page.page
@@ -140,6 +157,9 @@ def test_data_upload_progress_reaches_100_and_history_shows_rows(tenants, browse
     assert page.text_content("[data-filenames]") == "focus_sample.csv"
     page.click("#upload-form button[type=submit]")
     page.wait_for_url("**/data/?job=*")
+    # The moment the progress box turns final (polling, before the page reloads), the job's history row must
+    # already say the same; the observation is kept in sessionStorage across that reload.
+    page.evaluate(HISTORY_FOLLOWS_PROGRESS)
     page.wait_for_function(
         "() => { const p = document.querySelector('#progress-bar'); return p && p.value === 100; }", timeout=60_000
     )
@@ -152,6 +172,7 @@ def test_data_upload_progress_reaches_100_and_history_shows_rows(tenants, browse
     rows = len(focus_frame())
     assert row.locator("[data-rows]").get_attribute("data-rows") == str(rows) == "1000"
     assert row.locator(".status").text_content() == "succeeded"
+    assert page.evaluate("() => sessionStorage.getItem('history-vs-progress')") == "succeeded = succeeded"
     assert "1,000" in row.text_content()
     assert browser_page.errors == []
 

@@ -9,6 +9,7 @@ from django.utils.html import json_script
 from django.utils.safestring import SafeString
 
 from finops.core.amounts import quantize_money
+from finops.core.labels import enum_label
 from finops.web.figures import CURRENCY_SYMBOLS, escape_figure_text
 
 register = template.Library()
@@ -28,6 +29,43 @@ def format_money(value: Decimal | float | int | None, currency: str = "USD") -> 
 @register.filter
 def money(value: Decimal | float | None, currency: str = "USD") -> str:
     return format_money(value, currency)
+
+
+@register.filter
+def money_per_month(value: Decimal | float | None, currency: str = "USD") -> str:
+    """'$1,234.56/month': an amount that recurs, with its period stated."""
+    text = format_money(value, currency)
+    return f"{text}/month" if text else ""
+
+
+@register.filter
+def signed_money(value: Decimal | float | None, currency: str = "USD") -> str:
+    """A change: '+$1,234.56' or '-$12.00' ('$0.00' unsigned)."""
+    text = format_money(value, currency)
+    return f"+{text}" if text and Decimal(str(value)) > 0 else text
+
+
+@register.filter
+def label(value: object) -> str:
+    """A stored enum value as people read it: 'on_demand' -> 'On-demand' (finops.core.labels)."""
+    return enum_label(value)
+
+
+def format_gap(value: float | None) -> str:
+    """A solver's relative optimality gap as a percentage: '0.03%', '< 0.01%', '0%'; 'unknown' without a bound."""
+    if value is None or value == "":
+        return "unknown"
+    gap = float(value)
+    if gap == 0:
+        return "0%"
+    if gap < 0.0001:
+        return "< 0.01%"
+    return f"{gap * 100:,.2f}%"
+
+
+@register.filter
+def gap_percent(value: float | None) -> str:
+    return format_gap(value)
 
 
 @register.filter
