@@ -60,6 +60,19 @@ def _timed(call):
     return response, time.monotonic() - started
 
 
+@pytest.fixture(autouse=True)
+def _embedded_sessions_on_sqlite(settings, tmp_path):
+    """SQLite is the embedded mode, whose sessions live in a file cache (settings without REDIS_URL). CI's SQLite
+    lanes set REDIS_URL, and with Redis the sessions are ``cached_db`` (written through to the database, for
+    production on PostgreSQL, where an ingest does not lock the sessions table)."""
+    if connection.vendor == "sqlite" and settings.SESSION_ENGINE != "django.contrib.sessions.backends.cache":
+        settings.CACHES = {
+            **settings.CACHES,
+            "sessions": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)},
+        }
+        settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+
+
 def test_reads_and_logins_answer_while_an_ingest_writes():
     organization = factories.organization("busy")
     membership = factories.member(organization, "busy-fin", password="pw-1")
