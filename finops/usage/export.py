@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from finops.core.amounts import EXACT, money_str
-from finops.usage.formats.schema import DECIMAL, ENUMERATIONS, TIMESTAMP
+from finops.usage.formats.schema import DECIMAL, ENUMERATIONS, SERVICE_CATEGORIES, TIMESTAMP
 
 FOCUS_VERSIONS: tuple[str, ...] = ("1.0", "1.2", "1.3")
 DEFAULT_VERSION = "1.2"
@@ -56,28 +56,6 @@ DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _QUANTUM = Decimal(1).scaleb(-16)
 
 STRING, DECIMAL_KIND, DATETIME, JSON = "string", "decimal", "datetime", "json"
-
-SERVICE_CATEGORIES: tuple[str, ...] = (
-    "AI and Machine Learning",
-    "Analytics",
-    "Business Applications",
-    "Compute",
-    "Databases",
-    "Developer Tools",
-    "Multicloud",
-    "Identity",
-    "Integration",
-    "Internet of Things",
-    "Management and Governance",
-    "Media",
-    "Migration",
-    "Mobile",
-    "Networking",
-    "Security",
-    "Storage",
-    "Web",
-    "Other",
-)
 
 
 class ExportError(ValueError):

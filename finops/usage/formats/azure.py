@@ -61,6 +61,7 @@ from finops.usage.formats.convert import (
 from finops.usage.formats.errors import IngestError
 from finops.usage.formats.readers import ExpansionLimits, Source
 from finops.usage.formats.schema import DECIMAL
+from finops.usage.formats.schema import SERVICE_CATEGORIES as FOCUS_SERVICE_CATEGORIES
 
 PROVIDER = "Microsoft"
 # Microsoft's location -> region and service -> FOCUS service tables (FinOps toolkit open data; data/LICENSES.md).
@@ -111,27 +112,7 @@ _UNUSED = ("UnusedReservation", "UnusedSavingsPlan")
 # ServiceFamily values that are FOCUS ServiceCategory values (spelling fixed where Azure's differs).
 SERVICE_CATEGORIES = {
     "AI + Machine Learning": "AI and Machine Learning",
-    **{
-        name: name
-        for name in (
-            "Analytics",
-            "Compute",
-            "Databases",
-            "Developer Tools",
-            "Identity",
-            "Integration",
-            "Internet of Things",
-            "Management and Governance",
-            "Media",
-            "Migration",
-            "Mobile",
-            "Networking",
-            "Security",
-            "Storage",
-            "Web",
-            "Other",
-        )
-    },
+    **{name: name for name in FOCUS_SERVICE_CATEGORIES if name != "AI and Machine Learning"},
 }
 # A VM size in AdditionalInfo's ServiceType ("Standard_D2s_v3"); other services put other things there.
 _VM_SIZE = r'"ServiceType"\s*:\s*"(?P<size>(?:Standard|Basic)_[^"\\]+)"'
