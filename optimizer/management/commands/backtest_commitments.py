@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from finops.accounts.models import Organization
 from optimizer.backtest import lookback_table
+from optimizer.management.plan_options import add_plan_arguments, plan_parameters
 from optimizer.services import (
     OptimizationError,
     ParametersError,
@@ -20,13 +21,6 @@ from optimizer.services import (
 BAD_INPUT_EXIT = 2
 
 
-def _number(text: str) -> float | str:
-    try:
-        return float(text)
-    except ValueError:
-        return text  # validation names the field
-
-
 class Command(BaseCommand):
     help = "Backtest the optimizer and two baselines for several lookbacks against one held-back test window."
 
@@ -34,13 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--org", required=True, help="organization slug")
         parser.add_argument("--lookbacks", default="7,30,90", help="training windows in days, comma-separated")
         parser.add_argument("--test-days", type=int, default=30, help="the held-back window: the last N days")
-        parser.add_argument("--term", default="1y", help="1y or 3y")
-        parser.add_argument("--payment", default="no", help="no, partial or all (upfront)")
-        parser.add_argument("--max-spot-share", default="0.2", help="share of each SKU's hourly usage spot may serve")
-        parser.add_argument("--upfront-budget", default=None, help="USD available for upfront payments")
-        parser.add_argument("--time-limit", default="120", help="solver time limit per solve, seconds")
-        parser.add_argument("--rightsize", action="store_true", help="apply rightsizing changes to demand first")
-        parser.add_argument("--allow-stale-spot", action="store_true", help="plan spot even from stale samples")
+        add_plan_arguments(parser)
         parser.add_argument("--json", action="store_true", help="print the tables as JSON")
 
     def handle(self, *args, **options) -> None:
@@ -51,15 +39,7 @@ class Command(BaseCommand):
             lookbacks = tuple(int(v) for v in options["lookbacks"].split(",") if v.strip())
         except ValueError as error:
             raise CommandError(f"invalid options: lookbacks: {error}", returncode=BAD_INPUT_EXIT) from error
-        parameters = {
-            "term": options["term"],
-            "payment": options["payment"],
-            "max_spot_share": _number(options["max_spot_share"]),
-            "upfront_budget": options["upfront_budget"],
-            "time_limit": _number(options["time_limit"]),
-            "rightsize": options["rightsize"],
-            "allow_stale_spot": options["allow_stale_spot"],
-        }
+        parameters = plan_parameters(options)
         try:
             result = commitment_backtest_lookbacks(
                 organization, parameters, lookbacks=lookbacks, test_days=options["test_days"]

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from finops.accounts.models import Organization
+from optimizer.management.plan_options import add_plan_arguments, number, plan_parameters
 from optimizer.models import OptimizationRun
 from optimizer.selectors import optimization_run_detail
 from optimizer.services import (
@@ -24,34 +25,17 @@ from optimizer.whatif_selectors import WhatIfUnavailable, run_what_if
 BAD_INPUT_EXIT = 2
 
 
-def _float(text: str) -> float | str:
-    try:
-        return float(text)
-    except ValueError:
-        return text  # validation names the field
-
-
 class Command(BaseCommand):
     help = "Recommend reservations and savings plans (optimal mix), optionally with a backtest."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--org", required=True, help="organization slug")
         parser.add_argument("--lookback-days", type=int, default=30, help=f"one of {LOOKBACK_DAYS}")
-        parser.add_argument("--term", default="1y", help="1y or 3y")
-        parser.add_argument("--payment", default="no", help="no, partial or all (upfront)")
-        parser.add_argument("--max-spot-share", default="0.2", help="share of each SKU's hourly usage spot may serve")
-        parser.add_argument("--upfront-budget", default=None, help="USD available for upfront payments")
+        add_plan_arguments(parser)
         parser.add_argument("--accounts", default=None, help="comma-separated billing/sub account ids")
         parser.add_argument("--regions", default=None, help="comma-separated region ids")
         parser.add_argument("--teams", default=None, help="comma-separated team slugs")
-        parser.add_argument("--time-limit", default="120", help="solver time limit per solve, seconds")
         parser.add_argument("--backtest", action="store_true", help="also backtest against two baselines")
-        parser.add_argument("--rightsize", action="store_true", help="apply rightsizing changes to demand first")
-        parser.add_argument(
-            "--allow-stale-spot",
-            action="store_true",
-            help="plan spot even from samples older than FINOPS_SPOT_MAX_AGE_DAYS (default: such spot is not used)",
-        )
         parser.add_argument(
             "--carbon", action="store_true", help="also trace the cost-vs-carbon front of the demand (region moves)"
         )
@@ -81,20 +65,14 @@ class Command(BaseCommand):
             raise CommandError(f"unknown organization {options['org']!r}", returncode=BAD_INPUT_EXIT)
         parameters = {
             "lookback_days": options["lookback_days"],
-            "term": options["term"],
-            "payment": options["payment"],
-            "max_spot_share": _float(options["max_spot_share"]),
-            "upfront_budget": options["upfront_budget"],
+            **plan_parameters(options),
             "accounts": options["accounts"],
             "regions": options["regions"],
             "teams": options["teams"],
-            "time_limit": _float(options["time_limit"]),
             "backtest": options["backtest"],
-            "rightsize": options["rightsize"],
-            "allow_stale_spot": options["allow_stale_spot"],
             "carbon": options["carbon"],
             "carbon_price": options["carbon_price"],
-            "carbon_cap": None if options["carbon_cap"] is None else _float(options["carbon_cap"]),
+            "carbon_cap": None if options["carbon_cap"] is None else number(options["carbon_cap"]),
             "carbon_regions": options["carbon_regions"],
             "carbon_points": options["carbon_points"],
         }
