@@ -548,33 +548,13 @@ def _lines() -> tuple[UsageLine, ...]:
 
 USAGE_LINES = _lines()
 
+MAP_CREDIT = "AWS Migration Acceleration Program credit"
+
 CREDITS = (
-    Credit(
-        "859302716445",
-        DATA,
-        1,
-        3,
-        "5000",
-        "Amazon Simple Storage Service",
-        "AWS Migration Acceleration Program credit",
-    ),
-    Credit(
-        "859302716445",
-        DATA,
-        2,
-        3,
-        "5000",
-        "Amazon Simple Storage Service",
-        "AWS Migration Acceleration Program credit",
-    ),
-    Credit(
-        "859302716445",
-        DATA,
-        3,
-        3,
-        "5000",
-        "Amazon Simple Storage Service",
-        "AWS Migration Acceleration Program credit",
+    # A migration-program credit spread over the first three months of its programme.
+    *(
+        Credit("859302716445", DATA, month, 3, "5000", "Amazon Simple Storage Service", MAP_CREDIT)
+        for month in (1, 2, 3)
     ),
     Credit("731942058316", PROD, 5, 18, "1250", EC2, "Amazon EC2 Service Level Agreement credit"),
     Credit("731942058316", PROD, 9, 2, "500", "AWS Lambda", "AWS Promotional Credit"),
