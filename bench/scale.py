@@ -883,6 +883,7 @@ def report(results: list[Result], vendor: str) -> None:
     curves = {
         "ingest s": [r.ingest_s for r in results],
         "rollups_rebuild s": [r.rebuild_s for r in results],
+        "ingest peak RSS GB": [r.ingest_rss_mb / 1e3 for r in results],
         "database GB": [r.facts["database_bytes"] / 1e9 for r in results],
         "files GB": [r.file_bytes / 1e9 for r in results],
     }
@@ -895,6 +896,13 @@ def report(results: list[Result], vendor: str) -> None:
             f"| {name} | {fit.a:,.2f} | {fit.b * 1e6:,.3f} | {fit.r2:.4f} | {len(xs)} | "
             f"{fit(EXTRAPOLATE[0]):,.0f} | {fit(EXTRAPOLATE[1]):,.0f} |"
         )
+    largest = results[-1]
+    worst = max(largest.latency.items(), key=lambda item: item[1]["uncached_p95"])
+    print(
+        f"\nlargest measured size {largest.rows:,}: slowest uncached p95 {worst[1]['uncached_p95']:,.0f} ms "
+        f"(`{worst[0]}`): target p95 <= {TARGET_P95_MS} ms "
+        f"{'met' if worst[1]['uncached_p95'] <= TARGET_P95_MS else 'missed'}"
+    )
 
 
 def main() -> None:
