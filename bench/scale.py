@@ -665,11 +665,12 @@ def child_facts() -> None:
         if connection.vendor == "postgresql":
             cursor.execute("ANALYZE")
             for key, model in models.items():
-                # Partitioned tables (issue 19) keep their rows in children: sum the whole inheritance tree.
+                # A partitioned table keeps its rows in its partitions (pg_partition_tree lists them; it lists
+                # nothing for a plain table, hence the table itself too).
                 cursor.execute(
-                    "SELECT coalesce(sum(pg_total_relation_size(relid)), 0), "
-                    "coalesce(sum(pg_indexes_size(relid)), 0) FROM pg_partition_tree(%s::regclass)",
-                    [model._meta.db_table],
+                    "SELECT coalesce(sum(pg_total_relation_size(relid)), 0), coalesce(sum(pg_indexes_size(relid)), 0) "
+                    "FROM (SELECT relid FROM pg_partition_tree(%s::regclass) UNION SELECT %s::regclass) AS tree",
+                    [model._meta.db_table, model._meta.db_table],
                 )
                 total, indexes = cursor.fetchone()
                 out[f"{key}_bytes"], out[f"{key}_index_bytes"] = int(total), int(indexes)
