@@ -32,7 +32,7 @@ from django.utils.text import get_valid_filename
 from finops.accounts.models import Organization
 from finops.accounts.services import team_tag_mapping_values, teams_for_tag_values
 from finops.core.amounts import money_str
-from finops.core.bulk import TableLoader, bulk_insert
+from finops.core.bulk import bulk_insert
 from finops.core.concurrency import prefetch
 from finops.core.hashing import file_sha256
 from finops.core.tasks import enqueue_on_commit, queue_check
@@ -41,7 +41,7 @@ from finops.usage.followups import ingest_followups_enqueue
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.formats.readers import ExpansionLimits
 from finops.usage.formats.schema import CANONICAL_COLUMNS
-from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestFile, IngestJob, LineItem
+from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestFile, IngestJob
 from finops.usage.rollup import (
     TAG_ROLLUP_DIMENSIONS,
     DeliverySummary,
@@ -51,6 +51,7 @@ from finops.usage.rollup import (
     tag_rollup_chunk,
     team_values,
 )
+from finops.usage.storage import LineItemWriter, slices_replace
 
 ProgressCallback = Callable[[dict], None]
 logger = logging.getLogger("finops.usage")
@@ -343,7 +344,7 @@ def _mark_failed(job: IngestJob, message: str, started: float) -> None:
 def _prepare_delivery(
     job: IngestJob,
     files: list[IngestFile],
-    loader: TableLoader,
+    loader: LineItemWriter,
     summary: DeliverySummary,
     mapping: dict[str, str] | None = None,
 ) -> Iterator[tuple]:
@@ -398,10 +399,10 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
     rollups: list[pa.Table] = []
     tag_rollups: list[pa.Table] = []
     files = list(job.files.all())
-    loader = TableLoader(LineItem, LINE_ITEM_COLUMNS)
+    loader = LineItemWriter(job_id=job.pk, columns=LINE_ITEM_COLUMNS)
     mapping = team_tag_mapping_values(organization)
     # While the loader's COPY is open, no other query may run on the connection.
-    with loader:
+    try:
         for ingest_file, bytes_read, prepared, chunk_rollups in prefetch(
             _prepare_delivery(job, files, loader, summary, mapping), 1
         ):
@@ -418,14 +419,23 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
                     tag_rollups = [merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)]
             tracker.rows = loader.rows
             tracker.report(tracker.bytes_before + bytes_read)
+    except BaseException as error:
+        loader.abort((type(error), error, error.__traceback__))
+        raise
+    loader.finish()
     for ingest_file in files:
         ingest_file.save(update_fields=["rows", "format", "focus_version"])
 
     slices = _slice_filter(summary.slices)
-    owners = BillingSlice.objects.filter(organization=organization).filter(slices).values_list("job_id", flat=True)
-    replaced = (
-        LineItem.objects.filter(organization=organization, ingest_job_id__in=list(owners)).filter(slices).delete()
-    )
+    # Every current slice of the jobs that own a replaced one: a job's leaf goes whole only if all of it is replaced.
+    current = BillingSlice.objects.filter(organization=organization)
+    owners = {
+        (provider, account, period): (job_id, rows)
+        for provider, account, period, job_id, rows in current.filter(
+            job__in=current.filter(slices).values("job")
+        ).values_list("provider_name", "billing_account_id", "billing_period_start", "job_id", "rows")
+    }
+    replaced = slices_replace(organization_id=organization.pk, replaced=summary.slices, owners=owners)
     DailyCost.objects.filter(organization=organization).filter(slices).delete()
     DailyTagCost.objects.filter(organization=organization).filter(slices).delete()
     team_cache: dict[str, int | None] = {}
@@ -447,7 +457,7 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
     job.focus_version = ",".join(sorted({f.focus_version for f in files if f.focus_version}))
     job.rows_read = summary.rows
     job.rows_written = summary.rows
-    job.rows_replaced = replaced[1].get(LineItem._meta.label, 0)
+    job.rows_replaced = replaced
     job.billing_periods = summary.billing_periods
     job.slice_count = len(summary.slices)
     job.totals = {
