@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ from finops.usage.followups import ingest_followups_enqueue
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.formats.readers import ExpansionLimits
 from finops.usage.formats.schema import CANONICAL_COLUMNS
-from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestFile, IngestJob
+from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestFile, IngestJob, LineItemPrune
 from finops.usage.rollup import (
     TAG_ROLLUP_DIMENSIONS,
     DeliverySummary,
@@ -51,7 +52,7 @@ from finops.usage.rollup import (
     tag_rollup_chunk,
     team_values,
 )
-from finops.usage.storage import LineItemWriter, slices_replace
+from finops.usage.storage import LineItemWriter, PruneResult, line_items_prune, month_of, slices_replace
 
 ProgressCallback = Callable[[dict], None]
 logger = logging.getLogger("finops.usage")
@@ -464,3 +465,32 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
         currency: {metric: money_str(amount) for metric, amount in metrics.items()}
         for currency, metrics in sorted(summary.totals.items())
     }
+
+
+def retention_horizon(*, months: int, today: date) -> datetime:
+    """The first billing period kept by a retention of ``months`` months: the start of the month ``months`` months
+    before ``today``'s (12 on 2026-12-07 keeps 2025-12 onwards)."""
+    first = month_of(today)
+    index = first.year * 12 + first.month - 1 - months
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+def line_items_retention_run(
+    *, months: int | None = None, dry_run: bool = False, today: date | None = None
+) -> PruneResult | None:
+    """Remove the line items of billing periods older than ``months`` (default FINOPS_LINE_ITEM_RETENTION_MONTHS)
+    months, keeping the daily rollups, and record the horizon (LineItemPrune) that pages reading line items
+    check. None when retention is off (0). Takes the line-item table's exclusive lock until it commits."""
+    months = settings.FINOPS_LINE_ITEM_RETENTION_MONTHS if months is None else months
+    if months < 0:
+        raise ValueError("retention months must be 0 (keep everything) or more")
+    if months == 0:
+        return None
+    before = retention_horizon(months=months, today=today or timezone.now().date())
+    with transaction.atomic():
+        result = line_items_prune(before=before, dry_run=dry_run)
+        if not dry_run:
+            LineItemPrune.objects.create(before=before, months=len(result.months), rows=result.rows)
+    if result.rows and not dry_run:
+        logger.info("line items before %s pruned: %s rows, %s month partitions", before, result.rows, result.months)
+    return result
