@@ -22,6 +22,7 @@ from finops.usage.rebuild import rollups_rebuild
 from finops.usage.selectors import ReportError, cost_breakdown, focus_export
 from finops.usage.services import line_items_retention_run, retention_horizon
 from finops.usage.storage import split_by_month
+from tests import factories
 from tests.conftest import FOCUS_SAMPLE
 from tests.usage.helpers import decimal_sum, read_rows, write_csv
 
@@ -117,6 +118,25 @@ def test_a_failed_delivery_leaves_no_leaf_behind(tmp_path, settings):
     assert tables(f"usage_lineitem_%_j{failed.pk}") == set()
     assert tables("usage_lineitem_y%_j%") == {f"usage_lineitem_y2024m09_j{first}", f"usage_lineitem_y2024m10_j{first}"}
     assert LineItem.objects.count() == len(rows) and billed_by_provider() == sums(rows)
+
+
+@POSTGRES
+def test_rows_written_outside_the_ingest_move_into_the_month_partition_made_later():
+    """The ORM writes into the default partitions; creating that month's partition moves them into it."""
+    organization = factories.organization("acme")
+    job = factories.placeholder_ingest_job(organization)
+    LineItem.objects.bulk_create(
+        [factories.line_item(organization, job, date(2024, 9, 3), billed_cost=Decimal("2.5"), effective_cost=0)]
+    )
+    assert tables("usage_lineitem_y2024m09") == set()
+    rows = read_rows(FOCUS_SAMPLE)
+    ingest(FOCUS_SAMPLE)
+    assert LineItem.objects.count() == len(rows) + 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), sum(billed_cost) FROM usage_lineitem_y2024m09_default")
+        assert cursor.fetchone() == (1, Decimal("2.5"))
+        cursor.execute("SELECT count(*) FROM usage_lineitem_default")
+        assert cursor.fetchone() == (0,)
 
 
 def test_retention_horizon_counts_whole_months():
