@@ -98,18 +98,20 @@ class LineItemWriter:
     _loader: TableLoader | None = field(default=None, init=False)
     _month: date | None = field(default=None, init=False)
     _leaves: list[date] = field(default_factory=list, init=False)
+    _partitioned: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self._encoder = TableLoader(TABLE, self.columns)
+        self._partitioned = partitioned()  # read here: ``prepare`` runs in another thread
 
     def prepare(self, table: pa.Table) -> list[tuple[date, tuple[int, object]]]:
-        if not partitioned():
+        if not self._partitioned:
             return [(month_of(datetime.min), self._encoder.prepare(table))]
         return [(month, self._encoder.prepare(part)) for month, part in split_by_month(table)]
 
     def load(self, prepared: Iterable[tuple[date, tuple[int, object]]]) -> None:
         for month, payload in prepared:
-            if self._loader is None or (partitioned() and month != self._month):
+            if self._loader is None or (self._partitioned and month != self._month):
                 self._switch(month)
             self._loader.load(payload)
             self.rows += payload[0]
@@ -118,7 +120,7 @@ class LineItemWriter:
         """Close the open COPY (one per connection) and open one into ``month``'s leaf, made on first use."""
         self._close()
         target = TABLE
-        if partitioned():
+        if self._partitioned:
             target = leaf_table(month, self.job_id)
             if month not in self._leaves:
                 _leaf_create(month, self.job_id)
