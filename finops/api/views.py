@@ -249,13 +249,16 @@ class FocusExportApi(TenantAPIView):
         query = s.FocusExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        columns, records = focus_export(
-            organization=self.tenant.organization,
-            version=data["version"],
-            start=data.get("start"),
-            end=data.get("end"),
-            team_ids=self.tenant.team_ids,
-        )
+        try:
+            columns, records = focus_export(
+                organization=self.tenant.organization,
+                version=data["version"],
+                start=data.get("start"),
+                end=data.get("end"),
+                team_ids=self.tenant.team_ids,
+            )
+        except ReportError as error:  # e.g. line items of those days removed by retention
+            raise ValidationError({"start": [str(error)]}) from error
         response = StreamingHttpResponse(focus_csv_lines(records, columns), content_type="text/csv; charset=utf-8")
         name = f"focus-{data['version']}-{self.tenant.organization.slug}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from rest_framework.test import APIClient
 
 from finops.accounts.models import Organization
 from finops.core.money import MoneySum
@@ -211,3 +212,21 @@ def test_retention_is_off_by_default_and_the_command_reports(settings):
     call_command("prune_line_items", stdout=out)
     assert "removed 1,000 rows" in out.getvalue()
     assert LineItem.objects.count() == 0 and DailyCost.objects.count() > 0
+
+
+def test_the_api_refuses_line_items_of_pruned_periods_with_400():
+    rows = read_rows(FOCUS_SAMPLE)
+    ingest(FOCUS_SAMPLE)
+    organization = Organization.objects.get(slug="acme")
+    factories.member(organization, "fin", "finance")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {factories.token_key(factories.user('fin'), organization, 't')}")
+    assert client.get("/api/v1/focus-export").status_code == 200
+    line_items_retention_run(months=1, today=date(2024, 11, 15))
+    refused = client.get("/api/v1/focus-export")
+    assert refused.status_code == 400 and "removed by retention" in json.dumps(refused.json())
+    dated = client.get("/api/v1/line-items", {"start": "2024-09-01", "end": "2024-09-30"})
+    assert dated.status_code == 400 and "removed by retention" in json.dumps(dated.json())
+    kept = [r for r in rows if r["BillingPeriodStart"] >= "2024-10-01"]
+    undated = client.get("/api/v1/line-items")  # an undated listing pages through what is kept
+    assert undated.status_code == 200 and undated.json()["count"] == len(kept)
