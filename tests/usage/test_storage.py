@@ -225,8 +225,8 @@ def test_the_api_refuses_line_items_of_pruned_periods_with_400():
     line_items_retention_run(months=1, today=date(2024, 11, 15))
     refused = client.get("/api/v1/focus-export")
     assert refused.status_code == 400 and "removed by retention" in json.dumps(refused.json())
-    dated = client.get("/api/v1/line-items", {"start": "2024-09-01", "end": "2024-09-30"})
+    dated = client.get("/api/v1/line-items/", {"start": "2024-09-01", "end": "2024-09-30"})
     assert dated.status_code == 400 and "removed by retention" in json.dumps(dated.json())
     kept = [r for r in rows if r["BillingPeriodStart"] >= "2024-10-01"]
-    undated = client.get("/api/v1/line-items")  # an undated listing pages through what is kept
-    assert undated.status_code == 200 and undated.json()["count"] == len(kept)
+    undated = client.get("/api/v1/line-items/", {"page_size": 1000})  # an undated listing pages through what is kept
+    assert undated.status_code == 200 and len(undated.json()["results"]) == len(kept)
