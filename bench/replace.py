@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Slice-replacement benchmark: what restating a billing period of N line items costs beyond loading it.
 
-    python bench/replace.py [--rows 1000000] [--before-code PATH] [--attached]
+    python bench/replace.py [--rows 1000000] [--before-code PATH] [--attached] [--no-after]
 
 For each code version, in a fresh database (DATABASE_URL's name + "_bench"; PostgreSQL is the point of it), one
 organization ingests a generated FOCUS file of N rows (one billing period), then a restatement of the same period
@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--before-code", type=Path, help="a checkout of the code before partitioning")
     parser.add_argument("--attached", action="store_true", help="also load into a leaf attached before the COPY")
+    parser.add_argument("--no-after", action="store_true", help="skip the run of this checkout's default path")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--child-attached", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -115,7 +116,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     first = generate("focus", args.rows, out)
     second = restated(first)
-    runs = [("after: leaf drop", ROOT, False)]
+    runs = [] if args.no_after else [("after: leaf drop", ROOT, False)]
     if args.attached:
         runs.append(("after, leaf attached before COPY", ROOT, True))
     if args.before_code:
