@@ -136,7 +136,7 @@ class LineItemWriter:
     def finish(self) -> None:
         """Index the loaded leaves and attach them (each to its month partition, created when missing)."""
         self._close()
-        for month in self._leaves:
+        for month in sorted(self._leaves):  # one lock order for every delivery: none waits on another in a cycle
             month_partition_ensure(month)
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -150,16 +150,29 @@ class LineItemWriter:
 
 def _leaf_create(month: date, job_id: int) -> None:
     """A plain table shaped like the line items, without indexes, its CHECK equal to its partition constraint
-    (ATTACH then skips the scan that would prove it)."""
+    (ATTACH then skips the scan that would prove it). Its columns are read from the catalog rather than with
+    ``LIKE usage_lineitem``, which would hold a lock on the parent for the whole load and make other deliveries'
+    swaps wait for it (or deadlock with it)."""
     leaf = leaf_table(month, job_id)
     with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+            "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
+            "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            [TABLE],
+        )
+        columns = [
+            f"{name} {kind}{' NOT NULL' if not_null else ''}{f' DEFAULT {default}' if default else ''}"
+            for name, kind, not_null, default in cursor.fetchall()
+        ]
         # Left over (emptied) by a deleted job whose id a reset sequence handed out again (test databases).
         cursor.execute(f"DROP TABLE IF EXISTS {leaf}")
-        cursor.execute(
-            f"CREATE TABLE {leaf} (LIKE {TABLE} INCLUDING DEFAULTS, CONSTRAINT {leaf}_bounds CHECK ("
+        bounds = (
             f"billing_period_start >= '{_bound(month)}' AND billing_period_start < '{_bound(_next_month(month))}'"
-            f" AND ingest_job_id = {int(job_id)}))"
+            f" AND ingest_job_id = {int(job_id)}"
         )
+        cursor.execute(f"CREATE TABLE {leaf} ({', '.join(columns)}, CONSTRAINT {leaf}_bounds CHECK ({bounds}))")
 
 
 def month_partition_ensure(month: date) -> None:
@@ -242,7 +255,7 @@ def slices_replace(*, organization_id: int, replaced: Iterable[Slice], owners: d
         wanted = set(replaced)
         dropped: set[tuple[date, int]] = set()
         with connection.cursor() as cursor:
-            for (month, job_id), members in by_leaf.items():
+            for (month, job_id), members in sorted(by_leaf.items()):
                 name = leaf_table(month, job_id)
                 if name in leaves and all(s in wanted for s in members):
                     cursor.execute(f"DROP TABLE {name}")
