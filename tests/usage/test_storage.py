@@ -23,6 +23,7 @@ from finops.usage.rebuild import rollups_rebuild
 from finops.usage.selectors import ReportError, cost_breakdown, focus_export
 from finops.usage.services import line_items_retention_run, retention_horizon
 from finops.usage.storage import split_by_month
+from finops.usage.tasks import line_items_prune_task
 from tests import factories
 from tests.conftest import FOCUS_SAMPLE
 from tests.usage.helpers import decimal_sum, read_rows, write_csv
@@ -230,3 +231,14 @@ def test_the_api_refuses_line_items_of_pruned_periods_with_400():
     kept = [r for r in rows if r["BillingPeriodStart"] >= "2024-10-01"]
     undated = client.get("/api/v1/line-items/", {"page_size": 1000})  # an undated listing pages through what is kept
     assert undated.status_code == 200 and len(undated.json()["results"]) == len(kept)
+
+
+def test_the_nightly_task_prunes_by_the_setting(settings):
+    rows = read_rows(FOCUS_SAMPLE)
+    ingest(FOCUS_SAMPLE)
+    assert line_items_prune_task() == {"pruned": False}
+    assert LineItem.objects.count() == len(rows)
+    settings.FINOPS_LINE_ITEM_RETENTION_MONTHS = 1  # today is long after 2024: every billing period of the file goes
+    result = line_items_prune_task()
+    assert result["pruned"] and result["rows"] == len(rows) and LineItem.objects.count() == 0
+    assert result["months"] == (2 if connection.vendor == "postgresql" else 0)
