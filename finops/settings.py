@@ -217,6 +217,8 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-price-catalogs": {"task": "pricing.refresh_catalogs", "schedule": 24 * 3600.0},
     # Ingest jobs a worker died in without requeuing them (finops.usage.services.ingest_jobs_recover).
     "recover-ingest-jobs": {"task": "usage.ingest_jobs_recover", "schedule": 600.0},
+    # Line-item retention (FINOPS_LINE_ITEM_RETENTION_MONTHS; nothing happens at 0).
+    "prune-line-items-daily": {"task": "usage.line_items_prune", "schedule": crontab(hour=4, minute=15)},
     "refresh-forecasts-nightly": {"task": "forecasting.refresh_all", "schedule": crontab(hour=2, minute=0)},
     "anomaly-digest-daily": {"task": "forecasting.anomaly_digest", "schedule": crontab(hour=7, minute=0)},
     "evaluate-budgets-daily": {"task": "budgets.evaluate_all", "schedule": crontab(hour=3, minute=0)},
@@ -353,6 +355,9 @@ LOGGING = {
 # Ingest: where uploads and deliveries are kept while jobs run; rows per chunk.
 FINOPS_INGEST_DIR = VAR_DIR / "ingest"
 FINOPS_INGEST_CHUNK_ROWS = env.int("FINOPS_INGEST_CHUNK_ROWS", default=50_000)
+# Line items of billing periods starting more than this many months before the current month are removed by
+# ``prune_line_items`` and its nightly task (PostgreSQL: month partitions dropped); the rollups stay. 0: keep all.
+FINOPS_LINE_ITEM_RETENTION_MONTHS = env.int("FINOPS_LINE_ITEM_RETENTION_MONTHS", default=0)
 # Limits on what an ingest accepts: the bytes of one upload (pages and API; 413 above it), and what a compressed
 # file may expand to, in bytes and as a multiple of its size on disk (a zip bomb is refused by name).
 FINOPS_MAX_UPLOAD_BYTES = env.int("FINOPS_MAX_UPLOAD_BYTES", default=2 * 1024**3)

@@ -46,6 +46,7 @@ from finops.usage.selectors import (
     currency_totals,
     focus_export,
     line_items_filtered,
+    line_items_pruned_check,
     parse_group_bys,
 )
 from finops.usage.services import billing_upload_create
@@ -173,6 +174,13 @@ class LineItemViewSet(TenantReadOnlyViewSet):
         data = query.validated_data
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             raise ValidationError({"start": ["start is after end"]})
+        try:  # a dated listing only: an undated one pages through what is kept
+            if data.get("start") or data.get("end"):
+                line_items_pruned_check(
+                    organization=self.tenant.organization, start=data.get("start"), end=data.get("end")
+                )
+        except ReportError as error:
+            raise ValidationError({"start": [str(error)]}) from error
         # Filtered exactly as the cost breakdown filters them (one code path).
         matching = line_items_filtered(
             organization=self.tenant.organization,
@@ -241,13 +249,16 @@ class FocusExportApi(TenantAPIView):
         query = s.FocusExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        columns, records = focus_export(
-            organization=self.tenant.organization,
-            version=data["version"],
-            start=data.get("start"),
-            end=data.get("end"),
-            team_ids=self.tenant.team_ids,
-        )
+        try:
+            columns, records = focus_export(
+                organization=self.tenant.organization,
+                version=data["version"],
+                start=data.get("start"),
+                end=data.get("end"),
+                team_ids=self.tenant.team_ids,
+            )
+        except ReportError as error:  # e.g. line items of those days removed by retention
+            raise ValidationError({"start": [str(error)]}) from error
         response = StreamingHttpResponse(focus_csv_lines(records, columns), content_type="text/csv; charset=utf-8")
         name = f"focus-{data['version']}-{self.tenant.organization.slug}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'

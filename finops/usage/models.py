@@ -193,6 +193,22 @@ class LineItem(models.Model):
         return f"{self.service_name} {self.charge_period_start:%Y-%m-%d %H:%M} {self.billed_cost}"
 
 
+class LineItemPrune(models.Model):
+    """A run of line-item retention: every line item of a billing period starting before ``before`` was removed
+    (the rollups stay). Pages that read line items refuse to report on those periods rather than show zeros."""
+
+    before = models.DateTimeField()
+    months = models.IntegerField(default=0)  # month partitions dropped (PostgreSQL)
+    rows = models.BigIntegerField(default=0)
+    pruned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-before"]
+
+    def __str__(self) -> str:
+        return f"line items before {self.before:%Y-%m} pruned"
+
+
 class DailyRollup(models.Model):
     """The columns of the daily rollups (finops.usage.rollup.ROLLUP_DIMENSIONS and ROLLUP_MEASURES), written
     by the ingest beside the line items so that reports and dashboards never scan line items."""

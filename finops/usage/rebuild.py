@@ -64,27 +64,37 @@ def _team_ids(rollup: pa.Table, team_ids: dict[str, int | None]) -> pa.Array:
 def rollups_rebuild(*, organization_id: int, models: dict[str, Any] | None = None) -> dict[str, int]:
     """Replace the organization's DailyCost and DailyTagCost rows with ones recomputed from its line items,
     in one transaction. ``models`` maps LineItem, DailyCost, DailyTagCost and Team to model classes
-    (the current ones by default). Returns the number of rows written per rollup."""
+    (the current ones by default; LineItemPrune optional). Returns the number of rows written per rollup."""
     if models is None:
         from finops.accounts.models import Team
-        from finops.usage.models import DailyCost, DailyTagCost, LineItem
+        from finops.usage.models import DailyCost, DailyTagCost, LineItem, LineItemPrune
 
-        models = {"LineItem": LineItem, "DailyCost": DailyCost, "DailyTagCost": DailyTagCost, "Team": Team}
+        models = {
+            "LineItem": LineItem,
+            "DailyCost": DailyCost,
+            "DailyTagCost": DailyTagCost,
+            "Team": Team,
+            "LineItemPrune": LineItemPrune,
+        }
     line_items, daily, tagged = models["LineItem"], models["DailyCost"], models["DailyTagCost"]
     team_ids = dict(models["Team"].objects.filter(organization_id=organization_id).values_list("tag_value", "pk"))
     written = {"DailyCost": 0, "DailyTagCost": 0}
+    # Rollups of periods whose line items retention removed are all that is left of them: they stay.
+    pruned = models.get("LineItemPrune")
+    horizon = pruned.objects.order_by("-before").values_list("before", flat=True).first() if pruned else None
+    kept = {"billing_period_start__gte": horizon} if horizon else {}
     with transaction.atomic():
-        daily.objects.filter(organization_id=organization_id).delete()
-        tagged.objects.filter(organization_id=organization_id).delete()
+        daily.objects.filter(organization_id=organization_id, **kept).delete()
+        tagged.objects.filter(organization_id=organization_id, **kept).delete()
         job_ids = (
-            line_items.objects.filter(organization_id=organization_id)
+            line_items.objects.filter(organization_id=organization_id, **kept)
             .values_list("ingest_job_id", flat=True)
             .distinct()
             .order_by()
         )
         for job_id in sorted(job_ids):
             rows = (
-                line_items.objects.filter(organization_id=organization_id, ingest_job_id=job_id)
+                line_items.objects.filter(organization_id=organization_id, ingest_job_id=job_id, **kept)
                 .values_list(*_COLUMNS)
                 .order_by()
                 .iterator(chunk_size=_BATCH_ROWS)

@@ -29,7 +29,7 @@ from finops.core.money import MoneySum
 from finops.usage.charges import CORRECTION_CLASS, USAGE_CATEGORY
 from finops.usage.export import DEFAULT_VERSION as DEFAULT_FOCUS_VERSION
 from finops.usage.export import ExportError, FocusColumn, focus_columns, source_fields
-from finops.usage.models import DailyCost, DailyTagCost, LineItem
+from finops.usage.models import DailyCost, DailyTagCost, LineItem, LineItemPrune
 
 METRICS = {"billed": "billed_cost", "effective": "effective_cost", "list": "list_cost"}
 # group-by name -> rollup field
@@ -207,6 +207,25 @@ def _team_tag_values(
     return teams.values("tag_value")
 
 
+def line_items_pruned_check(*, organization: Organization, start: date | None, end: date | None) -> None:
+    """Refuse (ReportError) a report on line items over days whose line items retention removed while their
+    rollups stay (FINOPS_LINE_ITEM_RETENTION_MONTHS), rather than let it show zeros there."""
+    horizon = LineItemPrune.objects.order_by("-before").values_list("before", flat=True).first()
+    if horizon is None:
+        return
+    gone = DailyCost.objects.filter(organization=organization, billing_period_start__lt=horizon)
+    if start:
+        gone = gone.filter(day__gte=start)
+    if end:
+        gone = gone.filter(day__lte=end)
+    if gone.exists():
+        raise ReportError(
+            f"line items of billing periods before {horizon:%Y-%m-%d} were removed by retention "
+            f"(FINOPS_LINE_ITEM_RETENTION_MONTHS) and this report reads line items: choose a start on or after "
+            f"{horizon:%Y-%m-%d} (reports on the daily rollups still cover the earlier periods)"
+        )
+
+
 def line_items_filtered(
     *,
     organization: Organization,
@@ -292,6 +311,7 @@ def cost_breakdown(
     keys = [f"g{i}" for i in range(len(dimensions))] + (["period"] if granularity else [])
     sums: dict[tuple, Decimal] = defaultdict(Decimal)
     if read_line_items:
+        line_items_pruned_check(organization=organization, start=start, end=end)
         queryset = line_items_filtered(
             organization=organization, start=start, end=end, filters=filters, tag=tag, team_ids=team_ids
         )
@@ -485,6 +505,7 @@ def focus_export(
         columns = focus_columns(version, (field.name for field in LineItem._meta.concrete_fields))
     except ExportError as error:
         raise ReportError(str(error)) from error
+    line_items_pruned_check(organization=organization, start=start, end=end)
     queryset = line_items_filtered(organization=organization, start=start, end=end, team_ids=team_ids)
     records = queryset.order_by("id").values(*source_fields(columns)).iterator(chunk_size=chunk_size)
     return columns, records

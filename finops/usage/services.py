@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from django.utils.text import get_valid_filename
 from finops.accounts.models import Organization
 from finops.accounts.services import team_tag_mapping_values, teams_for_tag_values
 from finops.core.amounts import money_str
-from finops.core.bulk import TableLoader, bulk_insert
+from finops.core.bulk import bulk_insert
 from finops.core.concurrency import prefetch
 from finops.core.hashing import file_sha256
 from finops.core.tasks import enqueue_on_commit, queue_check
@@ -41,7 +42,7 @@ from finops.usage.followups import ingest_followups_enqueue
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.formats.readers import ExpansionLimits
 from finops.usage.formats.schema import CANONICAL_COLUMNS
-from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestFile, IngestJob, LineItem
+from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestFile, IngestJob, LineItemPrune
 from finops.usage.rollup import (
     TAG_ROLLUP_DIMENSIONS,
     DeliverySummary,
@@ -51,6 +52,7 @@ from finops.usage.rollup import (
     tag_rollup_chunk,
     team_values,
 )
+from finops.usage.storage import LineItemWriter, PruneResult, line_items_prune, month_of, slices_replace
 
 ProgressCallback = Callable[[dict], None]
 logger = logging.getLogger("finops.usage")
@@ -343,7 +345,7 @@ def _mark_failed(job: IngestJob, message: str, started: float) -> None:
 def _prepare_delivery(
     job: IngestJob,
     files: list[IngestFile],
-    loader: TableLoader,
+    loader: LineItemWriter,
     summary: DeliverySummary,
     mapping: dict[str, str] | None = None,
 ) -> Iterator[tuple]:
@@ -398,10 +400,10 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
     rollups: list[pa.Table] = []
     tag_rollups: list[pa.Table] = []
     files = list(job.files.all())
-    loader = TableLoader(LineItem, LINE_ITEM_COLUMNS)
+    loader = LineItemWriter(job_id=job.pk, columns=LINE_ITEM_COLUMNS)
     mapping = team_tag_mapping_values(organization)
     # While the loader's COPY is open, no other query may run on the connection.
-    with loader:
+    try:
         for ingest_file, bytes_read, prepared, chunk_rollups in prefetch(
             _prepare_delivery(job, files, loader, summary, mapping), 1
         ):
@@ -418,14 +420,23 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
                     tag_rollups = [merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)]
             tracker.rows = loader.rows
             tracker.report(tracker.bytes_before + bytes_read)
+    except BaseException as error:
+        loader.abort((type(error), error, error.__traceback__))
+        raise
+    loader.finish()
     for ingest_file in files:
         ingest_file.save(update_fields=["rows", "format", "focus_version"])
 
     slices = _slice_filter(summary.slices)
-    owners = BillingSlice.objects.filter(organization=organization).filter(slices).values_list("job_id", flat=True)
-    replaced = (
-        LineItem.objects.filter(organization=organization, ingest_job_id__in=list(owners)).filter(slices).delete()
-    )
+    # Every current slice of the jobs that own a replaced one: a job's leaf goes whole only if all of it is replaced.
+    current = BillingSlice.objects.filter(organization=organization)
+    owners = {
+        (provider, account, period): (job_id, rows)
+        for provider, account, period, job_id, rows in current.filter(
+            job__in=current.filter(slices).values("job")
+        ).values_list("provider_name", "billing_account_id", "billing_period_start", "job_id", "rows")
+    }
+    replaced = slices_replace(organization_id=organization.pk, replaced=summary.slices, owners=owners)
     DailyCost.objects.filter(organization=organization).filter(slices).delete()
     DailyTagCost.objects.filter(organization=organization).filter(slices).delete()
     team_cache: dict[str, int | None] = {}
@@ -447,10 +458,39 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
     job.focus_version = ",".join(sorted({f.focus_version for f in files if f.focus_version}))
     job.rows_read = summary.rows
     job.rows_written = summary.rows
-    job.rows_replaced = replaced[1].get(LineItem._meta.label, 0)
+    job.rows_replaced = replaced
     job.billing_periods = summary.billing_periods
     job.slice_count = len(summary.slices)
     job.totals = {
         currency: {metric: money_str(amount) for metric, amount in metrics.items()}
         for currency, metrics in sorted(summary.totals.items())
     }
+
+
+def retention_horizon(*, months: int, today: date) -> datetime:
+    """The first billing period kept by a retention of ``months`` months: the start of the month ``months`` months
+    before ``today``'s (12 on 2026-12-07 keeps 2025-12 onwards)."""
+    first = month_of(today)
+    index = first.year * 12 + first.month - 1 - months
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+def line_items_retention_run(
+    *, months: int | None = None, dry_run: bool = False, today: date | None = None
+) -> PruneResult | None:
+    """Remove the line items of billing periods older than ``months`` (default FINOPS_LINE_ITEM_RETENTION_MONTHS)
+    months, keeping the daily rollups, and record the horizon (LineItemPrune) that pages reading line items
+    check. None when retention is off (0). Takes the line-item table's exclusive lock until it commits."""
+    months = settings.FINOPS_LINE_ITEM_RETENTION_MONTHS if months is None else months
+    if months < 0:
+        raise ValueError("retention months must be 0 (keep everything) or more")
+    if months == 0:
+        return None
+    before = retention_horizon(months=months, today=today or timezone.now().date())
+    with transaction.atomic():
+        result = line_items_prune(before=before, dry_run=dry_run)
+        if not dry_run:
+            LineItemPrune.objects.create(before=before, months=len(result.months), rows=result.rows)
+    if result.rows and not dry_run:
+        logger.info("line items before %s pruned: %s rows, %s month partitions", before, result.rows, result.months)
+    return result

@@ -7,7 +7,7 @@ from celery.signals import worker_ready
 
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
-from finops.usage.services import ingest_job_run, ingest_jobs_recover
+from finops.usage.services import ingest_job_run, ingest_jobs_recover, line_items_retention_run
 
 
 @shared_task(name="usage.ingest_job_run", acks_late=True, reject_on_worker_lost=True)
@@ -24,6 +24,14 @@ def ingest_job_run_task(job_id: int) -> dict:
 @shared_task(name="usage.ingest_jobs_recover")
 def ingest_jobs_recover_task() -> list[int]:
     return ingest_jobs_recover()
+
+
+@shared_task(name="usage.line_items_prune", acks_late=True, reject_on_worker_lost=True)
+def line_items_prune_task() -> dict:
+    result = line_items_retention_run()
+    if result is None:
+        return {"pruned": False}
+    return {"pruned": True, "before": result.before.isoformat(), "months": len(result.months), "rows": result.rows}
 
 
 @worker_ready.connect
