@@ -248,30 +248,26 @@ class DeliverySummary:
         rather than split into two bills. Records each account's currency (with where it was first seen) for the
         chunks that follow. ``first_row``: the file's data-row number of the table's first row.
         """
-        provider, account, currency = table["provider_name"], table["billing_account_id"], table["billing_currency"]
-        keys = (
-            table.select(["provider_name", "billing_account_id"])
-            .group_by(["provider_name", "billing_account_id"], use_threads=False)
-            .aggregate([])
+        # One pass over the chunk whatever its number of accounts: the first row of each (account, currency).
+        firsts = (
+            table.select(["provider_name", "billing_account_id", "billing_currency"])
+            .append_column("row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+            .group_by(["provider_name", "billing_account_id", "billing_currency"], use_threads=False)
+            .aggregate([("row", "min")])
+            .sort_by("row_min")
         )
-        for key in keys.to_pylist():
-            mine = pc.and_(pc.equal(provider, key["provider_name"]), pc.equal(account, key["billing_account_id"]))
-            mine = pc.fill_null(mine, False)
-            index = (key["provider_name"], key["billing_account_id"])
+        conflict: CurrencyConflict | None = None
+        for provider, account, currency, at in zip(*(firsts[c].to_pylist() for c in firsts.column_names), strict=True):
+            index = (provider, account)
+            if currency is None:  # a missing currency is the validator's to refuse
+                continue
             if index not in self.currencies:
-                at = pc.index(mine, True).as_py()
-                self.currencies[index] = (currency[at].as_py(), file, first_row + at)
-            expected = self.currencies[index][0]
-            other = pc.fill_null(pc.and_(mine, pc.not_equal(currency, expected)), False)
-            if pc.any(other).as_py():
-                at = pc.index(other, True).as_py()
-                return CurrencyConflict(
-                    account=key["billing_account_id"],
-                    currency=currency[at].as_py(),
-                    row=first_row + at,
-                    expected=self.currencies[index],
+                self.currencies[index] = (currency, file, first_row + at)
+            elif currency != self.currencies[index][0] and conflict is None:
+                conflict = CurrencyConflict(
+                    account=account, currency=currency, row=first_row + at, expected=self.currencies[index]
                 )
-        return None
+        return conflict
 
     def add(self, table: pa.Table) -> None:
         self.rows += table.num_rows
