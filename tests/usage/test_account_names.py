@@ -64,6 +64,6 @@ def test_the_migration_backfills_names_from_line_items(tmp_path):
     factories.ingest_files(organization, [path])
     BillingSlice.objects.filter(organization=organization).update(account_names={})
     assert account_names(organization=organization) == {"account": {}, "sub_account": {}}
-    migration = importlib.import_module("finops.usage.migrations.0007_billingslice_account_names")
+    migration = importlib.import_module("finops.usage.migrations.0008_billingslice_account_names")
     migration.record_names(apps, None)
     assert account_names(organization=organization) == _expected(rows)

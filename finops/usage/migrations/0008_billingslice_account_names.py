@@ -31,7 +31,7 @@ def record_names(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("usage", "0006_saved_view")]
+    dependencies = [("usage", "0007_lineitem_partitions")]
 
     operations = [
         migrations.AddField(model_name="billingslice", name="account_names", field=models.JSONField(default=dict)),
