@@ -95,6 +95,9 @@ class BillingSlice(models.Model):
     billing_period_start = models.DateTimeField()
     job = models.ForeignKey(IngestJob, on_delete=models.PROTECT, related_name="slices")
     rows = models.BigIntegerField()
+    # {"account": {BillingAccountId: BillingAccountName}, "sub_account": {SubAccountId: SubAccountName}}: the names
+    # the slice's rows carry, so that pages label accounts from this small table instead of scanning line items.
+    account_names = models.JSONField(default=dict)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

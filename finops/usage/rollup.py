@@ -64,6 +64,11 @@ class SumOutOfRange(ValueError):
 
 
 SliceKey = tuple[str, str, datetime]  # (provider_name, billing_account_id, billing_period_start)
+# (kind, id column, name column) of the account names a slice records
+ACCOUNT_NAME_COLUMNS = (
+    ("account", "billing_account_id", "billing_account_name"),
+    ("sub_account", "sub_account_id", "sub_account_name"),
+)
 
 
 def team_values(
@@ -240,6 +245,9 @@ class DeliverySummary:
     slices: dict[SliceKey, int] = field(default_factory=dict)
     # (provider, billing account) -> (its billing currency, file, row) where the delivery first billed it
     currencies: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
+    # slice -> {"account": {id: name}, "sub_account": {id: name}}: the names the rows give their account ids (the
+    # smallest, when one id carries several), kept on the slice so that pages label accounts without reading rows.
+    names: dict[SliceKey, dict[str, dict[str, str]]] = field(default_factory=dict)
 
     def currency_conflict(self, table: pa.Table, *, file: str, first_row: int) -> CurrencyConflict | None:
         """The first row of ``table`` billing an account of the delivery in a second currency, else None.
@@ -248,30 +256,26 @@ class DeliverySummary:
         rather than split into two bills. Records each account's currency (with where it was first seen) for the
         chunks that follow. ``first_row``: the file's data-row number of the table's first row.
         """
-        provider, account, currency = table["provider_name"], table["billing_account_id"], table["billing_currency"]
-        keys = (
-            table.select(["provider_name", "billing_account_id"])
-            .group_by(["provider_name", "billing_account_id"], use_threads=False)
-            .aggregate([])
+        # One pass over the chunk whatever its number of accounts: the first row of each (account, currency).
+        firsts = (
+            table.select(["provider_name", "billing_account_id", "billing_currency"])
+            .append_column("row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+            .group_by(["provider_name", "billing_account_id", "billing_currency"], use_threads=False)
+            .aggregate([("row", "min")])
+            .sort_by("row_min")
         )
-        for key in keys.to_pylist():
-            mine = pc.and_(pc.equal(provider, key["provider_name"]), pc.equal(account, key["billing_account_id"]))
-            mine = pc.fill_null(mine, False)
-            index = (key["provider_name"], key["billing_account_id"])
+        conflict: CurrencyConflict | None = None
+        for provider, account, currency, at in zip(*(firsts[c].to_pylist() for c in firsts.column_names), strict=True):
+            index = (provider, account)
+            if currency is None:  # a missing currency is the validator's to refuse
+                continue
             if index not in self.currencies:
-                at = pc.index(mine, True).as_py()
-                self.currencies[index] = (currency[at].as_py(), file, first_row + at)
-            expected = self.currencies[index][0]
-            other = pc.fill_null(pc.and_(mine, pc.not_equal(currency, expected)), False)
-            if pc.any(other).as_py():
-                at = pc.index(other, True).as_py()
-                return CurrencyConflict(
-                    account=key["billing_account_id"],
-                    currency=currency[at].as_py(),
-                    row=first_row + at,
-                    expected=self.currencies[index],
+                self.currencies[index] = (currency, file, first_row + at)
+            elif currency != self.currencies[index][0] and conflict is None:
+                conflict = CurrencyConflict(
+                    account=account, currency=currency, row=first_row + at, expected=self.currencies[index]
                 )
-        return None
+        return conflict
 
     def add(self, table: pa.Table) -> None:
         self.rows += table.num_rows
@@ -293,6 +297,26 @@ class DeliverySummary:
         for row in counts.to_pylist():
             key = (row["provider_name"], row["billing_account_id"], row["billing_period_start"])
             self.slices[key] = self.slices.get(key, 0) + row["count_all"]
+        self._add_names(table)
+
+    def _add_names(self, table: pa.Table) -> None:
+        slice_columns = ["provider_name", "billing_account_id", "billing_period_start"]
+        for kind, id_column, name_column in ACCOUNT_NAME_COLUMNS:
+            if name_column not in table.column_names:
+                continue
+            keys = list(dict.fromkeys([*slice_columns, id_column]))
+            named = table.select([*keys, name_column]).filter(
+                pc.fill_null(pc.and_(pc.is_valid(table[id_column]), pc.not_equal(table[name_column], "")), False)
+            )
+            if not named.num_rows:
+                continue
+            smallest = named.group_by(keys, use_threads=False).aggregate([(name_column, "min")])
+            for row in smallest.to_pylist():
+                key = (row["provider_name"], row["billing_account_id"], row["billing_period_start"])
+                known = self.names.setdefault(key, {"account": {}, "sub_account": {}})[kind]
+                name, account = row[f"{name_column}_min"], row[id_column]
+                if account and (account not in known or name < known[account]):
+                    known[account] = name
 
     @property
     def billing_periods(self) -> list[str]:

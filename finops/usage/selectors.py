@@ -29,7 +29,7 @@ from finops.core.money import MoneySum
 from finops.usage.charges import CORRECTION_CLASS, USAGE_CATEGORY
 from finops.usage.export import DEFAULT_VERSION as DEFAULT_FOCUS_VERSION
 from finops.usage.export import ExportError, FocusColumn, focus_columns, source_fields
-from finops.usage.models import DailyCost, DailyTagCost, LineItem, LineItemPrune
+from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, LineItem, LineItemPrune
 
 METRICS = {"billed": "billed_cost", "effective": "effective_cost", "list": "list_cost"}
 # group-by name -> rollup field
@@ -457,23 +457,14 @@ def account_names(*, organization: Organization) -> dict[str, dict[str, str]]:
     """The names the billing data carries for account ids: {"account": {BillingAccountId: BillingAccountName},
     "sub_account": {SubAccountId: SubAccountName}}; ids without a name are absent (one name per id: the
     smallest, when a provider renamed an account)."""
-    items = LineItem.objects.filter(organization=organization)
     out: dict[str, dict[str, str]] = {"account": {}, "sub_account": {}}
-    for dimension, id_field, name_field in (
-        ("account", "billing_account_id", "billing_account_name"),
-        ("sub_account", "sub_account_id", "sub_account_name"),
-    ):
-        pairs = (
-            items.exclude(**{f"{name_field}__isnull": True})
-            .exclude(**{name_field: ""})
-            .values_list(id_field, name_field)
-            .distinct()
-            .order_by()
-        )
-        for account_id, name in sorted(pairs, key=lambda pair: (pair[0] or "", pair[1])):
-            if account_id:
-                out[dimension].setdefault(account_id, name)
-    return out
+    recorded = BillingSlice.objects.filter(organization=organization).values_list("account_names", flat=True)
+    for names in recorded.order_by():
+        for dimension, known in out.items():
+            for account_id, name in (names or {}).get(dimension, {}).items():
+                if account_id not in known or name < known[account_id]:
+                    known[account_id] = name
+    return {dimension: dict(sorted(known.items())) for dimension, known in out.items()}
 
 
 def daily_costs_visible(policy: AccessPolicy) -> QuerySet[DailyCost]:

@@ -452,7 +452,11 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
             provider_name=provider,
             billing_account_id=account,
             billing_period_start=period,
-            defaults={"job": job, "rows": rows},
+            defaults={
+                "job": job,
+                "rows": rows,
+                "account_names": summary.names.get((provider, account, period), {"account": {}, "sub_account": {}}),
+            },
         )
     job.format = ",".join(sorted({f.format for f in files}))
     job.focus_version = ",".join(sorted({f.focus_version for f in files if f.focus_version}))
