@@ -12,10 +12,12 @@ from typing import Any
 
 
 class _Norm:
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Any:  # only for names not yet set on the instance
         from scipy.stats import norm as scipy_norm
 
-        return getattr(scipy_norm, name)
+        value = getattr(scipy_norm, name)
+        setattr(self, name, value)
+        return value
 
 
 norm = _Norm()
