@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from scipy.stats import norm
-
 from finops.core.amounts import quantize_money
+from finops.core.normal import norm
 from finops.forecasting.calc.projection import SpendProjection, project_spend
 
 PERIODS = ("monthly", "quarterly", "annual")

@@ -9,10 +9,12 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from finops.accounts.models import Organization
 from finops.budgets.models import Budget
 from finops.budgets.services import budget_create, budget_evaluate
 from finops.forecasting.calc.select import forecast_series
 from finops.usage.models import DailyTagCost, LineItem
+from tests import factories
 from tests.budgets.budget_helpers import (
     FIRST_DAY,
     SERVICES,
@@ -34,9 +36,20 @@ def frame() -> pd.DataFrame:
     return cost_frame()
 
 
+@pytest.fixture(scope="module")
+def org_built(frame, django_db_setup, django_db_blocker):
+    """The organization with the frame's daily rollups, written once for the module and committed (each test's own
+    writes roll back with its transaction), deleted after its last test."""
+    with django_db_blocker.unblock():
+        organization = build_org(frame)
+    yield organization.pk
+    with django_db_blocker.unblock():
+        factories.delete_organizations([organization])
+
+
 @pytest.fixture
-def org(frame):
-    return build_org(frame)
+def org(org_built):
+    return Organization.objects.get(pk=org_built)
 
 
 def expected_forecast(frame: pd.DataFrame, column: str = "billed", **filters) -> Decimal:

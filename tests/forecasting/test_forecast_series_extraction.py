@@ -12,6 +12,7 @@ from finops.accounts.models import Organization
 from finops.forecasting.conf import forecast_config
 from finops.forecasting.selectors import SeriesKey, cost_as_of, daily_cost_frame, series_plan, series_values
 from finops.usage.models import DailyCost
+from tests import factories
 from tests.forecasting.fc_fixtures import FIRST_DAY, LAST_DAY, RESOURCES, effective, load, usage_frame
 
 pytestmark = pytest.mark.django_db
@@ -19,13 +20,23 @@ pytestmark = pytest.mark.django_db
 COLUMNS = {"service": "service", "account": "account", "region": "region", "team": "team"}
 
 
-@pytest.fixture
-def org_frame():
-    organization = Organization.objects.create(slug="acme", name="Acme")
+@pytest.fixture(scope="module")
+def org_loaded(django_db_setup, django_db_blocker):
+    """The usage frame written once for the module and committed (each test's own writes roll back with its
+    transaction), deleted after its last test."""
     frame = usage_frame()
-    load(organization, frame)
-    frame = frame.assign(effective=effective(frame))
-    return organization, frame
+    with django_db_blocker.unblock():
+        organization = Organization.objects.create(slug="acme", name="Acme")
+        load(organization, frame)
+    yield organization.pk, frame.assign(effective=effective(frame))
+    with django_db_blocker.unblock():
+        factories.delete_organizations([organization])
+
+
+@pytest.fixture
+def org_frame(org_loaded):
+    pk, frame = org_loaded
+    return Organization.objects.get(pk=pk), frame.copy()
 
 
 def _expected_plan(frame: pd.DataFrame, metric_column: str, metric: str) -> list[SeriesKey]:

@@ -20,13 +20,16 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from finops.accounts.models import Organization
 from finops.accounts.services import organization_get_or_create
 from finops.carbon.calc import estimate_hours, load_shipped
+from finops.carbon.models import CoefficientSet
 from finops.carbon.services import carbon_rollup_refresh
 from optimizer.carbon import tradeoff_workloads
 from optimizer.models import OptimizationRun
 from optimizer.services import ParametersError, optimization_run_create, optimization_run_execute
 from pricing.services import derive_commitment_prices
+from tests import factories
 from tests.conftest import ROOT
 from tests.optimizer.optruns_helpers import START, ingest_fixture, steady_rows
 
@@ -53,22 +56,37 @@ def _libcloud() -> dict[tuple[str, str], Decimal]:
     return {(t, r): Decimal(str(table[t][r])) for t in types for r in REGIONS if table[t].get(r)}
 
 
-@pytest.fixture
-def carbon_org(tmp_path):
+@pytest.fixture(scope="module")
+def carbon_world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The usage, the prices and the carbon rollup, written once for the module and committed (each test's own
+    writes roll back with its transaction), deleted after its last test."""
+    folder = tmp_path_factory.mktemp("carbon")
     prices = _libcloud()
-    organization, _ = organization_get_or_create(slug="green", name="Green")
-    ingest_fixture(organization, tmp_path, steady_rows(RESOURCES, {k: float(v) for k, v in prices.items()}))
-    with gzip.open(LIBCLOUD, "rt", encoding="utf-8") as handle:
-        full = json.load(handle)
-    subset = {
-        "compute": {"ec2_linux": {t: {r: float(p) for (tt, r), p in prices.items() if tt == t} for t, _ in prices}},
-        "updated": full["updated"],
-    }
-    path = tmp_path / "libcloud-subset.json"
-    path.write_text(json.dumps(subset))  # the shipped values, unchanged
-    call_command("import_prices", str(path), "--format", "libcloud", "--json", stdout=StringIO())
-    derive_commitment_prices()
-    carbon_rollup_refresh(organization=organization, start=FIRST_DAY, end=LAST_DAY)
+    with django_db_blocker.unblock():
+        organization, _ = organization_get_or_create(slug="green", name="Green")
+        ingest_fixture(organization, folder, steady_rows(RESOURCES, {k: float(v) for k, v in prices.items()}))
+        with gzip.open(LIBCLOUD, "rt", encoding="utf-8") as handle:
+            full = json.load(handle)
+        subset = {
+            "compute": {"ec2_linux": {t: {r: float(p) for (tt, r), p in prices.items() if tt == t} for t, _ in prices}},
+            "updated": full["updated"],
+        }
+        path = folder / "libcloud-subset.json"
+        path.write_text(json.dumps(subset))  # the shipped values, unchanged
+        call_command("import_prices", str(path), "--format", "libcloud", "--json", stdout=StringIO())
+        derive_commitment_prices()
+        carbon_rollup_refresh(organization=organization, start=FIRST_DAY, end=LAST_DAY)
+    yield organization.pk, prices
+    with django_db_blocker.unblock():
+        factories.delete_organizations([organization])  # its carbon rollups with it
+        factories.delete_catalog()
+        CoefficientSet.objects.all().delete()  # the shipped set, registered by the rollup
+
+
+@pytest.fixture
+def carbon_org(carbon_world):
+    pk, prices = carbon_world
+    organization = Organization.objects.get(pk=pk)
     organization.prices = prices
     return organization
 

@@ -22,6 +22,7 @@ from optimizer.models import OptimizationRun
 from optimizer.services import optimization_run_create, optimization_run_execute
 from optimizer.whatif_selectors import WhatIfUnavailable, run_what_if
 from pricing.models import Price, Term
+from tests import factories
 from tests.optimizer.optruns_helpers import START, ingest_fixture, on_demand, seed_catalog, steady_rows
 
 pytestmark = pytest.mark.django_db
@@ -32,24 +33,36 @@ RI = "ri:m5@us-east-1:1y:standard:no_upfront"
 SP = "sp:compute:1y:no_upfront"
 
 
+@pytest.fixture(scope="module")
+def fleet_run(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The steady fleet, its catalog, a succeeded run and three members, written once for the module and committed
+    (each test's own writes roll back with its transaction), deleted after its last test."""
+    with django_db_blocker.unblock():
+        organization, _ = organization_get_or_create(slug="steady", name="Steady")
+        price = float(on_demand("m5.large", "us-east-1"))
+        ingest_fixture(
+            organization,
+            tmp_path_factory.mktemp("fleet"),
+            steady_rows({"i-web": ("m5.large", "us-east-1", COUNT)}, {("m5.large", "us-east-1"): price}),
+        )
+        seed_catalog([("m5.large", "us-east-1")])  # its spot history is from 2022: stale, so no spot is planned
+        run = optimization_run_create(
+            organization=organization, parameters={"lookback_days": 7, "backtest": False}, enqueue=False
+        )
+        run = optimization_run_execute(run)
+        assert run.status == "succeeded", run.error
+        for username, role in (("fin", "finance"), ("view", "viewer"), ("eng", "engineer")):
+            membership_set(username=username, organization=organization, role=role, password="pw")
+    yield run.pk
+    with django_db_blocker.unblock():
+        OptimizationRun.objects.filter(organization=organization).delete()
+        factories.delete_organizations([organization], usernames=["fin", "view", "eng"])
+        factories.delete_catalog()
+
+
 @pytest.fixture
-def fleet(tmp_path):
-    organization, _ = organization_get_or_create(slug="steady", name="Steady")
-    price = float(on_demand("m5.large", "us-east-1"))
-    ingest_fixture(
-        organization,
-        tmp_path,
-        steady_rows({"i-web": ("m5.large", "us-east-1", COUNT)}, {("m5.large", "us-east-1"): price}),
-    )
-    seed_catalog([("m5.large", "us-east-1")])  # its spot history is from 2022: stale, so no spot is planned
-    run = optimization_run_create(
-        organization=organization, parameters={"lookback_days": 7, "backtest": False}, enqueue=False
-    )
-    run = optimization_run_execute(run)
-    assert run.status == "succeeded", run.error
-    for username, role in (("fin", "finance"), ("view", "viewer"), ("eng", "engineer")):
-        membership_set(username=username, organization=organization, role=role, password="pw")
-    return run
+def fleet(fleet_run):
+    return OptimizationRun.objects.get(pk=fleet_run)
 
 
 def _rate(term: str, **fields) -> Decimal:

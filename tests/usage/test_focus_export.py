@@ -19,6 +19,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from finops.accounts.models import Organization
 from finops.core.money import MoneySum
 from finops.usage.export import FocusColumn, focus_columns, focus_csv_lines, focus_values
 from finops.usage.models import LineItem
@@ -114,10 +115,20 @@ def export(slug: str, path: Path, *options: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def mixed_ingested(django_db_setup, django_db_blocker):
+    """The FOCUS sample and the CUR sample in one organization, ingested once for the module and committed (each
+    test's own writes roll back with its transaction), deleted after its last test."""
+    with django_db_blocker.unblock():
+        factories.ingest_command("mixed", FOCUS_SAMPLE, CUR_SAMPLE)
+    yield "mixed"
+    with django_db_blocker.unblock():
+        factories.delete_organizations(list(Organization.objects.filter(slug="mixed")))
+
+
 @pytest.fixture
-def mixed_org(db) -> str:
-    factories.ingest_command("mixed", FOCUS_SAMPLE, CUR_SAMPLE)
-    return "mixed"
+def mixed_org(db, mixed_ingested) -> str:
+    return mixed_ingested
 
 
 def _raw_rows(path: Path) -> int:

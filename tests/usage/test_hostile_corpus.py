@@ -396,14 +396,21 @@ def snapshot() -> tuple:
     )
 
 
-@pytest.fixture
-def kept(tmp_path) -> tuple:
-    """An organization holding a good delivery, checked against sums of the file itself."""
-    factories.ingest_command(ORG, write_csv(tmp_path / "good.csv", GOOD_ROWS))
-    assert LineItem.objects.count() == len(GOOD_ROWS)
-    assert LineItem.objects.aggregate(t=MoneySum("billed_cost"))["t"] == decimal_sum(GOOD_ROWS, "BilledCost")
-    assert DailyCost.objects.aggregate(t=MoneySum("effective_cost"))["t"] == decimal_sum(GOOD_ROWS, "EffectiveCost")
-    return snapshot()
+@pytest.fixture(scope="class")
+def kept(django_db_setup, django_db_blocker, tmp_path_factory):
+    """An organization holding a good delivery, checked against sums of the file itself: ingested once for the
+    class and committed (each test's own writes roll back with its transaction), deleted after its last test."""
+    with django_db_blocker.unblock():
+        factories.ingest_command(ORG, write_csv(tmp_path_factory.mktemp("kept") / "good.csv", GOOD_ROWS))
+        assert LineItem.objects.count() == len(GOOD_ROWS)
+        assert LineItem.objects.aggregate(t=MoneySum("billed_cost"))["t"] == decimal_sum(GOOD_ROWS, "BilledCost")
+        effective = DailyCost.objects.aggregate(t=MoneySum("effective_cost"))["t"]
+        assert effective == decimal_sum(GOOD_ROWS, "EffectiveCost")
+        before = snapshot()
+    yield before
+    with django_db_blocker.unblock():
+        factories.delete_organizations(list(Organization.objects.filter(slug=ORG)))
+        assert not (Organization.objects.exists() or IngestJob.objects.exists() or LineItem.objects.exists())
 
 
 def _through_the_command(path: Path) -> str:
@@ -423,25 +430,36 @@ def _through_an_upload(path: Path) -> str:
     return job.error
 
 
-@pytest.mark.parametrize("via", [_through_the_command, _through_an_upload], ids=["command", "upload"])
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_a_hostile_file_is_refused_by_name_and_changes_nothing(kept, case, via, tmp_path, settings):
-    settings.FINOPS_INGEST_DIR = tmp_path / "ingest"
-    for name, value in case.settings.items():
-        setattr(settings, name, value)
-    path = tmp_path / "in" / case.file
-    path.parent.mkdir()
-    path.write_bytes(case.build())
-    message = via(path)
-    for fragment in (case.file, *case.expected):
-        assert fragment in message
-    assert snapshot() == kept
-    failed = IngestJob.objects.get(status="failed")
-    assert failed.error == message and failed.rows_written == 0
-    if via is _through_an_upload:
-        # Named as uploaded, never by the server's folders; the upload is deleted with its ended job.
-        assert message.startswith(f"file {case.file}") and str(tmp_path) not in message
-        assert list((tmp_path / "ingest" / "uploads").iterdir()) == []
+class TestIntoAnOrganizationWithAGoodDelivery:
+    """The organization ``kept`` holds a good delivery (the class fixture); a refused file changes nothing in it."""
+
+    @pytest.mark.parametrize("via", [_through_the_command, _through_an_upload], ids=["command", "upload"])
+    @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+    def test_a_hostile_file_is_refused_by_name_and_changes_nothing(self, kept, case, via, tmp_path, settings):
+        settings.FINOPS_INGEST_DIR = tmp_path / "ingest"
+        for name, value in case.settings.items():
+            setattr(settings, name, value)
+        path = tmp_path / "in" / case.file
+        path.parent.mkdir()
+        path.write_bytes(case.build())
+        message = via(path)
+        for fragment in (case.file, *case.expected):
+            assert fragment in message
+        assert snapshot() == kept
+        failed = IngestJob.objects.get(status="failed")
+        assert failed.error == message and failed.rows_written == 0
+        if via is _through_an_upload:
+            # Named as uploaded, never by the server's folders; the upload is deleted with its ended job.
+            assert message.startswith(f"file {case.file}") and str(tmp_path) not in message
+            assert list((tmp_path / "ingest" / "uploads").iterdir()) == []
+
+    def test_a_lower_case_currency_is_the_same_currency_not_a_second_one(self, kept, tmp_path):
+        rows = [{**r, "BillingCurrency": r["BillingCurrency"].lower()} for r in OTHER_ROWS]
+        factories.ingest_command(ORG, write_csv(tmp_path / "lower.csv", rows))
+        assert set(LineItem.objects.values_list("billing_currency", flat=True)) == {"USD"}
+        # The same billing slice: the later delivery replaces the good one.
+        expected = decimal_sum(OTHER_ROWS, "BilledCost")
+        assert DailyCost.objects.filter(billing_currency="USD").aggregate(t=MoneySum("billed_cost"))["t"] == expected
 
 
 @pytest.mark.parametrize("name", ["currency-name", "sum-overflow", "decompressed-over-limit"])
@@ -454,12 +472,3 @@ def test_a_hostile_first_delivery_leaves_no_organization_and_no_job(name, tmp_pa
     with pytest.raises(CommandError):
         factories.ingest_command("newcomer", path)
     assert not Organization.objects.exists() and not IngestJob.objects.exists() and not LineItem.objects.exists()
-
-
-def test_a_lower_case_currency_is_the_same_currency_not_a_second_one(kept, tmp_path):
-    rows = [{**r, "BillingCurrency": r["BillingCurrency"].lower()} for r in OTHER_ROWS]
-    factories.ingest_command(ORG, write_csv(tmp_path / "lower.csv", rows))
-    assert set(LineItem.objects.values_list("billing_currency", flat=True)) == {"USD"}
-    # The same billing slice: the later delivery replaces the good one.
-    expected = decimal_sum(OTHER_ROWS, "BilledCost")
-    assert DailyCost.objects.filter(billing_currency="USD").aggregate(t=MoneySum("billed_cost"))["t"] == expected

@@ -24,6 +24,7 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
+from finops.accounts.models import Organization
 from finops.budgets.services import budget_create, budget_evaluate
 from finops.carbon.selectors import carbon_frame
 from finops.carbon.services import carbon_rollup_refresh
@@ -82,19 +83,29 @@ def september_billed(oci_path: Path) -> dict[str, Decimal]:
     return dict(sums)
 
 
-@pytest.fixture
-def world(tmp_path):
-    cache.clear()  # the page cache outlives a test; a reused organization id must not see another run's pages
-    organization = factories.organization("multi")
-    oci = oci_in_september(tmp_path)
-    for paths in ([FOCUS_SAMPLE], [AZURE_SAMPLE], [oci]):
-        job = factories.ingest_files(organization, paths)
-        assert job.status == "succeeded", job.error
-    factories.member(organization, "multi-finance", "finance", password=PASSWORD)
+@pytest.fixture(scope="module")
+def ingested(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The three deliveries, ingested once for the module and committed (each test's own writes roll back with
+    its transaction), deleted after its last test."""
+    with django_db_blocker.unblock():
+        organization = factories.organization("multi")
+        oci = oci_in_september(tmp_path_factory.mktemp("oci"))
+        for paths in ([FOCUS_SAMPLE], [AZURE_SAMPLE], [oci]):
+            job = factories.ingest_files(organization, paths)
+            assert job.status == "succeeded", job.error
+        factories.member(organization, "multi-finance", "finance", password=PASSWORD)
     expected = expected_billed(oci)
     assert {currency for _, currency in expected} == {"USD", "GBP"}
     assert expected[("Oracle", "GBP")] != 0 and expected[("Oracle", "USD")] != 0
-    return {"org": organization, "oci": oci, "expected": expected}
+    yield {"org_id": organization.pk, "oci": oci, "expected": expected}
+    with django_db_blocker.unblock():
+        factories.delete_organizations([organization], usernames=["multi-finance"])
+
+
+@pytest.fixture
+def world(ingested):
+    cache.clear()  # the page cache outlives a test; a test must not see pages another test's writes shaped
+    return {"org": Organization.objects.get(pk=ingested["org_id"]), **ingested}
 
 
 def by_currency(expected: dict[tuple[str, str], Decimal], provider: str | None = None) -> dict[str, Decimal]:

@@ -28,7 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import norm
+
+from finops.core.normal import norm
 
 SEASON = 7
 

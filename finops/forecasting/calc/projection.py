@@ -26,9 +26,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
-from scipy.stats import norm
 
 from finops.core.amounts import quantize_money
+from finops.core.normal import norm
 from finops.forecasting.calc.monthly import detect_charges, weekly_baseline
 from finops.forecasting.calc.select import SeriesForecast, forecast_series
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
-from scipy.stats import norm
 
+from finops.core.normal import norm
 from finops.forecasting.calc import models
 from finops.forecasting.calc.backtest import backtest_origins, rolling_origin_mase
 from finops.forecasting.calc.models import CandidateForecast
