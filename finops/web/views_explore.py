@@ -176,6 +176,7 @@ def explore(request: HttpRequest) -> HttpResponse:
             "csv_url": f"{canonical}&format=csv",
             "saved_query": explore_canonical_query(query),
             "saved_views": list(saved_views_visible(scope)),
+            "has_data": selectors.as_of(scope) is not None,
         }
     )
     return render_page(request, "web/explore.html", context)
