@@ -182,3 +182,16 @@ def test_teams_are_shown_by_name_in_chips_pickers_and_rows(tenants):
     assert {r["group"] for r in response.context["rows"]} == {team.slug}  # the slug stays the value
     body = html.unescape(response.content.decode())
     assert f'<option value="{team.slug}" selected>Checkout Squad</option>' in body
+
+
+def test_a_saved_view_keeps_the_second_dimension(tenants):
+    from finops.usage.models import SavedView
+
+    client = login()
+    original = explore(client, f"group=service&group2=region&{SEPTEMBER}&view=pivot")
+    response = client.post("/explore/views/?org=alpha", {"name": "by pair", "query": original.context["saved_query"]})
+    saved = SavedView.objects.get(name="by pair")
+    assert response.status_code == 302 and "group2=region" in saved.query
+    opened = client.get(f"/explore/views/{saved.pk}/?org=alpha", follow=True)
+    assert opened.context["query"] == original.context["query"]
+    assert opened.context["pivot"]["rows"] == original.context["pivot"]["rows"]
