@@ -27,7 +27,7 @@ from finops.carbon.services import coefficient_set_current
 from finops.carbon.tradeoff import carbon_tradeoff
 from finops.commitments.selectors import commitment_expiries
 from finops.core.money import money_str
-from finops.core.tasks import enqueue_on_commit
+from finops.core.tasks import enqueue_on_commit, queue_check
 from optimizer.backtest import backtest as run_backtest
 from optimizer.backtest import backtest_lookbacks, solve_plan
 from optimizer.carbon import NOTE as CARBON_NOTE
@@ -226,11 +226,16 @@ def optimization_run_create(
 ) -> OptimizationRun:
     """Validate the options and record a pending run; queue its execution (the task ``EXECUTE_TASK``, which
     calls :func:`optimization_run_execute`) once the transaction commits. ``enqueue=False``: the caller runs
-    it inline (the command's default)."""
+    it inline (the command's default). A task queue out of reach raises QueueUnavailable and leaves no run
+    behind (checked first, and again when the run is queued): a pending run nobody will execute is never shown."""
     params = validate_parameters(organization, parameters)
+    if enqueue:
+        queue_check()
     run = OptimizationRun.objects.create(organization=organization, parameters=asdict(params))
     if enqueue:
-        enqueue_on_commit(EXECUTE_TASK, run.pk)
+        enqueue_on_commit(
+            EXECUTE_TASK, run.pk, on_unavailable=lambda: OptimizationRun.objects.filter(pk=run.pk).delete()
+        )
     return run
 
 

@@ -16,6 +16,7 @@ from django.db.models import F, Max, Sum, TextField, Value
 from django.db.models.functions import Coalesce, TruncMonth
 
 from finops.accounts.access import AccessPolicy
+from finops.core.amounts import exact_add
 from finops.core.money import MoneySum
 from finops.usage.charges import KIND_LABELS, OTHER_KINDS, charge_kind, same_stage
 from finops.usage.selectors import (
@@ -381,11 +382,18 @@ class ExploreQuery:
     # as a pivot (groups x periods), and whether to compare with the previous period of equal length.
     view: str = "table"
     compare: bool = False
+    group2: str = ""  # a second group-by, as ``group`` ("": one dimension): rows are keyed by the pair
+
+    @property
+    def group_by(self) -> list[str]:
+        """The group-bys of cost_breakdown: ``group``, then ``group2`` when set."""
+        return [self.group, self.group2] if self.group2 else [self.group]
 
     def params(self) -> dict:
         return {
             "metric": self.metric,
             "group": self.group,
+            **({"group2": self.group2} if self.group2 else {}),
             "granularity": self.granularity,
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
@@ -434,11 +442,15 @@ def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> E
             group = f"{group}:{key}"
         else:
             errors["tag_key"] = "group: choose a tag key (Tag key is empty)"
-    else:
-        keyed = any(group.startswith(p) and len(group) > len(p) for p in (TAG_PREFIX, ALLOCATED_TAG_PREFIX))
-        if group not in DIMENSIONS and group not in LINE_ITEM_DIMENSIONS and not keyed:
-            choices = ", ".join([*DIMENSIONS, *LINE_ITEM_DIMENSIONS])
-            errors["group"] = f"group: unknown {group!r}; choose one of {choices}, tag:KEY or allocated_tag:KEY"
+    elif not _is_group_by(group):
+        errors["group"] = f"group: unknown {group!r}; choose one of {_GROUP_CHOICES}, tag:KEY or allocated_tag:KEY"
+    group2 = one("group2", "")
+    if group2 and not _is_group_by(group2):
+        errors["group2"] = (
+            f"group2: unknown {group2!r}; choose one of {_GROUP_CHOICES}, tag:KEY or allocated_tag:KEY, or none"
+        )
+    elif group2 and group2 == group:
+        errors["group2"] = f"group2: {group2!r} is already the first group-by; choose another dimension"
     granularity = one("granularity", EXPLORE_DEFAULT_GRANULARITY)
     if granularity not in GRANULARITIES:
         errors["granularity"] = f"granularity: unknown {granularity!r}; choose one of {', '.join(GRANULARITIES)}"
@@ -484,7 +496,16 @@ def explore_query_parse(params: dict[str, list[str]], *, default_end: date) -> E
         tag=tag,
         view=view,
         compare=compare == "previous",
+        group2=group2,
     )
+
+
+_GROUP_CHOICES = ", ".join([*DIMENSIONS, *LINE_ITEM_DIMENSIONS])
+
+
+def _is_group_by(name: str) -> bool:
+    keyed = any(name.startswith(p) and len(name) > len(p) for p in (TAG_PREFIX, ALLOCATED_TAG_PREFIX))
+    return name in DIMENSIONS or name in LINE_ITEM_DIMENSIONS or keyed
 
 
 def explore_form_values(params: dict[str, list[str]], query: ExploreQuery | None = None) -> dict:
@@ -495,6 +516,7 @@ def explore_form_values(params: dict[str, list[str]], query: ExploreQuery | None
         return {
             "metric": query.metric,
             "group": kind if key else query.group,
+            "group2": query.group2,
             "tag_key": key,
             "granularity": query.granularity,
             "start": query.start.isoformat(),
@@ -515,6 +537,7 @@ def explore_form_values(params: dict[str, list[str]], query: ExploreQuery | None
     return {
         "metric": one("metric"),
         "group": group,
+        "group2": one("group2"),
         "tag_key": key or one("tag_key"),
         "granularity": one("granularity"),
         "start": one("start"),
@@ -541,14 +564,18 @@ def period_starts(start: date, end: date, granularity: str) -> list[date]:
     return out
 
 
+EXPLORE_COLUMNS = ["period", "group", "group2", "currency", "cost"]
+
+
 def explore_rows(scope: AccessPolicy, query: ExploreQuery) -> pd.DataFrame:
-    """Columns period (date), group, currency, cost (Decimal), sorted by period then cost (largest first): the
-    cost breakdown the API's costs/timeseries answers, for the caller's visible teams."""
+    """Columns period (date), group, group2 (the second group-by's value, "" without one), currency, cost
+    (Decimal), sorted by period then cost (largest first): the cost breakdown the API's costs/timeseries
+    answers (``group_by=group,group2``), for the caller's visible teams."""
 
     def compute() -> pd.DataFrame:
         rows = cost_breakdown(
             organization=scope.organization,
-            group_by=[query.group],
+            group_by=query.group_by,
             metric=query.metric,
             start=query.start,
             end=query.end,
@@ -557,8 +584,17 @@ def explore_rows(scope: AccessPolicy, query: ExploreQuery) -> pd.DataFrame:
             granularity=query.granularity,
             team_ids=scope.team_ids,
         )
-        records = [{"period": r.period, "group": r.group, "currency": r.currency, "cost": r.cost} for r in rows]
-        return pd.DataFrame.from_records(records, columns=["period", "group", "currency", "cost"])
+        records = [
+            {
+                "period": r.period,
+                "group": r.groups[0],
+                "group2": r.groups[1] if len(r.groups) > 1 else "",
+                "currency": r.currency,
+                "cost": r.cost,
+            }
+            for r in rows
+        ]
+        return pd.DataFrame.from_records(records, columns=EXPLORE_COLUMNS)
 
     return cached(cache_prefix(scope), "explore", query.params(), compute)
 
@@ -589,7 +625,7 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
 
 @dataclass(frozen=True)
 class Comparison:
-    group: str
+    group: str | tuple[str, str]  # a group, or the pair of a two-dimension query
     current: Decimal
     previous: Decimal
 
@@ -603,8 +639,8 @@ class Comparison:
         return float(self.change / abs(self.previous)) if self.previous else None
 
 
-def compare_groups(current: dict[str, Decimal], previous: dict[str, Decimal]) -> list[Comparison]:
-    """Each group of either period, largest absolute change first (ties by name). Pure."""
+def compare_groups(current: dict, previous: dict) -> list[Comparison]:
+    """Each group (or pair of groups) of either period, largest absolute change first (ties by name). Pure."""
     rows = [
         Comparison(group=g, current=current.get(g, Decimal(0)), previous=previous.get(g, Decimal(0)))
         for g in set(current) | set(previous)
@@ -612,12 +648,14 @@ def compare_groups(current: dict[str, Decimal], previous: dict[str, Decimal]) ->
     return sorted(rows, key=lambda r: (-abs(r.change), r.group))
 
 
-def explore_group_totals(scope: AccessPolicy, query: ExploreQuery, *, currency: str) -> dict[str, Decimal]:
-    """Cost per group of ``query`` over its whole window in ``currency`` (its rows summed over periods)."""
+def explore_group_totals(scope: AccessPolicy, query: ExploreQuery, *, currency: str) -> dict:
+    """Cost per group of ``query`` over its whole window in ``currency`` (its rows summed over periods), keyed
+    by the group, or by the pair (group, group2) when the query groups by two dimensions."""
     frame = explore_rows(scope, query)
-    totals: dict[str, Decimal] = {}
+    totals: dict = {}
     for row in frame[frame["currency"] == currency].itertuples() if not frame.empty else ():
-        totals[row.group] = totals.get(row.group, Decimal(0)) + row.cost
+        key = (row.group, row.group2) if query.group2 else row.group
+        totals[key] = exact_add(totals.get(key, Decimal(0)), row.cost)
     return totals
 
 
@@ -660,9 +698,18 @@ def explore_tag_values(scope: AccessPolicy) -> list[str]:
     return cached(cache_prefix(scope), "tag_values", {}, compute)
 
 
+def explore_names(scope: AccessPolicy) -> dict[str, dict[str, str]]:
+    """What Explore shows for ids: account and sub-account names (explore_account_names) and the names of the
+    teams the caller sees, by slug (read each time: renaming a team does not change the organization's data)."""
+    return {**explore_account_names(scope), "team": dict(scope.teams().values_list("slug", "name"))}
+
+
 def labelled(dimension: str, value: str, names: dict[str, dict[str, str]]) -> str:
-    """A group value as shown: an account as "name (id)" when the data names it, anything else as is. Pure."""
+    """A group value as shown: a team by its name, an account as "name (id)" when the data names it, anything
+    else as is. Pure."""
     name = names.get(dimension, {}).get(value)
+    if dimension == "team" and name:
+        return name
     return f"{name} ({value})" if name and name != value else value
 
 

@@ -202,7 +202,7 @@ def _teams_data(scope: AccessPolicy, currency: str | None = None) -> dict:
         )
     rows = [{"team": t, "mtd": totals.get(t.slug)} for t in scope.teams()]
     # Cost no team claims is a row of its own, so the rows add up to the organization's total.
-    unallocated = totals.get(selectors.UNALLOCATED, Decimal(0)) if scope.sees_all_teams else None
+    unallocated = totals.get(selectors.UNALLOCATED, Decimal(0)) if scope.sees_all_teams and last else None
     total = sum(totals.values(), Decimal(0)) if scope.sees_all_teams else None
     return {
         "rows": rows,

@@ -29,7 +29,7 @@ from finops.web.templatetags.finops_format import format_money
 METRIC_LABELS = {"billed": "Billed", "effective": "Amortized (effective)", "list": "List (on-demand)"}
 TABLE_ROWS = 50  # rows of the table before "Show all"
 CHART_GROUPS = 10  # groups drawn before the rest is summed as "Other"
-LABELLED_DIMENSIONS = ("account", "sub_account")  # shown as "name (id)" when the data names them
+LABELLED_DIMENSIONS = ("account", "sub_account", "team")  # accounts as "name (id)", teams by name
 
 
 def _params(request: HttpRequest) -> dict[str, list[str]]:
@@ -40,6 +40,7 @@ def _query_pairs(query: selectors.ExploreQuery) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = [
         ("metric", query.metric),
         ("group", query.group),
+        *([("group2", query.group2)] if query.group2 else []),
         ("granularity", query.granularity),
         ("start", query.start.isoformat()),
         ("end", query.end.isoformat()),
@@ -98,15 +99,21 @@ def _choices(scope: AccessPolicy, start: date, end: date, names: dict[str, dict[
 
 
 def _form_context(scope: AccessPolicy, form: dict, start: date, end: date) -> dict:
-    names = selectors.explore_account_names(scope)
+    names = selectors.explore_names(scope)
+    dimensions = [(k, v[1]) for k, v in selectors.DIMENSIONS.items()] + list(selectors.LINE_ITEM_DIMENSIONS.items())
+    tag_keys = selectors.explore_tag_keys(scope)
+    # The second group-by names its tag key in the option (tag:KEY), one option per key of the data.
+    second = [("", "(nothing)"), *dimensions, *((f"tag:{key}", f"Tag {key}") for key in tag_keys)]
+    if form.get("group2") and form["group2"] not in dict(second):
+        second.append((form["group2"], form["group2"]))
     return {
         "form": form,
         "metric_labels": METRIC_LABELS,
-        "dimensions": [(k, v[1]) for k, v in selectors.DIMENSIONS.items()]
-        + list(selectors.LINE_ITEM_DIMENSIONS.items()),
+        "dimensions": dimensions,
+        "second_dimensions": second,
         "filter_dimensions": [(k, v[1]) for k, v in selectors.FILTER_DIMENSIONS.items()],
         "granularities": list(selectors.GRANULARITIES),
-        "tag_keys": selectors.explore_tag_keys(scope),
+        "tag_keys": tag_keys,
         "tag_values": selectors.explore_tag_values(scope),
         "choices": _choices(scope, start, end, names),
         "names": names,
@@ -133,12 +140,16 @@ def explore(request: HttpRequest) -> HttpResponse:
     rows = data["rows"]
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        name = f"explore-{scope.organization.slug}-{query.group.replace(':', '-')}-{query.start}-{query.end}.csv"
+        groups = "-".join(g.replace(":", "-") for g in query.group_by)
+        name = f"explore-{scope.organization.slug}-{groups}-{query.start}-{query.end}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         writer = SpreadsheetSafeWriter(response, lineterminator="\n")
-        writer.writerow(["period", "group", "currency", "cost"])
+        # A second group-by adds its column after the first; one group-by keeps the four columns.
+        second = ["group2"] if query.group2 else []
+        writer.writerow(["period", "group", *second, "currency", "cost"])
         for row in rows:
-            writer.writerow([row["period"].isoformat(), row["group"], row["currency"], f"{row['cost']:f}"])
+            values = [row["group2"]] if query.group2 else []
+            writer.writerow([row["period"].isoformat(), row["group"], *values, row["currency"], f"{row['cost']:f}"])
         return response
     pairs = _query_pairs(query)
     canonical = _url(pairs)
@@ -155,7 +166,7 @@ def explore(request: HttpRequest) -> HttpResponse:
             **data,
             "query": query,
             "field_errors": {},
-            "table_body": _table_body(rows if show_all else rows[:TABLE_ROWS]),
+            "table_body": _table_body(rows if show_all else rows[:TABLE_ROWS], two=bool(query.group2)),
             "shown_rows": len(rows) if show_all else min(len(rows), TABLE_ROWS),
             "show_all_url": f"{canonical}&rows=all#explore-{'pivot' if pivot else 'table'}" if more else None,
             "pivot": pivot,
@@ -165,20 +176,22 @@ def explore(request: HttpRequest) -> HttpResponse:
             "csv_url": f"{canonical}&format=csv",
             "saved_query": explore_canonical_query(query),
             "saved_views": list(saved_views_visible(scope)),
+            "has_data": selectors.as_of(scope) is not None,
         }
     )
     return render_page(request, "web/explore.html", context)
 
 
 def _pivot(rows: list[dict], currency: str, periods: list[date], *, limit: int | None) -> dict:
-    """Groups as rows, every period of the window as a column (0 without cost), one currency; largest total
-    first; ``limit`` groups at most."""
-    cells: dict[str, dict[date, Decimal]] = {}
-    texts: dict[str, str] = {}
+    """Groups (pairs of groups with two group-bys) as rows, every period of the window as a column (0 without
+    cost), one currency; largest total first; ``limit`` rows at most."""
+    cells: dict[tuple[str, str], dict[date, Decimal]] = {}
+    texts: dict[tuple[str, str], tuple[str, str]] = {}
     for r in rows:
         if r["currency"] == currency:
-            cells.setdefault(r["group"], {})[r["period"]] = r["cost"]
-            texts[r["group"]] = r["group_text"]
+            key = (r["group"], r["group2"])
+            cells.setdefault(key, {})[r["period"]] = r["cost"]
+            texts[key] = (r["group_text"], r["group2_text"])
     totals = {g: sum(by_period.values(), Decimal(0)) for g, by_period in cells.items()}
     order = sorted(cells, key=lambda g: (-abs(totals[g]), g))
     return {
@@ -186,8 +199,10 @@ def _pivot(rows: list[dict], currency: str, periods: list[date], *, limit: int |
         "groups": len(order),
         "rows": [
             {
-                "group": g,
-                "group_text": texts[g],
+                "group": g[0],
+                "group2": g[1],
+                "group_text": texts[g][0],
+                "group2_text": texts[g][1],
                 "cells": [cells[g].get(p, Decimal(0)) for p in periods],
                 "total": totals[g],
             }
@@ -197,23 +212,46 @@ def _pivot(rows: list[dict], currency: str, periods: list[date], *, limit: int |
 
 
 def _comparison(scope: AccessPolicy, query: selectors.ExploreQuery, currency: str) -> dict:
-    names = selectors.explore_account_names(scope) if query.group in LABELLED_DIMENSIONS else {}
+    names = selectors.explore_names(scope)
     previous_start, previous_end, rows = selectors.explore_comparison(scope, query, currency=currency)
     current = sum((r.current for r in rows), Decimal(0))
     previous = sum((r.previous for r in rows), Decimal(0))
+    shown = []
+    for r in rows[:TABLE_ROWS]:
+        group, group2 = r.group if query.group2 else (r.group, "")
+        shown.append(
+            {
+                "comparison": r,
+                "group": group,
+                "group2": group2,
+                "group_text": selectors.labelled(query.group, group, names),
+                "group2_text": selectors.labelled(query.group2, group2, names) if query.group2 else "",
+            }
+        )
     return {
         "previous_start": previous_start,
         "previous_end": previous_end,
-        "rows": [
-            {"comparison": r, "group_text": selectors.labelled(query.group, r.group, names)} for r in rows[:TABLE_ROWS]
-        ],
+        "rows": shown,
         "total": selectors.Comparison(group="Total", current=current, previous=previous),
         "groups": len(rows),
     }
 
 
-def _table_body(rows: list[dict]) -> str:
+def _table_body(rows: list[dict], *, two: bool = False) -> str:
     # Cells carry the raw value in data-value (what the CSV has) and the display text (names, formatted money).
+    if two:
+        return format_html_join(
+            "",
+            '<tr><td>{}</td><td data-value="{}">{}</td><td data-value="{}">{}</td><td>{}</td>'
+            '<td class="num" data-value="{}">{}</td></tr>',
+            (
+                (
+                    *(r["period_text"], r["group"], r["group_text"], r["group2"], r["group2_text"]),
+                    *(r["currency"], r["cost"], r["cost_text"]),
+                )
+                for r in rows
+            ),
+        )
     return format_html_join(
         "",
         '<tr><td>{}</td><td data-value="{}">{}</td><td>{}</td><td class="num" data-value="{}">{}</td></tr>',
@@ -233,7 +271,7 @@ def _group_label(group: str) -> str:
 def explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
     """The numbers, rows and figure of one Explore query (cached whole by the view)."""
     frame = selectors.explore_rows(scope, query)
-    names = selectors.explore_account_names(scope) if query.group in LABELLED_DIMENSIONS else {}
+    names = selectors.explore_names(scope) if set(query.group_by) & set(LABELLED_DIMENSIONS) else {}
     rows = []
     for r in frame.itertuples():
         cost = quantize_money(r.cost)
@@ -244,6 +282,8 @@ def explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
                 "period_text": r.period.isoformat(),
                 "group": r.group,
                 "group_text": selectors.labelled(query.group, r.group, names),
+                "group2": r.group2,
+                "group2_text": selectors.labelled(query.group2, r.group2, names) if query.group2 else "",
                 "currency": r.currency,
                 "cost": cost,
                 "cost_text": format_money(cost, r.currency),
@@ -257,16 +297,25 @@ def explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
     main = selectors.main_currency(scope)
     currency = main if main in totals or not totals else sorted(totals)[0]
     group_label = _group_label(query.group)
+    group2_label = _group_label(query.group2) if query.group2 else ""
     chart_frame = frame[frame["currency"] == currency] if not frame.empty else frame
-    if not chart_frame.empty and names:
-        labels = [selectors.labelled(query.group, g, names) for g in chart_frame["group"]]
+    if not chart_frame.empty and (names or query.group2):
+        # A pair is one series, named as the API names it (BreakdownRow.group: "first / second").
+        labels = [
+            " / ".join(
+                [selectors.labelled(query.group, g, names)]
+                + ([selectors.labelled(query.group2, g2, names)] if query.group2 else [])
+            )
+            for g, g2 in zip(chart_frame["group"], chart_frame["group2"], strict=True)
+        ]
         chart_frame = chart_frame.assign(group=labels)
+    by = f"{group_label.lower()}, then {group2_label.lower()}" if group2_label else group_label.lower()
     figure = figures.stacked_bars(
         chart_frame,
         x="period",
         group="group",
         value="cost",
-        title=f"{METRIC_LABELS[query.metric]} cost by {query.granularity} and {group_label.lower()} ({currency})",
+        title=f"{METRIC_LABELS[query.metric]} cost by {query.granularity} and {by} ({currency})",
         currency=currency,
         x_title=query.granularity.capitalize(),
         keep=CHART_GROUPS,
@@ -280,6 +329,7 @@ def explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
         "currency": currency,
         "figure": figure,
         "group_label": group_label,
+        "group2_label": group2_label,
     }
 
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from finops.accounts.access import AccessPolicy
+from finops.core.tasks import QueueUnavailable
 from finops.web import figures
 from finops.web.access import org_page, render_page
 from optimizer.models import OptimizationRun
@@ -71,6 +72,7 @@ def optimizer(request: HttpRequest) -> HttpResponse:
         "upfront_budget": "", "backtest": True, "rightsize": False, "carbon": False, "allow_stale_spot": False,
     }  # fmt: skip
     status = 200
+    queue_error = ""
     if request.method == "POST":
         params, errors = _form_parameters(request.POST)
         values = {**params, "max_spot_share_percent": request.POST.get("max_spot_share_percent", ""),
@@ -80,12 +82,15 @@ def optimizer(request: HttpRequest) -> HttpResponse:
                 run = optimization_run_start(policy=scope, parameters=params)
             except ParametersError as error:
                 errors = error.errors
+            except QueueUnavailable as error:
+                queue_error, status = str(error), 503
             else:
                 return redirect(reverse("web:optimizer_run", args=[run.pk]))
-        status = 400
+        status = status if queue_error else 400
     runs = list(visible.order_by("-created_at", "-id")[:20])
     context = {
         "errors": errors,
+        "queue_error": queue_error,
         "values": values,
         "runs": [{"run": r, "savings": dec((r.results or {}).get("savings"))} for r in runs],
         "lookbacks": LOOKBACK_DAYS,

@@ -31,7 +31,6 @@
       if (event.key === "Enter") { event.preventDefault(); select.focus(); }
     });
     select.addEventListener("change", showCount);
-    select.size = Math.min(8, Math.max(3, select.options.length));
     select.parentNode.insertBefore(search, select);
     picker.appendChild(count);
     showCount();

@@ -218,3 +218,61 @@ def test_with_redis_hanging_pages_render_and_uploads_are_refused_within_seconds(
     assert pages_seconds < 4 * REFUSAL_SECONDS, pages_seconds
     assert not IngestJob.objects.filter(source="upload").exists()
     assert upload_folders(settings) == set()
+
+
+def test_with_redis_down_the_optimizer_pages_render_and_runs_are_refused(
+    production_redis, settings, tmp_path, monkeypatch
+):
+    """The optimizer's pages (the form, a finished run with every option, its status poll and a what-if) are
+    read from the database: with Redis down each answers 200 and shows what it showed with Redis up."""
+    from finops.accounts.services import organization_get_or_create
+    from optimizer.models import OptimizationRun
+    from optimizer.services import optimization_run_create, optimization_run_execute
+    from tests.optimizer.optruns_helpers import ingest_fixture, seed_catalog
+
+    organization, _ = organization_get_or_create(slug="resilient", name="Resilient")
+    ingest_fixture(organization, tmp_path)
+    seed_catalog()
+    membership_set(username="fin", organization=organization, role="finance", password="pw-fin-123")
+    run = optimization_run_create(
+        organization=organization,
+        parameters={"lookback_days": 7, "backtest": True, "rightsize": True, "carbon": True},
+        enqueue=False,
+    )
+    assert optimization_run_execute(run).status == OptimizationRun.Status.SUCCEEDED, run.error
+    pages = [
+        "/optimizer/",
+        f"/optimizer/runs/{run.pk}/",
+        f"/optimizer/runs/{run.pk}/status",
+        "/commitments/",
+        "/rightsizing/",
+    ]
+    client = logged_in()
+    up = {path: client.get(path) for path in pages}
+    assert {path: r.status_code for path, r in up.items()} == dict.fromkeys(pages, 200)
+
+    production_redis.stop()
+
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, f"{path}: {response.status_code}"
+    assert client.get(f"/optimizer/runs/{run.pk}/status").json() == up[f"/optimizer/runs/{run.pk}/status"].json()
+    assert 'id="plan-cost"' in client.get(f"/optimizer/runs/{run.pk}/").content.decode()
+    # Starting a run needs the queue: refused at once with the reason, the form kept, no run left pending.
+    runs_before = set(OptimizationRun.objects.values_list("pk", flat=True))
+    form = {"lookback_days": "7", "term": "1y", "payment": "partial_upfront", "max_spot_share_percent": "15"}
+    started = time.monotonic()
+    response = client.post("/optimizer/", form)
+    assert time.monotonic() - started < REFUSAL_SECONDS
+    assert response.status_code == 503
+    assert "the task queue is unavailable; try again later" in response.content.decode()
+    assert response.context["values"]["payment"] == "partial_upfront"
+    assert response.context["values"]["max_spot_share_percent"] == "15"
+    api = client.post("/api/v1/optimizer/runs/", {"lookback_days": 7}, content_type="application/json")
+    assert api.status_code == 503 and api.json()["error"]["code"] == "queue_unavailable"
+    assert set(OptimizationRun.objects.values_list("pk", flat=True)) == runs_before
+    # The broker gone between the check and the enqueue: the run recorded meanwhile is removed again.
+    monkeypatch.setattr("optimizer.services.queue_check", lambda: None)
+    lost = client.post("/optimizer/", form)
+    assert lost.status_code == 503 and "the task queue is unavailable" in lost.content.decode()
+    assert set(OptimizationRun.objects.values_list("pk", flat=True)) == runs_before

@@ -214,3 +214,28 @@ def test_engineer_sees_only_their_teams_and_viewer_cannot_upload(tenants, browse
     )
     assert response.status == 403
     assert IngestJob.objects.filter(source="upload").count() == 0
+
+
+def test_a_failed_upload_message_stays_inside_the_data_page(tenants, browser_page):
+    """Issue 18: a failed upload's message (a long path, no spaces) stretched the data page to 1,648 px. It wraps
+    in its cell (the history scrolls in its card at most), both in the history and in the progress box."""
+    path = "/var/finops/ingest/uploads/" + "0123456789abcdef" * 40 + "/focus_export_with_a_very_long_name.csv"
+    job = IngestJob.objects.create(
+        organization=tenants["alpha"],
+        source="upload",
+        status=IngestJob.Status.FAILED,
+        delivery_sha256="f" * 64,
+        error=f"{path}: row 17, column BilledCost: 'n/a' is not a number",
+    )
+    browser_page.login("ann", PASSWORD)
+    page = browser_page.page
+    for width in (1280, 1440):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"/data/?job={job.pk}")
+        assert path[:40] in page.text_content(f"#history tr[data-job='{job.pk}']")
+        assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 0, width
+        cards = page.eval_on_selector_all(
+            ".card", "cards => cards.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.id || c.className)"
+        )
+        assert cards == [], (width, cards)
+    assert browser_page.errors == []

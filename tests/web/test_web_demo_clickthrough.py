@@ -72,30 +72,56 @@ DETAIL_PAGES = {
 # the first, then resized to each other one and checked again, which costs a re-layout, not a page load.
 WIDTHS = (1280, 1440)
 HEIGHT = 900
-# Wider than the window: the page scrolls sideways (wide tables must scroll in their card).
-PAGE_OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
-# Cards whose content is wider than their box. A card must fit its content; the one designated sideways
-# scroller is a `.table-scroll` wrapper (overflow-x: auto) inside the card, which clips what it holds, so a
-# wide table in one never widens its card. A card itself marked `.table-scroll` is such a scroller. The CSS
-# safety net `.card { overflow-x: auto }` hides an overflowing card from the page width, not from this check.
-CARD_OVERFLOW = """() => Array.from(document.querySelectorAll('.card'))
-    .filter(card => !card.classList.contains('table-scroll') && card.scrollWidth > card.clientWidth + 1)
-    .map(card => {
-        const heading = card.querySelector('h1, h2, h3, caption, legend');
-        const name = card.id ? '#' + card.id : (heading ? heading.textContent.trim().slice(0, 60) : card.className);
-        return `card "${name}" is ${card.scrollWidth - card.clientWidth} px wider than its box`;
-    })"""
+# One evaluate per width for the layout checks and the charts (a round trip each, not three).
+# page: how much wider than the window the page is (it must not scroll sideways: wide tables scroll in their
+# card). cards: the cards whose content is wider than their box. A card must fit its content; the one
+# designated sideways scroller is a `.table-scroll` wrapper (overflow-x: auto) inside the card, which clips
+# what it holds, so a wide table in one never widens its card. A card itself marked `.table-scroll` is such a
+# scroller. The CSS safety net `.card { overflow-x: auto }` hides an overflowing card from the page width, not
+# from this check. charts: per chart div, the traces Plotly drew and the points of each (the longest data array
+# it plots).
+LAYOUT_AND_CHARTS = """() => ({
+    page: document.documentElement.scrollWidth - window.innerWidth,
+    cards: Array.from(document.querySelectorAll('.card'))
+        .filter(card => !card.classList.contains('table-scroll') && card.scrollWidth > card.clientWidth + 1)
+        .map(card => {
+            const heading = card.querySelector('h1, h2, h3, caption, legend');
+            const name = card.id ? '#' + card.id
+                : (heading ? heading.textContent.trim().slice(0, 60) : card.className);
+            return `card "${name}" is ${card.scrollWidth - card.clientWidth} px wider than its box`;
+        }),
+    charts: Array.from(document.querySelectorAll('.plot[data-figure]')).map(el => ({
+        id: el.id,
+        empty: el.classList.contains('plot-empty'),
+        drawn: !!el.querySelector('svg.main-svg'),
+        traces: (el.data || []).map(t => ({
+            name: t.name || '', type: t.type || 'scatter',
+            points: Math.max(0, ...['x', 'y', 'z', 'values', 'r', 'lat'].map(
+                k => (t[k] && typeof t[k].length === 'number') ? t[k].length : 0)),
+        })),
+    })),
+})"""
 # Deque's axe-core (MPL-2.0, vendored as a test asset: tests/web/assets/axe-core/README.md), run on each page
-# for the WCAG 2.0/2.1 A and AA rules; a serious or critical violation is a problem of the page.
+# as loaded (at the first width) for the WCAG 2.0/2.1 A and AA rules; a serious or critical violation is a
+# problem of the page. The second width shows the same content (no media query lies between the widths:
+# tests/web/test_web_layout_widths.py); its layout is what the overflow checks look at.
 AXE_JS = Path(__file__).parent / "assets" / "axe-core" / "axe.min.js"
-AXE_RUN = """async () => {
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# The source is evaluated with the run, in one call, through the DevTools protocol: the app's Content-Security-
+# Policy (script-src 'self') would block an injected <script> element, and must not be loosened for a test.
+AXE_RUN = """async ([source, tags]) => {
+    (0, eval)(source);
     const result = await axe.run(document, {
-        runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations'],
+        runOnly: {type: 'tag', values: tags}, resultTypes: ['violations'],
     });
     return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v =>
         `${v.impact} ${v.id} (${v.help}): ` + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')
         + (v.nodes.length > 3 ? ` and ${v.nodes.length - 3} more` : ''));
 }"""
+# Quiet time after the last request before a page counts as settled (late requests: a status poll, the
+# favicon). Playwright's "networkidle" waits 500 ms of quiet on every page; the walk tracks requests itself.
+QUIET_SECONDS = 0.25
+SETTLE_TIMEOUT = 20.0
 
 
 @functools.cache
@@ -105,17 +131,6 @@ def axe_source() -> str:
 
 CHARTS_SETTLED = """() => Array.from(document.querySelectorAll('.plot[data-figure]'))
     .every(el => el.classList.contains('plot-empty') || (el.data && el._fullLayout))"""
-# Per chart div: the traces Plotly drew and the points of each (the longest data array it plots).
-CHART_SUMMARY = """() => Array.from(document.querySelectorAll('.plot[data-figure]')).map(el => ({
-    id: el.id,
-    empty: el.classList.contains('plot-empty'),
-    drawn: !!el.querySelector('svg.main-svg'),
-    traces: (el.data || []).map(t => ({
-        name: t.name || '', type: t.type || 'scatter',
-        points: Math.max(0, ...['x', 'y', 'z', 'values', 'r', 'lat'].map(
-            k => (t[k] && typeof t[k].length === 'number') ? t[k].length : 0)),
-    })),
-}))"""
 
 
 @dataclass
@@ -129,11 +144,26 @@ class DemoWalk:
     bad_responses: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     charts_checked: int = 0
-    seconds: dict[str, float] = field(default_factory=lambda: {"layout": 0.0, "axe": 0.0})  # what the checks cost
+    # What the checks cost: page loads, waiting for charts and the network to settle, axe, layout and charts.
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("load", "settle", "axe", "layout"), 0.0))
     views: dict[str, set[str]] = field(default_factory=dict)  # who -> URL names of the pages checked
+    in_flight: set = field(default_factory=set)  # the requests not finished yet
+    last_request: float = 0.0  # monotonic time of the last request started or ended
 
     def __post_init__(self) -> None:
         page = self.page
+
+        def started(request) -> None:
+            self.in_flight.add(request)
+            self.last_request = time.monotonic()
+
+        def ended(request) -> None:
+            self.in_flight.discard(request)
+            self.last_request = time.monotonic()
+
+        page.on("request", started)
+        page.on("requestfinished", ended)
+        page.on("requestfailed", ended)
 
         def on_response(response) -> None:
             request = response.request
@@ -168,7 +198,9 @@ class DemoWalk:
     def open(self, url: str, *, who: str, expect: int = 200) -> None:
         """Open ``url``; when it should work (200), check the page as :meth:`check` does."""
         self._reset()
+        started = time.monotonic()
         response = self.page.goto(url)
+        self.seconds["load"] += time.monotonic() - started
         self.visited.append(f"{who} {url} {response.status if response else None}")
         if response is None or response.status != expect:
             self.problems.append(f"{who} {url}: HTTP {response.status if response else None}, expected {expect}")
@@ -176,52 +208,63 @@ class DemoWalk:
             self.check(url, who=who)
             self.views.setdefault(who, set()).add(resolve(urlsplit(url).path).view_name)
         # What an expected error page logs (chromium's report of its status) is not a failure of the next page.
-        self.page.wait_for_load_state("networkidle")
+        self.settle(f"{who} {url}")
         self._reset()
+
+    def settle(self, where: str) -> None:
+        """Wait until no request has been in flight for QUIET_SECONDS (late requests reach the listeners)."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while self.in_flight or time.monotonic() - self.last_request < QUIET_SECONDS:
+            if time.monotonic() > deadline:
+                pending = sorted(self.path(r.url) for r in self.in_flight)
+                self.problems.append(f"{where}: the network never settled in {SETTLE_TIMEOUT:.0f} s: {pending}")
+                return
+            self.page.wait_for_timeout(50)
 
     def check(self, label: str, *, who: str) -> None:
         """The page now shown: no console or page error, no failed sub-request, every chart drawn with data."""
         from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
         where = f"{who} {label}"
+        started = time.monotonic()
         try:
             self.page.wait_for_function(CHARTS_SETTLED, timeout=20_000)
         except PlaywrightTimeoutError:  # reported with the page; the walk goes on to show every failure at once
             self.problems.append(f"{where}: charts never rendered in 20 s (is plotly.min.js loaded?)")
-        self.page.wait_for_load_state("networkidle")  # late requests too (a status poll, the favicon)
-        self.check_accessibility(where)  # first, on the page as loaded (the layout check resizes the window)
-        self.check_layout(where)
-        charts = self.page.evaluate(CHART_SUMMARY)
-        self.charts_checked += len(charts)
-        for chart in charts:
-            points = [t["points"] for t in chart["traces"]]
-            if chart["empty"] or not chart["drawn"] or not points or max(points) < 1:
-                self.problems.append(f"{where}: chart #{chart['id']} has no data drawn: {chart}")
+        self.settle(where)  # late requests too (a status poll, the favicon)
+        self.seconds["settle"] += time.monotonic() - started
+        self.check_accessibility(where)  # on the page as loaded, at the first width
+        for width in WIDTHS:
+            if width != WIDTHS[0]:
+                self.page.set_viewport_size({"width": width, "height": HEIGHT})
+            self.check_layout(f"{where} at {width} px", charts=width == WIDTHS[0])
+        self.page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})  # the next page loads at the first
         self.problems.extend(f"{where}: console: {e}" for e in self.browser_page.errors)
         self.problems.extend(f"{where}: response {r}" for r in self.bad_responses)
         self.problems.extend(f"{where}: request failed {r}" for r in self.failed_requests)
         self._reset()
 
-    def check_layout(self, where: str) -> None:
-        """At every width in WIDTHS: the page no wider than the window, no card wider than its box."""
+    def check_layout(self, where: str, *, charts: bool) -> None:
+        """At the window's width: the page no wider than the window, no card wider than its box; ``charts``:
+        every chart drawn with data."""
         started = time.monotonic()
-        for width in WIDTHS:
-            if width != WIDTHS[0]:
-                self.page.set_viewport_size({"width": width, "height": HEIGHT})
-            overflow = self.page.evaluate(PAGE_OVERFLOW)
-            if overflow > 0:
-                self.problems.append(f"{where} at {width} px: the page is {overflow} px wider than the window")
-            self.problems.extend(f"{where} at {width} px: {card}" for card in self.page.evaluate(CARD_OVERFLOW))
-        self.page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
+        seen = self.page.evaluate(LAYOUT_AND_CHARTS)
+        if seen["page"] > 0:
+            self.problems.append(f"{where}: the page is {seen['page']} px wider than the window")
+        self.problems.extend(f"{where}: {card}" for card in seen["cards"])
+        if charts:
+            self.charts_checked += len(seen["charts"])
+            for chart in seen["charts"]:
+                points = [t["points"] for t in chart["traces"]]
+                if chart["empty"] or not chart["drawn"] or not points or max(points) < 1:
+                    self.problems.append(f"{where}: chart #{chart['id']} has no data drawn: {chart}")
         self.seconds["layout"] += time.monotonic() - started
 
     def check_accessibility(self, where: str) -> None:
         """No serious or critical WCAG 2.1 A/AA violation (axe-core) on the page as shown."""
         started = time.monotonic()
-        # Evaluated through the DevTools protocol: the app's Content-Security-Policy (script-src 'self') would
-        # block an injected <script> element, and must not be loosened for a test.
-        self.page.evaluate("() => { " + axe_source() + "\n; }")
-        self.problems.extend(f"{where}: axe {violation}" for violation in self.page.evaluate(AXE_RUN))
+        violations = self.page.evaluate(AXE_RUN, [axe_source(), AXE_TAGS])
+        self.problems.extend(f"{where}: axe {violation}" for violation in violations)
         self.seconds["axe"] += time.monotonic() - started
 
     def hrefs(self, selector: str) -> list[str]:
@@ -242,7 +285,9 @@ class DemoWalk:
     def revisit(self, url: str, *, who: str) -> None:
         """Go back to a page already checked, to use it further (the caller checks what it then shows)."""
         self._reset()
+        started = time.monotonic()
         response = self.page.goto(url)
+        self.seconds["load"] += time.monotonic() - started
         assert response is not None and response.status == 200, f"{who} {url}: {response and response.status}"
 
 
@@ -365,8 +410,9 @@ def test_every_demo_page_works_for_every_demo_role(browser_page, live_server, se
     walked = time.monotonic() - started - seeded
     print(
         f"\nseed_demo {DEMO_MONTHS} months: {seeded:.1f} s; walk {walked:.1f} s; {len(walk.visited)} pages"
-        f" at {WIDTHS} px, {walk.charts_checked} charts; of the walk, layout checks {walk.seconds['layout']:.1f} s,"
-        f" axe {walk.seconds['axe']:.1f} s"
+        f" at {WIDTHS} px, {walk.charts_checked} charts; of the walk, page loads {walk.seconds['load']:.1f} s,"
+        f" settling (charts, network) {walk.seconds['settle']:.1f} s, layout and chart checks"
+        f" {walk.seconds['layout']:.1f} s, axe {walk.seconds['axe']:.1f} s"
     )
     print("\n".join(walk.visited))
     assert walk.problems == [], "\n".join(walk.problems)
