@@ -35,6 +35,7 @@ from finops.core.bulk import TableLoader
 
 TABLE = "usage_lineitem"
 _MONTH_NAME = re.compile(rf"^{TABLE}_y(\d{{4}})m(\d{{2}})$")
+_PARTITION_LOCK = 0x11E1  # advisory-lock namespace of month partition creation
 # Line items of one (provider, billing account, billing period) of an organization: what a delivery replaces.
 Slice = tuple[str, str, datetime]
 
@@ -180,6 +181,9 @@ def month_partition_ensure(month: date) -> None:
     holds for that month (written outside the ingest) move into it."""
     name = month_table(month)
     with connection.cursor() as cursor:
+        # Deliveries of other organizations may make the same month at once: one creates it, the others wait for
+        # its commit and find it (the lock is released at commit).
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_PARTITION_LOCK, month.year * 12 + month.month])
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
         if cursor.fetchone()[0]:
             return
@@ -210,6 +214,19 @@ def _leaves() -> set[str]:
             [f"{TABLE}_y%"],
         )
         return {row[0] for row in cursor.fetchall()}
+
+
+def job_leaves_drop(job_id: int) -> int:
+    """Drop the leaves of a deleted ingest job (its rows are gone with it; the empty tables would stay). Returns how
+    many were dropped. No-op on SQLite."""
+    if not partitioned():
+        return 0
+    suffix = f"_j{int(job_id)}"
+    names = sorted(name for name in _leaves() if name.endswith(suffix))
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    return len(names)
 
 
 def month_partitions() -> list[date]:

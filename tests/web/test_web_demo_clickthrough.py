@@ -104,16 +104,16 @@ LAYOUT_AND_CHARTS = """() => ({
 # Deque's axe-core (MPL-2.0, vendored as a test asset: tests/web/assets/axe-core/README.md), run on each page
 # as loaded (at the first width) for the WCAG 2.0/2.1 A and AA rules; a serious or critical violation is a
 # problem of the page. The second width shows the same content (no media query lies between the widths:
-# tests/web/test_web_layout_widths.py); its layout is what the overflow checks look at.
+# tests/web/test_web_layout_widths.py), so there axe runs the rules that depend on the layout itself: a region
+# that scrolls only at one width must be reachable by keyboard at that width.
 AXE_JS = Path(__file__).parent / "assets" / "axe-core" / "axe.min.js"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_TAGS = {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
+AXE_LAYOUT_RULES = {"type": "rule", "values": ["scrollable-region-focusable"]}
 # The source is evaluated with the run, in one call, through the DevTools protocol: the app's Content-Security-
 # Policy (script-src 'self') would block an injected <script> element, and must not be loosened for a test.
-AXE_RUN = """async ([source, tags]) => {
-    (0, eval)(source);
-    const result = await axe.run(document, {
-        runOnly: {type: 'tag', values: tags}, resultTypes: ['violations'],
-    });
+AXE_RUN = """async ([source, runOnly]) => {
+    if (typeof axe === 'undefined') (0, eval)(source);
+    const result = await axe.run(document, {runOnly, resultTypes: ['violations']});
     return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v =>
         `${v.impact} ${v.id} (${v.help}): ` + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')
         + (v.nodes.length > 3 ? ` and ${v.nodes.length - 3} more` : ''));
@@ -237,6 +237,7 @@ class DemoWalk:
         for width in WIDTHS:
             if width != WIDTHS[0]:
                 self.page.set_viewport_size({"width": width, "height": HEIGHT})
+                self.check_accessibility(f"{where} at {width} px", AXE_LAYOUT_RULES)
             self.check_layout(f"{where} at {width} px", charts=width == WIDTHS[0])
         self.page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})  # the next page loads at the first
         self.problems.extend(f"{where}: console: {e}" for e in self.browser_page.errors)
@@ -260,10 +261,10 @@ class DemoWalk:
                     self.problems.append(f"{where}: chart #{chart['id']} has no data drawn: {chart}")
         self.seconds["layout"] += time.monotonic() - started
 
-    def check_accessibility(self, where: str) -> None:
-        """No serious or critical WCAG 2.1 A/AA violation (axe-core) on the page as shown."""
+    def check_accessibility(self, where: str, rules: dict = AXE_TAGS) -> None:
+        """No serious or critical violation of ``rules`` (default: WCAG 2.1 A/AA, axe-core) on the page as shown."""
         started = time.monotonic()
-        violations = self.page.evaluate(AXE_RUN, [axe_source(), AXE_TAGS])
+        violations = self.page.evaluate(AXE_RUN, [axe_source(), rules])
         self.problems.extend(f"{where}: axe {violation}" for violation in violations)
         self.seconds["axe"] += time.monotonic() - started
 
