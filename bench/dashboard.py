@@ -394,6 +394,19 @@ def _derived(organization, seconds: dict[str, float]) -> dict:
 # --- Load generation ------------------------------------------------------------------------
 
 
+def production_env(env: dict) -> dict:
+    """``env`` with production settings, but plain http on loopback: no HTTPS redirect, cookies sent over http."""
+    return dict(
+        env,
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="bench-only-secret",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_SESSION_COOKIE_SECURE="0",
+        DJANGO_CSRF_COOKIE_SECURE="0",
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -564,15 +577,7 @@ def main() -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
     # Production settings, but plain http on loopback: no HTTPS redirect, cookies sent over http.
-    server_env = dict(
-        env,
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="bench-only-secret",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_SECURE_SSL_REDIRECT="0",
-        DJANGO_SESSION_COOKIE_SECURE="0",
-        DJANGO_CSRF_COOKIE_SECURE="0",
-    )
+    server_env = production_env(env)
     server = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("gunicorn")),

@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from dashboard import _free_port, _percentile, _session  # noqa: E402
+from dashboard import _free_port, _percentile, _session, production_env  # noqa: E402
 from ingest import bench_database_url, prepare_database, run_child  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -711,15 +711,7 @@ def measure_latency(env: dict, var: Path, token: str, requests_per_endpoint: int
     from load import Servers
 
     port = _free_port()
-    server_env = dict(
-        env,
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="bench-only-secret",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_SECURE_SSL_REDIRECT="0",
-        DJANGO_SESSION_COOKIE_SECURE="0",
-        DJANGO_CSRF_COOKIE_SECURE="0",
-    )
+    server_env = production_env(env)
     servers = Servers(server_env, var, port)
     base = f"http://127.0.0.1:{port}"
     flush = _cache_flusher(env)
