@@ -576,7 +576,6 @@ def main() -> None:
     log = Path(env["FINOPS_VAR_DIR"]) / "dashboard-access.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
-    # Production settings, but plain http on loopback: no HTTPS redirect, cookies sent over http.
     server_env = production_env(env)
     server = subprocess.Popen(
         [
