@@ -91,6 +91,29 @@ def generate(kind: str, rows: int, out: Path) -> Path:
     return path
 
 
+def _backend_cpu_seconds() -> float | None:
+    """CPU seconds the connection's PostgreSQL backend has used, when the server runs on this machine
+    (/proc readable): with the machine shared, CPU time is steadier than elapsed time."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _result(rows: int, seconds: float, server_before: float | None) -> str:
+    server_after = _backend_cpu_seconds() if server_before is not None else None
+    server = f"{server_after - server_before:.3f}" if server_after is not None else "-"
+    return f"RESULT {rows} {seconds:.3f} {server}"
+
+
 def child_ingest(path: str, fmt: str) -> None:
     import django
 
@@ -99,11 +122,12 @@ def child_ingest(path: str, fmt: str) -> None:
     from finops.usage.services import ingest_job_create, ingest_job_run
 
     org, _ = organization_get_or_create(slug=f"bench-{fmt}-{os.getpid()}")
+    server_before = _backend_cpu_seconds()
     started = time.perf_counter()
     job = ingest_job_run(ingest_job_create(organization=org, paths=[Path(path)], fmt=fmt))
     elapsed = time.perf_counter() - started
     assert job.status == "succeeded", job.error
-    print(f"RESULT {job.rows_written} {elapsed:.3f}")
+    print(_result(job.rows_written, elapsed, server_before))
 
 
 def child_raw(path: str) -> None:
@@ -116,6 +140,7 @@ def child_raw(path: str) -> None:
     with open(path, encoding="utf-8") as handle:
         header = next(csv.reader(handle))
     columns = ", ".join(f"c{i} text" for i in range(len(header)))
+    server_before = _backend_cpu_seconds()
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_raw")
@@ -136,7 +161,7 @@ def child_raw(path: str) -> None:
         cursor.execute("SELECT count(*) FROM bench_raw")
         rows = cursor.fetchone()[0]
         cursor.execute("DROP TABLE bench_raw")
-    print(f"RESULT {rows} {time.perf_counter() - started:.3f}")
+    print(_result(rows, time.perf_counter() - started, server_before))
 
 
 def prepare_database(env: dict) -> dict:
@@ -156,14 +181,23 @@ def prepare_database(env: dict) -> dict:
 
 def run_child(args: list[str], env: dict, script: str = __file__) -> tuple[int, float, float]:
     """Run ``script`` as a child; return (rows, seconds, peak RSS MB) of that child alone."""
+    return run_child_measured(args, env, script)[:3]
+
+
+def run_child_measured(
+    args: list[str], env: dict, script: str = __file__
+) -> tuple[int, float, float, float, float | None]:
+    """``run_child`` plus the child's CPU seconds (Django's start-up included) and its database backend's
+    (None when the child does not report it)."""
     proc = subprocess.Popen([sys.executable, script, *args], env=env, stdout=subprocess.PIPE, text=True)
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
         raise SystemExit(f"benchmark child failed ({args}):\n{output}")
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
-    _, rows, seconds = line.split()
-    return int(rows), float(seconds), usage.ru_maxrss / 1024
+    _, rows, seconds, *server = line.split()
+    server_cpu = float(server[0]) if server and server[0] != "-" else None
+    return int(rows), float(seconds), usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, server_cpu
 
 
 def main() -> None:
@@ -190,24 +224,29 @@ def main() -> None:
         started = time.perf_counter()
         path = generate(kind, args.rows, out)
         print(f"  generated {path.name} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s")
-        raw_rows, raw_s, _raw_rss = run_child(["--child-raw", str(path)], env)
-        rows, seconds, rss = run_child(["--child-ingest", str(path), kind], env)
+        raw_rows, raw_s, _raw_rss, _raw_cpu, raw_server = run_child_measured(["--child-raw", str(path)], env)
+        rows, seconds, rss, cpu, server = run_child_measured(["--child-ingest", str(path), kind], env)
         assert rows == raw_rows == args.rows, (rows, raw_rows)
-        results.append((kind, rows, seconds, rss, raw_s))
+        results.append((kind, rows, seconds, rss, raw_s, cpu, server, raw_server))
     print()
     raw_method = "COPY" if vendor == "PostgreSQL" else "executemany"
     print(
         f"| file | rows | ingest s | ingest rows/s | peak RSS MB | raw load s ({raw_method}) "
-        "| raw rows/s | ingest / raw |"
+        "| raw rows/s | ingest / raw | ingest CPU s (client + server) | raw server CPU s |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for kind, rows, seconds, rss, raw_s in results:
+    print("|---|---|---|---|---|---|---|---|---|---|")
+
+    def seconds_text(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}"
+
+    for kind, rows, seconds, rss, raw_s, cpu, server, raw_server in results:
         print(
             f"| {kind} | {rows:,} | {seconds:.1f} | {rows / seconds:,.0f} | {rss:,.0f} | {raw_s:.1f} | "
-            f"{rows / raw_s:,.0f} | {seconds / raw_s:.2f}x |"
+            f"{rows / raw_s:,.0f} | {seconds / raw_s:.2f}x | {cpu:.1f} + {seconds_text(server)} | "
+            f"{seconds_text(raw_server)} |"
         )
     print(
-        f"\ntargets (PostgreSQL): >= {TARGET_ROWS_PER_S:,} rows/s, within 3x of the raw load, "
+        f"\ntargets (PostgreSQL): >= {TARGET_ROWS_PER_S:,} rows/s or >= 0.67x the raw COPY's rows/s, "
         f"peak RSS < {TARGET_RSS_MB} MB at 5,000,000 rows"
     )
 

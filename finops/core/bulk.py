@@ -54,7 +54,18 @@ def _sqlite_ready(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
+def _utc_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A zoned timestamp as ISO text in UTC with a 'Z' ('2024-09-01 00:00:00.000000Z'). Arrow's CSV writer
+    formats zoned timestamps through the time zone database, ~3 s per million values; the naive cast (UTC
+    wall time, the stored value) and the suffix cost a tenth of that."""
+    naive = pc.cast(column, pa.timestamp(column.type.unit))
+    return pc.binary_join_element_wise(pc.cast(naive, pa.string()), "Z", "")
+
+
 def _csv_bytes(table: pa.Table) -> bytes:
+    zoned = [i for i, field in enumerate(table.schema) if pa.types.is_timestamp(field.type) and field.type.tz]
+    for i in zoned:
+        table = table.set_column(i, table.field(i).name, _utc_text(table[i]))
     buffer = io.BytesIO()
     # all_valid quoting: a null is an unquoted empty field (NULL to COPY), "" stays an empty string.
     pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))

@@ -1,0 +1,54 @@
+"""finops.core.bulk: what the COPY payload says about zoned timestamps, and that the database reads it back
+as the same instants."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+from django.db import connection
+
+from finops.core.bulk import _csv_bytes, bulk_insert, create_staging_table
+
+INSTANTS = [
+    datetime(2024, 9, 1, tzinfo=UTC),
+    datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC),
+    None,
+    datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+]
+
+
+def test_zoned_timestamps_are_written_as_utc_text_and_nulls_stay_empty():
+    table = pa.table({"at": pa.array(INSTANTS, pa.timestamp("us", tz="UTC")), "n": [1, 2, 3, 4]})
+    expected = [
+        f'"{value:%Y-%m-%d %H:%M:%S.%f}Z","{number}"' if value else f',"{number}"'
+        for number, value in enumerate(INSTANTS, start=1)
+    ]
+    assert _csv_bytes(table).decode().splitlines() == expected
+
+
+def test_a_zone_other_than_utc_is_written_as_the_same_instant_in_utc():
+    paris = timezone(timedelta(hours=1))
+    local = datetime(2024, 1, 15, 9, 30, tzinfo=paris)
+    table = pa.table({"at": pa.array([local], pa.timestamp("us", tz="Europe/Paris"))})
+    assert _csv_bytes(table) == b'"2024-01-15 08:30:00.000000Z"\n'
+
+
+@pytest.mark.django_db
+def test_copied_timestamps_read_back_as_the_same_instants():
+    if connection.vendor != "postgresql":
+        pytest.skip("the CSV payload is PostgreSQL's COPY; SQLite gets parameters")
+    table = pa.table({"at": pa.array(INSTANTS, pa.timestamp("us", tz="UTC")), "n": pa.array([1, 2, 3, 4], pa.int64())})
+    with connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'America/New_York'")  # the payload must not depend on the session's zone
+        try:
+            name = create_staging_table("bulk_instants", table.schema)
+            bulk_insert(name, table)
+            # Epoch seconds: Django's reader takes the session's zone to be UTC, so read around it.
+            cursor.execute(f"SELECT extract(epoch FROM at)::text FROM {name} ORDER BY n")
+            read = [None if row[0] is None else Decimal(row[0]) for row in cursor.fetchall()]
+        finally:
+            cursor.execute("SET TIME ZONE 'UTC'")
+    assert read == [None if value is None else Decimal(f"{value.timestamp():.6f}") for value in INSTANTS]
