@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 from django.db import connection, transaction
 
-from finops.core.amounts import quantize_money
+from finops.core.amounts import CENT, EXACT, quantize_money
 from finops.core.bulk import TableLoader, create_staging_table
 from finops.core.concurrency import prefetch
 from finops.core.hashing import file_sha256
@@ -193,13 +193,18 @@ def _merge_skus(cursor, record: CatalogImport, stage_sku: str, sku_columns: list
         [record.pk],
     )
     record.skus_added = max(cursor.rowcount, 0)
-    # Specs known only now (e.g. an instance-spec import after a price import) fill the gaps.
-    for column in ("vcpu", "memory_gib", "architecture", "gpu", "instance_family", "normalization_factor"):
-        cursor.execute(
-            f"UPDATE {sku_table} SET {column} = (SELECT s.{column} FROM {stage_sku} s "
-            f"WHERE s.sku_key = {sku_table}.sku_key AND s.{column} IS NOT NULL LIMIT 1) "
-            f"WHERE {column} IS NULL AND sku_key IN (SELECT sku_key FROM {stage_sku} WHERE {column} IS NOT NULL)"
-        )
+    # Specs known only now (e.g. an instance-spec import after a price import) fill the gaps: one pass over
+    # the table for all of them (a statement per column scanned it six times).
+    specs = ("vcpu", "memory_gib", "architecture", "gpu", "instance_family", "normalization_factor")
+    fills = ", ".join(
+        f"{c} = COALESCE({c}, (SELECT s.{c} FROM {stage_sku} s "
+        f"WHERE s.sku_key = {sku_table}.sku_key AND s.{c} IS NOT NULL LIMIT 1))"
+        for c in specs
+    )
+    cursor.execute(
+        f"UPDATE {sku_table} SET {fills} WHERE ({' OR '.join(f'{c} IS NULL' for c in specs)}) "
+        f"AND sku_key IN (SELECT sku_key FROM {stage_sku} WHERE {' OR '.join(f'{c} IS NOT NULL' for c in specs)})"
+    )
 
 
 def _close_superseded(cursor, import_id: int, same: str) -> int:
@@ -256,41 +261,56 @@ def derive_commitment_prices() -> tuple[CatalogImport, bool]:
         sku__region__in=list(discounts["regions"]),
         derived=False,
     ).values_list("sku__sku_key", "sku__region", "hourly", "unit", "currency", "effective_from")
-    rows: list[dict] = []
+    # Column lists, not a dict per row: the same values in the same order, at a fraction of the cost.
+    # Estimates carry no more precision than their inputs: rates to 6 places (as ec2instances.info
+    # publishes them), upfront fees to the cent (quantize_money's rounding, inlined for speed).
+    rate = Decimal(1).scaleb(-RATE_PLACES)
+    no_upfront, no_hourly = quantize_money(Decimal(0)), quantize_money(Decimal(0), RATE_PLACES)
+    bases: list[tuple] = []  # (sku_key, on-demand, unit, currency, effective_from, variant, its text)
+    upfronts: list[Decimal] = []
+    hourlies: list[Decimal] = []
     for sku_key, region, on_demand, unit, currency, effective_from in base.iterator(chunk_size=5000):
-        for term, lease_years, purchase_option, offering, plan, all_upfront, ratio, why in variants_by_region[region]:
-            effective = on_demand * ratio
-            rows.append(
-                {
-                    "sku_key": sku_key,
-                    "term": term,
-                    "lease_years": lease_years,
-                    "purchase_option": purchase_option,
-                    "offering_class": offering,
-                    "plan_type": plan,
-                    "unit": unit,
-                    # Estimates carry no more precision than their inputs: rates to 6 places (as
-                    # ec2instances.info publishes them), upfront fees to the cent.
-                    "upfront": quantize_money(effective * HOURS_PER_YEAR * lease_years if all_upfront else Decimal(0)),
-                    "hourly": quantize_money(Decimal(0) if all_upfront else effective, RATE_PLACES),
-                    "currency": currency,
-                    "effective_from": effective_from,
-                    "tier_start": None,
-                    "tier_end": None,
-                    "rate_code": None,
-                    "description": None,
-                    "derived": True,
-                    "source_row": 0,
-                    "provenance": f"{why[0]}{on_demand}{why[1]}",
-                }
-            )
+        when = str(effective_from)
+        for variant in variants_by_region[region]:
+            effective = on_demand * variant[6]
+            if variant[5]:  # all upfront: the term's hours paid upfront
+                upfronts.append((effective * HOURS_PER_YEAR * variant[1]).quantize(CENT, ROUND_HALF_EVEN, EXACT))
+                hourlies.append(no_hourly)
+            else:
+                upfronts.append(no_upfront)
+                hourlies.append(effective.quantize(rate, ROUND_HALF_EVEN, EXACT))
+            bases.append((sku_key, on_demand, unit, currency, effective_from, variant, when))
     digest = hashlib.sha256(RESERVED_DISCOUNTS.read_bytes())
-    digest.update(repr(sorted((r["sku_key"], str(r["hourly"]), str(r["effective_from"])) for r in rows)).encode())
+    digest.update(repr(sorted((b[0], str(h), b[6]) for b, h in zip(bases, hourlies, strict=True))).encode())
     earlier = CatalogImport.objects.filter(sha256=digest.hexdigest(), status=CatalogImport.Status.SUCCEEDED).first()
     if earlier is not None:
         return earlier, True
     schema = PRICE_SCHEMA.append(pa.field("provenance", pa.string()))
-    table = pa.Table.from_pylist(rows, schema=schema)
+    variants = [b[5] for b in bases]
+    count = len(bases)
+    table = pa.table(
+        {
+            "sku_key": [b[0] for b in bases],
+            "term": [v[0] for v in variants],
+            "lease_years": [v[1] for v in variants],
+            "purchase_option": [v[2] for v in variants],
+            "offering_class": [v[3] for v in variants],
+            "plan_type": [v[4] for v in variants],
+            "unit": [b[2] for b in bases],
+            "upfront": upfronts,
+            "hourly": hourlies,
+            "currency": [b[3] for b in bases],
+            "effective_from": [b[4] for b in bases],
+            "tier_start": pa.nulls(count, schema.field("tier_start").type),
+            "tier_end": pa.nulls(count, schema.field("tier_end").type),
+            "rate_code": pa.nulls(count, schema.field("rate_code").type),
+            "description": pa.nulls(count, schema.field("description").type),
+            "derived": [True] * count,
+            "source_row": [0] * count,
+            "provenance": [f"{v[7][0]}{b[1]}{v[7][1]}" for b, v in zip(bases, variants, strict=True)],
+        },
+        schema=schema,
+    )
     with transaction.atomic():
         record = CatalogImport.objects.create(
             provider="aws",
@@ -298,7 +318,7 @@ def derive_commitment_prices() -> tuple[CatalogImport, bool]:
             source="derived commitment rates",
             location=str(RESERVED_DISCOUNTS),
             sha256=digest.hexdigest(),
-            rows_read=len(rows),
+            rows_read=count,
         )
         stage = create_staging_table("pricing_stage_derived", schema)
         with TableLoader(stage, schema.names) as loader:

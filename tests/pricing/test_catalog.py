@@ -321,3 +321,23 @@ def test_download_failure_is_a_clear_error(http_server):
     with pytest.raises(CommandError) as caught:
         import_prices(f"{base}/missing.json")
     assert "404" in str(caught.value) and caught.value.returncode == 2
+
+
+def test_an_import_fills_missing_specs_of_existing_skus_and_keeps_known_ones(tmp_path):
+    """SKUs stored without specs get them from a later catalog; a spec already stored is never overwritten."""
+    record = factories.catalog_record("older catalog", "test")
+    bare = factories.ec2_on_demand(record, "m5.large", "us-east-1", Decimal("0.1"))
+    known = factories.ec2_on_demand(record, "m5.xlarge", "us-east-1", Decimal("0.2"), sku_fields={"vcpu": 99})
+    untouched = factories.ec2_on_demand(record, "m5.2xlarge", "us-east-1", Decimal("0.4"))
+    catalog = tmp_path / "pricing.json"
+    prices = {"m5.large": {"us-east-1": 0.096}, "m5.xlarge": {"us-east-1": 0.192}}
+    catalog.write_text(json.dumps({"compute": {"ec2_linux": prices}, "updated": 1740936978}))
+    import_prices(catalog)
+    bare.refresh_from_db()
+    known.refresh_from_db()
+    untouched.refresh_from_db()
+    # AWS's published specs: m5.large 2 vCPU / 8 GiB, m5.xlarge 4 vCPU / 16 GiB (normalization factors 4 and 8).
+    spec = ("vcpu", "memory_gib", "architecture", "gpu", "instance_family", "normalization_factor")
+    assert tuple(getattr(bare, f) for f in spec) == (2, Decimal(8), "x86_64", 0, "m5", Decimal(4))
+    assert tuple(getattr(known, f) for f in spec) == (99, Decimal(16), "x86_64", 0, "m5", Decimal(8))
+    assert tuple(getattr(untouched, f) for f in spec) == (None,) * 6  # not in the catalog

@@ -113,3 +113,22 @@ def test_no_ec2_table(tmp_path: Path) -> None:
     path.write_text(json.dumps({"compute": {"gce_instances": {}}, "updated": 1}))
     with pytest.raises(PriceImportError, match="no EC2 price table"):
         collect(path, fmt="libcloud")
+
+
+def test_a_file_read_again_gives_the_same_rows_and_a_changed_file_its_new_ones(tmp_path: Path) -> None:
+    """The parsed file is kept for the next read in the process: only for the very same content."""
+    path = tmp_path / "pricing.json"
+    document = {"compute": {"ec2_linux": {"m5.large": {"us-east-1": 0.096, "eu-west-1": 0.107}}}, "updated": 1}
+    path.write_text(json.dumps(document))
+    first, again = collect(path, fmt="libcloud"), collect(path, fmt="libcloud")
+    assert again.prices.equals(first.prices) and again.skus.equals(first.skus) and again.rows == 2
+    assert sorted(first.prices.column("hourly").to_pylist()) == [Decimal("0.096"), Decimal("0.107")]
+    document["compute"]["ec2_linux"]["m5.large"]["us-east-1"] = 0.123  # same name and size, other content
+    path.write_text(json.dumps(document).replace("0.107", "0.999"))
+    changed = collect(path, fmt="libcloud")
+    assert sorted(changed.prices.column("hourly").to_pylist()) == [Decimal("0.123"), Decimal("0.999")]
+    bad = tmp_path / "bad.json"  # a failed read leaves nothing behind for a good file read next
+    bad.write_text(json.dumps({"compute": {"ec2_linux": {"m5.large": {"us-east-1": "n/a"}}}}))
+    with pytest.raises(PriceImportError):
+        collect(bad, fmt="libcloud")
+    assert collect(path, fmt="libcloud").prices.equals(changed.prices)
