@@ -46,8 +46,8 @@ from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestFil
 from finops.usage.rollup import (
     TAG_ROLLUP_DIMENSIONS,
     DeliverySummary,
-    SumOutOfRange,
     RollupAccumulator,
+    SumOutOfRange,
     rollup_chunk,
     tag_rollup_chunk,
     team_values,
