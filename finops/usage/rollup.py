@@ -265,11 +265,12 @@ class RollupAccumulator:
         """The merge of every rollup added, one day at a time; a day already merged is not merged again."""
         if self._empty is None:
             raise ValueError("RollupAccumulator.result needs at least one rollup added")
-        merged = [self._empty]
+        merged = []
         for day in sorted(self._days, key=lambda d: (d is None, d or 0)):
             parts = self._days.pop(day)
             merged.append(parts[0] if len(parts) == 1 else merge_rollups(parts, self.dimensions))
-        return pa.concat_tables(merged)
+        # No empty leading chunk: pyarrow 26's CSV writer (the COPY encoding) writes NUL bytes for one.
+        return pa.concat_tables(merged) if merged else self._empty
 
 
 @dataclass(frozen=True)
