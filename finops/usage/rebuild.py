@@ -18,7 +18,7 @@ from django.db import transaction
 
 from finops.core.bulk import bulk_insert
 from finops.usage.formats.schema import DECIMAL, TIMESTAMP
-from finops.usage.rollup import TAG_ROLLUP_DIMENSIONS, merge_rollups, rollup_chunk, tag_rollup_chunk
+from finops.usage.rollup import TAG_ROLLUP_DIMENSIONS, RollupAccumulator, rollup_chunk, tag_rollup_chunk
 from finops.usage.services import _rollup_table
 
 _TEXT_COLUMNS = (
@@ -99,18 +99,13 @@ def rollups_rebuild(*, organization_id: int, models: dict[str, Any] | None = Non
                 .order_by()
                 .iterator(chunk_size=_BATCH_ROWS)
             )
-            parts, tag_parts = [], []
+            parts, tag_parts = RollupAccumulator(), RollupAccumulator(TAG_ROLLUP_DIMENSIONS)  # flat memory
             for table in _batches(rows):
                 values = table["team_tag_value"].combine_chunks()
-                parts.append(rollup_chunk(table, values))
-                tag_parts.append(tag_rollup_chunk(table, values))
-                if len(parts) >= 16:  # memory stays flat on large jobs
-                    parts = [merge_rollups(parts)]
-                    tag_parts = [merge_rollups(tag_parts, TAG_ROLLUP_DIMENSIONS)]
-            for model, merged in (
-                (daily, merge_rollups(parts)),
-                (tagged, merge_rollups(tag_parts, TAG_ROLLUP_DIMENSIONS)),
-            ):
+                parts.add(rollup_chunk(table, values))
+                tag_parts.add(tag_rollup_chunk(table, values))
+            for model, accumulator in ((daily, parts), (tagged, tag_parts)):
+                merged = accumulator.result()
                 if merged.num_rows:
                     table = _rollup_table(merged, organization_id, job_id, _team_ids(merged, team_ids))
                     written[model.__name__] += bulk_insert(model, table)

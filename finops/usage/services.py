@@ -46,8 +46,8 @@ from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestFil
 from finops.usage.rollup import (
     TAG_ROLLUP_DIMENSIONS,
     DeliverySummary,
+    RollupAccumulator,
     SumOutOfRange,
-    merge_rollups,
     rollup_chunk,
     tag_rollup_chunk,
     team_values,
@@ -397,8 +397,8 @@ def _sums_in_range(file: str | None = None) -> Iterator[None]:
 
 def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progress) -> None:
     summary = DeliverySummary()
-    rollups: list[pa.Table] = []
-    tag_rollups: list[pa.Table] = []
+    rollups = RollupAccumulator(merge_every=_ROLLUP_MERGE_EVERY)
+    tag_rollups = RollupAccumulator(TAG_ROLLUP_DIMENSIONS, merge_every=_ROLLUP_MERGE_EVERY)
     files = list(job.files.all())
     loader = LineItemWriter(job_id=job.pk, columns=LINE_ITEM_COLUMNS)
     mapping = team_tag_mapping_values(organization)
@@ -412,12 +412,9 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
                 continue
             loader.load(prepared)
             del prepared
-            rollups.append(chunk_rollups[0])
-            tag_rollups.append(chunk_rollups[1])
-            if len(rollups) >= _ROLLUP_MERGE_EVERY:  # keep memory flat however long the delivery
-                with _sums_in_range():
-                    rollups = [merge_rollups(rollups)]
-                    tag_rollups = [merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)]
+            with _sums_in_range():  # merged day by day as they come: memory flat however long the delivery
+                rollups.add(chunk_rollups[0])
+                tag_rollups.add(chunk_rollups[1])
             tracker.rows = loader.rows
             tracker.report(tracker.bytes_before + bytes_read)
     except BaseException as error:
@@ -441,7 +438,7 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
     DailyTagCost.objects.filter(organization=organization).filter(slices).delete()
     team_cache: dict[str, int | None] = {}
     with _sums_in_range():
-        merged_rollups = merge_rollups(rollups), merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)
+        merged_rollups = rollups.result(), tag_rollups.result()
     for model, merged in zip((DailyCost, DailyTagCost), merged_rollups, strict=True):
         if merged.num_rows:
             team_ids = _team_ids(organization, merged["team_value"], team_cache)

@@ -22,7 +22,7 @@ from finops.usage.rebuild import rollups_rebuild
 from finops.usage.rollup import TAG_ROLLUP_DIMENSIONS, merge_rollups, tag_pairs, tag_rollup_chunk
 from finops.usage.selectors import NONE_LABEL, cost_breakdown, untagged_remainder
 from tests.conftest import FOCUS_SAMPLE
-from tests.usage.helpers import NULLS, decimal_sum, read_rows, write_csv
+from tests.usage.helpers import NULLS, decimal_sum, grouped_sum, read_rows, write_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -276,3 +276,34 @@ def test_daily_cost_keeps_the_charge_class_through_ingest_and_rebuild(tmp_path):
     DailyCost.objects.filter(organization=organization).update(charge_class="")
     rollups_rebuild(organization_id=organization.pk)
     assert rollup_rows(DailyCost, organization) == daily
+
+
+def test_many_forced_merges_store_the_exact_sums_of_the_csv(settings, monkeypatch):
+    """50-row chunks merged every 2 parts of a day: every daily and tag sum still equals the file's own."""
+    settings.FINOPS_INGEST_CHUNK_ROWS = 50
+    monkeypatch.setattr("finops.usage.services._ROLLUP_MERGE_EVERY", 2)
+    call_command("ingest_usage", str(FOCUS_SAMPLE), "--org", "acme", "--json", stdout=StringIO())
+    organization = Organization.objects.get(slug="acme")
+    rows = read_rows(FOCUS_SAMPLE)
+
+    def key(r: dict[str, str]) -> tuple:
+        return (charge_day(r), r["ServiceName"], r["ChargeCategory"])
+
+    for column, field in (("BilledCost", "billed_cost"), ("EffectiveCost", "effective_cost")):
+        stored: dict[tuple, Decimal] = defaultdict(Decimal)
+        for row in DailyCost.objects.filter(organization=organization):
+            stored[(row.day.isoformat(), row.service_name, row.charge_category)] += getattr(row, field)
+        assert dict(stored) == grouped_sum(rows, key, column)
+        stored_tags: dict[tuple, Decimal] = defaultdict(Decimal)
+        for row in DailyTagCost.objects.filter(organization=organization):
+            stored_tags[(row.day.isoformat(), row.tag_key, row.tag_value)] += getattr(row, field)
+        assert dict(stored_tags) == expected_tag_sums(rows, column)
+    counts = Counter(charge_day(r) for r in rows)
+    stored_counts: Counter = Counter()
+    for row in DailyCost.objects.filter(organization=organization):
+        stored_counts[row.day.isoformat()] += row.row_count
+    assert stored_counts == counts
+    # One stored row per group: a day merged in parts must not leave two rows for one key.
+    fields = [("team" if d == "team_value" else d) for d in TAG_ROLLUP_DIMENSIONS]
+    keys = list(DailyTagCost.objects.filter(organization=organization).values_list(*fields))
+    assert len(keys) == len(set(keys)) > 0
