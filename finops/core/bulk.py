@@ -66,6 +66,10 @@ def _csv_bytes(table: pa.Table) -> bytes:
     zoned = [i for i, field in enumerate(table.schema) if pa.types.is_timestamp(field.type) and field.type.tz]
     for i in zoned:
         table = table.set_column(i, table.field(i).name, _utc_text(table[i]))
+    # pyarrow 26's CSV writer emits NUL bytes for a table whose first chunk is empty: write only rows.
+    batches = [batch for batch in table.to_batches() if batch.num_rows]
+    if len(batches) != len(table.to_batches()):
+        table = pa.Table.from_batches(batches, schema=table.schema)
     buffer = io.BytesIO()
     # all_valid quoting: a null is an unquoted empty field (NULL to COPY), "" stays an empty string.
     pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))

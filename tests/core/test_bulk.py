@@ -58,3 +58,11 @@ def test_bulk_written_timestamps_read_back_as_the_same_instants():
         finally:
             cursor.execute("SET TIME ZONE 'UTC'")
     assert read == [None if value is None else Decimal(f"{value.timestamp():.6f}") for value in INSTANTS]
+
+
+def test_a_table_whose_first_chunk_is_empty_is_written_as_its_rows_only():
+    empty = pa.record_batch({"n": pa.array([], pa.int64()), "s": pa.array([], pa.string())})
+    rows = pa.record_batch({"n": pa.array([1, 2], pa.int64()), "s": pa.array(["a", None], pa.string())})
+    table = pa.Table.from_batches([empty, rows, empty])
+    assert _csv_bytes(table) == b'"1","a"\n"2",\n'
+    assert _csv_bytes(pa.Table.from_batches([empty])) == b""
