@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Extra pip options for the install, e.g. a local wheelhouse: PIP_INSTALL_OPTS="--no-index --find-links DIR" (.ci/run).
 PIP_INSTALL_OPTS ?=
 
-.PHONY: install demo seed serve test test-nodb test-db check lint format bench clean-var chromium screenshots focus-validator
+.PHONY: install demo seed serve test test-nodb test-db check lint format bench clean-var chromium docker-compose screenshots focus-validator
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "finops needs Python >= 3.11 (set PYTHON=python3.11)")'
@@ -41,6 +41,13 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium \
 	  || echo "WARNING: chromium not installed: browser tests skip (and fail under FINOPS_REQUIRE_BROWSER=1)"; }
 
+# The deploy layout's test checks deploy/compose.yaml with docker-compose (it reads the file; no engine needed).
+docker-compose:
+	@command -v docker-compose >/dev/null || { echo "Installing Debian's docker-compose for the deploy layout test"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y docker-compose \
+	  || echo "WARNING: docker-compose not installed: the deploy layout test will fail"; }
+
 # The README's screenshots (docs/screenshots/): a small demo in a temporary var dir, served and shot at 1440 px.
 screenshots: install chromium
 	$(PY) scripts/screenshots.py
@@ -55,12 +62,12 @@ check: install
 	$(PY) manage.py makemigrations --check --dry-run
 
 # The whole suite on the configured database (DATABASE_URL, default SQLite).
-test: check chromium focus-validator
+test: check chromium docker-compose focus-validator
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The CI's lanes (.ci/run): the tests that use no database (marked ``nodb`` by tests/conftest.py) run once,
 # the others once per database. Together they are exactly `make test`.
-test-nodb: check focus-validator
+test-nodb: check docker-compose focus-validator
 	$(VENV)/bin/pytest -m nodb $(PYTEST_ARGS)
 
 test-db: install chromium focus-validator
