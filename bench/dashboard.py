@@ -190,10 +190,17 @@ def child_seed(rows: int) -> None:
     from django.utils import timezone
 
     from finops.accounts.services import membership_set, organization_get_or_create
-    from finops.core.bulk import TableLoader, bulk_insert
-    from finops.usage.models import DailyCost, DailyTagCost, IngestJob, LineItem
-    from finops.usage.rollup import TAG_ROLLUP_DIMENSIONS, merge_rollups, rollup_chunk, tag_rollup_chunk, team_values
+    from finops.core.bulk import bulk_insert
+    from finops.usage.models import DailyCost, DailyTagCost, IngestJob
+    from finops.usage.rollup import (
+        TAG_ROLLUP_DIMENSIONS,
+        RollupAccumulator,
+        rollup_chunk,
+        tag_rollup_chunk,
+        team_values,
+    )
     from finops.usage.services import LINE_ITEM_COLUMNS, _line_item_table, _rollup_table, _team_ids
+    from finops.usage.storage import LineItemWriter
 
     started = time.perf_counter()
     hours_total = 395 * 24  # 13 months
@@ -209,32 +216,25 @@ def child_seed(rows: int) -> None:
     counts: dict[str, int] = {}
     with transaction.atomic():
         job = IngestJob.objects.create(organization=organization, source="bench", delivery_sha256="bench" * 8)
-        rollups: list = []
-        tag_rollups: list = []
-        loader = TableLoader(LineItem, LINE_ITEM_COLUMNS)
-        with loader:
-            hour = 0
-            while written < rows:
-                hours = min(HOURS_PER_CHUNK, hours_total - hour)
-                chunk = _chunk(res, first + timedelta(hours=hour), hours, rng, incident)
-                take = min(chunk.num_rows, rows - written)
-                chunk = chunk.slice(0, take)
-                values = team_values(chunk["tags"], settings.FINOPS_TEAM_TAG_KEYS)
-                loader.load(loader.prepare(_line_item_table(chunk, organization.pk, job.pk, values)))
-                # The ingest's per-chunk rollups (finops.usage.services._prepare_delivery / _write_delivery).
-                rollups.append(rollup_chunk(chunk, values))
-                tag_rollups.append(tag_rollup_chunk(chunk, values))
-                if len(rollups) >= 16:
-                    rollups = [merge_rollups(rollups)]
-                    tag_rollups = [merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)]
-                written += take
-                hour += hours
-                print(f"  {written:,} line items ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+        # The ingest's writer and rollup accumulators (finops.usage.services._write_delivery): one leaf per month.
+        rollups, tag_rollups = RollupAccumulator(), RollupAccumulator(TAG_ROLLUP_DIMENSIONS)
+        loader = LineItemWriter(job_id=job.pk, columns=LINE_ITEM_COLUMNS)
+        hour = 0
+        while written < rows:
+            hours = min(HOURS_PER_CHUNK, hours_total - hour)
+            chunk = _chunk(res, first + timedelta(hours=hour), hours, rng, incident)
+            take = min(chunk.num_rows, rows - written)
+            chunk = chunk.slice(0, take)
+            values = team_values(chunk["tags"], settings.FINOPS_TEAM_TAG_KEYS)
+            loader.load(loader.prepare(_line_item_table(chunk, organization.pk, job.pk, values)))
+            rollups.add(rollup_chunk(chunk, values))
+            tag_rollups.add(tag_rollup_chunk(chunk, values))
+            written += take
+            hour += hours
+            print(f"  {written:,} line items ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+        loader.finish()
         team_cache: dict[str, int | None] = {}
-        for model, merged in (
-            (DailyCost, merge_rollups(rollups)),
-            (DailyTagCost, merge_rollups(tag_rollups, TAG_ROLLUP_DIMENSIONS)),
-        ):
+        for model, merged in ((DailyCost, rollups.result()), (DailyTagCost, tag_rollups.result())):
             team_ids = _team_ids(organization, merged["team_value"], team_cache)
             bulk_insert(model, _rollup_table(merged, organization.pk, job.pk, team_ids))
             counts[model.__name__] = merged.num_rows

@@ -239,9 +239,7 @@ class RollupAccumulator:
 
     Rows of different days never share a group, so each day's parts are kept and merged on their own
     (every ``merge_every`` parts of that day); the result is the days' merges concatenated in day order, equal
-    to one merge of every part. Re-merging everything accumulated so far made each merge's hash table and
-    concatenated copies grow with the delivery (peak RSS over 1 GB at 5M high-cardinality tag rows).
-    Raises SumOutOfRange as merge_rollups does.
+    to one merge of every part. Raises SumOutOfRange as merge_rollups does.
     """
 
     def __init__(self, dimensions: Sequence[str] = ROLLUP_DIMENSIONS, merge_every: int = 16) -> None:
@@ -269,7 +267,6 @@ class RollupAccumulator:
         for day in sorted(self._days, key=lambda d: (d is None, d or 0)):
             parts = self._days.pop(day)
             merged.append(parts[0] if len(parts) == 1 else merge_rollups(parts, self.dimensions))
-        # No empty leading chunk: pyarrow 26's CSV writer (the COPY encoding) writes NUL bytes for one.
         return pa.concat_tables(merged) if merged else self._empty
 
 
