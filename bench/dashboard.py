@@ -10,7 +10,7 @@ on loopback against a real gunicorn server, and print per-page latency percentil
 - Line items take the fastest path: synthetic FOCUS line items generated with numpy/pyarrow in chunks and
   written with ``finops.core.bulk.TableLoader`` (COPY on PostgreSQL) together with their DailyCost and
   DailyTagCost rollups, with the ingest's own functions (``finops.usage.rollup`` and the helpers of
-  ``finops.usage.services._write_delivery``). Shape: ~1,100 resources billed hourly over 13 months (10M rows),
+  ``finops.usage.services._files_load``). Shape: ~1,100 resources billed hourly over 13 months (10M rows),
   40 services, 12 accounts, 8 regions, 24 teams, reservations/savings plans (Used and Unused rows), tags with
   team and environment; the compute services' resources are EC2 instances of six common types, and
   INCIDENT_SERVICE costs 4x its rate for 3 days (an incident in the *input*, for the anomaly detector to find).
@@ -191,7 +191,7 @@ def child_seed(rows: int) -> None:
 
     from finops.accounts.services import membership_set, organization_get_or_create
     from finops.core.bulk import bulk_insert
-    from finops.usage.models import DailyCost, DailyTagCost, IngestJob
+    from finops.usage.models import DailyCost, DailyTagCost, IngestFile, IngestJob
     from finops.usage.rollup import (
         TAG_ROLLUP_DIMENSIONS,
         RollupAccumulator,
@@ -200,7 +200,7 @@ def child_seed(rows: int) -> None:
         team_values,
     )
     from finops.usage.services import LINE_ITEM_COLUMNS, _line_item_table, _rollup_table, _team_ids
-    from finops.usage.storage import LineItemWriter
+    from finops.usage.storage import LineItemWriter, leaves_attach
 
     started = time.perf_counter()
     hours_total = 395 * 24  # 13 months
@@ -216,7 +216,8 @@ def child_seed(rows: int) -> None:
     counts: dict[str, int] = {}
     with transaction.atomic():
         job = IngestJob.objects.create(organization=organization, source="bench", delivery_sha256="bench" * 8)
-        # The ingest's writer and rollup accumulators (finops.usage.services._write_delivery): one leaf per month.
+        source = IngestFile.objects.create(job=job, name="generated", path="generated", sha256="0" * 64, size_bytes=0)
+        # The ingest's writer and rollup accumulators (finops.usage.services._files_load): one leaf per month.
         rollups, tag_rollups = RollupAccumulator(), RollupAccumulator(TAG_ROLLUP_DIMENSIONS)
         loader = LineItemWriter(job_id=job.pk, columns=LINE_ITEM_COLUMNS)
         hour = 0
@@ -226,13 +227,14 @@ def child_seed(rows: int) -> None:
             take = min(chunk.num_rows, rows - written)
             chunk = chunk.slice(0, take)
             values = team_values(chunk["tags"], settings.FINOPS_TEAM_TAG_KEYS)
-            loader.load(loader.prepare(_line_item_table(chunk, organization.pk, job.pk, values)))
+            loader.load(source.pk, loader.prepare(_line_item_table(chunk, organization.pk, job.pk, source.pk, values)))
             rollups.add(rollup_chunk(chunk, values))
             tag_rollups.add(tag_rollup_chunk(chunk, values))
             written += take
             hour += hours
             print(f"  {written:,} line items ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
         loader.finish()
+        leaves_attach(job.pk, loader.leaves)
         team_cache: dict[str, int | None] = {}
         for model, merged in ((DailyCost, rollups.result()), (DailyTagCost, tag_rollups.result())):
             team_ids = _team_ids(organization, merged["team_value"], team_cache)

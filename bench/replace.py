@@ -6,8 +6,9 @@
 For each code version, in a fresh database (DATABASE_URL's name + "_bench"; PostgreSQL is the point of it), one
 organization ingests a generated FOCUS file of N rows (one billing period), then a restatement of the same period
 (the same rows, one cost changed), which replaces all N rows. Printed per run: both ingest times, the seconds
-spent in the statements that remove the old rows (DELETE on usage_lineitem, DROP of a leaf) and in attaching the
-new leaves (ATTACH PARTITION, which builds their indexes), and the replacement's share of the restatement.
+spent in the statements that remove the old rows (DELETE on usage_lineitem, DROP of a leaf) and in indexing and
+attaching the new leaves (CREATE INDEX on each loaded leaf, ATTACH PARTITION), and the replacement's share of the
+restatement.
 ``--before-code`` names a checkout of the code before partitioning (e.g. main: row-by-row DELETE) to run
 beside this one; ``--attached`` adds a run that loads into a leaf attached (with its indexes) before the COPY.
 Each run is its own process.
@@ -50,21 +51,28 @@ def child(paths: list[str], attached: bool) -> None:
     from django.db import connection
 
     from finops.accounts.services import organization_get_or_create
+    from finops.usage import services
     from finops.usage.services import ingest_job_create, ingest_job_run
 
     if attached:
         from finops.usage import storage
 
-        def leaf_attached(month, job_id):  # the leaf as a partition, indexed, before the COPY
+        def leaf_attached(month, job_id, file_id):  # the leaf as a partition, indexed, before the COPY
             storage.month_partition_ensure(month)
+            job_table = storage.leaf_table(month, job_id)
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"CREATE TABLE {storage.leaf_table(month, job_id)} PARTITION OF {storage.month_table(month)} "
-                    f"FOR VALUES IN ({int(job_id)})"
+                    f"CREATE TABLE IF NOT EXISTS {job_table} PARTITION OF {storage.month_table(month)} "
+                    f"FOR VALUES IN ({int(job_id)}) PARTITION BY LIST (ingest_file_id)"
+                )
+                cursor.execute(
+                    f"CREATE TABLE {storage.file_leaf_table(month, job_id, file_id)} PARTITION OF {job_table} "
+                    f"FOR VALUES IN ({int(file_id)})"
                 )
 
         storage._leaf_create = leaf_attached
         storage.LineItemWriter.finish = storage.LineItemWriter._close
+        services.leaves_attach = lambda job_id, leaves: None
 
     spent = {"remove": 0.0, "attach": 0.0}
 
@@ -73,7 +81,7 @@ def child(paths: list[str], attached: bool) -> None:
             "remove"
             if sql.startswith(('DELETE FROM "usage_lineitem"', "DROP TABLE usage_lineitem_y"))
             else "attach"
-            if "ATTACH PARTITION" in sql
+            if "ATTACH PARTITION" in sql or sql.startswith("CREATE INDEX")
             else None
         )
         started = time.perf_counter()

@@ -37,6 +37,8 @@ class IngestJob(models.Model):
     slice_count = models.IntegerField(default=0)
     totals = models.JSONField(default=dict)  # {currency: {billed_cost, effective_cost, list_cost}} as strings
     bytes_total = models.BigIntegerField(default=0)
+    # Its files were loaded by tasks of their own (in parallel on several workers), then committed together.
+    fanned_out = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -53,10 +55,16 @@ class IngestJob(models.Model):
     def progress_cache_key(self) -> str:
         return f"finops:ingest-progress:{self.pk}"
 
+    def file_progress_cache_key(self, ingest_file_id: int) -> str:
+        """Where the task loading one file of a fanned-out delivery reports its progress."""
+        return f"{self.progress_cache_key}:file:{ingest_file_id}"
+
     def progress(self) -> dict:
         """Live progress while running (from the cache, shared by web and workers), final numbers after."""
         if self.status in (self.Status.PENDING, self.Status.RUNNING, self.Status.FAILED):
             # A failed job shows where it stopped (nothing of it was kept).
+            if self.fanned_out:  # each file's task reports its own part
+                return self._files_progress()
             live = cache.get(self.progress_cache_key)
             if live:
                 return live
@@ -66,6 +74,17 @@ class IngestJob(models.Model):
             "bytes_done": self.bytes_total,
             "bytes_total": self.bytes_total,
             "fraction": 1.0,
+        }
+
+    def _files_progress(self) -> dict:
+        keys = [self.file_progress_cache_key(pk) for pk in self.files.values_list("pk", flat=True)]
+        parts = cache.get_many(keys).values()
+        done = sum(part["bytes_done"] for part in parts)
+        return {
+            "rows": sum(part["rows"] for part in parts),
+            "bytes_done": done,
+            "bytes_total": self.bytes_total,
+            "fraction": min(done / max(self.bytes_total, 1), 1.0),
         }
 
 
@@ -78,6 +97,10 @@ class IngestFile(models.Model):
     format = models.CharField(max_length=16, blank=True)
     focus_version = models.CharField(max_length=8, blank=True, default="", db_default="")  # FOCUS files only
     rows = models.BigIntegerField(default=0)
+    # A fanned-out delivery's file, loaded by its own task and waiting for the delivery's commit: what the commit
+    # needs from it (finops.usage.services). Emptied by the commit.
+    loaded_summary = models.JSONField(null=True, blank=True)
+    loaded_rollups = models.BinaryField(null=True, blank=True)  # Arrow IPC: its daily and tag rollups
 
     class Meta:
         ordering = ["job", "name"]
@@ -124,6 +147,11 @@ class LineItem(models.Model):
     )
     ingest_job = models.ForeignKey(
         IngestJob, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    # The file of the delivery the row came from (on PostgreSQL, its leaf). Deleting the job deletes the rows:
+    # no cascade of its own, which would scan this unindexed column.
+    ingest_file = models.ForeignKey(
+        IngestFile, null=True, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
     )
     # The team tag value resolved from Tags at ingest ("" when untagged); Team.tag_value names the team.
     # A value, not a foreign key, so rows are encoded without a database round trip.

@@ -250,6 +250,11 @@ class RollupAccumulator:
         self._days: dict[int | None, list[pa.Table]] = {}
         self._empty: pa.Table | None = None
 
+    @property
+    def added(self) -> bool:
+        """Whether a rollup was added (``result`` needs one)."""
+        return self._empty is not None
+
     def add(self, rollup: pa.Table) -> None:
         if self._empty is None:
             self._empty = rollup.slice(0, 0)
@@ -368,6 +373,76 @@ class DeliverySummary:
                 if account and (account not in known or name < known[account]):
                     known[account] = name
 
+    def merge(self, other: DeliverySummary) -> CurrencyConflict | None:
+        """Add what another file of the delivery summed (the files in delivery order). Returns the first account
+        ``other`` bills in a currency this summary already has it in another, as ``currency_conflict`` would
+        have found reading that file after these (the conflict's row is that file's first row of the account)."""
+        conflict: CurrencyConflict | None = None
+        for index, (currency, file, row) in sorted(other.currencies.items(), key=lambda item: item[1][2]):
+            if index not in self.currencies:
+                self.currencies[index] = (currency, file, row)
+            elif currency != self.currencies[index][0] and conflict is None:
+                conflict = CurrencyConflict(
+                    account=index[1], currency=currency, row=row, expected=self.currencies[index]
+                )
+        self.rows += other.rows
+        for currency, metrics in other.totals.items():
+            bucket = self.totals.setdefault(currency, {m: Decimal(0) for m in MONEY_TOTAL_COLUMNS})
+            for m, amount in metrics.items():
+                bucket[m] = exact_add(bucket.get(m, Decimal(0)), amount)
+        for key, rows in other.slices.items():
+            self.slices[key] = self.slices.get(key, 0) + rows
+        for key, kinds in other.names.items():
+            mine = self.names.setdefault(key, {"account": {}, "sub_account": {}})
+            for kind, names in kinds.items():
+                for account, name in names.items():
+                    if account not in mine[kind] or name < mine[kind][account]:
+                        mine[kind][account] = name
+        return conflict
+
+    def to_json(self) -> dict:
+        """A JSON-safe form (decimals as text, periods as ISO timestamps) that ``from_json`` reads back equal."""
+        return {
+            "rows": self.rows,
+            "totals": {c: {m: str(v) for m, v in metrics.items()} for c, metrics in self.totals.items()},
+            "slices": [[p, a, period.isoformat(), rows] for (p, a, period), rows in self.slices.items()],
+            "currencies": [[p, a, *where] for (p, a), where in self.currencies.items()],
+            "names": [[p, a, period.isoformat(), names] for (p, a, period), names in self.names.items()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> DeliverySummary:
+        return cls(
+            rows=data["rows"],
+            totals={c: {m: Decimal(v) for m, v in metrics.items()} for c, metrics in data["totals"].items()},
+            slices={(p, a, datetime.fromisoformat(period)): rows for p, a, period, rows in data["slices"]},
+            currencies={(p, a): (currency, file, row) for p, a, currency, file, row in data["currencies"]},
+            names={(p, a, datetime.fromisoformat(period)): names for p, a, period, names in data["names"]},
+        )
+
     @property
     def billing_periods(self) -> list[str]:
         return sorted({period.date().isoformat() for _, _, period in self.slices})
+
+
+def tables_to_ipc(tables: Sequence[pa.Table]) -> bytes:
+    """Arrow tables (each with its own schema) as one byte string: each table as an IPC stream, length-prefixed."""
+    out = bytearray()
+    for table in tables:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        data = sink.getvalue().to_pybytes()
+        out += len(data).to_bytes(8, "little") + data
+    return bytes(out)
+
+
+def tables_from_ipc(data: bytes) -> list[pa.Table]:
+    """The tables ``tables_to_ipc`` wrote, in order."""
+    tables, at = [], 0
+    view = memoryview(data)
+    while at < len(view):
+        size = int.from_bytes(view[at : at + 8], "little")
+        tables.append(pa.ipc.open_stream(pa.py_buffer(view[at + 8 : at + 8 + size])).read_all())
+        at += 8 + size
+    return tables

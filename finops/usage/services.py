@@ -49,10 +49,21 @@ from finops.usage.rollup import (
     RollupAccumulator,
     SumOutOfRange,
     rollup_chunk,
+    tables_from_ipc,
+    tables_to_ipc,
     tag_rollup_chunk,
     team_values,
 )
-from finops.usage.storage import LineItemWriter, PruneResult, line_items_prune, month_of, slices_replace
+from finops.usage.storage import (
+    LineItemWriter,
+    PruneResult,
+    detached_leaves_drop,
+    leaves_attach,
+    line_items_prune,
+    month_of,
+    partitioned,
+    slices_replace,
+)
 
 ProgressCallback = Callable[[dict], None]
 logger = logging.getLogger("finops.usage")
@@ -96,6 +107,8 @@ def ingest_job_create(
 
 
 INGEST_TASK = "usage.ingest_job_run"
+FILE_LOAD_TASK = "usage.ingest_file_load"
+COMMIT_TASK = "usage.ingest_job_commit"
 
 
 def upload_size_check(size: int | str | None, *, name: str | None = None) -> None:
@@ -158,6 +171,7 @@ class _Progress:
     callback: ProgressCallback | None
     bytes_before: int = 0  # bytes of the files already finished
     rows: int = 0
+    key: str = ""  # the cache key reported to: the job's, or (a fanned-out delivery's file) the file's
 
     def report(self, bytes_done: int) -> None:
         total = max(self.job.bytes_total, 1)
@@ -167,7 +181,7 @@ class _Progress:
             "bytes_total": self.job.bytes_total,
             "fraction": min(bytes_done / total, 1.0),
         }
-        cache.set(self.job.progress_cache_key, state, timeout=24 * 3600)
+        cache.set(self.key or self.job.progress_cache_key, state, timeout=24 * 3600)
         if self.callback:
             self.callback(state)
 
@@ -211,14 +225,17 @@ def _team_ids(organization: Organization, values: pa.Array | pa.ChunkedArray, kn
     return pc.take(pa.array([known[v] for v in distinct], pa.int64()), encoded.indices)
 
 
-LINE_ITEM_COLUMNS = [*CANONICAL_COLUMNS, "organization_id", "ingest_job_id", "team_tag_value"]
+LINE_ITEM_COLUMNS = [*CANONICAL_COLUMNS, "organization_id", "ingest_job_id", "ingest_file_id", "team_tag_value"]
 
 
-def _line_item_table(chunk: pa.Table, organization_id: int, job_id: int, team_value: pa.Array) -> pa.Table:
+def _line_item_table(
+    chunk: pa.Table, organization_id: int, job_id: int, file_id: int, team_value: pa.Array
+) -> pa.Table:
     n = chunk.num_rows
     return (
         chunk.append_column("organization_id", pa.array(np.full(n, organization_id, dtype=np.int64)))
         .append_column("ingest_job_id", pa.array(np.full(n, job_id, dtype=np.int64)))
+        .append_column("ingest_file_id", pa.array(np.full(n, file_id, dtype=np.int64)))
         .append_column("team_tag_value", team_value)
     )
 
@@ -231,15 +248,22 @@ def _rollup_table(rollup: pa.Table, organization_id: int, job_id: int, team_ids:
     return table.append_column("ingest_job_id", pa.array(np.full(n, job_id, dtype=np.int64)))
 
 
-def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None, followups: bool = True) -> IngestJob:
+def ingest_job_run(
+    job: IngestJob, *, progress: ProgressCallback | None = None, followups: bool = True, fan_out: bool = False
+) -> IngestJob:
     """Parse, validate and write a pending job's delivery. Bad input marks the job failed and re-raises
     IngestError; the database is left exactly as it was. A new delivery then enqueues the organization's
-    refreshes (finops.usage.followups) unless ``followups`` is false (a caller that does them itself)."""
+    refreshes (finops.usage.followups) unless ``followups`` is false (a caller that does them itself).
+
+    With ``fan_out`` (the ingest task), a delivery of several files of at least FINOPS_INGEST_FANOUT_MIN_BYTES on
+    PostgreSQL is instead handed to one task per file (``ingest_file_load``, in parallel on as many workers as
+    there are) and returned running; the last file's task queues ``ingest_job_commit``, which makes the whole
+    delivery visible at once, or none of it."""
     unfinished = (IngestJob.Status.PENDING, IngestJob.Status.RUNNING)
     started = time.monotonic()
     now = timezone.now()
-    # Conditional: a redelivered task (acks_late) must not touch a job another worker has finished.
-    if not IngestJob.objects.filter(pk=job.pk, status__in=unfinished).update(
+    # Conditional: a redelivered task (acks_late) must not touch a job another worker has finished, or fanned out.
+    if not IngestJob.objects.filter(pk=job.pk, status__in=unfinished, fanned_out=False).update(
         status=IngestJob.Status.RUNNING, started_at=now
     ):
         job.refresh_from_db()
@@ -251,29 +275,29 @@ def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None, 
         with transaction.atomic():
             # Serialise deliveries of one organization: slice replacement is read-modify-write.
             organization = Organization.objects.select_for_update().get(pk=job.organization_id)
-            if IngestJob.objects.get(pk=job.pk).status not in unfinished:
+            current = IngestJob.objects.get(pk=job.pk)
+            if current.status not in unfinished or current.fanned_out:
                 job.refresh_from_db()  # a worker that held the lock before us finished this job
                 return job
             duplicate = _find_duplicate(job)
+            files = list(job.files.all())
             if duplicate is not None:
-                job.status = IngestJob.Status.DUPLICATE
-                job.duplicate_of = duplicate
-                job.focus_version = duplicate.focus_version
-                job.billing_periods = duplicate.billing_periods
-                job.totals = duplicate.totals
-                job.rows_read = duplicate.rows_read
+                _mark_duplicate(job, duplicate)
+            elif fan_out and _fans_out(job, files):
+                return _fan_out(job, files)
             else:
-                _write_delivery(job, organization, tracker)
+                loaded = _files_load(job, files, files, organization, tracker)
+                _delivery_commit(job, organization, files, loaded)
                 job.status = IngestJob.Status.SUCCEEDED
             job.finished_at = timezone.now()
             job.duration_seconds = time.monotonic() - started
             job.save()
     except IngestError as error:
-        _mark_failed(job, _stored_message(job, error), started)
+        _mark_failed(job, _stored_message(job, error), time.monotonic() - started)
         _uploads_remove(job)
         raise
     except Exception as error:
-        _mark_failed(job, f"internal error: {type(error).__name__}: {error}", started)
+        _mark_failed(job, f"internal error: {type(error).__name__}: {error}", time.monotonic() - started)
         _uploads_remove(job)
         raise
     _uploads_remove(job)
@@ -282,6 +306,125 @@ def ingest_job_run(job: IngestJob, *, progress: ProgressCallback | None = None, 
     if followups and job.status == IngestJob.Status.SUCCEEDED:
         ingest_followups_enqueue(organization_id=job.organization_id, billing_periods=job.billing_periods)
     return job
+
+
+def _mark_duplicate(job: IngestJob, duplicate: IngestJob) -> None:
+    job.status = IngestJob.Status.DUPLICATE
+    job.duplicate_of = duplicate
+    job.focus_version = duplicate.focus_version
+    job.billing_periods = duplicate.billing_periods
+    job.totals = duplicate.totals
+    job.rows_read = duplicate.rows_read
+
+
+def _fans_out(job: IngestJob, files: list[IngestFile]) -> bool:
+    """Whether a delivery is loaded by one task per file: several files, large enough to be worth the tasks, on
+    PostgreSQL (whose detached leaves keep the loaded files invisible until the commit; SQLite has one writer)."""
+    return len(files) > 1 and job.bytes_total >= settings.FINOPS_INGEST_FANOUT_MIN_BYTES and partitioned()
+
+
+def _fan_out(job: IngestJob, files: list[IngestFile]) -> IngestJob:
+    """Queue one load task per file once the caller's transaction commits; the job stays running."""
+    job.fanned_out = True
+    job.save(update_fields=["fanned_out"])
+
+    def refused() -> None:  # the queue went away: no file task will come
+        _fan_out_fail(job, "the task queue became unavailable while the delivery was queued; upload it again")
+
+    for ingest_file in files:
+        enqueue_on_commit(FILE_LOAD_TASK, ingest_file.pk, on_unavailable=refused)
+    return job
+
+
+def ingest_file_load(ingest_file_id: int) -> None:
+    """Load one file of a fanned-out delivery (a worker's share of it): parse, validate, COPY into its detached
+    leaves and index them, and keep what the commit needs (its summary and rollups) on the file, all in one
+    transaction. The task of the delivery's last file to finish queues the commit. Bad input fails the whole
+    delivery (IngestError re-raised): the leaves already loaded by other files are dropped, and files still
+    loading find the job failed when they finish and keep nothing."""
+    ingest_file = IngestFile.objects.select_related("job").get(pk=ingest_file_id)
+    job = ingest_file.job
+    if job.status != IngestJob.Status.RUNNING:
+        return
+    try:
+        with transaction.atomic():
+            # Held until this load commits: ingest_jobs_recover tells a live load from a lost one by it.
+            locked = IngestFile.objects.select_for_update().get(pk=ingest_file_id)
+            if locked.loaded_summary is not None:
+                return  # a redelivered task: the file is loaded
+            tracker = _Progress(job=job, callback=None, key=job.file_progress_cache_key(locked.pk))
+            tracker.report(0)
+            loaded = _files_load(job, list(job.files.all()), [locked], job.organization, tracker)
+            locked.loaded_summary = {
+                "summary": loaded.summary.to_json(),
+                "leaves": [[month.isoformat(), file_id] for month, file_id in loaded.leaves],
+            }
+            locked.loaded_rollups = tables_to_ipc([t for t in (loaded.rollups, loaded.tag_rollups) if t is not None])
+            locked.save(update_fields=["loaded_summary", "loaded_rollups"])
+            tracker.report(locked.size_bytes)
+            # Under the job's row lock, which a failing file takes to drop the loaded leaves: either the delivery
+            # is still running when this load commits, or nothing of it is kept.
+            status = IngestJob.objects.select_for_update().values_list("status", flat=True).get(pk=job.pk)
+            if status != IngestJob.Status.RUNNING:
+                transaction.set_rollback(True)
+                return
+            if not IngestFile.objects.filter(job=job, loaded_summary__isnull=True).exclude(pk=locked.pk).exists():
+                enqueue_on_commit(COMMIT_TASK, job.pk)
+    except IngestError as error:
+        _fan_out_fail(job, _stored_message(job, error))
+        raise
+    except Exception as error:
+        _fan_out_fail(job, f"internal error: {type(error).__name__}: {error}")
+        raise
+
+
+def ingest_job_commit(job_id: int, *, followups: bool = True) -> IngestJob:
+    """Make a fanned-out delivery whose files are all loaded part of the organization's costs, in one
+    transaction: merge the files' summaries (one currency per account across files) and rollups, replace the
+    slices it covers, attach its leaves. A job not running, or with a file still loading, is left as it is."""
+    job = IngestJob.objects.get(pk=job_id)
+    try:
+        with transaction.atomic():
+            organization = Organization.objects.select_for_update().get(pk=job.organization_id)
+            job = IngestJob.objects.select_for_update().get(pk=job_id)
+            files = list(job.files.all())
+            if job.status != IngestJob.Status.RUNNING or any(f.loaded_summary is None for f in files):
+                return job
+            duplicate = _find_duplicate(job)  # the same delivery may have committed while this one loaded
+            if duplicate is not None:
+                _mark_duplicate(job, duplicate)
+                detached_leaves_drop(job.pk)
+            else:
+                _delivery_commit(job, organization, files, _loaded_merge(files))
+                job.status = IngestJob.Status.SUCCEEDED
+            IngestFile.objects.filter(job=job).update(loaded_summary=None, loaded_rollups=None)
+            job.finished_at = timezone.now()
+            job.duration_seconds = (job.finished_at - job.started_at).total_seconds() if job.started_at else None
+            job.save()
+    except IngestError as error:
+        _fan_out_fail(job, _stored_message(job, error))
+        raise
+    except Exception as error:
+        _fan_out_fail(job, f"internal error: {type(error).__name__}: {error}")
+        raise
+    _uploads_remove(job)
+    if followups and job.status == IngestJob.Status.SUCCEEDED:
+        ingest_followups_enqueue(organization_id=job.organization_id, billing_periods=job.billing_periods)
+    return job
+
+
+def _fan_out_fail(job: IngestJob, message: str) -> None:
+    """Fail a fanned-out delivery: the job records ``message`` (the first refusal wins), its loaded leaves and
+    kept summaries go, and its uploaded files."""
+    with transaction.atomic():
+        locked = IngestJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status in (IngestJob.Status.PENDING, IngestJob.Status.RUNNING):
+            seconds = (timezone.now() - locked.started_at).total_seconds() if locked.started_at else None
+            _mark_failed(job, message, seconds)
+        detached_leaves_drop(job.pk)
+        IngestFile.objects.filter(job=job).update(loaded_summary=None, loaded_rollups=None)
+    job.refresh_from_db()
+    _uploads_remove(job)
 
 
 def ingest_jobs_recover() -> list[int]:
@@ -297,8 +440,8 @@ def ingest_jobs_recover() -> list[int]:
     if connection.vendor != "postgresql":
         return []
     recovered = []
-    for job_id, organization_id in IngestJob.objects.filter(status=IngestJob.Status.RUNNING).values_list(
-        "pk", "organization_id"
+    for job_id, organization_id, fanned_out in IngestJob.objects.filter(status=IngestJob.Status.RUNNING).values_list(
+        "pk", "organization_id", "fanned_out"
     ):
         with transaction.atomic():
             locked = Organization.objects.select_for_update(skip_locked=True).filter(pk=organization_id)
@@ -306,10 +449,26 @@ def ingest_jobs_recover() -> list[int]:
                 continue  # an ingest of this organization is writing: the job is live or queued behind it
             if not IngestJob.objects.filter(pk=job_id, status=IngestJob.Status.RUNNING).exists():
                 continue
-            enqueue_on_commit(INGEST_TASK, job_id)
+            if fanned_out and not _fanned_out_recover(job_id):
+                continue
+            if not fanned_out:
+                enqueue_on_commit(INGEST_TASK, job_id)
         logger.warning("ingest job %s was left running by a lost worker: queued again", job_id)
         recovered.append(job_id)
     return recovered
+
+
+def _fanned_out_recover(job_id: int) -> bool:
+    """Queue again the file loads of a fanned-out delivery that no live task holds (a load holds its file's row
+    lock until it commits), or its commit once every file is loaded. Whether anything was queued."""
+    waiting = IngestFile.objects.filter(job_id=job_id, loaded_summary__isnull=True)
+    if not waiting.exists():
+        enqueue_on_commit(COMMIT_TASK, job_id)  # the commit's lock on the organization is free: it is not running
+        return True
+    lost = list(waiting.select_for_update(skip_locked=True).values_list("pk", flat=True))
+    for ingest_file_id in lost:
+        enqueue_on_commit(FILE_LOAD_TASK, ingest_file_id)
+    return bool(lost)
 
 
 def _uploads_remove(job: IngestJob) -> None:
@@ -331,12 +490,12 @@ def _stored_message(job: IngestJob, error: IngestError) -> str:
     return type(error)(error.message, file=shown, row=error.row, column=error.column).describe()
 
 
-def _mark_failed(job: IngestJob, message: str, started: float) -> None:
+def _mark_failed(job: IngestJob, message: str, seconds: float | None) -> None:
     IngestJob.objects.filter(pk=job.pk).update(
         status=IngestJob.Status.FAILED,
         error=message,
         finished_at=timezone.now(),
-        duration_seconds=time.monotonic() - started,
+        duration_seconds=seconds,
         rows_written=0,
     )
     job.refresh_from_db()
@@ -344,19 +503,20 @@ def _mark_failed(job: IngestJob, message: str, started: float) -> None:
 
 def _prepare_delivery(
     job: IngestJob,
+    delivery: list[Path],
     files: list[IngestFile],
     loader: LineItemWriter,
     summary: DeliverySummary,
     mapping: dict[str, str] | None = None,
 ) -> Iterator[tuple]:
     """The pure half of an ingest, run ahead in a thread: parse, map, summarise, roll up and encode each
-    chunk for the database. Yields (file, bytes read, prepared rows, (rollup, tag rollup)), then
-    (file, None, None, None) at the end of each file. No database access here."""
+    chunk of ``files`` (of the delivery whose files are ``delivery``) for the database. Yields (file, bytes read,
+    prepared rows, (rollup, tag rollup)), then (file, None, None, None) at the end of each file. No database
+    access here."""
     keys = settings.FINOPS_TEAM_TAG_KEYS
     limits = ExpansionLimits(
         max_bytes=settings.FINOPS_MAX_DECOMPRESSED_BYTES, max_ratio=settings.FINOPS_MAX_DECOMPRESSION_RATIO
     )
-    delivery = [Path(f.path) for f in files]
     for ingest_file in files:
         ingest_file.rows, ingest_file.format = 0, ""
         path = Path(ingest_file.path)
@@ -372,7 +532,7 @@ def _prepare_delivery(
                     conflict.message(str(path)), file=str(path), row=conflict.row, column="BillingCurrency"
                 )
             values = team_values(chunk["tags"], keys, mapping)
-            prepared = loader.prepare(_line_item_table(chunk, job.organization_id, job.pk, values))
+            prepared = loader.prepare(_line_item_table(chunk, job.organization_id, job.pk, ingest_file.pk, values))
             summary.add(chunk)
             ingest_file.rows += chunk.num_rows
             ingest_file.focus_version = parsed.focus_version
@@ -395,22 +555,36 @@ def _sums_in_range(file: str | None = None) -> Iterator[None]:
         raise IngestError(str(error), file=file, column=error.column) from error
 
 
-def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progress) -> None:
+@dataclass
+class _Loaded:
+    """What loading files leaves for the commit: their summary, rollups (None: no rows) and leaves."""
+
+    summary: DeliverySummary
+    rollups: pa.Table | None
+    tag_rollups: pa.Table | None
+    leaves: list[tuple[date, int]]
+
+
+def _files_load(
+    job: IngestJob, delivery: list[IngestFile], files: list[IngestFile], organization: Organization, tracker: _Progress
+) -> _Loaded:
+    """Load ``files`` (all of ``delivery``, or one file of it) into the line-item table's leaves, summed up and
+    rolled up on the way; nothing is visible until ``_delivery_commit``."""
     summary = DeliverySummary()
     rollups = RollupAccumulator(merge_every=_ROLLUP_MERGE_EVERY)
     tag_rollups = RollupAccumulator(TAG_ROLLUP_DIMENSIONS, merge_every=_ROLLUP_MERGE_EVERY)
-    files = list(job.files.all())
     loader = LineItemWriter(job_id=job.pk, columns=LINE_ITEM_COLUMNS)
     mapping = team_tag_mapping_values(organization)
+    paths = [Path(f.path) for f in delivery]
     # While the loader's COPY is open, no other query may run on the connection.
     try:
         for ingest_file, bytes_read, prepared, chunk_rollups in prefetch(
-            _prepare_delivery(job, files, loader, summary, mapping), 1
+            _prepare_delivery(job, paths, files, loader, summary, mapping), 1
         ):
             if bytes_read is None:
                 tracker.bytes_before += ingest_file.size_bytes
                 continue
-            loader.load(prepared)
+            loader.load(ingest_file.pk, prepared)
             del prepared
             with _sums_in_range():  # merged day by day as they come: memory flat however long the delivery
                 rollups.add(chunk_rollups[0])
@@ -423,7 +597,46 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
     loader.finish()
     for ingest_file in files:
         ingest_file.save(update_fields=["rows", "format", "focus_version"])
+    with _sums_in_range():
+        return _Loaded(
+            summary=summary,
+            rollups=rollups.result() if rollups.added else None,
+            tag_rollups=tag_rollups.result() if tag_rollups.added else None,
+            leaves=loader.leaves,
+        )
 
+
+def _loaded_merge(files: list[IngestFile]) -> _Loaded:
+    """The loads of a fanned-out delivery's files as one (files in delivery order)."""
+    summary = DeliverySummary()
+    rollups = RollupAccumulator(merge_every=_ROLLUP_MERGE_EVERY)
+    tag_rollups = RollupAccumulator(TAG_ROLLUP_DIMENSIONS, merge_every=_ROLLUP_MERGE_EVERY)
+    leaves: list[tuple[date, int]] = []
+    for ingest_file in files:
+        kept = ingest_file.loaded_summary
+        conflict = summary.merge(DeliverySummary.from_json(kept["summary"]))
+        if conflict is not None:
+            raise IngestError(
+                conflict.message(ingest_file.path), file=ingest_file.path, row=conflict.row, column="BillingCurrency"
+            )
+        leaves += [(date.fromisoformat(month), file_id) for month, file_id in kept["leaves"]]
+        for table in tables_from_ipc(bytes(ingest_file.loaded_rollups or b"")):
+            with _sums_in_range(file=ingest_file.path):
+                (tag_rollups if "tag_key" in table.column_names else rollups).add(table)
+    with _sums_in_range():
+        return _Loaded(
+            summary=summary,
+            rollups=rollups.result() if rollups.added else None,
+            tag_rollups=tag_rollups.result() if tag_rollups.added else None,
+            leaves=leaves,
+        )
+
+
+def _delivery_commit(job: IngestJob, organization: Organization, files: list[IngestFile], loaded: _Loaded) -> None:
+    """Replace the slices the loaded delivery covers with it: old line items and rollups out, the delivery's
+    leaves attached, its rollups and slice records written, the job's figures set. In the caller's transaction,
+    under the organization's lock."""
+    summary = loaded.summary
     slices = _slice_filter(summary.slices)
     # Every current slice of the jobs that own a replaced one: a job's leaf goes whole only if all of it is replaced.
     current = BillingSlice.objects.filter(organization=organization)
@@ -434,13 +647,12 @@ def _write_delivery(job: IngestJob, organization: Organization, tracker: _Progre
         ).values_list("provider_name", "billing_account_id", "billing_period_start", "job_id", "rows")
     }
     replaced = slices_replace(organization_id=organization.pk, replaced=summary.slices, owners=owners)
+    leaves_attach(job.pk, loaded.leaves)
     DailyCost.objects.filter(organization=organization).filter(slices).delete()
     DailyTagCost.objects.filter(organization=organization).filter(slices).delete()
     team_cache: dict[str, int | None] = {}
-    with _sums_in_range():
-        merged_rollups = rollups.result(), tag_rollups.result()
-    for model, merged in zip((DailyCost, DailyTagCost), merged_rollups, strict=True):
-        if merged.num_rows:
+    for model, merged in ((DailyCost, loaded.rollups), (DailyTagCost, loaded.tag_rollups)):
+        if merged is not None and merged.num_rows:
             team_ids = _team_ids(organization, merged["team_value"], team_cache)
             bulk_insert(model, _rollup_table(merged, organization.pk, job.pk, team_ids))
     for (provider, account, period), rows in summary.slices.items():

@@ -7,11 +7,15 @@ retention deletes the rows of old billing periods.
 
 PostgreSQL: ``usage_lineitem`` is partitioned by RANGE (billing_period_start), one partition per UTC month
 (``usage_lineitem_y2026m01``, created on demand), each sub-partitioned by LIST (ingest_job_id), so that one
-leaf (``usage_lineitem_y2026m01_j42``) holds one delivery's rows of one month. A delivery is loaded into leaves
-made as plain tables without indexes (COPY, then the indexes are built and the leaf attached), so nothing is
-visible until the transaction commits. Replacing the slices of a leaf whose every slice the new delivery
-restates drops that leaf; a leaf that also holds slices staying current (an older delivery covered accounts A
-and B, the new one only A) has the replaced slice's rows deleted instead. Retention drops month partitions.
+job table (``usage_lineitem_y2026m01_j42``) holds one delivery's rows of one month; it is partitioned in turn by
+LIST (ingest_file_id), one leaf per file (``usage_lineitem_y2026m01_j42_f7``). A file is loaded into leaves made
+as plain tables without indexes (COPY, then the indexes are built), which are attached when the delivery is
+committed, so nothing is visible until then. The files of one delivery can so be loaded by several processes at
+once (each committing its own unattached leaves) and made visible together by one transaction. Replacing the
+slices of a job table whose every slice the new delivery restates drops that table; one that also holds slices
+staying current (an older delivery covered accounts A and B, the new one only A) has the replaced slice's rows
+deleted instead. Job tables of deliveries loaded before files had leaves are plain tables. Retention drops month
+partitions.
 Default partitions (``usage_lineitem_default`` and ``<month>_default``) take rows written outside the ingest
 (the ORM, the demo); replacing their slices deletes rows.
 
@@ -35,6 +39,7 @@ from finops.core.bulk import TableLoader
 
 TABLE = "usage_lineitem"
 _MONTH_NAME = re.compile(rf"^{TABLE}_y(\d{{4}})m(\d{{2}})$")
+_MONTH_PATTERN = rf"^{TABLE}_y\d{{4}}m\d{{2}}$"  # the same, as a PostgreSQL regular expression
 _PARTITION_LOCK = 0x11E1  # advisory-lock namespace of month partition creation
 # Line items of one (provider, billing account, billing period) of an organization: what a delivery replaces.
 Slice = tuple[str, str, datetime]
@@ -61,7 +66,12 @@ def month_table(month: date) -> str:
 
 
 def leaf_table(month: date, job_id: int) -> str:
+    """The job table: one delivery's rows of one month (partitioned by file since files have leaves)."""
     return f"{month_table(month)}_j{job_id}"
+
+
+def file_leaf_table(month: date, job_id: int, file_id: int) -> str:
+    return f"{leaf_table(month, job_id)}_f{file_id}"
 
 
 # A chunk's rows keep their order (ids follow it: "ingest order") unless its months alternate more often than
@@ -87,46 +97,54 @@ def split_by_month(table: pa.Table) -> list[tuple[date, pa.Table]]:
 
 @dataclass
 class LineItemWriter:
-    """Loads a delivery's line items inside the caller's transaction. ``prepare`` is pure and thread-safe (run
-    it ahead in a producer thread); ``load`` feeds the database; ``finish`` makes the rows part of the table.
-    While a load is under way (between the first ``load`` and ``finish``) run no other query on the connection:
-    a COPY is open."""
+    """Loads the line items of one delivery's files inside the caller's transaction. ``prepare`` is pure and
+    thread-safe (run it ahead in a producer thread); ``load`` feeds the database the rows of ``file_id`` (the
+    table's ``ingest_file_id``); ``finish`` ends the load and indexes what was loaded. On PostgreSQL the loaded
+    leaves stay detached, invisible to readers, until ``leaves_attach`` (in this transaction or, once it is
+    committed, in another one: the files of a delivery loaded by several workers). While a load is under way
+    (between the first ``load`` and ``finish``) run no other query on the connection: a COPY is open."""
 
     job_id: int
     columns: list[str]
     rows: int = 0
     _encoder: TableLoader = field(init=False)
     _loader: TableLoader | None = field(default=None, init=False)
-    _month: date | None = field(default=None, init=False)
-    _leaves: list[date] = field(default_factory=list, init=False)
+    _leaf: tuple[date, int] | None = field(default=None, init=False)
+    _leaves: list[tuple[date, int]] = field(default_factory=list, init=False)
     _partitioned: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self._encoder = TableLoader(TABLE, self.columns)
         self._partitioned = partitioned()  # read here: ``prepare`` runs in another thread
 
+    @property
+    def leaves(self) -> list[tuple[date, int]]:
+        """(month, file id) of every leaf loaded so far."""
+        return list(self._leaves)
+
     def prepare(self, table: pa.Table) -> list[tuple[date, tuple[int, object]]]:
         if not self._partitioned:
             return [(month_of(datetime.min), self._encoder.prepare(table))]
         return [(month, self._encoder.prepare(part)) for month, part in split_by_month(table)]
 
-    def load(self, prepared: Iterable[tuple[date, tuple[int, object]]]) -> None:
+    def load(self, file_id: int, prepared: Iterable[tuple[date, tuple[int, object]]]) -> None:
         for month, payload in prepared:
-            if self._loader is None or (self._partitioned and month != self._month):
-                self._switch(month)
+            if self._loader is None or (self._partitioned and (month, file_id) != self._leaf):
+                self._switch(month, file_id)
             self._loader.load(payload)
             self.rows += payload[0]
 
-    def _switch(self, month: date) -> None:
-        """Close the open COPY (one per connection) and open one into ``month``'s leaf, made on first use."""
+    def _switch(self, month: date, file_id: int) -> None:
+        """Close the open COPY (one per connection) and open one into the leaf of (``month``, ``file_id``), made
+        on first use."""
         self._close()
         target = TABLE
         if self._partitioned:
-            target = leaf_table(month, self.job_id)
-            if month not in self._leaves:
-                _leaf_create(month, self.job_id)
-                self._leaves.append(month)
-        self._month = month
+            target = file_leaf_table(month, self.job_id, file_id)
+            if (month, file_id) not in self._leaves:
+                _leaf_create(month, self.job_id, file_id)
+                self._leaves.append((month, file_id))
+        self._leaf = (month, file_id)
         self._loader = TableLoader(target, self.columns).__enter__()
 
     def _close(self, exc_info: tuple = (None, None, None)) -> None:
@@ -135,26 +153,42 @@ class LineItemWriter:
             loader.__exit__(*exc_info)
 
     def finish(self) -> None:
-        """Index the loaded leaves and attach them (each to its month partition, created when missing)."""
+        """End the load and build the loaded leaves' indexes (those of the line-item table), so that attaching
+        them later finds the indexes in place instead of building them under the swap's locks."""
         self._close()
-        for month in sorted(self._leaves):  # one lock order for every delivery: none waits on another in a cycle
-            month_partition_ensure(month)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"ALTER TABLE {month_table(month)} ATTACH PARTITION {leaf_table(month, self.job_id)} "
-                    f"FOR VALUES IN ({int(self.job_id)})"
-                )
+        if not self._leaves:
+            return
+        definitions = _index_definitions()
+        with connection.cursor() as cursor:
+            for month, file_id in self._leaves:
+                leaf = file_leaf_table(month, self.job_id, file_id)
+                for number, (method, columns) in enumerate(definitions):
+                    cursor.execute(f"CREATE INDEX {leaf}_i{number} ON {leaf} USING {method} ({columns})")
 
     def abort(self, exc_info: tuple) -> None:
         self._close(exc_info)
 
 
-def _leaf_create(month: date, job_id: int) -> None:
-    """A plain table shaped like the line items, without indexes, its CHECK equal to its partition constraint
-    (ATTACH then skips the scan that would prove it). Its columns are read from the catalog rather than with
-    ``LIKE usage_lineitem``, which would hold a lock on the parent for the whole load and make other deliveries'
-    swaps wait for it (or deadlock with it)."""
-    leaf = leaf_table(month, job_id)
+def _index_definitions() -> list[tuple[str, str]]:
+    """(access method, column list) of each index of the line-item table, as ``pg_get_indexdef`` prints them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass ORDER BY indexrelid",
+            [TABLE],
+        )
+        definitions = []
+        for (text,) in cursor.fetchall():
+            found = re.search(r" USING (\w+) \((.*)\)$", text)
+            if found is None:
+                raise RuntimeError(f"unexpected index definition on {TABLE}: {text}")
+            definitions.append((found[1], found[2]))
+    return definitions
+
+
+def _columns_sql() -> list[str]:
+    """The line-item table's column definitions, read from the catalog rather than with ``LIKE usage_lineitem``,
+    which would hold a lock on the parent for the whole load and make other deliveries' swaps wait for it (or
+    deadlock with it)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), a.attnotnull, "
@@ -163,17 +197,67 @@ def _leaf_create(month: date, job_id: int) -> None:
             "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             [TABLE],
         )
-        columns = [
+        return [
             f"{name} {kind}{' NOT NULL' if not_null else ''}{f' DEFAULT {default}' if default else ''}"
             for name, kind, not_null, default in cursor.fetchall()
         ]
+
+
+def _leaf_create(month: date, job_id: int, file_id: int) -> None:
+    """A plain table shaped like the line items, without indexes, its CHECK equal to its partition constraint
+    (attaching it then skips the scan that would prove it)."""
+    leaf = file_leaf_table(month, job_id, file_id)
+    with connection.cursor() as cursor:
         # Left over (emptied) by a deleted job whose id a reset sequence handed out again (test databases).
         cursor.execute(f"DROP TABLE IF EXISTS {leaf}")
         bounds = (
             f"billing_period_start >= '{_bound(month)}' AND billing_period_start < '{_bound(_next_month(month))}'"
-            f" AND ingest_job_id = {int(job_id)}"
+            f" AND ingest_job_id = {int(job_id)} AND ingest_file_id IS NOT NULL AND ingest_file_id = {int(file_id)}"
         )
-        cursor.execute(f"CREATE TABLE {leaf} ({', '.join(columns)}, CONSTRAINT {leaf}_bounds CHECK ({bounds}))")
+        cursor.execute(f"CREATE TABLE {leaf} ({', '.join(_columns_sql())}, CONSTRAINT {leaf}_bounds CHECK ({bounds}))")
+
+
+def leaves_attach(job_id: int, leaves: Iterable[tuple[date, int]]) -> None:
+    """Make loaded leaves (month, file id) of job ``job_id`` part of the line-item table: per month, the job table
+    (made here) takes its files' leaves, then joins its month's partition (made when missing). Their indexes
+    already match the table's, so nothing is scanned or built. Call it in the transaction that swaps the
+    delivery's slices."""
+    by_month: dict[date, list[int]] = {}
+    for month, file_id in leaves:
+        by_month.setdefault(month, []).append(file_id)
+    if not by_month:
+        return
+    columns = _columns_sql()
+    for month in sorted(by_month):  # one lock order for every delivery: none waits on another in a cycle
+        month_partition_ensure(month)
+        job_table = leaf_table(month, job_id)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {job_table}")  # see _leaf_create
+            cursor.execute(f"CREATE TABLE {job_table} ({', '.join(columns)}) PARTITION BY LIST (ingest_file_id)")
+            for file_id in sorted(by_month[month]):
+                cursor.execute(
+                    f"ALTER TABLE {job_table} ATTACH PARTITION {file_leaf_table(month, job_id, file_id)} "
+                    f"FOR VALUES IN ({int(file_id)})"
+                )
+            cursor.execute(
+                f"ALTER TABLE {month_table(month)} ATTACH PARTITION {job_table} FOR VALUES IN ({int(job_id)})"
+            )
+
+
+def detached_leaves_drop(job_id: int) -> int:
+    """Drop the loaded but never attached leaves of job ``job_id`` (its delivery failed, or a file's worker
+    committed its load before the delivery was refused). Returns how many were dropped. No-op on SQLite."""
+    if not partitioned():
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND NOT relispartition AND relname ~ %s",
+            [rf"^{TABLE}_y\d{{4}}m\d{{2}}_j{int(job_id)}_f\d+$"],
+        )
+        names = sorted(row[0] for row in cursor.fetchall())
+        for name in names:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    return len(names)
 
 
 def month_partition_ensure(month: date) -> None:
@@ -207,18 +291,19 @@ def month_partition_ensure(month: date) -> None:
 
 
 def _leaves() -> set[str]:
+    """The job tables attached to month partitions (and their months' default partitions)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname LIKE %s",
-            [f"{TABLE}_y%"],
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname ~ %s",
+            [_MONTH_PATTERN],
         )
         return {row[0] for row in cursor.fetchall()}
 
 
 def job_leaves_drop(job_id: int) -> int:
-    """Drop the leaves of a deleted ingest job (its rows are gone with it; the empty tables would stay). Returns how
-    many were dropped. No-op on SQLite."""
+    """Drop the tables of a deleted ingest job, attached or not (its rows are gone with it; the empty tables would
+    stay). Returns how many job tables and detached leaves were dropped. No-op on SQLite."""
     if not partitioned():
         return 0
     suffix = f"_j{int(job_id)}"
@@ -226,7 +311,7 @@ def job_leaves_drop(job_id: int) -> int:
     with connection.cursor() as cursor:
         for name in names:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
-    return len(names)
+    return len(names) + detached_leaves_drop(job_id)
 
 
 def month_partitions() -> list[date]:
@@ -254,9 +339,9 @@ def slices_replace(*, organization_id: int, replaced: Iterable[Slice], owners: d
     """Remove the line items of the ``replaced`` slices; ``owners`` maps every current slice of the organization
     (BillingSlice) to (job id, rows). Returns the number of rows removed.
 
-    A job's rows of one month are one leaf on PostgreSQL: when every current slice of that leaf is replaced, the
-    leaf is dropped; otherwise (and for rows in a default partition, and on SQLite) the replaced slices' rows are
-    deleted."""
+    A job's rows of one month are one job table on PostgreSQL: when every current slice of that table is replaced,
+    the table (with its files' leaves) is dropped; otherwise (and for rows in a default partition, and on SQLite)
+    the replaced slices' rows are deleted."""
     from finops.usage.models import LineItem
 
     replaced = [s for s in replaced if s in owners]

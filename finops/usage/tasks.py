@@ -2,23 +2,50 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from celery import shared_task
 from celery.signals import worker_ready
 
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
-from finops.usage.services import ingest_job_run, ingest_jobs_recover, line_items_retention_run
+from finops.usage.services import (
+    ingest_file_load,
+    ingest_job_commit,
+    ingest_job_run,
+    ingest_jobs_recover,
+    line_items_retention_run,
+)
+
+
+def _outcome(job: IngestJob) -> dict:
+    return {"job": job.pk, "status": job.status, "rows": job.rows_read, "error": job.error}
 
 
 @shared_task(name="usage.ingest_job_run", acks_late=True, reject_on_worker_lost=True)
 def ingest_job_run_task(job_id: int) -> dict:
     job = IngestJob.objects.get(pk=job_id)
     try:
-        job = ingest_job_run(job)
+        job = ingest_job_run(job, fan_out=True)
     except IngestError:
         # Bad input is permanent: the job records the error; retrying cannot help.
         job.refresh_from_db()
-    return {"job": job.pk, "status": job.status, "rows": job.rows_read, "error": job.error}
+    return _outcome(job)
+
+
+@shared_task(name="usage.ingest_file_load", acks_late=True, reject_on_worker_lost=True)
+def ingest_file_load_task(ingest_file_id: int) -> None:
+    with contextlib.suppress(IngestError):  # the delivery is failed with the error
+        ingest_file_load(ingest_file_id)
+
+
+@shared_task(name="usage.ingest_job_commit", acks_late=True, reject_on_worker_lost=True)
+def ingest_job_commit_task(job_id: int) -> dict:
+    try:
+        job = ingest_job_commit(job_id)
+    except IngestError:
+        job = IngestJob.objects.get(pk=job_id)
+    return _outcome(job)
 
 
 @shared_task(name="usage.ingest_jobs_recover")

@@ -1,4 +1,5 @@
-"""DeliverySummary's one-currency-per-account check on chunks with many accounts (no database)."""
+"""DeliverySummary: one currency per account, the summaries of a delivery's files merged; rollups through IPC.
+No database."""
 
 import pyarrow as pa
 
@@ -39,3 +40,71 @@ def test_accounts_remember_their_currency_from_an_earlier_chunk_and_file():
 def test_one_currency_per_account_is_no_conflict():
     rows = [(f"acct-{i % 300}", "GBP") for i in range(10_000)]
     assert DeliverySummary().currency_conflict(_chunk(rows), file="f.csv", first_row=1) is None
+
+
+def _bill(rows: list[tuple[str, str, str, str, str]]) -> pa.Table:
+    """(account, currency, period, billed cost, account name) rows with the columns DeliverySummary.add reads."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from finops.usage.formats.schema import DECIMAL, MONEY_TOTAL_COLUMNS
+
+    n = len(rows)
+    cost = pa.array([Decimal(r[3]) for r in rows], DECIMAL)
+    columns = {
+        "provider_name": ["AWS"] * n,
+        "billing_account_id": [r[0] for r in rows],
+        "billing_account_name": [r[4] for r in rows],
+        "sub_account_id": pa.nulls(n, pa.string()),
+        "sub_account_name": pa.nulls(n, pa.string()),
+        "billing_currency": [r[1] for r in rows],
+        "billing_period_start": pa.array(
+            [datetime.fromisoformat(r[2]).replace(tzinfo=UTC) for r in rows], pa.timestamp("us", tz="UTC")
+        ),
+    }
+    for m in MONEY_TOTAL_COLUMNS:
+        columns[m] = cost
+    return pa.table(columns)
+
+
+def test_two_files_summed_apart_and_merged_equal_the_figures_of_the_whole_delivery():
+    from decimal import Decimal
+
+    first = [("a", "USD", "2026-10-01", "1.25", "Alpha"), ("b", "EUR", "2026-10-01", "2", "Beta")]
+    second = [("a", "USD", "2026-11-01", "0.0000000001", "Alpha 2"), ("a", "USD", "2026-10-01", "3", "Alpha")]
+    one, two = DeliverySummary(), DeliverySummary()
+    for summary, rows, file in ((one, first, "1.csv"), (two, second, "2.csv")):
+        assert summary.currency_conflict(_bill(rows), file=file, first_row=1) is None
+        summary.add(_bill(rows))
+    merged = DeliverySummary.from_json(one.to_json())
+    assert merged.merge(DeliverySummary.from_json(two.to_json())) is None
+    assert merged.rows == 4
+    assert merged.totals["USD"]["billed_cost"] == Decimal("4.2500000001")
+    assert merged.totals["EUR"]["billed_cost"] == Decimal("2")
+    october = next(k for k in merged.slices if k[1] == "a" and k[2].month == 10)
+    assert merged.slices[october] == 2 and len(merged.slices) == 3
+    assert merged.names[october]["account"] == {"a": "Alpha"}
+    assert merged.billing_periods == ["2026-10-01", "2026-11-01"]
+    # A third file billing account b in USD: refused, naming where b was first billed.
+    three = DeliverySummary()
+    three.currency_conflict(
+        _bill([("c", "USD", "2026-10-01", "1", "C"), ("b", "USD", "2026-10-01", "1", "B")]), file="3.csv", first_row=1
+    )
+    conflict = merged.merge(three)
+    assert (conflict.account, conflict.currency, conflict.row, conflict.expected) == (
+        "b",
+        "USD",
+        2,
+        ("EUR", "1.csv", 2),
+    )
+
+
+def test_tables_travel_through_ipc_unchanged():
+    from decimal import Decimal
+
+    from finops.usage.rollup import tables_from_ipc, tables_to_ipc
+
+    money = pa.table({"cost": pa.array([Decimal("1.5"), None], pa.decimal128(38, 16)), "day": ["x", "y"]})
+    other = pa.table({"n": [1, 2, 3]})
+    assert tables_from_ipc(tables_to_ipc([money, other])) == [money, other]
+    assert tables_from_ipc(tables_to_ipc([])) == []

@@ -33,9 +33,10 @@ def _database_url() -> str:
     return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-def _start_worker(queue: str, redis: str | None) -> subprocess.Popen:
+def _start_worker(queue: str, redis: str | None, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
     env.update({"DATABASE_URL": _database_url(), "DJANGO_DEBUG": "1", "DJANGO_SECRET_KEY": "worker-test"})
+    env.update(extra_env or {})
     if redis:
         env["REDIS_URL"] = redis
     command = [
