@@ -227,14 +227,14 @@ def child_seed(rows: int) -> None:
             take = min(chunk.num_rows, rows - written)
             chunk = chunk.slice(0, take)
             values = team_values(chunk["tags"], settings.FINOPS_TEAM_TAG_KEYS)
-            loader.load(source.pk, loader.prepare(_line_item_table(chunk, organization.pk, job.pk, source.pk, values)))
+            loader.load(loader.prepare(_line_item_table(chunk, organization.pk, job.pk, source.pk, values)))
             rollups.add(rollup_chunk(chunk, values))
             tag_rollups.add(tag_rollup_chunk(chunk, values))
             written += take
             hour += hours
             print(f"  {written:,} line items ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
         loader.finish()
-        leaves_attach(job.pk, loader.leaves)
+        leaves_attach(job.pk, [(month, None) for month in loader.months])
         team_cache: dict[str, int | None] = {}
         for model, merged in ((DailyCost, rollups.result()), (DailyTagCost, tag_rollups.result())):
             team_ids = _team_ids(organization, merged["team_value"], team_cache)

@@ -57,17 +57,12 @@ def child(paths: list[str], attached: bool) -> None:
     if attached:
         from finops.usage import storage
 
-        def leaf_attached(month, job_id, file_id):  # the leaf as a partition, indexed, before the COPY
+        def leaf_attached(month, job_id, part):  # the leaf as a partition, indexed, before the COPY
             storage.month_partition_ensure(month)
-            job_table = storage.leaf_table(month, job_id)
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"CREATE TABLE IF NOT EXISTS {job_table} PARTITION OF {storage.month_table(month)} "
-                    f"FOR VALUES IN ({int(job_id)}) PARTITION BY LIST (ingest_file_id)"
-                )
-                cursor.execute(
-                    f"CREATE TABLE {storage.file_leaf_table(month, job_id, file_id)} PARTITION OF {job_table} "
-                    f"FOR VALUES IN ({int(file_id)})"
+                    f"CREATE TABLE {storage.leaf_table(month, job_id)} PARTITION OF {storage.month_table(month)} "
+                    f"FOR VALUES IN ({int(job_id)})"
                 )
 
         storage._leaf_create = leaf_attached

@@ -355,9 +355,11 @@ LOGGING = {
 # Ingest: where uploads and deliveries are kept while jobs run; rows per chunk.
 FINOPS_INGEST_DIR = VAR_DIR / "ingest"
 FINOPS_INGEST_CHUNK_ROWS = env.int("FINOPS_INGEST_CHUNK_ROWS", default=50_000)
-# A delivery of several files and at least this many bytes is loaded by one task per file, in parallel across the
-# ingest workers (PostgreSQL only); set it above your largest delivery to load every delivery in one task.
+# A delivery of several files and at least this many bytes is loaded in parts (its files in up to
+# FINOPS_INGEST_FANOUT_PARTS groups of about equal bytes), one task each, in parallel across the ingest workers
+# (PostgreSQL only); set it above your largest delivery to load every delivery in one task.
 FINOPS_INGEST_FANOUT_MIN_BYTES = env.int("FINOPS_INGEST_FANOUT_MIN_BYTES", default=256 * 1024 * 1024)
+FINOPS_INGEST_FANOUT_PARTS = env.int("FINOPS_INGEST_FANOUT_PARTS", default=8)
 # Line items of billing periods starting more than this many months before the current month are removed by
 # ``prune_line_items`` and its nightly task (PostgreSQL: month partitions dropped); the rollups stay. 0: keep all.
 FINOPS_LINE_ITEM_RETENTION_MONTHS = env.int("FINOPS_LINE_ITEM_RETENTION_MONTHS", default=0)

@@ -55,16 +55,16 @@ class IngestJob(models.Model):
     def progress_cache_key(self) -> str:
         return f"finops:ingest-progress:{self.pk}"
 
-    def file_progress_cache_key(self, ingest_file_id: int) -> str:
-        """Where the task loading one file of a fanned-out delivery reports its progress."""
-        return f"{self.progress_cache_key}:file:{ingest_file_id}"
+    def part_progress_cache_key(self, number: int) -> str:
+        """Where the task loading one part of a fanned-out delivery reports its progress."""
+        return f"{self.progress_cache_key}:part:{number}"
 
     def progress(self) -> dict:
         """Live progress while running (from the cache, shared by web and workers), final numbers after."""
         if self.status in (self.Status.PENDING, self.Status.RUNNING, self.Status.FAILED):
             # A failed job shows where it stopped (nothing of it was kept).
-            if self.fanned_out:  # each file's task reports its own part
-                return self._files_progress()
+            if self.fanned_out:  # each part's task reports its own share
+                return self._parts_progress()
             live = cache.get(self.progress_cache_key)
             if live:
                 return live
@@ -76,8 +76,8 @@ class IngestJob(models.Model):
             "fraction": 1.0,
         }
 
-    def _files_progress(self) -> dict:
-        keys = [self.file_progress_cache_key(pk) for pk in self.files.values_list("pk", flat=True)]
+    def _parts_progress(self) -> dict:
+        keys = [self.part_progress_cache_key(number) for number in self.parts.values_list("number", flat=True)]
         parts = cache.get_many(keys).values()
         done = sum(part["bytes_done"] for part in parts)
         return {
@@ -97,16 +97,34 @@ class IngestFile(models.Model):
     format = models.CharField(max_length=16, blank=True)
     focus_version = models.CharField(max_length=8, blank=True, default="", db_default="")  # FOCUS files only
     rows = models.BigIntegerField(default=0)
-    # A fanned-out delivery's file, loaded by its own task and waiting for the delivery's commit: what the commit
-    # needs from it (finops.usage.services). Emptied by the commit.
-    loaded_summary = models.JSONField(null=True, blank=True)
-    loaded_rollups = models.BinaryField(null=True, blank=True)  # Arrow IPC: its daily and tag rollups
 
     class Meta:
         ordering = ["job", "name"]
 
     def __str__(self) -> str:
         return self.name
+
+
+class IngestPart(models.Model):
+    """A share of a fanned-out delivery's files, loaded by one task into leaves that stay detached until the
+    delivery's commit (finops.usage.services), with what the commit needs from it."""
+
+    job = models.ForeignKey(IngestJob, on_delete=models.CASCADE, related_name="parts")
+    number = models.PositiveIntegerField()
+    file_ids = models.JSONField(default=list)
+    started_at = models.DateTimeField(null=True, blank=True)  # a task took it (recovery: only those can be lost)
+    loaded_at = models.DateTimeField(null=True, blank=True)
+    # {"summary": DeliverySummary.to_json(), "months": [ISO month, ...]}; and its rollups (Arrow IPC), which the
+    # commit reads one part at a time and then empties.
+    loaded = models.JSONField(null=True, blank=True)
+    rollups = models.BinaryField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [models.UniqueConstraint(fields=["job", "number"], name="ingestpart_job_number_unique")]
+
+    def __str__(self) -> str:
+        return f"part {self.number} of ingest #{self.job_id}"
 
 
 class BillingSlice(models.Model):

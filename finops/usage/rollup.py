@@ -291,6 +291,30 @@ class CurrencyConflict:
         )
 
 
+@dataclass(frozen=True)
+class LocatedConflict:
+    conflict: CurrencyConflict
+    file: str  # where the conflicting row is
+
+
+def first_currency_conflict(summaries: Iterable[DeliverySummary], order: Mapping[str, int]) -> LocatedConflict | None:
+    """Across the summaries of a delivery's shares (each checked on its own with ``currency_conflict``), the first
+    row in delivery order (``order``: file -> its position; then row) that bills an account in another currency
+    than the account's first row does; None when every account has one currency."""
+    entries = sorted(
+        ((index, *where) for summary in summaries for index, where in summary.currencies.items()),
+        key=lambda entry: (order.get(entry[2], len(order)), entry[3]),
+    )
+    first: dict[tuple[str, str], tuple[str, str, int]] = {}
+    for index, currency, file, row in entries:
+        if index not in first:
+            first[index] = (currency, file, row)
+        elif currency != first[index][0]:
+            conflict = CurrencyConflict(account=index[1], currency=currency, row=row, expected=first[index])
+            return LocatedConflict(conflict=conflict, file=file)
+    return None
+
+
 @dataclass
 class DeliverySummary:
     """What a delivery (the files of one ingest) contains, accumulated chunk by chunk."""
@@ -373,18 +397,11 @@ class DeliverySummary:
                 if account and (account not in known or name < known[account]):
                     known[account] = name
 
-    def merge(self, other: DeliverySummary) -> CurrencyConflict | None:
-        """Add what another file of the delivery summed (the files in delivery order). Returns the first account
-        ``other`` bills in a currency this summary already has it in another, as ``currency_conflict`` would
-        have found reading that file after these (the conflict's row is that file's first row of the account)."""
-        conflict: CurrencyConflict | None = None
-        for index, (currency, file, row) in sorted(other.currencies.items(), key=lambda item: item[1][2]):
-            if index not in self.currencies:
-                self.currencies[index] = (currency, file, row)
-            elif currency != self.currencies[index][0] and conflict is None:
-                conflict = CurrencyConflict(
-                    account=index[1], currency=currency, row=row, expected=self.currencies[index]
-                )
+    def merge(self, other: DeliverySummary) -> None:
+        """Add what another share of the delivery summed (rows, totals, slices, names). Currencies are kept where
+        first seen; check them across shares with ``first_currency_conflict`` first."""
+        for index, where in other.currencies.items():
+            self.currencies.setdefault(index, where)
         self.rows += other.rows
         for currency, metrics in other.totals.items():
             bucket = self.totals.setdefault(currency, {m: Decimal(0) for m in MONEY_TOTAL_COLUMNS})
@@ -398,7 +415,6 @@ class DeliverySummary:
                 for account, name in names.items():
                     if account not in mine[kind] or name < mine[kind][account]:
                         mine[kind][account] = name
-        return conflict
 
     def to_json(self) -> dict:
         """A JSON-safe form (decimals as text, periods as ISO timestamps) that ``from_json`` reads back equal."""

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
@@ -36,18 +36,28 @@ from finops.core.amounts import money_str
 from finops.core.bulk import bulk_insert
 from finops.core.concurrency import prefetch
 from finops.core.hashing import file_sha256
-from finops.core.tasks import enqueue_on_commit, queue_check
+from finops.core.tasks import QueueUnavailable, enqueue_on_commit, queue_check
 from finops.usage import formats
 from finops.usage.followups import ingest_followups_enqueue
 from finops.usage.formats.errors import IngestError, TooLargeError
 from finops.usage.formats.readers import ExpansionLimits
 from finops.usage.formats.schema import CANONICAL_COLUMNS
-from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestFile, IngestJob, LineItemPrune
+from finops.usage.models import (
+    BillingSlice,
+    DailyCost,
+    DailyTagCost,
+    IngestFile,
+    IngestJob,
+    IngestPart,
+    LineItem,
+    LineItemPrune,
+)
 from finops.usage.rollup import (
     TAG_ROLLUP_DIMENSIONS,
     DeliverySummary,
     RollupAccumulator,
     SumOutOfRange,
+    first_currency_conflict,
     rollup_chunk,
     tables_from_ipc,
     tables_to_ipc,
@@ -56,6 +66,7 @@ from finops.usage.rollup import (
 )
 from finops.usage.storage import (
     LineItemWriter,
+    Part,
     PruneResult,
     detached_leaves_drop,
     leaves_attach,
@@ -107,7 +118,7 @@ def ingest_job_create(
 
 
 INGEST_TASK = "usage.ingest_job_run"
-FILE_LOAD_TASK = "usage.ingest_file_load"
+PART_LOAD_TASK = "usage.ingest_part_load"
 COMMIT_TASK = "usage.ingest_job_commit"
 
 
@@ -256,9 +267,10 @@ def ingest_job_run(
     refreshes (finops.usage.followups) unless ``followups`` is false (a caller that does them itself).
 
     With ``fan_out`` (the ingest task), a delivery of several files of at least FINOPS_INGEST_FANOUT_MIN_BYTES on
-    PostgreSQL is instead handed to one task per file (``ingest_file_load``, in parallel on as many workers as
-    there are) and returned running; the last file's task queues ``ingest_job_commit``, which makes the whole
-    delivery visible at once, or none of it."""
+    PostgreSQL is instead split into parts (its files in up to FINOPS_INGEST_FANOUT_PARTS groups of about equal
+    bytes), each loaded by a task of its own (``ingest_part_load``, in parallel on as many workers as there are),
+    and returned running; the last part's task queues ``ingest_job_commit``, which makes the whole delivery
+    visible at once, or none of it."""
     unfinished = (IngestJob.Status.PENDING, IngestJob.Status.RUNNING)
     started = time.monotonic()
     now = timezone.now()
@@ -286,12 +298,15 @@ def ingest_job_run(
             elif fan_out and _fans_out(job, files):
                 return _fan_out(job, files)
             else:
-                loaded = _files_load(job, files, files, organization, tracker)
+                loaded = _files_load(job, files, files, organization, tracker, part=None)
                 _delivery_commit(job, organization, files, loaded)
                 job.status = IngestJob.Status.SUCCEEDED
             job.finished_at = timezone.now()
             job.duration_seconds = time.monotonic() - started
             job.save()
+    except QueueUnavailable:  # the fan-out's tasks could not be queued: the job says so already
+        job.refresh_from_db()
+        raise
     except IngestError as error:
         _mark_failed(job, _stored_message(job, error), time.monotonic() - started)
         _uploads_remove(job)
@@ -318,89 +333,124 @@ def _mark_duplicate(job: IngestJob, duplicate: IngestJob) -> None:
 
 
 def _fans_out(job: IngestJob, files: list[IngestFile]) -> bool:
-    """Whether a delivery is loaded by one task per file: several files, large enough to be worth the tasks, on
-    PostgreSQL (whose detached leaves keep the loaded files invisible until the commit; SQLite has one writer)."""
-    return len(files) > 1 and job.bytes_total >= settings.FINOPS_INGEST_FANOUT_MIN_BYTES and partitioned()
+    """Whether a delivery is loaded in parts, one task each: several files, large enough to be worth the tasks, on
+    PostgreSQL (whose detached leaves keep loaded parts invisible until the commit; SQLite has one writer), and no
+    Azure file (an Azure delivery's files are read together: each would read all the others)."""
+    if len(files) < 2 or job.bytes_total < settings.FINOPS_INGEST_FANOUT_MIN_BYTES or not partitioned():
+        return False
+    return not any(formats.is_azure_file(Path(f.path)) for f in files)
+
+
+def file_groups(sizes: Sequence[int], groups: int) -> list[list[int]]:
+    """Indexes of ``sizes`` in at most ``groups`` groups of about equal total size (largest first, each into the
+    lightest group so far), each group in the original order; no empty group (pure)."""
+    count = max(1, min(groups, len(sizes)))
+    buckets: list[list[int]] = [[] for _ in range(count)]
+    totals = [0] * count
+    for index in sorted(range(len(sizes)), key=lambda i: (-sizes[i], i)):
+        lightest = min(range(count), key=lambda g: (totals[g], g))
+        buckets[lightest].append(index)
+        totals[lightest] += sizes[index]
+    return sorted((sorted(bucket) for bucket in buckets), key=lambda bucket: bucket[0])
 
 
 def _fan_out(job: IngestJob, files: list[IngestFile]) -> IngestJob:
-    """Queue one load task per file once the caller's transaction commits; the job stays running."""
+    """Split the delivery into parts and queue one load task per part once the caller's transaction commits;
+    the job stays running."""
     job.fanned_out = True
     job.save(update_fields=["fanned_out"])
+    groups = file_groups([f.size_bytes for f in files], settings.FINOPS_INGEST_FANOUT_PARTS)
+    parts = IngestPart.objects.bulk_create(
+        IngestPart(job=job, number=number, file_ids=[files[i].pk for i in group])
+        for number, group in enumerate(groups, start=1)
+    )
 
-    def refused() -> None:  # the queue went away: no file task will come
-        _fan_out_fail(job, "the task queue became unavailable while the delivery was queued; upload it again")
+    def refused() -> None:  # the queue went away: no part task will come
+        _fan_out_fail(job, "the task queue became unavailable while the delivery was queued; send it again")
 
-    for ingest_file in files:
-        enqueue_on_commit(FILE_LOAD_TASK, ingest_file.pk, on_unavailable=refused)
+    for part in parts:
+        enqueue_on_commit(PART_LOAD_TASK, part.pk, on_unavailable=refused)
     return job
 
 
-def ingest_file_load(ingest_file_id: int) -> None:
-    """Load one file of a fanned-out delivery (a worker's share of it): parse, validate, COPY into its detached
-    leaves and index them, and keep what the commit needs (its summary and rollups) on the file, all in one
-    transaction. The task of the delivery's last file to finish queues the commit. Bad input fails the whole
-    delivery (IngestError re-raised): the leaves already loaded by other files are dropped, and files still
-    loading find the job failed when they finish and keep nothing."""
-    ingest_file = IngestFile.objects.select_related("job").get(pk=ingest_file_id)
-    job = ingest_file.job
-    if job.status != IngestJob.Status.RUNNING:
-        return
+def ingest_part_load(part_id: int) -> None:
+    """Load one part of a fanned-out delivery (a worker's share of it): parse and validate its files, COPY them
+    into the part's detached leaves and index them, and keep what the commit needs on the part, all in one
+    transaction. The task of the delivery's last part to finish queues the commit. Bad input fails the whole
+    delivery (IngestError re-raised): the leaves other parts loaded are dropped, and parts still loading find the
+    job failed when they finish and keep nothing. A database error (a lost connection, a deadlock victim) leaves
+    the delivery running: recovery (``ingest_jobs_recover``) queues the part again."""
+    # Marked at once, outside the load's transaction: a part a task took can be told from one still queued.
+    IngestPart.objects.filter(pk=part_id, started_at__isnull=True).update(started_at=timezone.now())
+    job = None
     try:
         with transaction.atomic():
-            # Held until this load commits: ingest_jobs_recover tells a live load from a lost one by it.
-            locked = IngestFile.objects.select_for_update().get(pk=ingest_file_id)
-            if locked.loaded_summary is not None:
-                return  # a redelivered task: the file is loaded
-            tracker = _Progress(job=job, callback=None, key=job.file_progress_cache_key(locked.pk))
+            # Held until this load commits: recovery tells a live load from a lost one by it.
+            part = IngestPart.objects.select_for_update().defer("loaded", "rollups").get(pk=part_id)
+            job = IngestJob.objects.select_related("organization").get(pk=part.job_id)
+            if job.status != IngestJob.Status.RUNNING or part.loaded_at is not None:
+                return  # the delivery ended, or this part is loaded (a redelivered task)
+            files = list(job.files.all())
+            mine = [f for f in files if f.pk in set(part.file_ids)]
+            tracker = _Progress(job=job, callback=None, key=job.part_progress_cache_key(part.number))
             tracker.report(0)
-            loaded = _files_load(job, list(job.files.all()), [locked], job.organization, tracker)
-            locked.loaded_summary = {
-                "summary": loaded.summary.to_json(),
-                "leaves": [[month.isoformat(), file_id] for month, file_id in loaded.leaves],
-            }
-            locked.loaded_rollups = tables_to_ipc([t for t in (loaded.rollups, loaded.tag_rollups) if t is not None])
-            locked.save(update_fields=["loaded_summary", "loaded_rollups"])
-            tracker.report(locked.size_bytes)
-            # Under the job's row lock, which a failing file takes to drop the loaded leaves: either the delivery
+            share = Part(number=part.number, file_ids=tuple(part.file_ids))
+            loaded = _files_load(job, files, mine, job.organization, tracker, part=share)
+            part.loaded = {"summary": loaded.summary.to_json(), "months": [m.isoformat() for m in loaded.months]}
+            part.rollups = tables_to_ipc([t for t in (loaded.rollups, loaded.tag_rollups) if t is not None])
+            part.loaded_at = timezone.now()
+            part.save(update_fields=["loaded", "rollups", "loaded_at"])
+            # Under the job's row lock, which a refusal takes before dropping the loaded leaves: either the delivery
             # is still running when this load commits, or nothing of it is kept.
             status = IngestJob.objects.select_for_update().values_list("status", flat=True).get(pk=job.pk)
             if status != IngestJob.Status.RUNNING:
                 transaction.set_rollback(True)
                 return
-            if not IngestFile.objects.filter(job=job, loaded_summary__isnull=True).exclude(pk=locked.pk).exists():
+            if not IngestPart.objects.filter(job=job, loaded_at__isnull=True).exclude(pk=part.pk).exists():
                 enqueue_on_commit(COMMIT_TASK, job.pk)
+    except QueueUnavailable:
+        logger.warning("ingest job %s is loaded but its commit could not be queued: recovery will", part_id)
+    except OperationalError:
+        logger.exception("part %s of an ingest lost its database work; recovery queues it again", part_id)
+        raise
     except IngestError as error:
-        _fan_out_fail(job, _stored_message(job, error))
+        if job is not None:
+            _fan_out_fail(job, _stored_message(job, error))
         raise
     except Exception as error:
-        _fan_out_fail(job, f"internal error: {type(error).__name__}: {error}")
+        if job is not None:
+            _fan_out_fail(job, f"internal error: {type(error).__name__}: {error}")
         raise
 
 
 def ingest_job_commit(job_id: int, *, followups: bool = True) -> IngestJob:
-    """Make a fanned-out delivery whose files are all loaded part of the organization's costs, in one
-    transaction: merge the files' summaries (one currency per account across files) and rollups, replace the
-    slices it covers, attach its leaves. A job not running, or with a file still loading, is left as it is."""
+    """Make a fanned-out delivery whose parts are all loaded part of the organization's costs, in one transaction:
+    merge the parts' summaries (one currency per account across parts) and rollups, attach the leaves, replace the
+    slices it covers. A job not running, or with a part still loading, is left as it is; a database error leaves it
+    running for recovery to queue the commit again."""
     job = IngestJob.objects.get(pk=job_id)
     try:
         with transaction.atomic():
             organization = Organization.objects.select_for_update().get(pk=job.organization_id)
             job = IngestJob.objects.select_for_update().get(pk=job_id)
-            files = list(job.files.all())
-            if job.status != IngestJob.Status.RUNNING or any(f.loaded_summary is None for f in files):
+            parts = job.parts.defer("loaded", "rollups")
+            if job.status != IngestJob.Status.RUNNING or parts.filter(loaded_at__isnull=True).exists():
                 return job
+            files = list(job.files.all())
             duplicate = _find_duplicate(job)  # the same delivery may have committed while this one loaded
             if duplicate is not None:
                 _mark_duplicate(job, duplicate)
                 detached_leaves_drop(job.pk)
             else:
-                _delivery_commit(job, organization, files, _loaded_merge(files))
+                _delivery_commit(job, organization, files, _parts_merge(job, files))
                 job.status = IngestJob.Status.SUCCEEDED
-            IngestFile.objects.filter(job=job).update(loaded_summary=None, loaded_rollups=None)
+            parts.update(loaded=None, rollups=None)
             job.finished_at = timezone.now()
             job.duration_seconds = (job.finished_at - job.started_at).total_seconds() if job.started_at else None
             job.save()
+    except OperationalError:
+        logger.exception("the commit of ingest job %s lost its database work; recovery queues it again", job_id)
+        raise
     except IngestError as error:
         _fan_out_fail(job, _stored_message(job, error))
         raise
@@ -414,29 +464,33 @@ def ingest_job_commit(job_id: int, *, followups: bool = True) -> IngestJob:
 
 
 def _fan_out_fail(job: IngestJob, message: str) -> None:
-    """Fail a fanned-out delivery: the job records ``message`` (the first refusal wins), its loaded leaves and
-    kept summaries go, and its uploaded files."""
+    """Fail a fanned-out delivery: the job records ``message`` (the first refusal wins), and the leaves its parts
+    loaded go, with their kept rollups (of the parts no load holds: one still loading rolls itself back), and its
+    uploaded files."""
     with transaction.atomic():
         locked = IngestJob.objects.select_for_update().get(pk=job.pk)
         if locked.status in (IngestJob.Status.PENDING, IngestJob.Status.RUNNING):
             seconds = (timezone.now() - locked.started_at).total_seconds() if locked.started_at else None
             _mark_failed(job, message, seconds)
         detached_leaves_drop(job.pk)
-        IngestFile.objects.filter(job=job).update(loaded_summary=None, loaded_rollups=None)
+        idle = IngestPart.objects.filter(job=job).select_for_update(skip_locked=True).values_list("pk", flat=True)
+        IngestPart.objects.filter(pk__in=list(idle)).update(loaded=None, rollups=None)
     job.refresh_from_db()
     _uploads_remove(job)
 
 
 def ingest_jobs_recover() -> list[int]:
-    """Queue again the ingest jobs a dead worker left running; returns their ids.
+    """Queue again the ingest work a dead worker left running; returns the jobs' ids.
 
     A worker killed outright (SIGKILL, OOM, a lost machine) cannot requeue its task: Redis hands the
     unacknowledged message out again only after the broker's visibility timeout (an hour), and until then the
     job shows "running" while its transaction is long rolled back. On PostgreSQL a live ingest holds its
     organization's row lock for its whole write, so a running job whose organization can be locked at once has
     no live worker (or is in the instant between its start and taking the lock: queuing it again is harmless,
-    ``ingest_job_run`` lets one run finish a job and the others return). SQLite has no row locks that could tell
-    a live ingest from a dead one: there a job waits for the broker's redelivery."""
+    ``ingest_job_run`` lets one run finish a job and the others return). A fanned-out delivery holds that lock only
+    while it commits; each part's load holds its part's row lock: a part a task took that no load holds is
+    queued again, and the commit when every part is loaded. SQLite has no row locks that could tell a live ingest
+    from a dead one: there a job waits for the broker's redelivery."""
     if connection.vendor != "postgresql":
         return []
     recovered = []
@@ -449,9 +503,10 @@ def ingest_jobs_recover() -> list[int]:
                 continue  # an ingest of this organization is writing: the job is live or queued behind it
             if not IngestJob.objects.filter(pk=job_id, status=IngestJob.Status.RUNNING).exists():
                 continue
-            if fanned_out and not _fanned_out_recover(job_id):
-                continue
-            if not fanned_out:
+            if fanned_out:
+                if not _fanned_out_recover(job_id):
+                    continue
+            else:
                 enqueue_on_commit(INGEST_TASK, job_id)
         logger.warning("ingest job %s was left running by a lost worker: queued again", job_id)
         recovered.append(job_id)
@@ -459,15 +514,17 @@ def ingest_jobs_recover() -> list[int]:
 
 
 def _fanned_out_recover(job_id: int) -> bool:
-    """Queue again the file loads of a fanned-out delivery that no live task holds (a load holds its file's row
-    lock until it commits), or its commit once every file is loaded. Whether anything was queued."""
-    waiting = IngestFile.objects.filter(job_id=job_id, loaded_summary__isnull=True)
+    """Queue again the parts of a fanned-out delivery that a task took and no live load holds, or its commit once
+    every part is loaded. A part no task took yet is still the broker's. Whether anything was queued."""
+    waiting = IngestPart.objects.filter(job_id=job_id, loaded_at__isnull=True)
     if not waiting.exists():
         enqueue_on_commit(COMMIT_TASK, job_id)  # the commit's lock on the organization is free: it is not running
         return True
-    lost = list(waiting.select_for_update(skip_locked=True).values_list("pk", flat=True))
-    for ingest_file_id in lost:
-        enqueue_on_commit(FILE_LOAD_TASK, ingest_file_id)
+    lost = list(
+        waiting.filter(started_at__isnull=False).select_for_update(skip_locked=True).values_list("pk", flat=True)
+    )
+    for part_id in lost:
+        enqueue_on_commit(PART_LOAD_TASK, part_id)
     return bool(lost)
 
 
@@ -557,23 +614,33 @@ def _sums_in_range(file: str | None = None) -> Iterator[None]:
 
 @dataclass
 class _Loaded:
-    """What loading files leaves for the commit: their summary, rollups (None: no rows) and leaves."""
+    """What loading files leaves for the commit: their summary, rollups (None: no rows) and loaded leaves."""
 
     summary: DeliverySummary
     rollups: pa.Table | None
     tag_rollups: pa.Table | None
-    leaves: list[tuple[date, int]]
+    leaves: list[tuple[date, Part | None]]
+
+    @property
+    def months(self) -> list[date]:
+        return sorted({month for month, _ in self.leaves})
 
 
 def _files_load(
-    job: IngestJob, delivery: list[IngestFile], files: list[IngestFile], organization: Organization, tracker: _Progress
+    job: IngestJob,
+    delivery: list[IngestFile],
+    files: list[IngestFile],
+    organization: Organization,
+    tracker: _Progress,
+    *,
+    part: Part | None,
 ) -> _Loaded:
-    """Load ``files`` (all of ``delivery``, or one file of it) into the line-item table's leaves, summed up and
+    """Load ``files`` (all of ``delivery``, or one ``part`` of it) into the line-item table's leaves, summed up and
     rolled up on the way; nothing is visible until ``_delivery_commit``."""
     summary = DeliverySummary()
     rollups = RollupAccumulator(merge_every=_ROLLUP_MERGE_EVERY)
     tag_rollups = RollupAccumulator(TAG_ROLLUP_DIMENSIONS, merge_every=_ROLLUP_MERGE_EVERY)
-    loader = LineItemWriter(job_id=job.pk, columns=LINE_ITEM_COLUMNS)
+    loader = LineItemWriter(job_id=job.pk, columns=LINE_ITEM_COLUMNS, part=part)
     mapping = team_tag_mapping_values(organization)
     paths = [Path(f.path) for f in delivery]
     # While the loader's COPY is open, no other query may run on the connection.
@@ -584,7 +651,7 @@ def _files_load(
             if bytes_read is None:
                 tracker.bytes_before += ingest_file.size_bytes
                 continue
-            loader.load(ingest_file.pk, prepared)
+            loader.load(prepared)
             del prepared
             with _sums_in_range():  # merged day by day as they come: memory flat however long the delivery
                 rollups.add(chunk_rollups[0])
@@ -602,27 +669,35 @@ def _files_load(
             summary=summary,
             rollups=rollups.result() if rollups.added else None,
             tag_rollups=tag_rollups.result() if tag_rollups.added else None,
-            leaves=loader.leaves,
+            leaves=[(month, part) for month in loader.months],
         )
 
 
-def _loaded_merge(files: list[IngestFile]) -> _Loaded:
-    """The loads of a fanned-out delivery's files as one (files in delivery order)."""
-    summary = DeliverySummary()
+def _parts_merge(job: IngestJob, files: list[IngestFile]) -> _Loaded:
+    """The loads of a fanned-out delivery's parts as one, read one part at a time. One currency per billing
+    account is checked across the parts in delivery order (the conflict one task reading the files in order would
+    report first, unless a part refused its own first)."""
+    order = {f.path: position for position, f in enumerate(files)}
+    summaries: list[DeliverySummary] = []
     rollups = RollupAccumulator(merge_every=_ROLLUP_MERGE_EVERY)
     tag_rollups = RollupAccumulator(TAG_ROLLUP_DIMENSIONS, merge_every=_ROLLUP_MERGE_EVERY)
-    leaves: list[tuple[date, int]] = []
-    for ingest_file in files:
-        kept = ingest_file.loaded_summary
-        conflict = summary.merge(DeliverySummary.from_json(kept["summary"]))
-        if conflict is not None:
-            raise IngestError(
-                conflict.message(ingest_file.path), file=ingest_file.path, row=conflict.row, column="BillingCurrency"
-            )
-        leaves += [(date.fromisoformat(month), file_id) for month, file_id in kept["leaves"]]
-        for table in tables_from_ipc(bytes(ingest_file.loaded_rollups or b"")):
-            with _sums_in_range(file=ingest_file.path):
+    leaves: list[tuple[date, Part | None]] = []
+    for part_id in job.parts.order_by("number").values_list("pk", flat=True):
+        part = IngestPart.objects.get(pk=part_id)
+        summaries.append(DeliverySummary.from_json(part.loaded["summary"]))
+        share = Part(number=part.number, file_ids=tuple(part.file_ids))
+        leaves += [(date.fromisoformat(month), share) for month in part.loaded["months"]]
+        for table in tables_from_ipc(bytes(part.rollups or b"")):
+            with _sums_in_range():
                 (tag_rollups if "tag_key" in table.column_names else rollups).add(table)
+        del part
+    found = first_currency_conflict(summaries, order)
+    if found is not None:
+        file, conflict = found.file, found.conflict
+        raise IngestError(conflict.message(file), file=file, row=conflict.row, column="BillingCurrency")
+    summary = DeliverySummary()
+    for each in summaries:
+        summary.merge(each)
     with _sums_in_range():
         return _Loaded(
             summary=summary,
@@ -632,10 +707,25 @@ def _loaded_merge(files: list[IngestFile]) -> _Loaded:
         )
 
 
+def _without_slices(rollup: pa.Table | None, slices: set) -> pa.Table | None:
+    """``rollup`` without the rows of ``slices`` ((provider, account, period) keys)."""
+    if rollup is None or not slices:
+        return rollup
+    period_type = rollup.schema.field("billing_period_start").type
+    drop = pa.array(np.zeros(rollup.num_rows, dtype=bool))
+    for provider, account, period in slices:
+        same = pc.and_(pc.equal(rollup["provider_name"], provider), pc.equal(rollup["billing_account_id"], account))
+        same = pc.and_(same, pc.equal(rollup["billing_period_start"], pa.scalar(period, period_type)))
+        drop = pc.or_(drop, same)
+    return rollup.filter(pc.invert(drop))
+
+
 def _delivery_commit(job: IngestJob, organization: Organization, files: list[IngestFile], loaded: _Loaded) -> None:
-    """Replace the slices the loaded delivery covers with it: old line items and rollups out, the delivery's
-    leaves attached, its rollups and slice records written, the job's figures set. In the caller's transaction,
-    under the organization's lock."""
+    """Replace the slices the loaded delivery covers with it: its leaves attached, old line items and rollups out,
+    its rollups and slice records written, the job's figures set. In the caller's transaction, under the
+    organization's lock. A slice that a later delivery (a job created after this one) already replaced stays that
+    delivery's: this one's rows of it are removed again (a large delivery loaded in parts can commit after a
+    smaller one sent later)."""
     summary = loaded.summary
     slices = _slice_filter(summary.slices)
     # Every current slice of the jobs that own a replaced one: a job's leaf goes whole only if all of it is replaced.
@@ -646,16 +736,24 @@ def _delivery_commit(job: IngestJob, organization: Organization, files: list[Ing
             job__in=current.filter(slices).values("job")
         ).values_list("provider_name", "billing_account_id", "billing_period_start", "job_id", "rows")
     }
-    replaced = slices_replace(organization_id=organization.pk, replaced=summary.slices, owners=owners)
-    leaves_attach(job.pk, loaded.leaves)
-    DailyCost.objects.filter(organization=organization).filter(slices).delete()
-    DailyTagCost.objects.filter(organization=organization).filter(slices).delete()
+    newer = {key for key in summary.slices if key in owners and owners[key][0] > job.pk}
+    kept = {key: rows for key, rows in summary.slices.items() if key not in newer}
+    leaves_attach(job.pk, loaded.leaves)  # first: its months are locked in the order every commit locks them
+    replaced = slices_replace(organization_id=organization.pk, replaced=kept, owners=owners)
+    if newer:
+        superseded = LineItem.objects.filter(organization=organization, ingest_job=job).filter(_slice_filter(newer))
+        superseded.delete()
+        logger.warning("ingest job %s: %s slices were replaced by a later delivery first; kept", job.pk, len(newer))
+    kept_filter = _slice_filter(kept)
+    DailyCost.objects.filter(organization=organization).filter(kept_filter).delete()
+    DailyTagCost.objects.filter(organization=organization).filter(kept_filter).delete()
     team_cache: dict[str, int | None] = {}
     for model, merged in ((DailyCost, loaded.rollups), (DailyTagCost, loaded.tag_rollups)):
+        merged = _without_slices(merged, newer)
         if merged is not None and merged.num_rows:
             team_ids = _team_ids(organization, merged["team_value"], team_cache)
             bulk_insert(model, _rollup_table(merged, organization.pk, job.pk, team_ids))
-    for (provider, account, period), rows in summary.slices.items():
+    for (provider, account, period), rows in kept.items():
         BillingSlice.objects.update_or_create(
             organization=organization,
             provider_name=provider,
@@ -670,10 +768,10 @@ def _delivery_commit(job: IngestJob, organization: Organization, files: list[Ing
     job.format = ",".join(sorted({f.format for f in files}))
     job.focus_version = ",".join(sorted({f.focus_version for f in files if f.focus_version}))
     job.rows_read = summary.rows
-    job.rows_written = summary.rows
+    job.rows_written = sum(kept.values())
     job.rows_replaced = replaced
     job.billing_periods = summary.billing_periods
-    job.slice_count = len(summary.slices)
+    job.slice_count = len(kept)
     job.totals = {
         currency: {metric: money_str(amount) for metric, amount in metrics.items()}
         for currency, metrics in sorted(summary.totals.items())

@@ -7,15 +7,15 @@ retention deletes the rows of old billing periods.
 
 PostgreSQL: ``usage_lineitem`` is partitioned by RANGE (billing_period_start), one partition per UTC month
 (``usage_lineitem_y2026m01``, created on demand), each sub-partitioned by LIST (ingest_job_id), so that one
-job table (``usage_lineitem_y2026m01_j42``) holds one delivery's rows of one month; it is partitioned in turn by
-LIST (ingest_file_id), one leaf per file (``usage_lineitem_y2026m01_j42_f7``). A file is loaded into leaves made
-as plain tables without indexes (COPY, then the indexes are built), which are attached when the delivery is
-committed, so nothing is visible until then. The files of one delivery can so be loaded by several processes at
-once (each committing its own unattached leaves) and made visible together by one transaction. Replacing the
-slices of a job table whose every slice the new delivery restates drops that table; one that also holds slices
-staying current (an older delivery covered accounts A and B, the new one only A) has the replaced slice's rows
-deleted instead. Job tables of deliveries loaded before files had leaves are plain tables. Retention drops month
-partitions.
+job table (``usage_lineitem_y2026m01_j42``) holds one delivery's rows of one month. A delivery loaded by one task
+makes it a plain table; one loaded by several (its files in parts, one task each) makes it a table partitioned by
+LIST (ingest_file_id), one leaf per part (``usage_lineitem_y2026m01_j42_p3``, for the part's files). Leaves are
+made as plain tables without indexes (COPY, then the indexes are built) and attached when the delivery is
+committed, so nothing is visible until then: the parts of a delivery are loaded by several processes at once,
+each committing its own detached leaves, and made visible together by one transaction. Replacing the slices of a
+job table whose every slice the new delivery restates drops that table; one that also holds slices staying
+current (an older delivery covered accounts A and B, the new one only A) has the replaced slice's rows deleted
+instead. Retention drops month partitions.
 Default partitions (``usage_lineitem_default`` and ``<month>_default``) take rows written outside the ingest
 (the ORM, the demo); replacing their slices deletes rows.
 
@@ -70,8 +70,20 @@ def leaf_table(month: date, job_id: int) -> str:
     return f"{month_table(month)}_j{job_id}"
 
 
-def file_leaf_table(month: date, job_id: int, file_id: int) -> str:
-    return f"{leaf_table(month, job_id)}_f{file_id}"
+@dataclass(frozen=True)
+class Part:
+    """A share of a delivery's files loaded by one task: its number in the delivery and its files' ids."""
+
+    number: int
+    file_ids: tuple[int, ...]
+
+
+def part_leaf_table(month: date, job_id: int, part: Part) -> str:
+    return f"{leaf_table(month, job_id)}_p{part.number}"
+
+
+def _leaf(month: date, job_id: int, part: Part | None) -> str:
+    return leaf_table(month, job_id) if part is None else part_leaf_table(month, job_id, part)
 
 
 # A chunk's rows keep their order (ids follow it: "ingest order") unless its months alternate more often than
@@ -97,20 +109,21 @@ def split_by_month(table: pa.Table) -> list[tuple[date, pa.Table]]:
 
 @dataclass
 class LineItemWriter:
-    """Loads the line items of one delivery's files inside the caller's transaction. ``prepare`` is pure and
-    thread-safe (run it ahead in a producer thread); ``load`` feeds the database the rows of ``file_id`` (the
-    table's ``ingest_file_id``); ``finish`` ends the load and indexes what was loaded. On PostgreSQL the loaded
-    leaves stay detached, invisible to readers, until ``leaves_attach`` (in this transaction or, once it is
-    committed, in another one: the files of a delivery loaded by several workers). While a load is under way
-    (between the first ``load`` and ``finish``) run no other query on the connection: a COPY is open."""
+    """Loads line items of one delivery (all its files, or one ``part`` of them) inside the caller's transaction.
+    ``prepare`` is pure and thread-safe (run it ahead in a producer thread); ``load`` feeds the database;
+    ``finish`` ends the load and indexes what was loaded. On PostgreSQL the loaded leaves stay detached, invisible
+    to readers, until ``leaves_attach``: in this transaction, or (a part) in the transaction that commits the
+    delivery. While a load is under way (between the first ``load`` and ``finish``) run no other query on the
+    connection: a COPY is open."""
 
     job_id: int
     columns: list[str]
+    part: Part | None = None
     rows: int = 0
     _encoder: TableLoader = field(init=False)
     _loader: TableLoader | None = field(default=None, init=False)
-    _leaf: tuple[date, int] | None = field(default=None, init=False)
-    _leaves: list[tuple[date, int]] = field(default_factory=list, init=False)
+    _month: date | None = field(default=None, init=False)
+    _months: list[date] = field(default_factory=list, init=False)
     _partitioned: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
@@ -118,33 +131,32 @@ class LineItemWriter:
         self._partitioned = partitioned()  # read here: ``prepare`` runs in another thread
 
     @property
-    def leaves(self) -> list[tuple[date, int]]:
-        """(month, file id) of every leaf loaded so far."""
-        return list(self._leaves)
+    def months(self) -> list[date]:
+        """The months whose leaves were loaded (none on SQLite)."""
+        return list(self._months)
 
     def prepare(self, table: pa.Table) -> list[tuple[date, tuple[int, object]]]:
         if not self._partitioned:
             return [(month_of(datetime.min), self._encoder.prepare(table))]
         return [(month, self._encoder.prepare(part)) for month, part in split_by_month(table)]
 
-    def load(self, file_id: int, prepared: Iterable[tuple[date, tuple[int, object]]]) -> None:
+    def load(self, prepared: Iterable[tuple[date, tuple[int, object]]]) -> None:
         for month, payload in prepared:
-            if self._loader is None or (self._partitioned and (month, file_id) != self._leaf):
-                self._switch(month, file_id)
+            if self._loader is None or (self._partitioned and month != self._month):
+                self._switch(month)
             self._loader.load(payload)
             self.rows += payload[0]
 
-    def _switch(self, month: date, file_id: int) -> None:
-        """Close the open COPY (one per connection) and open one into the leaf of (``month``, ``file_id``), made
-        on first use."""
+    def _switch(self, month: date) -> None:
+        """Close the open COPY (one per connection) and open one into ``month``'s leaf, made on first use."""
         self._close()
         target = TABLE
         if self._partitioned:
-            target = file_leaf_table(month, self.job_id, file_id)
-            if (month, file_id) not in self._leaves:
-                _leaf_create(month, self.job_id, file_id)
-                self._leaves.append((month, file_id))
-        self._leaf = (month, file_id)
+            target = _leaf(month, self.job_id, self.part)
+            if month not in self._months:
+                _leaf_create(month, self.job_id, self.part)
+                self._months.append(month)
+        self._month = month
         self._loader = TableLoader(target, self.columns).__enter__()
 
     def _close(self, exc_info: tuple = (None, None, None)) -> None:
@@ -154,35 +166,38 @@ class LineItemWriter:
 
     def finish(self) -> None:
         """End the load and build the loaded leaves' indexes (those of the line-item table), so that attaching
-        them later finds the indexes in place instead of building them under the swap's locks."""
+        them finds the indexes in place instead of building them under the commit's locks."""
         self._close()
-        if not self._leaves:
+        if not self._months:
             return
-        definitions = _index_definitions()
         with connection.cursor() as cursor:
-            for month, file_id in self._leaves:
-                leaf = file_leaf_table(month, self.job_id, file_id)
-                for number, (method, columns) in enumerate(definitions):
-                    cursor.execute(f"CREATE INDEX {leaf}_i{number} ON {leaf} USING {method} ({columns})")
+            for month in self._months:
+                for statement in _index_statements(_leaf(month, self.job_id, self.part)):
+                    cursor.execute(statement)
 
     def abort(self, exc_info: tuple) -> None:
         self._close(exc_info)
 
 
-def _index_definitions() -> list[tuple[str, str]]:
-    """(access method, column list) of each index of the line-item table, as ``pg_get_indexdef`` prints them."""
+_INDEX_HEAD = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ ")
+
+
+def _index_statements(leaf: str) -> list[str]:
+    """The line-item table's indexes (``pg_get_indexdef``: method, columns, INCLUDE, WHERE kept) as statements
+    creating the same on ``leaf``, so that attaching it adopts them instead of building its own."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass ORDER BY indexrelid",
             [TABLE],
         )
-        definitions = []
-        for (text,) in cursor.fetchall():
-            found = re.search(r" USING (\w+) \((.*)\)$", text)
-            if found is None:
-                raise RuntimeError(f"unexpected index definition on {TABLE}: {text}")
-            definitions.append((found[1], found[2]))
-    return definitions
+        definitions = [row[0] for row in cursor.fetchall()]
+    statements = []
+    for number, text in enumerate(definitions):
+        head = _INDEX_HEAD.match(text)
+        if head is None:
+            raise RuntimeError(f"unexpected index definition on {TABLE}: {text}")
+        statements.append(f"CREATE {head[1] or ''}INDEX {leaf}_i{number} ON {leaf} {text[head.end() :]}")
+    return statements
 
 
 def _columns_sql() -> list[str]:
@@ -203,56 +218,64 @@ def _columns_sql() -> list[str]:
         ]
 
 
-def _leaf_create(month: date, job_id: int, file_id: int) -> None:
+def _leaf_create(month: date, job_id: int, part: Part | None) -> None:
     """A plain table shaped like the line items, without indexes, its CHECK equal to its partition constraint
     (attaching it then skips the scan that would prove it)."""
-    leaf = file_leaf_table(month, job_id, file_id)
+    leaf = _leaf(month, job_id, part)
     with connection.cursor() as cursor:
+        cursor.execute("SELECT relispartition FROM pg_class WHERE oid = to_regclass(%s)", [leaf])
+        found = cursor.fetchone()
+        if found and found[0]:
+            raise RuntimeError(f"{leaf} is already part of the line-item table: job {job_id} was committed")
         # Left over (emptied) by a deleted job whose id a reset sequence handed out again (test databases).
         cursor.execute(f"DROP TABLE IF EXISTS {leaf}")
         bounds = (
             f"billing_period_start >= '{_bound(month)}' AND billing_period_start < '{_bound(_next_month(month))}'"
-            f" AND ingest_job_id = {int(job_id)} AND ingest_file_id IS NOT NULL AND ingest_file_id = {int(file_id)}"
+            f" AND ingest_job_id = {int(job_id)}"
         )
+        if part is not None:
+            files = ", ".join(str(int(f)) for f in part.file_ids)
+            bounds += f" AND ingest_file_id IS NOT NULL AND ingest_file_id IN ({files})"
         cursor.execute(f"CREATE TABLE {leaf} ({', '.join(_columns_sql())}, CONSTRAINT {leaf}_bounds CHECK ({bounds}))")
 
 
-def leaves_attach(job_id: int, leaves: Iterable[tuple[date, int]]) -> None:
-    """Make loaded leaves (month, file id) of job ``job_id`` part of the line-item table: per month, the job table
-    (made here) takes its files' leaves, then joins its month's partition (made when missing). Their indexes
-    already match the table's, so nothing is scanned or built. Call it in the transaction that swaps the
-    delivery's slices."""
-    by_month: dict[date, list[int]] = {}
-    for month, file_id in leaves:
-        by_month.setdefault(month, []).append(file_id)
-    if not by_month:
-        return
-    columns = _columns_sql()
-    for month in sorted(by_month):  # one lock order for every delivery: none waits on another in a cycle
+def leaves_attach(job_id: int, leaves: Iterable[tuple[date, Part | None]]) -> None:
+    """Make the loaded leaves (month, part; None: the delivery loaded by one task) of job ``job_id`` part of the
+    line-item table, each month's joining its month partition (made when missing). A month loaded in parts gets a
+    job table partitioned by file, which takes the parts' leaves. Their indexes already match the table's, so
+    nothing is scanned or built. Call it in the transaction that swaps the delivery's slices, before the swap:
+    the months are locked in ascending order, as by every commit, so no two commits wait on each other."""
+    by_month: dict[date, list[Part | None]] = {}
+    for month, part in leaves:
+        by_month.setdefault(month, []).append(part)
+    columns = _columns_sql() if any(p is not None for parts in by_month.values() for p in parts) else []
+    for month in sorted(by_month):
         month_partition_ensure(month)
         job_table = leaf_table(month, job_id)
+        parts = sorted((p for p in by_month[month] if p is not None), key=lambda p: p.number)
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {job_table}")  # see _leaf_create
-            cursor.execute(f"CREATE TABLE {job_table} ({', '.join(columns)}) PARTITION BY LIST (ingest_file_id)")
-            for file_id in sorted(by_month[month]):
-                cursor.execute(
-                    f"ALTER TABLE {job_table} ATTACH PARTITION {file_leaf_table(month, job_id, file_id)} "
-                    f"FOR VALUES IN ({int(file_id)})"
-                )
+            if parts:
+                cursor.execute(f"CREATE TABLE {job_table} ({', '.join(columns)}) PARTITION BY LIST (ingest_file_id)")
+                for part in parts:
+                    files = ", ".join(str(int(f)) for f in part.file_ids)
+                    cursor.execute(
+                        f"ALTER TABLE {job_table} ATTACH PARTITION {part_leaf_table(month, job_id, part)} "
+                        f"FOR VALUES IN ({files})"
+                    )
             cursor.execute(
                 f"ALTER TABLE {month_table(month)} ATTACH PARTITION {job_table} FOR VALUES IN ({int(job_id)})"
             )
 
 
 def detached_leaves_drop(job_id: int) -> int:
-    """Drop the loaded but never attached leaves of job ``job_id`` (its delivery failed, or a file's worker
-    committed its load before the delivery was refused). Returns how many were dropped. No-op on SQLite."""
+    """Drop the loaded but never attached leaves of job ``job_id`` (its delivery failed, or a part's task committed
+    its load before the delivery was refused). Returns how many were dropped. No-op on SQLite."""
     if not partitioned():
         return 0
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname FROM pg_class WHERE relkind = 'r' AND NOT relispartition AND relname ~ %s",
-            [rf"^{TABLE}_y\d{{4}}m\d{{2}}_j{int(job_id)}_f\d+$"],
+            [rf"^{TABLE}_y\d{{4}}m\d{{2}}_j{int(job_id)}(_p\d+)?$"],
         )
         names = sorted(row[0] for row in cursor.fetchall())
         for name in names:

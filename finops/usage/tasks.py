@@ -10,10 +10,10 @@ from celery.signals import worker_ready
 from finops.usage.formats.errors import IngestError
 from finops.usage.models import IngestJob
 from finops.usage.services import (
-    ingest_file_load,
     ingest_job_commit,
     ingest_job_run,
     ingest_jobs_recover,
+    ingest_part_load,
     line_items_retention_run,
 )
 
@@ -33,10 +33,10 @@ def ingest_job_run_task(job_id: int) -> dict:
     return _outcome(job)
 
 
-@shared_task(name="usage.ingest_file_load", acks_late=True, reject_on_worker_lost=True)
-def ingest_file_load_task(ingest_file_id: int) -> None:
+@shared_task(name="usage.ingest_part_load", acks_late=True, reject_on_worker_lost=True)
+def ingest_part_load_task(part_id: int) -> None:
     with contextlib.suppress(IngestError):  # the delivery is failed with the error
-        ingest_file_load(ingest_file_id)
+        ingest_part_load(part_id)
 
 
 @shared_task(name="usage.ingest_job_commit", acks_late=True, reject_on_worker_lost=True)

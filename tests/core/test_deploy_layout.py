@@ -21,7 +21,7 @@ QUEUES = {"ingest", "forecasts", "optimizer", "default"}
 # Where each task must go: a long solve or forecast refresh never sits in front of an ingest.
 EXPECTED_QUEUE = {
     "usage.ingest_job_run": "ingest",
-    "usage.ingest_file_load": "ingest",
+    "usage.ingest_part_load": "ingest",
     "usage.ingest_job_commit": "ingest",
     "usage.ingest_jobs_recover": "ingest",
     "usage.line_items_prune": "ingest",

@@ -3,7 +3,7 @@ No database."""
 
 import pyarrow as pa
 
-from finops.usage.rollup import DeliverySummary
+from finops.usage.rollup import DeliverySummary, first_currency_conflict
 
 
 def _chunk(rows: list[tuple[str, str]]) -> pa.Table:
@@ -77,7 +77,7 @@ def test_two_files_summed_apart_and_merged_equal_the_figures_of_the_whole_delive
         assert summary.currency_conflict(_bill(rows), file=file, first_row=1) is None
         summary.add(_bill(rows))
     merged = DeliverySummary.from_json(one.to_json())
-    assert merged.merge(DeliverySummary.from_json(two.to_json())) is None
+    merged.merge(DeliverySummary.from_json(two.to_json()))
     assert merged.rows == 4
     assert merged.totals["USD"]["billed_cost"] == Decimal("4.2500000001")
     assert merged.totals["EUR"]["billed_cost"] == Decimal("2")
@@ -85,18 +85,21 @@ def test_two_files_summed_apart_and_merged_equal_the_figures_of_the_whole_delive
     assert merged.slices[october] == 2 and len(merged.slices) == 3
     assert merged.names[october]["account"] == {"a": "Alpha"}
     assert merged.billing_periods == ["2026-10-01", "2026-11-01"]
-    # A third file billing account b in USD: refused, naming where b was first billed.
+    # A third file billing account b in USD: refused, naming where b was first billed, in delivery order
+    # whatever the order the shares come in.
     three = DeliverySummary()
     three.currency_conflict(
         _bill([("c", "USD", "2026-10-01", "1", "C"), ("b", "USD", "2026-10-01", "1", "B")]), file="3.csv", first_row=1
     )
-    conflict = merged.merge(three)
-    assert (conflict.account, conflict.currency, conflict.row, conflict.expected) == (
-        "b",
-        "USD",
-        2,
-        ("EUR", "1.csv", 2),
-    )
+    order = {"1.csv": 0, "2.csv": 1, "3.csv": 2}
+    assert first_currency_conflict([one, two], order) is None
+    found = first_currency_conflict([three, two, one], order)
+    assert found.file == "3.csv"
+    assert (found.conflict.account, found.conflict.currency, found.conflict.row) == ("b", "USD", 2)
+    assert found.conflict.expected == ("EUR", "1.csv", 2)
+    # Read the other way round (3.csv first), 1.csv's EUR row is the conflict.
+    found = first_currency_conflict([one, three], {"3.csv": 0, "1.csv": 1})
+    assert (found.file, found.conflict.currency, found.conflict.expected) == ("1.csv", "EUR", ("USD", "3.csv", 2))
 
 
 def test_tables_travel_through_ipc_unchanged():

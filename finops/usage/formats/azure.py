@@ -188,7 +188,7 @@ class AzureMapper:
 
     def join_delivery(self, path: Path, delivery: Sequence[Path], limits: ExpansionLimits | None) -> None:
         """Take this file's part in a delivery of several Azure files (see the module docstring)."""
-        azure = [Path(p) for p in delivery if _is_azure_file(Path(p))]
+        azure = [Path(p) for p in delivery if is_azure_file(Path(p))]
         if len(azure) < 2 or Path(path) not in azure:
             self._dataset = dataset_hint(path)
             return
@@ -607,7 +607,8 @@ def _delivery_currencies(files: tuple[tuple[str, int, int], ...]) -> dict[str, t
     return {}
 
 
-def _is_azure_file(path: Path) -> bool:
+def is_azure_file(path: Path) -> bool:
+    """Whether ``path`` is an Azure cost export (by its header; cached per file version)."""
     try:
         stat = Path(path).stat()
     except OSError:
