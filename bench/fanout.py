@@ -1,13 +1,14 @@
 #!/usr/bin/env python
-"""Fan-out benchmark: one large delivery ingested in one task, then through Celery workers (one task per file,
-committed as one) with 1 and with 2 worker processes.
+"""Fan-out benchmark: one large delivery ingested in one task, then through Celery workers (in parts, one task
+each, committed as one) with 1 and with 2 worker processes.
 
     python bench/fanout.py [--rows 5000000] [--rows-per-file 500000] [--workers 1,2] [--keep]
 
 PostgreSQL and Redis only (DATABASE_URL, REDIS_URL: the bench takes DATABASE_URL's name + "_bench" and empties
 REDIS_URL's database; give it one of its own). The delivery is bench/scale.py's month (FOCUS CSV at the real
 sample prices, split into files of ``--rows-per-file`` rows). Each run gets a fresh, migrated database, so every
-run ingests the same delivery into the same empty state. Measured per run: wall seconds from queuing the ingest
+run ingests the same delivery into the same empty state. The delivery is split into FINOPS_INGEST_FANOUT_PARTS
+parts (default 8) of about equal bytes. Measured per run: wall seconds from queuing the ingest
 task to the job's success (the workers are started and ready before), rows/s, and the peak RSS of the largest
 worker process. "in one task" is ``ingest_job_run`` in a process of its own, the path a delivery below
 FINOPS_INGEST_FANOUT_MIN_BYTES takes.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -90,16 +92,26 @@ def _worker_rss_mb(pid: int) -> float:
     return peak / 1024
 
 
-def run_workers(processes: int, paths: list[Path], env: dict) -> tuple[int, float, float]:
-    """(rows, seconds, peak worker RSS MB) of the delivery through one worker of ``processes`` pool processes."""
+def task_seconds(log: Path) -> dict[str, list[float]]:
+    """Per task name, the run times the worker logged ("Task usage.x[id] succeeded in 1.23s")."""
+    found: dict[str, list[float]] = {}
+    for name, seconds in re.findall(r"Task (usage\.\w+)\[[^\]]+\] succeeded in ([\d.]+)s", log.read_text()):
+        found.setdefault(name, []).append(float(seconds))
+    return found
+
+
+def run_workers(processes: int, paths: list[Path], env: dict) -> tuple[int, float, float, dict]:
+    """(rows, seconds, peak worker RSS MB, task times) of the delivery through one worker of ``processes`` pool
+    processes."""
     import redis
 
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     command = [
         sys.executable, "-m", "celery", "-A", "finops", "worker", "-Q", "ingest", "--concurrency", str(processes),
-        "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
+        "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
     ]  # fmt: skip
-    log = open(Path(env["FINOPS_VAR_DIR"]) / f"worker-{processes}.log", "w")  # noqa: SIM115
+    log_path = Path(env["FINOPS_VAR_DIR"]) / f"worker-{processes}.log"
+    log = open(log_path, "w")  # noqa: SIM115
     worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         time.sleep(8)  # the pool started and connected
@@ -113,7 +125,7 @@ def run_workers(processes: int, paths: list[Path], env: dict) -> tuple[int, floa
         worker.terminate()
         worker.wait(timeout=60)
         log.close()
-    return int(rows), float(seconds), rss
+    return int(rows), float(seconds), rss, task_seconds(log_path)
 
 
 def main() -> None:
@@ -163,10 +175,14 @@ def main() -> None:
     print(f"  in one task: {seconds:.1f} s", flush=True)
     for processes in (int(n) for n in args.workers.split(",")):
         prepare_database(env)
-        rows, seconds, rss = run_workers(processes, paths, env)
-        label = f"{processes} worker process{'es' if processes > 1 else ''}, one task per file"
+        rows, seconds, rss, tasks = run_workers(processes, paths, env)
+        label = f"{processes} worker process{'es' if processes > 1 else ''}, one task per part"
         results.append((label, rows, seconds, rss))
-        print(f"  {label}: {seconds:.1f} s", flush=True)
+        times = "; ".join(
+            f"{name.split('.')[1]} x{len(values)}: {sum(values):.1f} s (longest {max(values):.1f})"
+            for name, values in sorted(tasks.items())
+        )
+        print(f"  {label}: {seconds:.1f} s ({times})", flush=True)
     prepare_database(env)
     if not args.keep:
         for path in paths:
