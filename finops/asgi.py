@@ -2,6 +2,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from finops.core.normal import preload
 from finops.core.startup import load_settings_or_exit
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finops.settings")
@@ -12,3 +13,4 @@ from finops.usage.uploads import AsgiBodyLimit  # noqa: E402 - needs the apps lo
 
 # Django's ASGI handler stores a whole body before anything else runs: count it as it arrives instead.
 application = AsgiBodyLimit(application)
+preload()  # scipy.stats at boot, not on the first overview request

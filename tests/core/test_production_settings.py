@@ -95,3 +95,15 @@ def test_behind_a_proxy_the_lockout_must_know_the_client_addresses():
     result = _run(args, **PRODUCTION, DJANGO_BEHIND_TLS_PROXY="1")
     assert result.returncode != 0 and "finops.W001" in result.stdout + result.stderr
     assert _run(args, **PRODUCTION, DJANGO_BEHIND_TLS_PROXY="1", FINOPS_TRUSTED_PROXY_COUNT="1").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("module", "loaded"), [("finops.wsgi", True), ("finops.asgi", True), ("django; django.setup()", False)]
+)
+def test_the_web_server_imports_scipy_stats_at_boot_and_nothing_else_does(module, loaded):
+    """A server process imports scipy.stats as it starts, not on its first overview page (about 0.6 s there);
+    workers and commands (django.setup() alone) still import it on first use (finops.core.normal)."""
+    code = f"import sys\nimport {module}\nprint('scipy.stats' in sys.modules)"
+    result = _run(["-c", code], **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == str(loaded)
