@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pandas as pd
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Max, Sum, TextField, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Q, Sum, TextField, Value, When
 from django.db.models.functions import Coalesce, TruncMonth
 
 from finops.accounts.access import AccessPolicy
@@ -376,6 +376,47 @@ def top_movers(current: dict[str, Decimal], previous: dict[str, Decimal], limit:
     return sorted(movers, key=lambda m: (-abs(m.change), m.group))[:limit]
 
 
+COMMITMENT_COLUMNS = [
+    "month",
+    "usage_list",
+    "covered_list",
+    "used_effective",
+    "unused_effective",
+    "coverage",
+    "utilisation",
+    "savings",
+]
+
+
+def _commitment_frame(months: dict[date, dict[str, Decimal]]) -> pd.DataFrame:
+    """commitment_monthly's frame from its sums per month (pure): ``usage_list`` (list cost of the Usage rows),
+    ``used_effective``, ``unused_effective``, ``used_list``, ``unused_list`` (absent: 0)."""
+    zero = Decimal(0)
+    records = []
+    for month in sorted(months):
+        b = months[month]
+        used_eff, unused_eff = b.get("used_effective", zero), b.get("unused_effective", zero)
+        used_list = b.get("used_list", zero)
+        usage_list = b.get("usage_list", zero) - b.get("unused_list", zero)
+        records.append(
+            {
+                "month": month,
+                "usage_list": usage_list,
+                "covered_list": used_list,
+                "used_effective": used_eff,
+                "unused_effective": unused_eff,
+                "coverage": float(used_list / usage_list) if usage_list > 0 else None,
+                "utilisation": float(used_eff / (used_eff + unused_eff)) if used_eff + unused_eff > 0 else None,
+                "savings": used_list - used_eff,
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=COMMITMENT_COLUMNS)
+
+
+def _as_month(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
 def commitment_monthly(scope: AccessPolicy, *, start: date, end: date, currency: str) -> pd.DataFrame:
     """Per month: usage list cost, covered (Used) list/effective cost, unused commitment cost, coverage,
     utilisation and savings, from the daily rollups (they keep CommitmentDiscountStatus).
@@ -397,47 +438,63 @@ def commitment_monthly(scope: AccessPolicy, *, start: date, end: date, currency:
         months: dict[date, dict[str, Decimal]] = {}
         zero = Decimal(0)
         for row in rows:
-            month = row["month"].date() if isinstance(row["month"], datetime) else row["month"]
-            bucket = months.setdefault(month, {})
+            bucket = months.setdefault(_as_month(row["month"]), {})
             bucket["usage_list"] = bucket.get("usage_list", zero) + (row["listed"] or zero)
             status = row["commitment_discount_status"].lower()
             if status in ("used", "unused"):
                 bucket[f"{status}_effective"] = bucket.get(f"{status}_effective", zero) + (row["effective"] or zero)
                 bucket[f"{status}_list"] = bucket.get(f"{status}_list", zero) + (row["listed"] or zero)
-        records = []
-        for month in sorted(months):
-            b = months[month]
-            used_eff, unused_eff = b.get("used_effective", zero), b.get("unused_effective", zero)
-            used_list = b.get("used_list", zero)
-            usage_list = b.get("usage_list", zero) - b.get("unused_list", zero)
-            records.append(
-                {
-                    "month": month,
-                    "usage_list": usage_list,
-                    "covered_list": used_list,
-                    "used_effective": used_eff,
-                    "unused_effective": unused_eff,
-                    "coverage": float(used_list / usage_list) if usage_list > 0 else None,
-                    "utilisation": float(used_eff / (used_eff + unused_eff)) if used_eff + unused_eff > 0 else None,
-                    "savings": used_list - used_eff,
-                }
-            )
-        return pd.DataFrame.from_records(
-            records,
-            columns=[
-                "month",
-                "usage_list",
-                "covered_list",
-                "used_effective",
-                "unused_effective",
-                "coverage",
-                "utilisation",
-                "savings",
-            ],
-        )
+        return _commitment_frame(months)
 
     params = {"start": start, "end": end, "currency": currency}
     return cached(cache_prefix(scope), "commitments", params, compute)
+
+
+def overview_monthly(
+    scope: AccessPolicy, *, dimension: str, metric: str, start: date, end: date, currency: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """monthly_by and commitment_monthly of the overview from one read of the rollups: per (month, group) the
+    metric's sum and, with filtered sums, the Usage rows' list and effective cost by commitment status, added up
+    per month in Python (exactly). Same frames as those two selectors."""
+    field_name = METRICS[metric]
+
+    def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
+        usage = Q(charge_category="Usage")
+        used = usage & Q(commitment_discount_status__iexact="used")
+        unused = usage & Q(commitment_discount_status__iexact="unused")
+        rows = (
+            daily_costs_visible(scope)
+            .filter(day__gte=start, day__lte=end, billing_currency=currency)
+            .annotate(month=TruncMonth("day"), group=_group_expression(dimension))
+            .values("month", "group")
+            .annotate(
+                cost=MoneySum(field_name),
+                usage_rows=Count("id", filter=usage),
+                usage_list=MoneySum("list_cost", filter=usage),
+                used_effective=MoneySum("effective_cost", filter=used),
+                unused_effective=MoneySum("effective_cost", filter=unused),
+                used_list=MoneySum("list_cost", filter=used),
+                unused_list=MoneySum("list_cost", filter=unused),
+            )
+            .order_by()
+        )
+        records = []
+        months: dict[date, dict[str, Decimal]] = {}
+        sums = ("usage_list", "used_effective", "unused_effective", "used_list", "unused_list")
+        for row in rows:
+            month = row["month"]
+            records.append({"month": month, "group": row["group"], "cost": row["cost"]})
+            if row["usage_rows"]:  # commitment_monthly's months are those with usage
+                bucket = months.setdefault(_as_month(month), {})
+                for name in sums:
+                    bucket[name] = exact_add(bucket.get(name, Decimal(0)), row[name] or Decimal(0))
+        frame = pd.DataFrame.from_records(records, columns=["month", "group", "cost"])
+        frame["group"] = frame["group"].replace("", none_label(dimension))
+        frame["cost"] = frame["cost"].map(lambda v: v or Decimal(0))
+        return frame.sort_values(["month", "group"]).reset_index(drop=True), _commitment_frame(months)
+
+    params = {"dimension": dimension, "metric": metric, "start": start, "end": end, "currency": currency}
+    return cached(cache_prefix(scope), "overview_monthly", params, compute)
 
 
 # --- Explore --------------------------------------------------------------------------------

@@ -88,7 +88,8 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str, currency: str |
     # (dated on the 1st, accrued month to date) are lines of their own, against last month at the same stage.
     mtd_usage, previous_usage = numbers.mtd_usage, numbers.previous_usage
     charge_lines = selectors.charge_lines(numbers.kinds, numbers.previous_month_kinds, as_of=last)
-    monthly = selectors.monthly_by(
+    # One read of the window answers the bars by month and the commitments' coverage (overview_monthly).
+    monthly, commitments = selectors.overview_monthly(
         scope, dimension=stack, metric=metric, start=window_start, end=last, currency=currency
     )
     stack_label = selectors.DIMENSIONS[stack][1].lower()
@@ -113,7 +114,6 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str, currency: str |
             stack: selectors.NONE_LABEL if mover.group == selectors.none_label(stack) else mover.group,
         }
         movers.append({"mover": mover, "url": f"{reverse('web:explore')}?{urlencode(query)}"})
-    commitments = selectors.commitment_monthly(scope, start=window_start, end=last, currency=currency)
     has_commitments = not commitments.empty and commitments["coverage"].notna().any()
     commitment_figure = figures.percent_lines(
         commitments,

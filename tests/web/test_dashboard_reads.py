@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -215,3 +216,33 @@ def test_tag_keys_and_values_in_code_point_order(monkeypatch):
     assert selectors.explore_tag_values(engineer) == ["Env=prod", "app=shop", "owner=Zed", "owner=_ops"]
     nobody = _policy(organization, "tags-none", "engineer", teams=[])
     assert (selectors.explore_tag_keys(nobody), selectors.explore_tag_values(nobody)) == ([], [])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("dimension", selectors.STACK_DIMENSIONS)
+def test_overview_monthly_matches_monthly_by_and_commitment_monthly(dimension):
+    organization = factories.organization("monthly")
+    job = factories.placeholder_ingest_job(organization)
+    web = factories.team(organization, "web")
+    rows = [
+        # October: tax only (no usage: no commitment month), November and December: used, unused, on demand.
+        _cost(organization, job, date(2026, 10, 1), charge_category="Tax", billed_cost=5),
+        _cost(organization, job, NOV1, list_cost=100, effective_cost=60, commitment_discount_status="Used", team=web),
+        _cost(organization, job, NOV20, list_cost=40, effective_cost=40, commitment_discount_status="Unused"),
+        _cost(organization, job, NOV20, list_cost=50, effective_cost=50, billed_cost=50, service_name="S3"),
+        _cost(organization, job, DEC3, list_cost=30, effective_cost=20, commitment_discount_status="used", team=web),
+        _cost(organization, job, DEC3, list_cost=9, billing_currency="EUR"),
+    ]
+    DailyCost.objects.bulk_create(rows)
+    policy = _policy(organization, "monthly-cfo")
+    window = {"start": date(2026, 1, 1), "end": AS_OF, "currency": "USD"}
+    for metric in selectors.OVERVIEW_METRICS:
+        monthly, commitments = selectors.overview_monthly(policy, dimension=dimension, metric=metric, **window)
+        expected = selectors.monthly_by(policy, dimension=dimension, metric=metric, **window)
+        pd.testing.assert_frame_equal(monthly, expected)
+        pd.testing.assert_frame_equal(commitments, selectors.commitment_monthly(policy, **window))
+    # By hand: November's coverage = used list 100 / (usage list 190 - unused list 40); utilisation 60 / 100.
+    november = commitments.set_index("month").loc[NOV1]
+    assert november["coverage"] == pytest.approx(100 / 150) and november["utilisation"] == pytest.approx(0.6)
+    assert list(commitments["month"]) == [NOV1, DEC1]
+    assert november["savings"] == Decimal(40)
