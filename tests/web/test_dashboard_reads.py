@@ -246,3 +246,27 @@ def test_overview_monthly_matches_monthly_by_and_commitment_monthly(dimension):
     assert november["coverage"] == pytest.approx(100 / 150) and november["utilisation"] == pytest.approx(0.6)
     assert list(commitments["month"]) == [NOV1, DEC1]
     assert november["savings"] == Decimal(40)
+
+
+@pytest.mark.django_db
+def test_cost_breakdown_by_team_names_teams_by_slug():
+    """Grouped by team id in the database and named in Python: the same slugs and "(none)" as the join gave."""
+    from finops.usage.selectors import cost_breakdown
+
+    organization = factories.organization("by-team")
+    _seed_costs(organization)
+    usd = {"currency": "USD"}
+    rows = cost_breakdown(organization=organization, group_by=["team"], start=DEC1, end=AS_OF, filters=usd)
+    assert [(r.group, r.cost) for r in rows] == [
+        ("web", Decimal("95.0000000000000001")),  # 100.0..01 and the -5 correction
+        ("data", Decimal(50)),
+        ("(none)", Decimal("27.25")),  # S3 7.25 and the tax 20
+    ]
+    daily = cost_breakdown(
+        organization=organization, group_by=["service", "team"], granularity="day", start=DEC3, end=DEC3, filters=usd
+    )
+    assert [(r.period, r.groups, r.cost) for r in daily] == [
+        (DEC3, ("EC2", "data"), Decimal(50)),
+        (DEC3, ("S3", "(none)"), Decimal("7.25")),
+        (DEC3, ("EC2", "web"), Decimal(-5)),
+    ]
