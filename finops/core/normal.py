@@ -24,7 +24,6 @@ norm = _Norm()
 
 
 def preload() -> None:
-    """Import scipy.stats now. The web server calls this at boot (finops.wsgi, finops.asgi): otherwise the first
-    overview page each server process renders pays the import (its month-end projection's intervals), measured
-    at about 0.6 s on that request."""
+    """Import scipy.stats now: a web process does at boot (finops.core.startup.warm_web_process), so that its
+    first overview page (the month-end projection's intervals) does not pay the import."""
     _ = norm.ppf

@@ -817,12 +817,15 @@ def explore_account_names(scope: AccessPolicy) -> dict[str, dict[str, str]]:
     return cached(cache_prefix(scope), "account_names", {}, lambda: account_names(organization=scope.organization))
 
 
-def _distinct_ascending(scope: AccessPolicy, column: str, *, key: str | None = None, limit: int) -> list[str]:
-    """The first ``limit`` distinct values of DailyTagCost's ``column`` (tag_key; tag_value of ``key``) in the
-    caller's rows, in code point order (Python's sort): a loose index scan, one index probe per value (the
-    smallest above the previous one) on dailytagcost_org_key_value_idx, so it costs what it returns, however many
-    days and accounts the rollups hold. PostgreSQL compares with the byte-wise operators of that index's
-    text_pattern_ops (code point order in UTF-8, whatever the database's collation); SQLite's text compares so."""
+def _distinct_ascending(
+    scope: AccessPolicy, column: str, *, key: str | None = None, limit: int | None = None
+) -> list[str]:
+    """The first ``limit`` (None: all) distinct values of DailyTagCost's ``column`` (tag_key; tag_value of
+    ``key``) in the caller's rows, in code point order (Python's sort): a loose index scan, one index probe per
+    value (the smallest above the previous one) on dailytagcost_org_key_value_idx, so it costs what it returns,
+    however many days and accounts the rollups hold. PostgreSQL compares with the byte-wise operators of that
+    index's text_pattern_ops (code point order in UTF-8, whatever the database's collation); SQLite's text
+    compares so."""
     table = connection.ops.quote_name(DailyTagCost._meta.db_table)
     column = connection.ops.quote_name(column)
     where = "organization_id = %s"
@@ -844,13 +847,14 @@ def _distinct_ascending(scope: AccessPolicy, column: str, *, key: str | None = N
     else:
         first = f"SELECT MIN({column}) FROM {table} WHERE {where}"
         above = f"SELECT MIN({column}) FROM {table} WHERE {where} AND {column} > found.value"
+    bound = "" if limit is None else " AND n < %s"
     sql = (
         f"WITH RECURSIVE found(value, n) AS (SELECT ({first}), 1 "
-        f"UNION ALL SELECT ({above}), n + 1 FROM found WHERE found.value IS NOT NULL AND n < %s) "
+        f"UNION ALL SELECT ({above}), n + 1 FROM found WHERE found.value IS NOT NULL{bound}) "
         f"SELECT value FROM found WHERE value IS NOT NULL"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *params, limit])
+        cursor.execute(sql, [*params, *params, *([] if limit is None else [limit])])
         return [value for (value,) in cursor.fetchall()]
 
 
@@ -858,12 +862,11 @@ def explore_tag_keys(scope: AccessPolicy) -> list[str]:
     """The tag keys present in the caller's tag rollups, sorted: the choices of Explore's "Tag key"."""
 
     def compute() -> list[str]:
-        return _distinct_ascending(scope, "tag_key", limit=EXPLORE_TAG_KEYS)
+        return _distinct_ascending(scope, "tag_key")
 
     return cached(cache_prefix(scope), "tag_keys", {}, compute)
 
 
-EXPLORE_TAG_KEYS = 10_000  # a bound for the loose scan; tag keys are far fewer
 EXPLORE_TAG_VALUES = 500  # tag filter choices offered at most (more: typed into the URL)
 
 

@@ -100,10 +100,10 @@ def test_behind_a_proxy_the_lockout_must_know_the_client_addresses():
 @pytest.mark.parametrize(
     ("module", "loaded"), [("finops.wsgi", True), ("finops.asgi", True), ("django; django.setup()", False)]
 )
-def test_the_web_server_imports_scipy_stats_at_boot_and_nothing_else_does(module, loaded):
-    """A server process imports scipy.stats as it starts, not on its first overview page (about 0.6 s there);
-    workers and commands (django.setup() alone) still import it on first use (finops.core.normal)."""
-    code = f"import sys\nimport {module}\nprint('scipy.stats' in sys.modules)"
+def test_the_web_server_imports_its_urlconf_and_scipy_stats_at_boot_and_nothing_else_does(module, loaded):
+    """A server process imports its URLconf (every view) and scipy.stats as it starts, not on its first requests;
+    workers and commands (django.setup() alone) still import them on first use (startup.warm_web_process)."""
+    code = f"import sys\nimport {module}\nprint('scipy.stats' in sys.modules, 'finops.urls' in sys.modules)"
     result = _run(["-c", code], **PRODUCTION)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[-1] == str(loaded)
+    assert result.stdout.split()[-2:] == [str(loaded), str(loaded)]
