@@ -107,3 +107,25 @@ def test_the_web_server_imports_its_urlconf_and_scipy_stats_at_boot_and_nothing_
     result = _run(["-c", code], **PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == [str(loaded), str(loaded)]
+
+
+@pytest.mark.parametrize(
+    ("url", "jit", "options"),
+    [
+        ("postgres://u:p@db:5432/finops", None, "-c jit=off"),
+        ("postgres://u:p@db:5432/finops", "1", None),  # the server's setting stays
+        (
+            "postgres://u:p@db:5432/finops?options=-c%20statement_timeout%3D5000",
+            None,
+            "-c statement_timeout=5000 -c jit=off",
+        ),
+        ("sqlite:///var/x.sqlite3", None, None),
+    ],
+)
+def test_postgres_connections_run_without_jit_unless_asked(url, jit, options):
+    code = (
+        "from django.conf import settings\nprint(repr(settings.DATABASES['default'].get('OPTIONS', {}).get('options')))"
+    )
+    result = _run(["-c", code], **PRODUCTION, DATABASE_URL=url, FINOPS_PG_JIT=jit or "0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(options)
