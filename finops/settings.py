@@ -113,6 +113,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-finops.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
+    postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if postgres and not env.bool("FINOPS_PG_JIT", default=False):
+        # JIT compilation costs the dashboards' rollup aggregates more than it saves once their estimated cost
+        # passes jit_above_cost (a large organization): an overview query of a 5M-line-item organization took
+        # 206 ms compiled (51 ms of it JIT) against 134 ms not; more when it also optimizes. FINOPS_PG_JIT=1
+        # leaves the server's setting.
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and cache when REDIS_URL is set -----------------------------------

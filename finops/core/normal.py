@@ -21,3 +21,9 @@ class _Norm:
 
 
 norm = _Norm()
+
+
+def preload() -> None:
+    """Import scipy.stats now: a web process does at boot (finops.core.startup.warm_web_process), so that its
+    first overview page (the month-end projection's intervals) does not pay the import."""
+    _ = norm.ppf

@@ -317,6 +317,13 @@ class DailyTagCost(DailyRollup):
     class Meta:
         indexes = [
             models.Index(fields=["organization", "tag_key", "day"], name="dailytagcost_org_key_day_idx"),
+            # Explore's tag key and KEY=VALUE choices walk the distinct pairs (a loose index scan) instead of
+            # reading every row; byte-wise ordered on PostgreSQL (code point order, whatever the collation).
+            models.Index(
+                fields=["organization", "tag_key", "tag_value"],
+                name="dailytagcost_org_key_value_idx",
+                opclasses=["int8_ops", "text_pattern_ops", "text_pattern_ops"],
+            ),
             models.Index(
                 fields=["organization", "provider_name", "billing_account_id", "billing_period_start"],
                 name="dailytagcost_slice_idx",

@@ -12,13 +12,16 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import F, Max, Sum, TextField, Value
+from django.db import connection
+from django.db.models import Case, Count, F, IntegerField, Max, Q, Sum, TextField, Value, When
 from django.db.models.functions import Coalesce, TruncMonth
 
 from finops.accounts.access import AccessPolicy
+from finops.accounts.models import Team
 from finops.core.amounts import exact_add
 from finops.core.money import MoneySum
-from finops.usage.charges import KIND_LABELS, OTHER_KINDS, charge_kind, same_stage
+from finops.usage.charges import CORRECTION_CLASS, KIND_LABELS, OTHER_KINDS, USAGE_CATEGORY, charge_kind, same_stage
+from finops.usage.models import DailyTagCost
 from finops.usage.selectors import (
     ALLOCATED_TAG_PREFIX,
     GRANULARITIES,
@@ -29,7 +32,6 @@ from finops.usage.selectors import (
     account_names,
     cost_breakdown,
     daily_costs_visible,
-    daily_tag_costs_visible,
     period_start,
     usage_q,
 )
@@ -82,25 +84,25 @@ def as_of(scope: AccessPolicy) -> date | None:
     )
 
 
+def _currency_rows(scope: AccessPolicy) -> dict[str, int]:
+    """Line items per currency in scope: one read answers both main_currency and currencies."""
+
+    def compute() -> dict[str, int]:
+        counts = daily_costs_visible(scope).values("billing_currency").annotate(n=Sum("row_count")).order_by()
+        return {r["billing_currency"]: r["n"] or 0 for r in counts}
+
+    return cached(cache_prefix(scope), "currency_rows", {}, compute)
+
+
 def main_currency(scope: AccessPolicy) -> str:
     """The currency most of the scope's rows are billed in (pages show one currency at a time)."""
-
-    def compute() -> str:
-        counts = daily_costs_visible(scope).values("billing_currency").annotate(n=Sum("row_count")).order_by()
-        ranked = sorted(counts, key=lambda r: (-(r["n"] or 0), r["billing_currency"]))
-        return ranked[0]["billing_currency"] if ranked else "USD"
-
-    return cached(cache_prefix(scope), "currency", {}, compute)
+    ranked = sorted(_currency_rows(scope).items(), key=lambda item: (-item[1], item[0]))
+    return ranked[0][0] if ranked else "USD"
 
 
 def currencies(scope: AccessPolicy) -> list[str]:
     """Every currency the scope's costs are billed in, sorted."""
-    return cached(
-        cache_prefix(scope),
-        "currencies",
-        {},
-        lambda: sorted(set(daily_costs_visible(scope).values_list("billing_currency", flat=True).distinct())),
-    )
+    return sorted(_currency_rows(scope))
 
 
 def other_currencies(scope: AccessPolicy, shown: str | None = None) -> list[str]:
@@ -172,6 +174,84 @@ def charge_kind_totals(
 
     params = {"metric": metric, "start": start, "end": end, "currency": currency}
     return cached(cache_prefix(scope), "charge_kind_totals", params, compute)
+
+
+@dataclass(frozen=True)
+class MonthToDate:
+    """The overview's month-to-date numbers in one currency: totals (all charges, and usage only) this month to
+    date and last month to the same day, the total per kind of charge this month and over the whole previous
+    month, and the usage per group of a dimension over both windows (what the movers compare)."""
+
+    mtd: Decimal
+    previous: Decimal
+    mtd_usage: Decimal
+    previous_usage: Decimal
+    kinds: dict[str, Decimal]
+    previous_month_kinds: dict[str, Decimal]
+    groups: dict[str, Decimal]
+    previous_groups: dict[str, Decimal]
+
+
+def month_to_date(scope: AccessPolicy, *, dimension: str, metric: str, last: date, currency: str) -> MonthToDate:
+    """What period_total, charge_kind_totals and group_totals (usage only) answer for this month to ``last``
+    and the previous month (to the same day, and whole), from one read of the rollups over both months
+    instead of eight: the rows are summed per (window, group, charge category, charge class) in the database
+    and split in Python, exactly (a scan of the rollups costs in proportion to the accounts billed)."""
+    field_name = METRICS[metric]
+    mtd_start = month_start(last)
+    prev_start = add_months(mtd_start, -1)
+    prev_end = same_day_last_month(last)
+
+    def compute() -> MonthToDate:
+        window = Case(
+            When(day__gte=mtd_start, then=Value(0)),
+            When(day__lte=prev_end, then=Value(1)),
+            default=Value(2),  # last month after the same day: its charge kinds only
+            output_field=IntegerField(),
+        )
+        rows = (
+            daily_costs_visible(scope)
+            .filter(day__gte=prev_start, day__lte=last, billing_currency=currency)
+            .annotate(window=window, group=_group_expression(dimension))
+            .values("window", "group", "charge_category", "charge_class")
+            .annotate(cost=MoneySum(field_name))
+            .order_by()
+        )
+        zero = Decimal(0)
+        totals = {"mtd": zero, "previous": zero, "mtd_usage": zero, "previous_usage": zero}
+        kinds: dict[str, Decimal] = {}
+        previous_month_kinds: dict[str, Decimal] = {}
+        groups: dict[str, Decimal] = {}
+        previous_groups: dict[str, Decimal] = {}
+        for row in rows:
+            cost = row["cost"] or zero
+            # usage_q(): ChargeCategory Usage, not a correction (the rollups store charge_class, "" when none).
+            usage = row["charge_category"] == USAGE_CATEGORY and row["charge_class"] != CORRECTION_CLASS
+            kind = charge_kind(row["charge_category"], row["charge_class"])
+            group = row["group"] or none_label(dimension)
+            if row["window"] == 0:
+                totals["mtd"] = exact_add(totals["mtd"], cost)
+                kinds[kind] = exact_add(kinds.get(kind, zero), cost)
+                if usage:
+                    totals["mtd_usage"] = exact_add(totals["mtd_usage"], cost)
+                    groups[group] = exact_add(groups.get(group, zero), cost)
+                continue
+            previous_month_kinds[kind] = exact_add(previous_month_kinds.get(kind, zero), cost)
+            if row["window"] == 1:
+                totals["previous"] = exact_add(totals["previous"], cost)
+                if usage:
+                    totals["previous_usage"] = exact_add(totals["previous_usage"], cost)
+                    previous_groups[group] = exact_add(previous_groups.get(group, zero), cost)
+        return MonthToDate(
+            **totals,
+            kinds=kinds,
+            previous_month_kinds=previous_month_kinds,
+            groups=groups,
+            previous_groups=previous_groups,
+        )
+
+    params = {"dimension": dimension, "metric": metric, "last": last, "currency": currency}
+    return cached(cache_prefix(scope), "month_to_date", params, compute)
 
 
 @dataclass(frozen=True)
@@ -296,6 +376,47 @@ def top_movers(current: dict[str, Decimal], previous: dict[str, Decimal], limit:
     return sorted(movers, key=lambda m: (-abs(m.change), m.group))[:limit]
 
 
+COMMITMENT_COLUMNS = [
+    "month",
+    "usage_list",
+    "covered_list",
+    "used_effective",
+    "unused_effective",
+    "coverage",
+    "utilisation",
+    "savings",
+]
+
+
+def _commitment_frame(months: dict[date, dict[str, Decimal]]) -> pd.DataFrame:
+    """commitment_monthly's frame from its sums per month (pure): ``usage_list`` (list cost of the Usage rows),
+    ``used_effective``, ``unused_effective``, ``used_list``, ``unused_list`` (absent: 0)."""
+    zero = Decimal(0)
+    records = []
+    for month in sorted(months):
+        b = months[month]
+        used_eff, unused_eff = b.get("used_effective", zero), b.get("unused_effective", zero)
+        used_list = b.get("used_list", zero)
+        usage_list = b.get("usage_list", zero) - b.get("unused_list", zero)
+        records.append(
+            {
+                "month": month,
+                "usage_list": usage_list,
+                "covered_list": used_list,
+                "used_effective": used_eff,
+                "unused_effective": unused_eff,
+                "coverage": float(used_list / usage_list) if usage_list > 0 else None,
+                "utilisation": float(used_eff / (used_eff + unused_eff)) if used_eff + unused_eff > 0 else None,
+                "savings": used_list - used_eff,
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=COMMITMENT_COLUMNS)
+
+
+def _as_month(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
 def commitment_monthly(scope: AccessPolicy, *, start: date, end: date, currency: str) -> pd.DataFrame:
     """Per month: usage list cost, covered (Used) list/effective cost, unused commitment cost, coverage,
     utilisation and savings, from the daily rollups (they keep CommitmentDiscountStatus).
@@ -317,47 +438,63 @@ def commitment_monthly(scope: AccessPolicy, *, start: date, end: date, currency:
         months: dict[date, dict[str, Decimal]] = {}
         zero = Decimal(0)
         for row in rows:
-            month = row["month"].date() if isinstance(row["month"], datetime) else row["month"]
-            bucket = months.setdefault(month, {})
+            bucket = months.setdefault(_as_month(row["month"]), {})
             bucket["usage_list"] = bucket.get("usage_list", zero) + (row["listed"] or zero)
             status = row["commitment_discount_status"].lower()
             if status in ("used", "unused"):
                 bucket[f"{status}_effective"] = bucket.get(f"{status}_effective", zero) + (row["effective"] or zero)
                 bucket[f"{status}_list"] = bucket.get(f"{status}_list", zero) + (row["listed"] or zero)
-        records = []
-        for month in sorted(months):
-            b = months[month]
-            used_eff, unused_eff = b.get("used_effective", zero), b.get("unused_effective", zero)
-            used_list = b.get("used_list", zero)
-            usage_list = b.get("usage_list", zero) - b.get("unused_list", zero)
-            records.append(
-                {
-                    "month": month,
-                    "usage_list": usage_list,
-                    "covered_list": used_list,
-                    "used_effective": used_eff,
-                    "unused_effective": unused_eff,
-                    "coverage": float(used_list / usage_list) if usage_list > 0 else None,
-                    "utilisation": float(used_eff / (used_eff + unused_eff)) if used_eff + unused_eff > 0 else None,
-                    "savings": used_list - used_eff,
-                }
-            )
-        return pd.DataFrame.from_records(
-            records,
-            columns=[
-                "month",
-                "usage_list",
-                "covered_list",
-                "used_effective",
-                "unused_effective",
-                "coverage",
-                "utilisation",
-                "savings",
-            ],
-        )
+        return _commitment_frame(months)
 
     params = {"start": start, "end": end, "currency": currency}
     return cached(cache_prefix(scope), "commitments", params, compute)
+
+
+def overview_monthly(
+    scope: AccessPolicy, *, dimension: str, metric: str, start: date, end: date, currency: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """monthly_by and commitment_monthly of the overview from one read of the rollups: per (month, group) the
+    metric's sum and, with filtered sums, the Usage rows' list and effective cost by commitment status, added up
+    per month in Python (exactly). Same frames as those two selectors."""
+    field_name = METRICS[metric]
+
+    def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
+        usage = Q(charge_category="Usage")
+        used = usage & Q(commitment_discount_status__iexact="used")
+        unused = usage & Q(commitment_discount_status__iexact="unused")
+        rows = (
+            daily_costs_visible(scope)
+            .filter(day__gte=start, day__lte=end, billing_currency=currency)
+            .annotate(month=TruncMonth("day"), group=_group_expression(dimension))
+            .values("month", "group")
+            .annotate(
+                cost=MoneySum(field_name),
+                usage_rows=Count("id", filter=usage),
+                usage_list=MoneySum("list_cost", filter=usage),
+                used_effective=MoneySum("effective_cost", filter=used),
+                unused_effective=MoneySum("effective_cost", filter=unused),
+                used_list=MoneySum("list_cost", filter=used),
+                unused_list=MoneySum("list_cost", filter=unused),
+            )
+            .order_by()
+        )
+        records = []
+        months: dict[date, dict[str, Decimal]] = {}
+        sums = ("usage_list", "used_effective", "unused_effective", "used_list", "unused_list")
+        for row in rows:
+            month = row["month"]
+            records.append({"month": month, "group": row["group"], "cost": row["cost"]})
+            if row["usage_rows"]:  # commitment_monthly's months are those with usage
+                bucket = months.setdefault(_as_month(month), {})
+                for name in sums:
+                    bucket[name] = exact_add(bucket.get(name, Decimal(0)), row[name] or Decimal(0))
+        frame = pd.DataFrame.from_records(records, columns=["month", "group", "cost"])
+        frame["group"] = frame["group"].replace("", none_label(dimension))
+        frame["cost"] = frame["cost"].map(lambda v: v or Decimal(0))
+        return frame.sort_values(["month", "group"]).reset_index(drop=True), _commitment_frame(months)
+
+    params = {"dimension": dimension, "metric": metric, "start": start, "end": end, "currency": currency}
+    return cached(cache_prefix(scope), "overview_monthly", params, compute)
 
 
 # --- Explore --------------------------------------------------------------------------------
@@ -600,15 +737,21 @@ def explore_rows(scope: AccessPolicy, query: ExploreQuery) -> pd.DataFrame:
 
 
 def explore_choices(scope: AccessPolicy, *, start: date, end: date) -> dict[str, list[str]]:
-    """Values offered in Explore's filter selects (rollup dimensions only)."""
+    """Values offered in Explore's filter selects (rollup dimensions only): one read of the distinct combinations
+    of the dimensions in the window (far fewer than the rollup rows: no day, no measure), split in Python. Teams
+    are read by id and named from the team table: a join there makes PostgreSQL sort the window's rows."""
 
     def compute() -> dict[str, list[str]]:
+        fields = ["team_id" if name == "team" else column for name, (column, _) in FILTER_DIMENSIONS.items()]
         base = daily_costs_visible(scope).filter(day__gte=start, day__lte=end)
-        out = {}
-        for name, (rollup_field, _) in FILTER_DIMENSIONS.items():
-            values = base.values_list(rollup_field, flat=True).distinct().order_by()
-            out[name] = sorted({v or NONE_LABEL for v in values})
-        return out
+        seen: list[set] = [set() for _ in fields]
+        for combination in base.values_list(*fields).distinct().order_by():
+            for values, value in zip(seen, combination, strict=True):
+                values.add(value)
+        out = dict(zip(FILTER_DIMENSIONS, seen, strict=True))
+        slugs = dict(Team.objects.filter(pk__in=[pk for pk in out["team"] if pk is not None]).values_list("pk", "slug"))
+        out["team"] = {slugs.get(pk) for pk in out["team"]}
+        return {name: sorted({value or NONE_LABEL for value in values}) for name, values in out.items()}
 
     return cached(cache_prefix(scope), "choices", {"start": start, "end": end}, compute)
 
@@ -674,12 +817,52 @@ def explore_account_names(scope: AccessPolicy) -> dict[str, dict[str, str]]:
     return cached(cache_prefix(scope), "account_names", {}, lambda: account_names(organization=scope.organization))
 
 
+def _distinct_ascending(
+    scope: AccessPolicy, column: str, *, key: str | None = None, limit: int | None = None
+) -> list[str]:
+    """The first ``limit`` (None: all) distinct values of DailyTagCost's ``column`` (tag_key; tag_value of
+    ``key``) in the caller's rows, in code point order (Python's sort): a loose index scan, one index probe per
+    value (the smallest above the previous one) on dailytagcost_org_key_value_idx, so it costs what it returns,
+    however many days and accounts the rollups hold. PostgreSQL compares with the byte-wise operators of that
+    index's text_pattern_ops (code point order in UTF-8, whatever the database's collation); SQLite's text
+    compares so."""
+    table = connection.ops.quote_name(DailyTagCost._meta.db_table)
+    column = connection.ops.quote_name(column)
+    where = "organization_id = %s"
+    params: list = [scope.organization.pk]
+    if key is not None:
+        where += " AND tag_key = %s"
+        params.append(key)
+    if scope.team_ids is not None:  # daily_tag_costs_visible's team filter
+        if not scope.team_ids:
+            return []
+        where += f" AND team_id IN ({', '.join(['%s'] * len(scope.team_ids))})"
+        params.extend(scope.team_ids)
+    if connection.vendor == "postgresql":
+        first = f"SELECT {column} FROM {table} WHERE {where} ORDER BY {column} USING ~<~ LIMIT 1"
+        above = (
+            f"SELECT {column} FROM {table} WHERE {where} AND {column} ~>~ found.value "
+            f"ORDER BY {column} USING ~<~ LIMIT 1"
+        )
+    else:
+        first = f"SELECT MIN({column}) FROM {table} WHERE {where}"
+        above = f"SELECT MIN({column}) FROM {table} WHERE {where} AND {column} > found.value"
+    bound = "" if limit is None else " AND n < %s"
+    sql = (
+        f"WITH RECURSIVE found(value, n) AS (SELECT ({first}), 1 "
+        f"UNION ALL SELECT ({above}), n + 1 FROM found WHERE found.value IS NOT NULL{bound}) "
+        f"SELECT value FROM found WHERE value IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *params, *([] if limit is None else [limit])])
+        return [value for (value,) in cursor.fetchall()]
+
+
 def explore_tag_keys(scope: AccessPolicy) -> list[str]:
     """The tag keys present in the caller's tag rollups, sorted: the choices of Explore's "Tag key"."""
 
     def compute() -> list[str]:
-        keys = daily_tag_costs_visible(scope).values_list("tag_key", flat=True).distinct().order_by()
-        return sorted(set(keys))
+        return _distinct_ascending(scope, "tag_key")
 
     return cached(cache_prefix(scope), "tag_keys", {}, compute)
 
@@ -689,11 +872,16 @@ EXPLORE_TAG_VALUES = 500  # tag filter choices offered at most (more: typed into
 
 def explore_tag_values(scope: AccessPolicy) -> list[str]:
     """ "KEY=VALUE" choices of Explore's tag filter: the pairs in the caller's tag rollups, sorted, at most
-    EXPLORE_TAG_VALUES (the rollups hold one row per day and pair, so this stays a cheap distinct)."""
+    EXPLORE_TAG_VALUES, read key by key with a loose index scan (only the pairs offered are read)."""
 
     def compute() -> list[str]:
-        pairs = daily_tag_costs_visible(scope).values_list("tag_key", "tag_value").distinct().order_by()
-        return [f"{k}={v}" for k, v in sorted(set(pairs))[:EXPLORE_TAG_VALUES]]
+        pairs: list[str] = []
+        for key in explore_tag_keys(scope):
+            if len(pairs) >= EXPLORE_TAG_VALUES:
+                break
+            values = _distinct_ascending(scope, "tag_value", key=key, limit=EXPLORE_TAG_VALUES - len(pairs))
+            pairs.extend(f"{key}={value}" for value in values)
+        return pairs
 
     return cached(cache_prefix(scope), "tag_values", {}, compute)
 

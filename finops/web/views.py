@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -82,24 +81,15 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str, currency: str |
     prev_end = selectors.same_day_last_month(last)
     window_start = selectors.add_months(mtd_start, -12)
 
-    mtd = selectors.period_total(scope, metric=metric, start=mtd_start, end=last, currency=currency)
-    previous = selectors.period_total(scope, metric=metric, start=prev_start, end=prev_end, currency=currency)
+    # One read of both months answers the totals, the charge kinds and the movers' groups (month_to_date).
+    numbers = selectors.month_to_date(scope, dimension=stack, metric=metric, last=last, currency=currency)
+    mtd, previous = numbers.mtd, numbers.previous
     # Like for like: the headline compares usage with usage over the same days; tax, purchases, fees and credits
     # (dated on the 1st, accrued month to date) are lines of their own, against last month at the same stage.
-    mtd_usage = selectors.period_total(
-        scope, metric=metric, start=mtd_start, end=last, currency=currency, usage_only=True
-    )
-    previous_usage = selectors.period_total(
-        scope, metric=metric, start=prev_start, end=prev_end, currency=currency, usage_only=True
-    )
-    charge_lines = selectors.charge_lines(
-        selectors.charge_kind_totals(scope, metric=metric, start=mtd_start, end=last, currency=currency),
-        selectors.charge_kind_totals(
-            scope, metric=metric, start=prev_start, end=mtd_start - timedelta(days=1), currency=currency
-        ),
-        as_of=last,
-    )
-    monthly = selectors.monthly_by(
+    mtd_usage, previous_usage = numbers.mtd_usage, numbers.previous_usage
+    charge_lines = selectors.charge_lines(numbers.kinds, numbers.previous_month_kinds, as_of=last)
+    # One read of the window answers the bars by month and the commitments' coverage (overview_monthly).
+    monthly, commitments = selectors.overview_monthly(
         scope, dimension=stack, metric=metric, start=window_start, end=last, currency=currency
     )
     stack_label = selectors.DIMENSIONS[stack][1].lower()
@@ -112,14 +102,8 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str, currency: str |
         currency=currency,
         x_title="Month",
     )
-    current_groups = selectors.group_totals(
-        scope, dimension=stack, metric=metric, start=mtd_start, end=last, currency=currency, usage_only=True
-    )
-    previous_groups = selectors.group_totals(
-        scope, dimension=stack, metric=metric, start=prev_start, end=prev_end, currency=currency, usage_only=True
-    )
     movers = []
-    for mover in selectors.top_movers(current_groups, previous_groups):
+    for mover in selectors.top_movers(numbers.groups, numbers.previous_groups):
         query = {
             "metric": metric,
             "group": stack,
@@ -130,7 +114,6 @@ def _overview_data(scope: AccessPolicy, metric: str, stack: str, currency: str |
             stack: selectors.NONE_LABEL if mover.group == selectors.none_label(stack) else mover.group,
         }
         movers.append({"mover": mover, "url": f"{reverse('web:explore')}?{urlencode(query)}"})
-    commitments = selectors.commitment_monthly(scope, start=window_start, end=last, currency=currency)
     has_commitments = not commitments.empty and commitments["coverage"].notna().any()
     commitment_figure = figures.percent_lines(
         commitments,

@@ -239,6 +239,7 @@ def _comparison(scope: AccessPolicy, query: selectors.ExploreQuery, currency: st
 
 def _table_body(rows: list[dict], *, two: bool = False) -> str:
     # Cells carry the raw value in data-value (what the CSV has) and the display text (names, formatted money).
+    texts = ((r["period"].isoformat(), format_money(r["cost"], r["currency"])) for r in rows)
     if two:
         return format_html_join(
             "",
@@ -246,16 +247,25 @@ def _table_body(rows: list[dict], *, two: bool = False) -> str:
             '<td class="num" data-value="{}">{}</td></tr>',
             (
                 (
-                    *(r["period_text"], r["group"], r["group_text"], r["group2"], r["group2_text"]),
-                    *(r["currency"], r["cost"], r["cost_text"]),
+                    period_text,
+                    r["group"],
+                    r["group_text"],
+                    r["group2"],
+                    r["group2_text"],
+                    r["currency"],
+                    r["cost"],
+                    cost_text,
                 )
-                for r in rows
+                for r, (period_text, cost_text) in zip(rows, texts, strict=True)
             ),
         )
     return format_html_join(
         "",
         '<tr><td>{}</td><td data-value="{}">{}</td><td>{}</td><td class="num" data-value="{}">{}</td></tr>',
-        ((r["period_text"], r["group"], r["group_text"], r["currency"], r["cost"], r["cost_text"]) for r in rows),
+        (
+            (period_text, r["group"], r["group_text"], r["currency"], r["cost"], cost_text)
+            for r, (period_text, cost_text) in zip(rows, texts, strict=True)
+        ),
     )
 
 
@@ -273,27 +283,25 @@ def explore_data(scope: AccessPolicy, query: selectors.ExploreQuery) -> dict:
     frame = selectors.explore_rows(scope, query)
     names = selectors.explore_names(scope) if set(query.group_by) & set(LABELLED_DIMENSIONS) else {}
     rows = []
-    for r in frame.itertuples():
-        cost = quantize_money(r.cost)
-        # Formatted once here (cached), not per request in the template loop.
-        rows.append(
-            {
-                "period": r.period,
-                "period_text": r.period.isoformat(),
-                "group": r.group,
-                "group_text": selectors.labelled(query.group, r.group, names),
-                "group2": r.group2,
-                "group2_text": selectors.labelled(query.group2, r.group2, names) if query.group2 else "",
-                "currency": r.currency,
-                "cost": cost,
-                "cost_text": format_money(cost, r.currency),
-            }
-        )
-    # One total per currency, never one number across currencies (exact sums of the unrounded costs, rounded
+    # One currency total each, never one number across currencies (exact sums of the unrounded costs, rounded
     # once); the chart shows one currency: the main one when the rows hold it, else the first of theirs.
     totals: dict[str, Decimal] = {}
-    for r in frame.itertuples():
-        totals[r.currency] = exact_add(totals.get(r.currency, Decimal(0)), r.cost)
+    # Columns as lists (not itertuples over the frame's Arrow-backed strings). Display texts of the period and
+    # cost are made for the rows shown only (_table_body), not for every row of a long day-by-day table.
+    columns = [frame[name].tolist() for name in ("period", "group", "group2", "currency", "cost")]
+    for period, group, group2, currency, cost in zip(*columns, strict=True):
+        totals[currency] = exact_add(totals.get(currency, Decimal(0)), cost)
+        rows.append(
+            {
+                "period": period,
+                "group": group,
+                "group_text": selectors.labelled(query.group, group, names),
+                "group2": group2,
+                "group2_text": selectors.labelled(query.group2, group2, names) if query.group2 else "",
+                "currency": currency,
+                "cost": quantize_money(cost),
+            }
+        )
     main = selectors.main_currency(scope)
     currency = main if main in totals or not totals else sorted(totals)[0]
     group_label = _group_label(query.group)

@@ -95,3 +95,37 @@ def test_behind_a_proxy_the_lockout_must_know_the_client_addresses():
     result = _run(args, **PRODUCTION, DJANGO_BEHIND_TLS_PROXY="1")
     assert result.returncode != 0 and "finops.W001" in result.stdout + result.stderr
     assert _run(args, **PRODUCTION, DJANGO_BEHIND_TLS_PROXY="1", FINOPS_TRUSTED_PROXY_COUNT="1").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("module", "loaded"), [("finops.wsgi", True), ("finops.asgi", True), ("django; django.setup()", False)]
+)
+def test_the_web_server_imports_its_urlconf_and_scipy_stats_at_boot_and_nothing_else_does(module, loaded):
+    """A server process imports its URLconf (every view) and scipy.stats as it starts, not on its first requests;
+    workers and commands (django.setup() alone) still import them on first use (startup.warm_web_process)."""
+    code = f"import sys\nimport {module}\nprint('scipy.stats' in sys.modules, 'finops.urls' in sys.modules)"
+    result = _run(["-c", code], **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == [str(loaded), str(loaded)]
+
+
+@pytest.mark.parametrize(
+    ("url", "jit", "options"),
+    [
+        ("postgres://u:p@db:5432/finops", None, "-c jit=off"),
+        ("postgres://u:p@db:5432/finops", "1", None),  # the server's setting stays
+        (
+            "postgres://u:p@db:5432/finops?options=-c%20statement_timeout%3D5000",
+            None,
+            "-c statement_timeout=5000 -c jit=off",
+        ),
+        ("sqlite:///var/x.sqlite3", None, None),
+    ],
+)
+def test_postgres_connections_run_without_jit_unless_asked(url, jit, options):
+    code = (
+        "from django.conf import settings\nprint(repr(settings.DATABASES['default'].get('OPTIONS', {}).get('options')))"
+    )
+    result = _run(["-c", code], **PRODUCTION, DATABASE_URL=url, FINOPS_PG_JIT=jit or "0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(options)
