@@ -22,17 +22,28 @@ from finops.forecasting.services import (
     forecast_refresh_inline,
 )
 from finops.forecasting.tasks import anomaly_digest
+from tests import factories
 from tests.forecasting.fc_fixtures import LAST_DAY, load, usage_frame
 
 pytestmark = pytest.mark.django_db
 IMMEDIATE, DIGEST = "immediate", "daily_digest"
 
 
+@pytest.fixture(scope="module")
+def _spiked_loaded(django_db_setup, django_db_blocker):
+    """The spiked usage written once for the module and committed (each test's own writes roll back with its
+    transaction), deleted after its last test."""
+    with django_db_blocker.unblock():
+        organization = Organization.objects.create(slug="acme", name="Acme")
+        load(organization, usage_frame(spikes={("i-web-1", LAST_DAY): 900.0}))
+    yield organization.pk
+    with django_db_blocker.unblock():
+        factories.delete_organizations([organization])
+
+
 @pytest.fixture
-def spiked():
-    organization = Organization.objects.create(slug="acme", name="Acme")
-    load(organization, usage_frame(spikes={("i-web-1", LAST_DAY): 900.0}))
-    return organization
+def spiked(_spiked_loaded):
+    return Organization.objects.get(pk=_spiked_loaded)
 
 
 def test_immediate_alerts_are_sent_once_per_anomaly_and_recipient(spiked):

@@ -15,18 +15,30 @@ from finops.forecasting.calc.select import forecast_series
 from finops.forecasting.models import Anomaly, ForecastChunk, ForecastRun, SeriesForecast, SeriesProjection
 from finops.forecasting.selectors import forecast_run_latest, series_forecast_latest, series_plan
 from finops.forecasting.services import forecast_chunk_run, forecast_refresh_inline
+from tests import factories
 from tests.forecasting.fc_fixtures import LAST_DAY, effective, load, usage_frame
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def acme(settings):
-    settings.FINOPS_FORECAST_CHUNK_SIZE = 4
-    organization = Organization.objects.create(slug="acme", name="Acme")
+@pytest.fixture(scope="module")
+def _acme_loaded(django_db_setup, django_db_blocker):
+    """The usage frame written once for the module and committed (each test's own writes roll back with its
+    transaction), deleted after its last test."""
     frame = usage_frame()
-    load(organization, frame)
-    return organization, frame.assign(effective=effective(frame))
+    with django_db_blocker.unblock():
+        organization = Organization.objects.create(slug="acme", name="Acme")
+        load(organization, frame)
+    yield organization.pk, frame.assign(effective=effective(frame))
+    with django_db_blocker.unblock():
+        factories.delete_organizations([organization])
+
+
+@pytest.fixture
+def acme(settings, _acme_loaded):
+    settings.FINOPS_FORECAST_CHUNK_SIZE = 4
+    pk, frame = _acme_loaded
+    return Organization.objects.get(pk=pk), frame.copy()
 
 
 def test_run_lifecycle_and_rerun_replaces_without_duplicates(acme):
