@@ -66,7 +66,7 @@ def month_table(month: date) -> str:
 
 
 def leaf_table(month: date, job_id: int) -> str:
-    """The job table: one delivery's rows of one month (partitioned by file since files have leaves)."""
+    """The job table: one delivery's rows of one month (plain, or partitioned by file when loaded in parts)."""
     return f"{month_table(month)}_j{job_id}"
 
 
