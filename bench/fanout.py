@@ -111,10 +111,14 @@ def run_workers(processes: int, paths: list[Path], env: dict) -> tuple[int, floa
         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
     ]  # fmt: skip
     log_path = Path(env["FINOPS_VAR_DIR"]) / f"worker-{processes}.log"
-    log = open(log_path, "w")  # noqa: SIM115
+    log = open(log_path, "w", buffering=1)  # noqa: SIM115
     worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        time.sleep(8)  # the pool started and connected
+        deadline = time.monotonic() + 120
+        while " ready." not in log_path.read_text():  # celery logs "<name> ready." once its pool is up
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start; see {log_path}")
+            time.sleep(0.2)
         output = subprocess.run(
             [sys.executable, __file__, "--child-submit", *map(str, paths)],
             env=env, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True,

@@ -26,7 +26,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.db import OperationalError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -73,6 +72,7 @@ from finops.usage.storage import (
     line_items_prune,
     month_of,
     partitioned,
+    slices_q,
     slices_replace,
 )
 
@@ -214,13 +214,6 @@ def _find_duplicate(job: IngestJob) -> IngestJob | None:
     if earlier is None or earlier.slice_count == 0:
         return None
     return earlier if BillingSlice.objects.filter(job=earlier).count() == earlier.slice_count else None
-
-
-def _slice_filter(slices: dict) -> Q:
-    condition = Q(pk__in=[])
-    for provider, account, period in slices:
-        condition |= Q(provider_name=provider, billing_account_id=account, billing_period_start=period)
-    return condition
 
 
 def _team_ids(organization: Organization, values: pa.Array | pa.ChunkedArray, known: dict[str, int | None]) -> pa.Array:
@@ -391,7 +384,8 @@ def ingest_part_load(part_id: int) -> None:
             if job.status != IngestJob.Status.RUNNING or part.loaded_at is not None:
                 return  # the delivery ended, or this part is loaded (a redelivered task)
             files = list(job.files.all())
-            mine = [f for f in files if f.pk in set(part.file_ids)]
+            own = set(part.file_ids)
+            mine = [f for f in files if f.pk in own]
             tracker = _Progress(job=job, callback=None, key=job.part_progress_cache_key(part.number))
             tracker.report(0)
             share = Part(number=part.number, file_ids=tuple(part.file_ids))
@@ -621,6 +615,22 @@ class _Loaded:
     tag_rollups: pa.Table | None
     leaves: list[tuple[date, Part | None]]
 
+    @classmethod
+    def of(
+        cls,
+        summary: DeliverySummary,
+        rollups: RollupAccumulator,
+        tag_rollups: RollupAccumulator,
+        leaves: list[tuple[date, Part | None]],
+    ) -> _Loaded:
+        with _sums_in_range():
+            return cls(
+                summary=summary,
+                rollups=rollups.result() if rollups.added else None,
+                tag_rollups=tag_rollups.result() if tag_rollups.added else None,
+                leaves=leaves,
+            )
+
     @property
     def months(self) -> list[date]:
         return sorted({month for month, _ in self.leaves})
@@ -664,13 +674,7 @@ def _files_load(
     loader.finish()
     for ingest_file in files:
         ingest_file.save(update_fields=["rows", "format", "focus_version"])
-    with _sums_in_range():
-        return _Loaded(
-            summary=summary,
-            rollups=rollups.result() if rollups.added else None,
-            tag_rollups=tag_rollups.result() if tag_rollups.added else None,
-            leaves=[(month, part) for month in loader.months],
-        )
+    return _Loaded.of(summary, rollups, tag_rollups, [(month, part) for month in loader.months])
 
 
 def _parts_merge(job: IngestJob, files: list[IngestFile]) -> _Loaded:
@@ -698,26 +702,7 @@ def _parts_merge(job: IngestJob, files: list[IngestFile]) -> _Loaded:
     summary = DeliverySummary()
     for each in summaries:
         summary.merge(each)
-    with _sums_in_range():
-        return _Loaded(
-            summary=summary,
-            rollups=rollups.result() if rollups.added else None,
-            tag_rollups=tag_rollups.result() if tag_rollups.added else None,
-            leaves=leaves,
-        )
-
-
-def _without_slices(rollup: pa.Table | None, slices: set) -> pa.Table | None:
-    """``rollup`` without the rows of ``slices`` ((provider, account, period) keys)."""
-    if rollup is None or not slices:
-        return rollup
-    period_type = rollup.schema.field("billing_period_start").type
-    drop = pa.array(np.zeros(rollup.num_rows, dtype=bool))
-    for provider, account, period in slices:
-        same = pc.and_(pc.equal(rollup["provider_name"], provider), pc.equal(rollup["billing_account_id"], account))
-        same = pc.and_(same, pc.equal(rollup["billing_period_start"], pa.scalar(period, period_type)))
-        drop = pc.or_(drop, same)
-    return rollup.filter(pc.invert(drop))
+    return _Loaded.of(summary, rollups, tag_rollups, leaves)
 
 
 def _delivery_commit(job: IngestJob, organization: Organization, files: list[IngestFile], loaded: _Loaded) -> None:
@@ -727,7 +712,7 @@ def _delivery_commit(job: IngestJob, organization: Organization, files: list[Ing
     delivery's: this one's rows of it are removed again (a large delivery loaded in parts can commit after a
     smaller one sent later)."""
     summary = loaded.summary
-    slices = _slice_filter(summary.slices)
+    slices = slices_q(summary.slices)
     # Every current slice of the jobs that own a replaced one: a job's leaf goes whole only if all of it is replaced.
     current = BillingSlice.objects.filter(organization=organization)
     owners = {
@@ -740,19 +725,20 @@ def _delivery_commit(job: IngestJob, organization: Organization, files: list[Ing
     kept = {key: rows for key, rows in summary.slices.items() if key not in newer}
     leaves_attach(job.pk, loaded.leaves)  # first: its months are locked in the order every commit locks them
     replaced = slices_replace(organization_id=organization.pk, replaced=kept, owners=owners)
-    if newer:
-        superseded = LineItem.objects.filter(organization=organization, ingest_job=job).filter(_slice_filter(newer))
-        superseded.delete()
-        logger.warning("ingest job %s: %s slices were replaced by a later delivery first; kept", job.pk, len(newer))
-    kept_filter = _slice_filter(kept)
+    kept_filter = slices_q(kept)
     DailyCost.objects.filter(organization=organization).filter(kept_filter).delete()
     DailyTagCost.objects.filter(organization=organization).filter(kept_filter).delete()
     team_cache: dict[str, int | None] = {}
     for model, merged in ((DailyCost, loaded.rollups), (DailyTagCost, loaded.tag_rollups)):
-        merged = _without_slices(merged, newer)
         if merged is not None and merged.num_rows:
             team_ids = _team_ids(organization, merged["team_value"], team_cache)
             bulk_insert(model, _rollup_table(merged, organization.pk, job.pk, team_ids))
+    if newer:  # this delivery's rows of them go again, line items and rollups alike
+        for model in (LineItem, DailyCost, DailyTagCost):
+            model.objects.filter(organization=organization, ingest_job=job).filter(slices_q(newer)).delete()
+        logger.warning(
+            "ingest job %s: %s slices stay with a later delivery that replaced them first", job.pk, len(newer)
+        )
     for (provider, account, period), rows in kept.items():
         BillingSlice.objects.update_or_create(
             organization=organization,

@@ -351,7 +351,8 @@ def month_partitions() -> list[date]:
     return sorted(date(int(m[1]), int(m[2]), 1) for name in names if (m := _MONTH_NAME.match(name)))
 
 
-def _slice_q(slices: Iterable[Slice]) -> Q:
+def slices_q(slices: Iterable[Slice]) -> Q:
+    """The rows (line items, rollups, slice records: they share the column names) of these slices."""
     condition = Q(pk__in=[])
     for provider, account, period in slices:
         condition |= Q(provider_name=provider, billing_account_id=account, billing_period_start=period)
@@ -392,7 +393,7 @@ def slices_replace(*, organization_id: int, replaced: Iterable[Slice], owners: d
     if to_delete:
         jobs = sorted({owners[s][0] for s in to_delete})
         deleted = LineItem.objects.filter(organization_id=organization_id, ingest_job_id__in=jobs)
-        removed += deleted.filter(_slice_q(to_delete)).delete()[1].get(LineItem._meta.label, 0)
+        removed += deleted.filter(slices_q(to_delete)).delete()[1].get(LineItem._meta.label, 0)
     return removed
 
 

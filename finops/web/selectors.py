@@ -125,24 +125,6 @@ def _rows_of(scope: AccessPolicy, usage_only: bool):
     return rows.filter(usage_q()) if usage_only else rows
 
 
-def period_total(
-    scope: AccessPolicy, *, metric: str, start: date, end: date, currency: str, usage_only: bool = False
-) -> Decimal:
-    """The metric's total over [start, end]; ``usage_only``: of the charges that count as usage."""
-    field_name = METRICS[metric]
-
-    def compute() -> Decimal:
-        total = (
-            _rows_of(scope, usage_only)
-            .filter(day__gte=start, day__lte=end, billing_currency=currency)
-            .aggregate(t=MoneySum(field_name))["t"]
-        )
-        return total or Decimal(0)
-
-    params = {"metric": metric, "start": start, "end": end, "currency": currency, "usage_only": usage_only}
-    return cached(cache_prefix(scope), "period_total", params, compute)
-
-
 UNALLOCATED = "Unallocated"
 
 
@@ -193,9 +175,9 @@ class MonthToDate:
 
 
 def month_to_date(scope: AccessPolicy, *, dimension: str, metric: str, last: date, currency: str) -> MonthToDate:
-    """What period_total, charge_kind_totals and group_totals (usage only) answer for this month to ``last``
-    and the previous month (to the same day, and whole), from one read of the rollups over both months
-    instead of eight: the rows are summed per (window, group, charge category, charge class) in the database
+    """The overview's totals, totals per kind of charge and usage per group for this month to ``last`` and the
+    previous month (to the same day, and whole), from one read of the rollups over both months instead of one per
+    window and figure: the rows are summed per (window, group, charge category, charge class) in the database
     and split in Python, exactly (a scan of the rollups costs in proportion to the accounts billed)."""
     field_name = METRICS[metric]
     mtd_start = month_start(last)

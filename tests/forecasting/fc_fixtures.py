@@ -3,6 +3,8 @@ daily rollups, both written from one pandas frame that the tests also use for th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -145,3 +147,17 @@ def load(organization: Organization, frame: pd.DataFrame) -> IngestJob:
 
 def effective(frame: pd.DataFrame) -> pd.Series:
     return frame["cost"].map(lambda c: (c * Decimal("1.01")).quantize(Decimal("0.0001")))
+
+
+@contextmanager
+def committed_usage(django_db_blocker, frame: pd.DataFrame) -> Iterator[int]:
+    """For a module-scoped fixture: the organization "acme" with ``frame`` loaded, committed outside the tests'
+    transactions (each test's own writes roll back with its transaction), and deleted afterwards. Yields its pk."""
+    with django_db_blocker.unblock():
+        organization = Organization.objects.create(slug="acme", name="Acme")
+        load(organization, frame)
+    try:
+        yield organization.pk
+    finally:
+        with django_db_blocker.unblock():
+            factories.delete_organizations([organization])

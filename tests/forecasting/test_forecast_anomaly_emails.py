@@ -22,8 +22,7 @@ from finops.forecasting.services import (
     forecast_refresh_inline,
 )
 from finops.forecasting.tasks import anomaly_digest
-from tests import factories
-from tests.forecasting.fc_fixtures import LAST_DAY, load, usage_frame
+from tests.forecasting.fc_fixtures import LAST_DAY, committed_usage, usage_frame
 
 pytestmark = pytest.mark.django_db
 IMMEDIATE, DIGEST = "immediate", "daily_digest"
@@ -31,14 +30,9 @@ IMMEDIATE, DIGEST = "immediate", "daily_digest"
 
 @pytest.fixture(scope="module")
 def _spiked_loaded(django_db_setup, django_db_blocker):
-    """The spiked usage written once for the module and committed (each test's own writes roll back with its
-    transaction), deleted after its last test."""
-    with django_db_blocker.unblock():
-        organization = Organization.objects.create(slug="acme", name="Acme")
-        load(organization, usage_frame(spikes={("i-web-1", LAST_DAY): 900.0}))
-    yield organization.pk
-    with django_db_blocker.unblock():
-        factories.delete_organizations([organization])
+    """The spiked usage written once for the module (committed_usage)."""
+    with committed_usage(django_db_blocker, usage_frame(spikes={("i-web-1", LAST_DAY): 900.0})) as pk:
+        yield pk
 
 
 @pytest.fixture

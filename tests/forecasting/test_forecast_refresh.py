@@ -15,23 +15,17 @@ from finops.forecasting.calc.select import forecast_series
 from finops.forecasting.models import Anomaly, ForecastChunk, ForecastRun, SeriesForecast, SeriesProjection
 from finops.forecasting.selectors import forecast_run_latest, series_forecast_latest, series_plan
 from finops.forecasting.services import forecast_chunk_run, forecast_refresh_inline
-from tests import factories
-from tests.forecasting.fc_fixtures import LAST_DAY, effective, load, usage_frame
+from tests.forecasting.fc_fixtures import LAST_DAY, committed_usage, effective, usage_frame
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def _acme_loaded(django_db_setup, django_db_blocker):
-    """The usage frame written once for the module and committed (each test's own writes roll back with its
-    transaction), deleted after its last test."""
+    """The usage frame written once for the module (committed_usage)."""
     frame = usage_frame()
-    with django_db_blocker.unblock():
-        organization = Organization.objects.create(slug="acme", name="Acme")
-        load(organization, frame)
-    yield organization.pk, frame.assign(effective=effective(frame))
-    with django_db_blocker.unblock():
-        factories.delete_organizations([organization])
+    with committed_usage(django_db_blocker, frame) as pk:
+        yield pk, frame.assign(effective=effective(frame))
 
 
 @pytest.fixture

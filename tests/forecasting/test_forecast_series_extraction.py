@@ -12,8 +12,7 @@ from finops.accounts.models import Organization
 from finops.forecasting.conf import forecast_config
 from finops.forecasting.selectors import SeriesKey, cost_as_of, daily_cost_frame, series_plan, series_values
 from finops.usage.models import DailyCost
-from tests import factories
-from tests.forecasting.fc_fixtures import FIRST_DAY, LAST_DAY, RESOURCES, effective, load, usage_frame
+from tests.forecasting.fc_fixtures import FIRST_DAY, LAST_DAY, RESOURCES, committed_usage, effective, usage_frame
 
 pytestmark = pytest.mark.django_db
 
@@ -22,15 +21,10 @@ COLUMNS = {"service": "service", "account": "account", "region": "region", "team
 
 @pytest.fixture(scope="module")
 def org_loaded(django_db_setup, django_db_blocker):
-    """The usage frame written once for the module and committed (each test's own writes roll back with its
-    transaction), deleted after its last test."""
+    """The usage frame written once for the module (committed_usage)."""
     frame = usage_frame()
-    with django_db_blocker.unblock():
-        organization = Organization.objects.create(slug="acme", name="Acme")
-        load(organization, frame)
-    yield organization.pk, frame.assign(effective=effective(frame))
-    with django_db_blocker.unblock():
-        factories.delete_organizations([organization])
+    with committed_usage(django_db_blocker, frame) as pk:
+        yield pk, frame.assign(effective=effective(frame))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from finops.core.money import MoneySum
 from finops.usage import services, storage
-from finops.usage.models import BillingSlice, DailyCost, IngestJob, IngestPart, LineItem
+from finops.usage.models import BillingSlice, DailyCost, DailyTagCost, IngestJob, IngestPart, LineItem
 from finops.usage.services import (
     COMMIT_TASK,
     PART_LOAD_TASK,
@@ -82,6 +82,12 @@ def attached_indexes(job: IngestJob) -> int:
             [f"usage_lineitem_y%_j{job.pk}_p%_i%"],
         )
         return cursor.fetchone()[0]
+
+
+def billed_by_provider(model, organization) -> dict[str, Decimal]:
+    """The organization's billed cost per provider in ``model`` (LineItem or DailyCost)."""
+    rows = model.objects.filter(organization=organization).values_list("provider_name")
+    return dict(rows.annotate(total=MoneySum("billed_cost")).order_by())
 
 
 def rollup_rows(organization) -> Counter:
@@ -156,12 +162,7 @@ def test_a_delivery_loaded_in_parts_commits_the_same_costs_as_one_task(delivery,
     assert job.status == IngestJob.Status.SUCCEEDED, job.error
     assert job.rows_read == job.rows_written == len(rows) == 1000
     assert Decimal(job.totals["USD"]["billed_cost"]) == decimal_sum(rows, "BilledCost")
-    by_provider = dict(
-        LineItem.objects.filter(organization=organization)
-        .values_list("provider_name")
-        .annotate(total=MoneySum("billed_cost"))
-        .order_by()
-    )
+    by_provider = billed_by_provider(LineItem, organization)
     assert by_provider == grouped_sum(rows, lambda r: r["ProviderName"], "BilledCost")
     per_file = dict(
         LineItem.objects.filter(organization=organization)
@@ -323,20 +324,10 @@ def test_a_slice_stays_with_the_later_delivery_whichever_commits_last(tmp_path):
     )
     assert owners == {"AWS": later.pk, "Microsoft": earlier.pk, "Oracle": earlier.pk}
     expected = grouped_sum(others, lambda r: r["ProviderName"], "BilledCost") | {"AWS": decimal_sum(aws, "BilledCost")}
-    line_items = dict(
-        LineItem.objects.filter(organization=organization)
-        .values_list("provider_name")
-        .annotate(t=MoneySum("billed_cost"))
-        .order_by()
-    )
-    assert line_items == expected
-    rollups = dict(
-        DailyCost.objects.filter(organization=organization)
-        .values_list("provider_name")
-        .annotate(t=MoneySum("billed_cost"))
-        .order_by()
-    )
-    assert rollups == expected
+    assert billed_by_provider(LineItem, organization) == expected
+    assert billed_by_provider(DailyCost, organization) == expected
+    aws_tags = DailyTagCost.objects.filter(organization=organization, provider_name="AWS")
+    assert set(aws_tags.values_list("ingest_job_id", flat=True)) == {later.pk}
     assert LineItem.objects.filter(organization=organization).count() == len(aws) + len(others)
 
 
